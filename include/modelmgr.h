@@ -1,0 +1,240 @@
+/* modelmgr.h - the public API of libmodelmgr: configuration, model catalog,
+ * logging and errors. Every public name starts with mm_. Unless a function
+ * says otherwise it is thread-safe for distinct objects only. */
+#ifndef MODELMGR_H
+#define MODELMGR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ------------------------------------------------------------ */
+
+/* The library version, "MAJOR.MINOR.PATCH". Static string. */
+const char *mm_version(void);
+
+/* ---- Errors ------------------------------------------------------------- */
+
+/* Fallible functions return 0 or one of these negative codes, and fill an
+ * optional mm_error with a message a user can act on. */
+enum {
+    MM_OK          = 0,
+    MM_EINVAL      = -1,  /* bad argument or input value */
+    MM_ENOMEM      = -2,  /* allocation failed */
+    MM_EIO         = -3,  /* read/write/filesystem error */
+    MM_EFORMAT     = -4,  /* malformed file or document */
+    MM_ENOTFOUND   = -5,  /* no such model, file, key or repo */
+    MM_ECONFIG     = -6,  /* invalid configuration value */
+    MM_EPINNING    = -7,  /* revision not pinned for a manual download */
+    MM_EUNSUPPORTED= -8,  /* valid input the program cannot handle (yet) */
+    MM_ENET        = -9,  /* network failure */
+    MM_EAUTH       = -10, /* authentication or authorisation refused */
+    MM_EBUSY       = -11, /* all capacity in use; retry later */
+    MM_ETIMEDOUT   = -12, /* a deadline passed */
+    MM_ECANCELED   = -13, /* the caller cancelled */
+    MM_EINTEGRITY  = -14, /* checksum mismatch */
+    MM_EEXIST      = -15, /* already exists (duplicate key, ...) */
+    MM_ELIMIT      = -16, /* an input exceeded a documented bound */
+    MM_EINTERNAL   = -17  /* a bug: please report it */
+};
+
+#define MM_ERROR_MSG_MAX 512
+
+typedef struct mm_error {
+    int  code;                      /* one of the MM_E* codes, 0 when unset */
+    char message[MM_ERROR_MSG_MAX]; /* what failed and what to do; NUL-terminated */
+} mm_error;
+
+/* Short constant name of an error code ("EFORMAT"...). Never NULL. */
+const char *mm_strerror(int code);
+
+/* ---- Logging ------------------------------------------------------------ */
+
+typedef enum mm_log_level {
+    MM_LOG_LEVEL_ERROR = 0,
+    MM_LOG_LEVEL_WARN  = 1,
+    MM_LOG_LEVEL_INFO  = 2,
+    MM_LOG_LEVEL_DEBUG = 3
+} mm_log_level;
+
+/* Receives each log line, already formatted and with secrets redacted. */
+typedef void (*mm_log_fn)(mm_log_level level, const char *line, void *user);
+
+/* Route log lines to fn (NULL restores the default: stderr). Thread-safe. */
+void mm_log_set_callback(mm_log_fn fn, void *user);
+/* Lines above this level are dropped before formatting. Thread-safe. */
+void mm_log_set_level(mm_log_level level);
+mm_log_level mm_log_get_level(void);
+/* Parse "error|warn|info|debug"; returns 0 or MM_EINVAL. */
+int mm_log_level_parse(const char *text, mm_log_level *out);
+const char *mm_log_level_name(mm_log_level level);
+/* Register a secret (a token, an API key) that the logger must never print:
+ * every occurrence in a log line is replaced by its redacted form. The string
+ * is copied. Thread-safe. Returns 0 or MM_ENOMEM / MM_ELIMIT. */
+int mm_log_add_secret(const char *secret);
+/* Writes the redacted form of a secret ("hf_***abcd": a known prefix, three
+ * stars, the last four characters; "***" for short secrets) into out. */
+void mm_redact(const char *secret, char *out, size_t out_size);
+
+/* ---- Configuration ------------------------------------------------------ */
+
+/* Where a configuration value came from. */
+typedef enum mm_origin {
+    MM_ORIGIN_DEFAULT = 0,
+    MM_ORIGIN_FILE,      /* config.yaml (file and line are recorded) */
+    MM_ORIGIN_ENV,       /* an environment variable */
+    MM_ORIGIN_FLAG       /* a command-line flag */
+} mm_origin;
+
+/* The effective configuration: built once, immutable afterwards, safe to read
+ * from any thread. Strings are owned by the config; NULL means unset. */
+typedef struct mm_config {
+    char     *models_dir;        /* MODELS_DIR, default "./models" */
+    char     *models_file;       /* MODELS_FILE, default "models.txt" */
+    char     *default_model;     /* DEFAULT_MODEL, default "gpt4all-lora" */
+    char     *hf_token;          /* HF_TOKEN, else $HF_HOME/token; secret */
+    char     *hf_endpoint;       /* HF_ENDPOINT, default https://huggingface.co */
+    char     *hf_cache;          /* HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub */
+    bool      offline;           /* HF_HUB_OFFLINE */
+    bool      skip_downloads;    /* SKIP_MODEL_DOWNLOADS */
+    char    **minimal_models;    /* MINIMAL_MODELS, comma list */
+    size_t    n_minimal_models;
+    int64_t   update_interval_s; /* MODEL_UPDATE_INTERVAL, default 86400 */
+    int64_t   cache_size;        /* MODEL_CACHE_SIZE, entries, default 1000 */
+    int64_t   cache_ttl_s;       /* MODEL_CACHE_TTL, default 600 */
+    int       pool_size;         /* MODEL_POOL_SIZE, default 1 */
+    int64_t   idle_timeout_s;    /* MODEL_IDLE_TIMEOUT, default 300 */
+    uint64_t  memory_budget;     /* MODEL_MEMORY_BUDGET, bytes, default 75% of RAM */
+    int       threads;           /* MODELMGR_THREADS, default: physical cores */
+    char     *host;              /* MODELMGR_HOST, default 127.0.0.1 */
+    int       port;              /* MODELMGR_PORT, default 8000 */
+    char     *api_key;           /* MODELMGR_API_KEY; secret */
+    mm_log_level log_level;      /* MODELMGR_LOG_LEVEL, default info */
+    char     *vosk_model_path;   /* VOSK_MODEL_PATH */
+    struct mm_config_meta *meta; /* origins and file positions; internal */
+} mm_config;
+
+/* Inputs to mm_config_load, all optional (NULL = the process's own). */
+typedef struct mm_config_sources {
+    const char *config_path;        /* --config; else MODELMGR_CONFIG, ./config.yaml,
+                                       $XDG_CONFIG_HOME/modelmgr/config.yaml */
+    const char *const *env;         /* NULL-terminated "NAME=value" array; NULL: environ */
+    const char *const *flags;       /* NULL-terminated "key=value" array from the
+                                       command line (key as in config.yaml) */
+} mm_config_sources;
+
+/* Build the configuration: defaults < config.yaml < environment < flags.
+ * On success *out is owned by the caller (free with mm_config_free). On a bad
+ * value returns MM_ECONFIG with a message naming key, value, origin and what
+ * is allowed; *out is NULL. Warnings (unknown yaml keys) are logged. */
+int mm_config_load(const mm_config_sources *src, mm_config **out, mm_error *err);
+void mm_config_free(mm_config *cfg);
+
+/* One row of the effective configuration, for `modelmgr config`. */
+typedef struct mm_config_item {
+    const char *key;      /* config.yaml key, e.g. "pool_size" */
+    const char *env;      /* environment variable, e.g. "MODEL_POOL_SIZE" */
+    const char *flag;     /* long flag, e.g. "--pool-size" */
+    const char *help;     /* one line */
+    mm_origin   origin;
+    char        value[512];  /* effective value as text, secrets redacted */
+    char        where[512];  /* "config.yaml:12", "MODEL_POOL_SIZE", "--pool-size", "default" */
+    bool        secret;
+} mm_config_item;
+
+/* Number of configuration keys (constant). */
+size_t mm_config_key_count(void);
+/* Fill item for key index i (0 <= i < mm_config_key_count()). Returns 0 or MM_EINVAL. */
+int mm_config_item_get(const mm_config *cfg, size_t i, mm_config_item *item);
+/* Origin of a key by its config.yaml name; MM_ORIGIN_DEFAULT for unknown keys. */
+mm_origin mm_config_origin(const mm_config *cfg, const char *key);
+
+/* ---- Model facts (from GGUF metadata) ----------------------------------- */
+
+typedef struct mm_model_facts {
+    char     architecture[32];  /* general.architecture, "" if absent */
+    char     name[128];         /* general.name, "" if absent */
+    uint64_t n_params;          /* parameter count from tensor shapes */
+    uint32_t context_length;
+    uint32_t embedding_length;
+    uint32_t block_count;
+    uint32_t head_count;
+    uint32_t head_count_kv;
+    uint32_t vocab_size;
+    int32_t  file_type;         /* general.file_type, -1 if absent */
+    char     file_type_name[16];/* "Q4_K_M", "F16", ... or "" */
+    bool     has_chat_template;
+    uint64_t file_size;         /* bytes on disk, all split parts together */
+} mm_model_facts;
+
+/* ---- Catalog ------------------------------------------------------------ */
+
+typedef enum mm_source {
+    MM_SOURCE_HF = 0,     /* a Hugging Face repo */
+    MM_SOURCE_LOCAL,      /* a file on disk */
+    MM_SOURCE_REMOTE      /* a model served by a remote endpoint */
+} mm_source;
+
+typedef enum mm_format {
+    MM_FORMAT_UNKNOWN = 0,
+    MM_FORMAT_GGUF,
+    MM_FORMAT_BIN,
+    MM_FORMAT_SAFETENSORS
+} mm_format;
+
+typedef enum mm_model_state {
+    MM_MODEL_AVAILABLE = 0,   /* on disk and readable */
+    MM_MODEL_NOT_DOWNLOADED,  /* listed in models.txt, not on disk */
+    MM_MODEL_INVALID          /* on disk but unreadable; see error */
+} mm_model_state;
+
+#define MM_MODEL_MAX_PATHS 64
+
+/* One model the catalog knows. All strings are owned by the catalog. */
+typedef struct mm_model_info {
+    const char    *key;        /* unique catalog key, e.g. "qwen2.5-0.5b-instruct" */
+    mm_source      source;
+    const char    *repo;       /* "org/name" for HF models, else NULL */
+    const char    *revision;   /* requested revision, or NULL */
+    const char    *commit;     /* resolved commit (HF cache snapshot), or NULL */
+    const char    *repo_path;  /* file inside the repo (models.txt ...:path), or NULL */
+    const char   **paths;      /* files on disk (split parts in order) */
+    size_t         n_paths;
+    mm_format      format;
+    uint64_t       size_bytes; /* all paths together */
+    bool           has_facts;  /* facts filled (a readable GGUF) */
+    mm_model_facts facts;
+    mm_model_state state;
+    const char    *origin;     /* "models.txt:3", "models_dir", "hf_cache" */
+    const char    *error;      /* why the model is invalid, or NULL */
+} mm_model_info;
+
+typedef struct mm_catalog mm_catalog;
+
+/* Build the catalog from cfg: models.txt, a scan of models_dir and the HF
+ * cache. A missing models.txt is not an error; a malformed one is MM_EFORMAT
+ * with "models.txt:LINE: ...". Caller owns *out (mm_catalog_close). */
+int  mm_catalog_open(const mm_config *cfg, mm_catalog **out, mm_error *err);
+void mm_catalog_close(mm_catalog *cat);
+size_t mm_catalog_count(const mm_catalog *cat);
+/* Borrowed until mm_catalog_close. NULL when i is out of range. */
+const mm_model_info *mm_catalog_at(const mm_catalog *cat, size_t i);
+/* Exact key lookup; NULL when absent. Borrowed. */
+const mm_model_info *mm_catalog_find(const mm_catalog *cat, const char *key);
+/* The default model: the configured default_model when the catalog has it,
+ * else the first available model (*is_fallback set true), else NULL. */
+const mm_model_info *mm_catalog_default(const mm_catalog *cat, bool *is_fallback);
+
+const char *mm_source_name(mm_source source);
+const char *mm_format_name(mm_format format);
+const char *mm_model_state_name(mm_model_state state);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MODELMGR_H */

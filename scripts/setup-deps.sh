@@ -1,0 +1,34 @@
+#!/bin/sh
+# setup-deps.sh - install the Debian packages modelmgr builds and tests with.
+# Does nothing when every package is present; works as root or through sudo.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config
+libcurl4-openssl-dev libssl-dev libcjson-dev libyaml-dev
+libmicrohttpd-dev libpcre2-dev python3 python3-jinja2"
+
+missing=""
+for pkg in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $pkg"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "setup-deps: missing packages:$missing" >&2
+    echo "setup-deps: run as root or install sudo, then try again" >&2
+    exit 1
+fi
+
+echo "setup-deps: installing$missing"
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

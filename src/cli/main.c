@@ -1,0 +1,54 @@
+/* main.c - modelmgr's entry point: global flags and subcommand dispatch. */
+#include "cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command commands[] = {
+    { NULL, NULL, NULL }
+};
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("modelmgr: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void print_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: modelmgr <command> [options]\n"
+            "       modelmgr <command> --help\n"
+            "       modelmgr --version\n\n"
+            "modelmgr %s - model manager and inference server for LLMs\n\n"
+            "commands:\n", mm_version());
+    for (const cli_command *c = commands; c->name; c++)
+        fprintf(out, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        print_usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("modelmgr %s\n", mm_version());
+        return CLI_OK;
+    }
+    for (const cli_command *c = commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c->run(argc - 1, argv + 1);
+    cli_error("unknown command '%s' (see 'modelmgr --help')", name);
+    return CLI_USAGE;
+}
