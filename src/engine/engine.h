@@ -1,0 +1,243 @@
+/* engine.h - the built-in CPU inference engine's internal interface.
+ * Section 1 (this file's only section so far) is quantization: the ggml
+ * block layouts, fp16/bf16 conversions, per-type dequantizers, reference
+ * quantizers and the dot-product kernels a matmul is built from. */
+#ifndef MM_ENGINE_H
+#define MM_ENGINE_H
+
+#include "gguf/gguf.h"   /* enum ggml_type (values only; no gguf function is used) */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ======================================================================
+ * 1. Quantization
+ *
+ * How a matmul uses this section (y = W x, W of type T with rows of K
+ * elements, see gguf-and-quants.md section 4):
+ *
+ *     const engine_quant_traits *wt = engine_quant_get(T);
+ *     const engine_quant_traits *at = engine_quant_get(wt->vec_dot_type);
+ *     at->quantize_row(x, xq, K);              // once per activation vector
+ *     for (m = 0; m < M; m++)                   // rows split across threads
+ *         y[m] = wt->vec_dot(K, W + m * engine_row_size(T, K), xq);
+ *
+ * K must be a multiple of both types' block_size (the loader checks this
+ * once per tensor; the kernels do not). Every function here is pure: no
+ * allocation, no locks, thread-safe, and blocks may be unaligned in memory
+ * (they live inside a mmapped file).
+ * ====================================================================== */
+
+#define ENGINE_QK        32   /* elements per block of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q8_1 */
+#define ENGINE_QK_K      256  /* elements per K-quant super-block */
+#define ENGINE_K_SCALE_SIZE 12
+
+/* ---- fp16 / bf16 (IEEE binary16 and bfloat16 bit patterns) ---- */
+
+/* Exact: subnormals, +-0, +-inf and NaN are preserved. */
+float    engine_f16_to_f32(uint16_t h);
+/* Round to nearest even; overflow gives +-inf, tiny values subnormals or
+ * +-0, NaN stays a (quiet) NaN. Same results as x86 F16C vcvtps2ph. */
+uint16_t engine_f32_to_f16(float f);
+float    engine_bf16_to_f32(uint16_t b);
+/* Round to nearest even; NaN becomes a quiet NaN (ggml's rule). */
+uint16_t engine_f32_to_bf16(float f);
+
+/* ---- block layouts (bit-exact to ggml; sizes static-asserted) ----
+ * Scales typed uint16_t are fp16 bit patterns. Element order inside the
+ * blocks is described in gguf-and-quants.md section 3. */
+
+typedef struct engine_block_q4_0 {
+    uint16_t d;                      /* scale */
+    uint8_t  qs[ENGINE_QK / 2];      /* nibbles: low = elements 0..15, high = 16..31 */
+} engine_block_q4_0;
+
+typedef struct engine_block_q4_1 {
+    uint16_t d;                      /* scale */
+    uint16_t m;                      /* min, added */
+    uint8_t  qs[ENGINE_QK / 2];
+} engine_block_q4_1;
+
+typedef struct engine_block_q5_0 {
+    uint16_t d;
+    uint8_t  qh[4];                  /* little-endian u32: bit i = 5th bit of element i */
+    uint8_t  qs[ENGINE_QK / 2];
+} engine_block_q5_0;
+
+typedef struct engine_block_q5_1 {
+    uint16_t d;
+    uint16_t m;
+    uint8_t  qh[4];
+    uint8_t  qs[ENGINE_QK / 2];
+} engine_block_q5_1;
+
+typedef struct engine_block_q8_0 {
+    uint16_t d;
+    int8_t   qs[ENGINE_QK];
+} engine_block_q8_0;
+
+/* Activation-only: Q8_0 plus s = d * sum(qs), so the Q4_1/Q5_1 min folds
+ * into one multiply per block. */
+typedef struct engine_block_q8_1 {
+    uint16_t d;
+    uint16_t s;
+    int8_t   qs[ENGINE_QK];
+} engine_block_q8_1;
+
+typedef struct engine_block_q2_k {
+    uint8_t  scales[ENGINE_QK_K / 16];   /* low nibble scale, high nibble min, per 16 */
+    uint8_t  qs[ENGINE_QK_K / 4];        /* 2-bit planes */
+    uint16_t d;                          /* multiplies the scales */
+    uint16_t dmin;                       /* multiplies the mins */
+} engine_block_q2_k;
+
+typedef struct engine_block_q3_k {
+    uint8_t  hmask[ENGINE_QK_K / 8];     /* 3rd bit; clear means "minus 4" */
+    uint8_t  qs[ENGINE_QK_K / 4];        /* low 2 bits */
+    uint8_t  scales[12];                 /* 16 x 6-bit, biased by 32 */
+    uint16_t d;
+} engine_block_q3_k;
+
+typedef struct engine_block_q4_k {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t  scales[ENGINE_K_SCALE_SIZE]; /* 8 scales + 8 mins, 6 bits each */
+    uint8_t  qs[ENGINE_QK_K / 2];
+} engine_block_q4_k;
+
+typedef struct engine_block_q5_k {
+    uint16_t d;
+    uint16_t dmin;
+    uint8_t  scales[ENGINE_K_SCALE_SIZE];
+    uint8_t  qh[ENGINE_QK_K / 8];
+    uint8_t  qs[ENGINE_QK_K / 2];
+} engine_block_q5_k;
+
+typedef struct engine_block_q6_k {
+    uint8_t  ql[ENGINE_QK_K / 2];        /* low 4 bits */
+    uint8_t  qh[ENGINE_QK_K / 4];        /* high 2 bits */
+    int8_t   scales[ENGINE_QK_K / 16];   /* signed */
+    uint16_t d;
+} engine_block_q6_k;
+
+/* Activation-only: f32 scale (may be negative), sums per 16 for the mins. */
+typedef struct engine_block_q8_k {
+    float    d;
+    int8_t   qs[ENGINE_QK_K];
+    int16_t  bsums[ENGINE_QK_K / 16];
+} engine_block_q8_k;
+
+/* Scale and min (both 0..63) of Q4_K/Q5_K sub-block i (0..7), unpacked
+ * from the 12 packed scale bytes. */
+void engine_k_scale_min(int i, const uint8_t packed[12], uint8_t *sc, uint8_t *m);
+
+/* ---- kernels ----
+ * dequantize_row: n elements (a multiple of the block size) from src blocks.
+ * quantize_row:   the reverse (ggml's reference quantizers; slow for the
+ *                 K-quants, meant for activations, tests and tools).
+ * vec_dot:        dot product of n elements of a weight row with an
+ *                 activation row already quantized to vec_dot_type. */
+typedef void  (*engine_dequantize_fn)(const void *src, float *dst, int64_t n);
+typedef void  (*engine_quantize_fn)(const float *src, void *dst, int64_t n);
+typedef float (*engine_vec_dot_fn)(int64_t n, const void *w_row, const void *act_row);
+
+typedef struct engine_quant_traits {
+    const char          *name;           /* "Q4_K" */
+    uint32_t             type;           /* ggml_type */
+    uint32_t             block_size;     /* elements per block */
+    uint32_t             type_size;      /* bytes per block */
+    engine_dequantize_fn dequantize_row;
+    engine_quantize_fn   quantize_row;
+    engine_vec_dot_fn    vec_dot;        /* NULL for activation-only types */
+    uint32_t             vec_dot_type;   /* format vec_dot wants the activations in */
+} engine_quant_traits;
+
+/* The kernels for a type, using the fastest path this CPU supports (AVX2
+ * when present, unless engine_quant_force_scalar(true)); NULL for a type the
+ * engine cannot compute with. The returned table is static: never freed. */
+const engine_quant_traits *engine_quant_get(uint32_t type);
+/* Always the portable scalar kernels (tests compare the two). */
+const engine_quant_traits *engine_quant_get_scalar(uint32_t type);
+/* Make engine_quant_get return the scalar kernels (true) or the best ones
+ * again (false). For tests and benchmarks; call it before starting work
+ * threads, as pointers fetched earlier keep the old choice. */
+void engine_quant_force_scalar(bool scalar);
+/* "avx2" or "scalar": what engine_quant_get hands out now. */
+const char *engine_quant_isa(void);
+
+/* Bytes of a row of n elements of type; 0 when the type is unknown or n is
+ * not a multiple of its block size. */
+size_t engine_row_size(uint32_t type, int64_t n);
+
+/* Per-type kernels (portable C). Names follow ggml's. */
+void engine_dequantize_row_f32 (const void *src, float *dst, int64_t n);
+void engine_dequantize_row_f16 (const void *src, float *dst, int64_t n);
+void engine_dequantize_row_bf16(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q4_0(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q4_1(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q5_0(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q5_1(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q8_0(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q8_1(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q2_k(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q3_k(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q4_k(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q5_k(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q6_k(const void *src, float *dst, int64_t n);
+void engine_dequantize_row_q8_k(const void *src, float *dst, int64_t n);
+
+void engine_quantize_row_f32 (const float *src, void *dst, int64_t n);
+void engine_quantize_row_f16 (const float *src, void *dst, int64_t n);
+void engine_quantize_row_bf16(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q4_0(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q4_1(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q5_0(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q5_1(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q8_0(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q8_1(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q2_k(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q3_k(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q4_k(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q5_k(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q6_k(const float *src, void *dst, int64_t n);
+void engine_quantize_row_q8_k(const float *src, void *dst, int64_t n);
+
+/* F32/F16/BF16 weights meet f32 activations: decoding is bandwidth-bound on
+ * the weights, and keeping activations in f32 avoids a rounding step that
+ * ggml's f16 x f16 pairing would add. Accumulation is in double. */
+float engine_vec_dot_f32_f32 (int64_t n, const void *w, const void *a);
+float engine_vec_dot_f16_f32 (int64_t n, const void *w, const void *a);
+float engine_vec_dot_bf16_f32(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q4_0_q8_0(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q4_1_q8_1(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_0_q8_0(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_1_q8_1(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q8_0_q8_0(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q2_k_q8_k(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q3_k_q8_k(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q4_k_q8_k(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_k_q8_k(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q6_k_q8_k(int64_t n, const void *w, const void *a);
+
+/* x86-64 AVX2+FMA+F16C variants (quant-avx2.c). Only call them when
+ * engine_quant_get chose them; on other CPUs they fault. Not declared off
+ * x86, where the file compiles to nothing. */
+#if defined(__x86_64__) || defined(__i386__)
+#define ENGINE_HAVE_AVX2_KERNELS 1
+bool  engine_cpu_has_avx2(void);
+void  engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n);
+void  engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n);
+void  engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n);
+float engine_vec_dot_f32_f32_avx2 (int64_t n, const void *w, const void *a);
+float engine_vec_dot_f16_f32_avx2 (int64_t n, const void *w, const void *a);
+float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+#endif
+
+#endif /* MM_ENGINE_H */

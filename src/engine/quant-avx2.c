@@ -1,0 +1,322 @@
+/* quant-avx2.c - x86-64 AVX2+FMA+F16C versions of the hot kernels. Each
+ * function carries its own target attribute, so this file builds with the
+ * project's generic flags and quant.c calls these only after CPUID says the
+ * CPU has the features. Integer sums are exact, as in the scalar kernels;
+ * only the order of float additions differs. */
+#include "engine/engine.h"
+
+#ifdef ENGINE_HAVE_AVX2_KERNELS
+
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+bool engine_cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+
+AVX2 static inline float hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline float f16_scalar(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Eight int32 sums of products of signed bytes x*y. maddubs wants one
+ * unsigned operand, so move x's sign onto y. Exact for |x|,|y| <= 127
+ * (the formats' quantizers never produce -128 activations). */
+AVX2 static inline __m256i dot_i8_pairs(__m256i x, __m256i y)
+{
+    __m256i ax = _mm256_sign_epi8(x, x);
+    __m256i sy = _mm256_sign_epi8(y, x);
+    __m256i p16 = _mm256_maddubs_epi16(ax, sy);
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+/* 32 nibbles of a 16-byte run as bytes: low nibbles (elements 0..15) in
+ * the low lane, high nibbles (16..31) in the high lane. */
+AVX2 static inline __m256i nibbles_32(const uint8_t *qs)
+{
+    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
+                                           _mm_srli_epi16(raw, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bytes that are 0xFF where bit i of the 32-bit mask is set. */
+AVX2 static inline __m256i bits_to_bytes(uint32_t bits)
+{
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                              0x0101010101010101LL, 0x0000000000000000LL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuffle);
+    const __m256i select = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    v = _mm256_and_si256(v, select);
+    return _mm256_cmpeq_epi8(v, select);
+}
+
+AVX2 void engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n)
+{
+    const uint16_t *s = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+    for (; i < n; i++)
+        dst[i] = f16_scalar(s[i]);
+}
+
+AVX2 void engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n)
+{
+    const engine_block_q4_0 *b = src;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++, dst += ENGINE_QK) {
+        __m256 d = _mm256_set1_ps(f16_scalar(b[i].d));
+        __m256i q = _mm256_sub_epi8(nibbles_32(b[i].qs), _mm256_set1_epi8(8));
+        __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+        _mm256_storeu_ps(dst + 0,  _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+        _mm256_storeu_ps(dst + 8,  _mm256_mul_ps(d, _mm256_cvtepi32_ps(
+                                       _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+        _mm256_storeu_ps(dst + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+        _mm256_storeu_ps(dst + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(
+                                       _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+    }
+}
+
+AVX2 void engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n)
+{
+    const engine_block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++, dst += ENGINE_QK) {
+        __m256 d = _mm256_set1_ps(f16_scalar(b[i].d));
+        for (int k = 0; k < 4; k++) {
+            __m128i q = _mm_loadl_epi64((const __m128i *)(b[i].qs + 8 * k));
+            _mm256_storeu_ps(dst + 8 * k,
+                             _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+        }
+    }
+}
+
+AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
+{
+    const float *x = w, *y = a;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i),      _mm256_loadu_ps(y + i),      acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += x[i] * y[i];
+    return sum;
+}
+
+AVX2 static inline __m256 load_f16x8(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
+{
+    const uint16_t *x = w;
+    const float *y = a;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(load_f16x8(x + i),      _mm256_loadu_ps(y + i),      acc0);
+        acc1 = _mm256_fmadd_ps(load_f16x8(x + i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
+        acc2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++)
+        sum += f16_scalar(x[i]) * y[i];
+    return sum;
+}
+
+AVX2 static inline __m256 load_bf16x8(const uint16_t *p)
+{
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+AVX2 float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a)
+{
+    const uint16_t *x = w;
+    const float *y = a;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i),     _mm256_loadu_ps(y + i),     acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+    float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++)
+        sum += engine_bf16_to_f32(x[i]) * y[i];
+    return sum;
+}
+
+AVX2 float engine_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q8_0 *x = w;
+    const engine_block_q8_0 *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        __m256 d = _mm256_set1_ps(f16_scalar(x[i].d) * f16_scalar(y[i].d));
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qx, qy)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 float engine_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q4_0 *x = w;
+    const engine_block_q8_0 *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        __m256 d = _mm256_set1_ps(f16_scalar(x[i].d) * f16_scalar(y[i].d));
+        __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), eight);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qx, qy)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 float engine_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q4_1 *x = w;
+    const engine_block_q8_1 *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        summ += f16_scalar(x[i].m) * f16_scalar(y[i].s);
+        __m256 d = _mm256_set1_ps(f16_scalar(x[i].d) * f16_scalar(y[i].d));
+        __m256i qx = nibbles_32(x[i].qs);                 /* unsigned 0..15 */
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc) + summ;
+}
+
+AVX2 float engine_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q5_0 *x = w;
+    const engine_block_q8_0 *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        __m256 d = _mm256_set1_ps(f16_scalar(x[i].d) * f16_scalar(y[i].d));
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, sizeof qh);       /* x86 is little-endian */
+        /* q - 16 = low4 - 16 + 16*bit: subtract 16 where the bit is clear */
+        __m256i clear = _mm256_andnot_si256(bits_to_bytes(qh), _mm256_set1_epi8(16));
+        __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), clear);
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qx, qy)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q4_k *x = w;
+    const engine_block_q8_k *y = a;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float mins_total = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        uint8_t sc[8], m[8];
+        for (int s = 0; s < 8; s++)
+            engine_k_scale_min(s, x[i].scales, &sc[s], &m[s]);
+        int summs = 0;
+        for (int s = 0; s < 8; s++)
+            summs += m[s] * (y[i].bsums[2 * s] + y[i].bsums[2 * s + 1]);
+        mins_total += y[i].d * f16_scalar(x[i].dmin) * (float)summs;
+
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            __m256i q4l = _mm256_and_si256(q4, low_mask);
+            __m256i q4h = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low_mask);
+            __m256i q8l = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c));
+            __m256i q8h = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c + 32));
+            __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(q4l, q8l),
+                                           _mm256_set1_epi16(sc[2 * c]));
+            __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(q4h, q8h),
+                                           _mm256_set1_epi16(sc[2 * c + 1]));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+        }
+        __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - mins_total;
+}
+
+AVX2 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q6_k *x = w;
+    const engine_block_q8_k *y = a;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m2 = _mm256_set1_epi8(0x03);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+            const int8_t *sc = x[i].scales + 8 * h;
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            /* q + 32 as unsigned 0..63 for the four 32-element runs k */
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i q8 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * h + 32 * k));
+                /* (q+32)*a - 32*a, pairwise in int16 */
+                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], q8),
+                                               _mm256_maddubs_epi16(m32, q8));
+                /* int16 lanes 0..7 are elements 0..15 of the run, 8..15 the rest */
+                __m256i scales = _mm256_inserti128_si256(
+                    _mm256_castsi128_si256(_mm_set1_epi16(sc[2 * k])), _mm_set1_epi16(sc[2 * k + 1]), 1);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scales));
+            }
+        }
+        __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+#else
+/* Not x86: nothing to build; keeps the translation unit non-empty. */
+typedef int engine_quant_avx2_unused;
+#endif

@@ -1,0 +1,276 @@
+/* quant-dot.c - portable dot-product kernels: one quantized weight row
+ * against one activation row in the paired format (gguf-and-quants.md
+ * section 4). Integer sums per block, one or two float multiplies per
+ * block; mins enter through the activation sums (Q8_1 s, Q8_K bsums). */
+#include "engine/engine.h"
+
+float engine_vec_dot_f32_f32(int64_t n, const void *w, const void *a)
+{
+    const float *x = w, *y = a;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)x[i] * (double)y[i];
+    return (float)sum;
+}
+
+float engine_vec_dot_f16_f32(int64_t n, const void *w, const void *a)
+{
+    const uint16_t *x = w;
+    const float *y = a;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)engine_f16_to_f32(x[i]) * (double)y[i];
+    return (float)sum;
+}
+
+float engine_vec_dot_bf16_f32(int64_t n, const void *w, const void *a)
+{
+    const uint16_t *x = w;
+    const float *y = a;
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)engine_bf16_to_f32(x[i]) * (double)y[i];
+    return (float)sum;
+}
+
+float engine_vec_dot_q4_0_q8_0(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q4_0 *x = w;
+    const engine_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        int sumi = 0;
+        for (int j = 0; j < ENGINE_QK / 2; j++) {
+            sumi += ((x[i].qs[j] & 0x0F) - 8) * y[i].qs[j];
+            sumi += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+        }
+        sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+float engine_vec_dot_q4_1_q8_1(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q4_1 *x = w;
+    const engine_block_q8_1 *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        int sumi = 0;
+        for (int j = 0; j < ENGINE_QK / 2; j++) {
+            sumi += (x[i].qs[j] & 0x0F) * y[i].qs[j];
+            sumi += (x[i].qs[j] >> 4) * y[i].qs[j + 16];
+        }
+        sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d)
+             + engine_f16_to_f32(x[i].m) * engine_f16_to_f32(y[i].s);
+    }
+    return sum;
+}
+
+static uint32_t qh_u32(const uint8_t qh[4])
+{
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+float engine_vec_dot_q5_0_q8_0(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q5_0 *x = w;
+    const engine_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        uint32_t qh = qh_u32(x[i].qh);
+        int sumi = 0;
+        for (int j = 0; j < ENGINE_QK / 2; j++) {
+            int lo = ((x[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4)) - 16;
+            int hi = ((x[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) - 16;
+            sumi += lo * y[i].qs[j] + hi * y[i].qs[j + 16];
+        }
+        sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+float engine_vec_dot_q5_1_q8_1(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q5_1 *x = w;
+    const engine_block_q8_1 *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        uint32_t qh = qh_u32(x[i].qh);
+        int sumi = 0;
+        for (int j = 0; j < ENGINE_QK / 2; j++) {
+            int lo = (x[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
+            int hi = (x[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
+            sumi += lo * y[i].qs[j] + hi * y[i].qs[j + 16];
+        }
+        sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d)
+             + engine_f16_to_f32(x[i].m) * engine_f16_to_f32(y[i].s);
+    }
+    return sum;
+}
+
+float engine_vec_dot_q8_0_q8_0(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q8_0 *x = w;
+    const engine_block_q8_0 *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        int sumi = 0;
+        for (int j = 0; j < ENGINE_QK; j++)
+            sumi += x[i].qs[j] * y[i].qs[j];
+        sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d);
+    }
+    return sum;
+}
+
+float engine_vec_dot_q2_k_q8_k(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q2_k *x = w;
+    const engine_block_q8_k *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        int summs = 0;
+        for (int g = 0; g < 16; g++)
+            summs += y[i].bsums[g] * (x[i].scales[g] >> 4);
+        int isum = 0, is = 0;
+        const int8_t *q8 = y[i].qs;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *q2 = x[i].qs + 32 * h;
+            for (int shift = 0; shift < 8; shift += 2) {
+                for (int half16 = 0; half16 < 2; half16++, q8 += 16) {
+                    int sub = 0;
+                    for (int l = 0; l < 16; l++)
+                        sub += q8[l] * ((q2[16 * half16 + l] >> shift) & 3);
+                    isum += (x[i].scales[is++] & 0x0F) * sub;
+                }
+            }
+        }
+        float dall = y[i].d * engine_f16_to_f32(x[i].d);
+        float dmin = y[i].d * engine_f16_to_f32(x[i].dmin);
+        sum += dall * (float)isum - dmin * (float)summs;
+    }
+    return sum;
+}
+
+float engine_vec_dot_q3_k_q8_k(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q3_k *x = w;
+    const engine_block_q8_k *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        int8_t sc[16];
+        for (int s = 0; s < 16; s++) {
+            int low4 = s < 8 ? (x[i].scales[s] & 0x0F) : (x[i].scales[s - 8] >> 4);
+            int high2 = (x[i].scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+            sc[s] = (int8_t)((low4 | (high2 << 4)) - 32);
+        }
+        int isum = 0, is = 0;
+        const int8_t *q8 = y[i].qs;
+        uint8_t hbit = 1;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *q3 = x[i].qs + 32 * h;
+            for (int shift = 0; shift < 8; shift += 2, hbit = (uint8_t)(hbit << 1)) {
+                for (int half16 = 0; half16 < 2; half16++, q8 += 16) {
+                    int sub = 0;
+                    for (int l = 0; l < 16; l++) {
+                        int idx = 16 * half16 + l;
+                        int v = ((q3[idx] >> shift) & 3) - ((x[i].hmask[idx] & hbit) ? 0 : 4);
+                        sub += q8[l] * v;
+                    }
+                    isum += sc[is++] * sub;
+                }
+            }
+        }
+        sum += y[i].d * engine_f16_to_f32(x[i].d) * (float)isum;
+    }
+    return sum;
+}
+
+float engine_vec_dot_q4_k_q8_k(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q4_k *x = w;
+    const engine_block_q8_k *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        int isum = 0, summs = 0;
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *q4 = x[i].qs + 32 * c;
+            const int8_t *q8 = y[i].qs + 64 * c;
+            uint8_t sc_lo, m_lo, sc_hi, m_hi;
+            engine_k_scale_min(2 * c, x[i].scales, &sc_lo, &m_lo);
+            engine_k_scale_min(2 * c + 1, x[i].scales, &sc_hi, &m_hi);
+            int lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) {
+                lo += (q4[l] & 0x0F) * q8[l];
+                hi += (q4[l] >> 4) * q8[l + 32];
+            }
+            isum += sc_lo * lo + sc_hi * hi;
+            summs += m_lo * (y[i].bsums[4 * c] + y[i].bsums[4 * c + 1]);
+            summs += m_hi * (y[i].bsums[4 * c + 2] + y[i].bsums[4 * c + 3]);
+        }
+        float dall = y[i].d * engine_f16_to_f32(x[i].d);
+        float dmin = y[i].d * engine_f16_to_f32(x[i].dmin);
+        sum += dall * (float)isum - dmin * (float)summs;
+    }
+    return sum;
+}
+
+float engine_vec_dot_q5_k_q8_k(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q5_k *x = w;
+    const engine_block_q8_k *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        int isum = 0, summs = 0;
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *q4 = x[i].qs + 32 * c;
+            const int8_t *q8 = y[i].qs + 64 * c;
+            uint8_t sc_lo, m_lo, sc_hi, m_hi;
+            engine_k_scale_min(2 * c, x[i].scales, &sc_lo, &m_lo);
+            engine_k_scale_min(2 * c + 1, x[i].scales, &sc_hi, &m_hi);
+            uint8_t bit_lo = (uint8_t)(1u << (2 * c)), bit_hi = (uint8_t)(2u << (2 * c));
+            int lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) {
+                lo += ((q4[l] & 0x0F) + ((x[i].qh[l] & bit_lo) ? 16 : 0)) * q8[l];
+                hi += ((q4[l] >> 4) + ((x[i].qh[l] & bit_hi) ? 16 : 0)) * q8[l + 32];
+            }
+            isum += sc_lo * lo + sc_hi * hi;
+            summs += m_lo * (y[i].bsums[4 * c] + y[i].bsums[4 * c + 1]);
+            summs += m_hi * (y[i].bsums[4 * c + 2] + y[i].bsums[4 * c + 3]);
+        }
+        float dall = y[i].d * engine_f16_to_f32(x[i].d);
+        float dmin = y[i].d * engine_f16_to_f32(x[i].dmin);
+        sum += dall * (float)isum - dmin * (float)summs;
+    }
+    return sum;
+}
+
+float engine_vec_dot_q6_k_q8_k(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q6_k *x = w;
+    const engine_block_q8_k *y = a;
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        int isum = 0;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+            const int8_t *sc = x[i].scales + 8 * h;
+            const int8_t *q8 = y[i].qs + 128 * h;
+            int part[8] = { 0 };   /* per 16-element group of this half */
+            for (int l = 0; l < 32; l++) {
+                int g = l / 16;
+                int q1 = ((ql[l] & 0x0F)      | (((qh[l] >> 0) & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4)        | (((qh[l] >> 4) & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4)   | (((qh[l] >> 6) & 3) << 4)) - 32;
+                part[g + 0] += q1 * q8[l];
+                part[g + 2] += q2 * q8[l + 32];
+                part[g + 4] += q3 * q8[l + 64];
+                part[g + 6] += q4 * q8[l + 96];
+            }
+            for (int g = 0; g < 8; g++)
+                isum += sc[g] * part[g];
+        }
+        sum += y[i].d * engine_f16_to_f32(x[i].d) * (float)isum;
+    }
+    return sum;
+}
