@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ======================================================================
  * 1. Quantization
@@ -35,8 +36,29 @@
 
 /* ---- fp16 / bf16 (IEEE binary16 and bfloat16 bit patterns) ---- */
 
-/* Exact: subnormals, +-0, +-inf and NaN are preserved. */
-float    engine_f16_to_f32(uint16_t h);
+/* Exact: subnormals, +-0, +-inf and NaN are preserved. Inline because
+ * every kernel calls it once per block. */
+static inline float engine_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp  = (h >> 10) & 0x1Fu;
+    uint32_t man  = h & 0x3FFu;
+    uint32_t bits;
+    float f;
+    if (exp == 0x1F) {                    /* inf / NaN keep their payload */
+        bits = sign | 0x7F800000u | (man << 13);
+    } else if (exp != 0) {                /* normal: rebias 15 -> 127 */
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else {
+        /* zero or subnormal man * 2^-24: exact in f32, never flushed
+         * (tiny K-quant dmin values are subnormal halves) */
+        f = (float)man * 0x1p-24f;
+        memcpy(&bits, &f, sizeof bits);
+        bits |= sign;
+    }
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 /* Round to nearest even; overflow gives +-inf, tiny values subnormals or
  * +-0, NaN stays a (quiet) NaN. Same results as x86 F16C vcvtps2ph. */
 uint16_t engine_f32_to_f16(float f);
@@ -129,8 +151,18 @@ typedef struct engine_block_q8_k {
 } engine_block_q8_k;
 
 /* Scale and min (both 0..63) of Q4_K/Q5_K sub-block i (0..7), unpacked
- * from the 12 packed scale bytes. */
-void engine_k_scale_min(int i, const uint8_t packed[12], uint8_t *sc, uint8_t *m);
+ * from the 12 packed scale bytes: sub-blocks 4..7 keep their low 4 bits in
+ * bytes 8..11 and their top 2 bits in bits 6-7 of bytes 0..7. */
+static inline void engine_k_scale_min(int i, const uint8_t packed[12], uint8_t *sc, uint8_t *m)
+{
+    if (i < 4) {
+        *sc = packed[i] & 63;
+        *m  = packed[i + 4] & 63;
+    } else {
+        *sc = (uint8_t)((packed[i + 4] & 0x0F) | ((packed[i - 4] >> 6) << 4));
+        *m  = (uint8_t)((packed[i + 4] >> 4) | ((packed[i] >> 6) << 4));
+    }
+}
 
 /* ---- kernels ----
  * dequantize_row: n elements (a multiple of the block size) from src blocks.

@@ -36,19 +36,6 @@ static float f32_from_bits(uint32_t u)
     return f;
 }
 
-float engine_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp  = (h >> 10) & 0x1Fu;
-    uint32_t man  = h & 0x3FFu;
-    if (exp == 0x1F)                      /* inf / NaN keep their payload */
-        return f32_from_bits(sign | 0x7F800000u | (man << 13));
-    if (exp != 0)                         /* normal: rebias 15 -> 127 */
-        return f32_from_bits(sign | ((exp + 112u) << 23) | (man << 13));
-    /* Zero or subnormal man * 2^-24: exact in f32, never flushed (tiny
-     * K-quant dmin values are subnormal halves). */
-    return f32_from_bits(sign | f32_bits((float)man * 0x1p-24f));
-}
 
 uint16_t engine_f32_to_f16(float f)
 {
@@ -238,17 +225,6 @@ void engine_dequantize_row_q3_k(const void *src, float *dst, int64_t n)
                 }
             }
         }
-    }
-}
-
-void engine_k_scale_min(int i, const uint8_t q[12], uint8_t *sc, uint8_t *m)
-{
-    if (i < 4) {
-        *sc = q[i] & 63;
-        *m  = q[i + 4] & 63;
-    } else {
-        *sc = (uint8_t)((q[i + 4] & 0x0F) | ((q[i - 4] >> 6) << 4));
-        *m  = (uint8_t)((q[i + 4] >> 4) | ((q[i] >> 6) << 4));
     }
 }
 
