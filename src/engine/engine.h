@@ -267,8 +267,12 @@ float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q2_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 #endif
 

@@ -238,22 +238,69 @@ AVX2 float engine_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a
     return hsum_ps(acc);
 }
 
+AVX2 float engine_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q5_1 *x = w;
+    const engine_block_q8_1 *y = a;
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        summ += f16_scalar(x[i].m) * f16_scalar(y[i].s);
+        __m256 d = _mm256_set1_ps(f16_scalar(x[i].d) * f16_scalar(y[i].d));
+        uint32_t qh;
+        memcpy(&qh, x[i].qh, sizeof qh);
+        __m256i high = _mm256_and_si256(bits_to_bytes(qh), _mm256_set1_epi8(16));
+        __m256i qx = _mm256_or_si256(nibbles_32(x[i].qs), high);      /* unsigned 0..31 */
+        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc) + summ;
+}
+
+/* The 8 scales and 8 mins of a Q4_K/Q5_K block, unpacked four at a time
+ * with 32-bit word operations (same result as engine_k_scale_min). */
+static inline void k_scales_unpack(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])
+{
+    uint32_t w[3], out[4];
+    memcpy(w, packed, sizeof w);
+    out[0] = w[0] & 0x3F3F3F3Fu;                                          /* sc 0..3 */
+    out[1] = (w[2] & 0x0F0F0F0Fu) | ((w[0] >> 2) & 0x30303030u);          /* sc 4..7 */
+    out[2] = w[1] & 0x3F3F3F3Fu;                                          /* m 0..3 */
+    out[3] = ((w[2] >> 4) & 0x0F0F0F0Fu) | ((w[1] >> 2) & 0x30303030u);   /* m 4..7 */
+    memcpy(sc, out, 8);
+    memcpy(m, out + 2, 8);
+}
+
+/* sum over sub-blocks i of m[i] * (bsums[2i] + bsums[2i+1]), as 4 int32 */
+AVX2 static inline __m128i k_mins_dot(const uint8_t m[8], const int16_t bsums[16])
+{
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                                   _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+    return _mm_madd_epi16(mins, pairs);
+}
+
+AVX2 static inline float hsum_ps128(__m128 s)
+{
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 AVX2 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a)
 {
     const engine_block_q4_k *x = w;
     const engine_block_q8_k *y = a;
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps();
-    float mins_total = 0.0f;
+    __m128 acc_m = _mm_setzero_ps();
     for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
         uint8_t sc[8], m[8];
-        for (int s = 0; s < 8; s++)
-            engine_k_scale_min(s, x[i].scales, &sc[s], &m[s]);
-        int summs = 0;
-        for (int s = 0; s < 8; s++)
-            summs += m[s] * (y[i].bsums[2 * s] + y[i].bsums[2 * s + 1]);
-        mins_total += y[i].d * f16_scalar(x[i].dmin) * (float)summs;
-
+        k_scales_unpack(x[i].scales, sc, m);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
+                             _mm_cvtepi32_ps(k_mins_dot(m, y[i].bsums)), acc_m);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
@@ -270,7 +317,123 @@ AVX2 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a
         __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - mins_total;
+    return hsum_ps(acc) - hsum_ps128(acc_m);
+}
+
+AVX2 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q5_k *x = w;
+    const engine_block_q8_k *y = a;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_m = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        uint8_t sc[8], m[8];
+        k_scales_unpack(x[i].scales, sc, m);
+        acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
+                             _mm_cvtepi32_ps(k_mins_dot(m, y[i].bsums)), acc_m);
+        /* qh byte l, bit k: 5th bit of element 32k + l */
+        __m256i hbits = _mm256_loadu_si256((const __m256i *)x[i].qh);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            __m256i hl = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
+            __m256i hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4);
+            hbits = _mm256_srli_epi16(hbits, 2);
+            __m256i q5l = _mm256_or_si256(_mm256_and_si256(q4, low_mask), hl);
+            __m256i q5h = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), low_mask), hh);
+            __m256i q8l = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c));
+            __m256i q8h = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c + 32));
+            __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(q5l, q8l),
+                                           _mm256_set1_epi16(sc[2 * c]));
+            __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(q5h, q8h),
+                                           _mm256_set1_epi16(sc[2 * c + 1]));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+        }
+        __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - hsum_ps128(acc_m);
+}
+
+/* int16 lanes 0..7 = lo, 8..15 = hi: the two 16-element sub-blocks of a
+ * 32-element run after maddubs. */
+AVX2 static inline __m256i scale_pair(int lo, int hi)
+{
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16((short)lo)),
+                                   _mm_set1_epi16((short)hi), 1);
+}
+
+AVX2 float engine_vec_dot_q2_k_q8_k_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q2_k *x = w;
+    const engine_block_q8_k *y = a;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    __m256 acc_m = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        /* mins: high nibbles of the 16 scale bytes against bsums */
+        __m128i sb = _mm_loadu_si128((const __m128i *)x[i].scales);
+        __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sb, 4), _mm_set1_epi8(0x0F)));
+        __m256i pm = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+        acc_m = _mm256_fmadd_ps(_mm256_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
+                                _mm256_cvtepi32_ps(pm), acc_m);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q2 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
+            for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_and_si256(q2, m3);
+                q2 = _mm256_srli_epi16(q2, 2);
+                __m256i q8 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * h + 32 * j));
+                int g = 8 * h + 2 * j;
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, q8),
+                                              scale_pair(x[i].scales[g] & 0x0F,
+                                                         x[i].scales[g + 1] & 0x0F));
+                sumi = _mm256_add_epi32(sumi, p);
+            }
+        }
+        __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - hsum_ps(acc_m);
+}
+
+AVX2 float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a)
+{
+    const engine_block_q3_k *x = w;
+    const engine_block_q8_k *y = a;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        int8_t sc[16];
+        for (int s = 0; s < 16; s++) {
+            int low4 = s < 8 ? (x[i].scales[s] & 0x0F) : (x[i].scales[s - 8] >> 4);
+            int high2 = (x[i].scales[8 + s % 4] >> (2 * (s / 4))) & 3;
+            sc[s] = (int8_t)((low4 | (high2 << 4)) - 32);
+        }
+        /* hmask byte l, bit 4h + j: clear means the quant is q2 - 4 */
+        __m256i hmask = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q2 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
+            for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_and_si256(q2, m3);
+                q2 = _mm256_srli_epi16(q2, 2);
+                __m256i minus4 = _mm256_slli_epi16(_mm256_andnot_si256(hmask, one), 2);
+                hmask = _mm256_srli_epi16(hmask, 1);
+                __m256i q8 = _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * h + 32 * j));
+                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, q8),
+                                               _mm256_maddubs_epi16(minus4, q8));
+                int g = 8 * h + 2 * j;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scale_pair(sc[g], sc[g + 1])));
+            }
+        }
+        __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
 }
 
 AVX2 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a)
@@ -305,9 +468,7 @@ AVX2 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a
                 __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], q8),
                                                _mm256_maddubs_epi16(m32, q8));
                 /* int16 lanes 0..7 are elements 0..15 of the run, 8..15 the rest */
-                __m256i scales = _mm256_inserti128_si256(
-                    _mm256_castsi128_si256(_mm_set1_epi16(sc[2 * k])), _mm_set1_epi16(sc[2 * k + 1]), 1);
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scales));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scale_pair(sc[2 * k], sc[2 * k + 1])));
             }
         }
         __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
