@@ -68,67 +68,75 @@ uint16_t engine_f32_to_bf16(float f);
 
 /* ---- block layouts (bit-exact to ggml; sizes static-asserted) ----
  * Scales typed uint16_t are fp16 bit patterns. Element order inside the
- * blocks is described in gguf-and-quants.md section 3. */
+ * blocks is described in gguf-and-quants.md section 3. The structs have no
+ * padding; they are packed (alignment 1) because GGUF allows any power-of-two
+ * alignment, so a tensor may start at an odd address and every kernel must
+ * accept blocks at any address. */
+#if defined(__GNUC__)
+#define ENGINE_PACKED __attribute__((packed))
+#else
+#define ENGINE_PACKED
+#endif
 
-typedef struct engine_block_q4_0 {
+typedef struct ENGINE_PACKED engine_block_q4_0 {
     uint16_t d;                      /* scale */
     uint8_t  qs[ENGINE_QK / 2];      /* nibbles: low = elements 0..15, high = 16..31 */
 } engine_block_q4_0;
 
-typedef struct engine_block_q4_1 {
+typedef struct ENGINE_PACKED engine_block_q4_1 {
     uint16_t d;                      /* scale */
     uint16_t m;                      /* min, added */
     uint8_t  qs[ENGINE_QK / 2];
 } engine_block_q4_1;
 
-typedef struct engine_block_q5_0 {
+typedef struct ENGINE_PACKED engine_block_q5_0 {
     uint16_t d;
     uint8_t  qh[4];                  /* little-endian u32: bit i = 5th bit of element i */
     uint8_t  qs[ENGINE_QK / 2];
 } engine_block_q5_0;
 
-typedef struct engine_block_q5_1 {
+typedef struct ENGINE_PACKED engine_block_q5_1 {
     uint16_t d;
     uint16_t m;
     uint8_t  qh[4];
     uint8_t  qs[ENGINE_QK / 2];
 } engine_block_q5_1;
 
-typedef struct engine_block_q8_0 {
+typedef struct ENGINE_PACKED engine_block_q8_0 {
     uint16_t d;
     int8_t   qs[ENGINE_QK];
 } engine_block_q8_0;
 
 /* Activation-only: Q8_0 plus s = d * sum(qs), so the Q4_1/Q5_1 min folds
  * into one multiply per block. */
-typedef struct engine_block_q8_1 {
+typedef struct ENGINE_PACKED engine_block_q8_1 {
     uint16_t d;
     uint16_t s;
     int8_t   qs[ENGINE_QK];
 } engine_block_q8_1;
 
-typedef struct engine_block_q2_k {
+typedef struct ENGINE_PACKED engine_block_q2_k {
     uint8_t  scales[ENGINE_QK_K / 16];   /* low nibble scale, high nibble min, per 16 */
     uint8_t  qs[ENGINE_QK_K / 4];        /* 2-bit planes */
     uint16_t d;                          /* multiplies the scales */
     uint16_t dmin;                       /* multiplies the mins */
 } engine_block_q2_k;
 
-typedef struct engine_block_q3_k {
+typedef struct ENGINE_PACKED engine_block_q3_k {
     uint8_t  hmask[ENGINE_QK_K / 8];     /* 3rd bit; clear means "minus 4" */
     uint8_t  qs[ENGINE_QK_K / 4];        /* low 2 bits */
     uint8_t  scales[12];                 /* 16 x 6-bit, biased by 32 */
     uint16_t d;
 } engine_block_q3_k;
 
-typedef struct engine_block_q4_k {
+typedef struct ENGINE_PACKED engine_block_q4_k {
     uint16_t d;
     uint16_t dmin;
     uint8_t  scales[ENGINE_K_SCALE_SIZE]; /* 8 scales + 8 mins, 6 bits each */
     uint8_t  qs[ENGINE_QK_K / 2];
 } engine_block_q4_k;
 
-typedef struct engine_block_q5_k {
+typedef struct ENGINE_PACKED engine_block_q5_k {
     uint16_t d;
     uint16_t dmin;
     uint8_t  scales[ENGINE_K_SCALE_SIZE];
@@ -136,7 +144,7 @@ typedef struct engine_block_q5_k {
     uint8_t  qs[ENGINE_QK_K / 2];
 } engine_block_q5_k;
 
-typedef struct engine_block_q6_k {
+typedef struct ENGINE_PACKED engine_block_q6_k {
     uint8_t  ql[ENGINE_QK_K / 2];        /* low 4 bits */
     uint8_t  qh[ENGINE_QK_K / 4];        /* high 2 bits */
     int8_t   scales[ENGINE_QK_K / 16];   /* signed */
@@ -144,7 +152,7 @@ typedef struct engine_block_q6_k {
 } engine_block_q6_k;
 
 /* Activation-only: f32 scale (may be negative), sums per 16 for the mins. */
-typedef struct engine_block_q8_k {
+typedef struct ENGINE_PACKED engine_block_q8_k {
     float    d;
     int8_t   qs[ENGINE_QK_K];
     int16_t  bsums[ENGINE_QK_K / 16];

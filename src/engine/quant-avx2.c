@@ -274,10 +274,11 @@ static inline void k_scales_unpack(const uint8_t packed[12], uint8_t sc[8], uint
 }
 
 /* sum over sub-blocks i of m[i] * (bsums[2i] + bsums[2i+1]), as 4 int32 */
-AVX2 static inline __m128i k_mins_dot(const uint8_t m[8], const int16_t bsums[16])
+AVX2 static inline __m128i k_mins_dot(const uint8_t m[8], const void *bsums)
 {
-    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
-                                   _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    const uint8_t *p = bsums;    /* 16 int16, any alignment */
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)p),
+                                   _mm_loadu_si128((const __m128i *)(p + 16)));
     __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
     return _mm_madd_epi16(mins, pairs);
 }
@@ -300,7 +301,7 @@ AVX2 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a
         uint8_t sc[8], m[8];
         k_scales_unpack(x[i].scales, sc, m);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
-                             _mm_cvtepi32_ps(k_mins_dot(m, y[i].bsums)), acc_m);
+                             _mm_cvtepi32_ps(k_mins_dot(m, (const void *)y[i].bsums)), acc_m);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
@@ -332,7 +333,7 @@ AVX2 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a
         uint8_t sc[8], m[8];
         k_scales_unpack(x[i].scales, sc, m);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
-                             _mm_cvtepi32_ps(k_mins_dot(m, y[i].bsums)), acc_m);
+                             _mm_cvtepi32_ps(k_mins_dot(m, (const void *)y[i].bsums)), acc_m);
         /* qh byte l, bit k: 5th bit of element 32k + l */
         __m256i hbits = _mm256_loadu_si256((const __m256i *)x[i].qh);
         __m256i sumi = _mm256_setzero_si256();

@@ -543,7 +543,10 @@ void engine_quantize_row_q4_k(const float *src, void *dst, int64_t n)
     uint8_t L[ENGINE_QK_K];
     for (int64_t i = 0; i < n / ENGINE_QK_K; i++, b++, src += ENGINE_QK_K) {
         memset(L, 0, sizeof L);
-        quantize_k_groups(src, 15, -1.0f, 20, &b->d, &b->dmin, b->scales, L);
+        uint16_t d, dmin;
+        quantize_k_groups(src, 15, -1.0f, 20, &d, &dmin, b->scales, L);
+        b->d = d;
+        b->dmin = dmin;
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++)
                 b->qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
@@ -556,7 +559,10 @@ void engine_quantize_row_q5_k(const float *src, void *dst, int64_t n)
     uint8_t L[ENGINE_QK_K];
     for (int64_t i = 0; i < n / ENGINE_QK_K; i++, b++, src += ENGINE_QK_K) {
         memset(L, 0, sizeof L);
-        quantize_k_groups(src, 31, -0.5f, 15, &b->d, &b->dmin, b->scales, L);
+        uint16_t d, dmin;
+        quantize_k_groups(src, 31, -0.5f, 15, &d, &dmin, b->scales, L);
+        b->d = d;
+        b->dmin = dmin;
         memset(b->qh, 0, sizeof b->qh);
         for (int c = 0; c < 4; c++) {
             for (int l = 0; l < 32; l++) {
