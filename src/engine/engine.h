@@ -66,6 +66,21 @@ float    engine_bf16_to_f32(uint16_t b);
 /* Round to nearest even; NaN becomes a quiet NaN (ggml's rule). */
 uint16_t engine_f32_to_bf16(float f);
 
+/* Element i of a row of uint16 (f16/bf16) or f32 values at any address. */
+static inline uint16_t engine_load_u16(const void *row, int64_t i)
+{
+    uint16_t v;
+    memcpy(&v, (const uint8_t *)row + 2 * i, sizeof v);
+    return v;
+}
+
+static inline float engine_load_f32(const void *row, int64_t i)
+{
+    float v;
+    memcpy(&v, (const uint8_t *)row + 4 * i, sizeof v);
+    return v;
+}
+
 /* ---- block layouts (bit-exact to ggml; sizes static-asserted) ----
  * Scales typed uint16_t are fp16 bit patterns. Element order inside the
  * blocks is described in gguf-and-quants.md section 3. The structs have no

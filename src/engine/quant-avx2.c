@@ -66,12 +66,12 @@ AVX2 static inline __m256i bits_to_bytes(uint32_t bits)
 
 AVX2 void engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *s = src;
+    const uint8_t *s = src;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + 2 * i))));
     for (; i < n; i++)
-        dst[i] = f16_scalar(s[i]);
+        dst[i] = f16_scalar(engine_load_u16(src, i));
 }
 
 AVX2 void engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n)
@@ -105,7 +105,7 @@ AVX2 void engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n
 
 AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
 {
-    const float *x = w, *y = a;
+    const float *x = w, *y = a;   /* x may be misaligned: loadu only, tail via memcpy */
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     int64_t i = 0;
@@ -119,57 +119,57 @@ AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
     float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     for (; i < n; i++)
-        sum += x[i] * y[i];
+        sum += engine_load_f32(w, i) * engine_load_f32(a, i);
     return sum;
 }
 
-AVX2 static inline __m256 load_f16x8(const uint16_t *p)
+/* 8 f16 / bf16 values from element i of a row at any address */
+AVX2 static inline __m256 load_f16x8(const void *row, int64_t i)
 {
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + 2 * i)));
 }
 
 AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
     const float *y = a;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16x8(x + i),      _mm256_loadu_ps(y + i),      acc0);
-        acc1 = _mm256_fmadd_ps(load_f16x8(x + i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
-        acc2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+        acc0 = _mm256_fmadd_ps(load_f16x8(w, i),      _mm256_loadu_ps(y + i),      acc0);
+        acc1 = _mm256_fmadd_ps(load_f16x8(w, i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
+        acc2 = _mm256_fmadd_ps(load_f16x8(w, i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load_f16x8(w, i + 24), _mm256_loadu_ps(y + i + 24), acc3);
     }
     for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc0 = _mm256_fmadd_ps(load_f16x8(w, i), _mm256_loadu_ps(y + i), acc0);
     float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     for (; i < n; i++)
-        sum += f16_scalar(x[i]) * y[i];
+        sum += f16_scalar(engine_load_u16(w, i)) * engine_load_f32(a, i);
     return sum;
 }
 
-AVX2 static inline __m256 load_bf16x8(const uint16_t *p)
+AVX2 static inline __m256 load_bf16x8(const void *row, int64_t i)
 {
-    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    const __m128i *p = (const __m128i *)((const uint8_t *)row + 2 * i);
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
 AVX2 float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
     const float *y = a;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i),     _mm256_loadu_ps(y + i),     acc0);
-        acc1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+        acc0 = _mm256_fmadd_ps(load_bf16x8(w, i),     _mm256_loadu_ps(y + i),     acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16x8(w, i + 8), _mm256_loadu_ps(y + i + 8), acc1);
     }
     for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc0 = _mm256_fmadd_ps(load_bf16x8(w, i), _mm256_loadu_ps(y + i), acc0);
     float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
     for (; i < n; i++)
-        sum += engine_bf16_to_f32(x[i]) * y[i];
+        sum += engine_bf16_to_f32(engine_load_u16(w, i)) * engine_load_f32(a, i);
     return sum;
 }
 

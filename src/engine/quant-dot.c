@@ -6,30 +6,25 @@
 
 float engine_vec_dot_f32_f32(int64_t n, const void *w, const void *a)
 {
-    const float *x = w, *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)x[i] * (double)y[i];
+        sum += (double)engine_load_f32(w, i) * (double)engine_load_f32(a, i);
     return (float)sum;
 }
 
 float engine_vec_dot_f16_f32(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
-    const float *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)engine_f16_to_f32(x[i]) * (double)y[i];
+        sum += (double)engine_f16_to_f32(engine_load_u16(w, i)) * (double)engine_load_f32(a, i);
     return (float)sum;
 }
 
 float engine_vec_dot_bf16_f32(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
-    const float *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)engine_bf16_to_f32(x[i]) * (double)y[i];
+        sum += (double)engine_bf16_to_f32(engine_load_u16(w, i)) * (double)engine_load_f32(a, i);
     return (float)sum;
 }
 

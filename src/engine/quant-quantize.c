@@ -34,16 +34,18 @@ void engine_quantize_row_f32(const float *src, void *dst, int64_t n)
 
 void engine_quantize_row_f16(const float *src, void *dst, int64_t n)
 {
-    uint16_t *d = dst;
-    for (int64_t i = 0; i < n; i++)
-        d[i] = engine_f32_to_f16(src[i]);
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = engine_f32_to_f16(src[i]);
+        memcpy((uint8_t *)dst + 2 * i, &h, sizeof h);
+    }
 }
 
 void engine_quantize_row_bf16(const float *src, void *dst, int64_t n)
 {
-    uint16_t *d = dst;
-    for (int64_t i = 0; i < n; i++)
-        d[i] = engine_f32_to_bf16(src[i]);
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t b = engine_f32_to_bf16(src[i]);
+        memcpy((uint8_t *)dst + 2 * i, &b, sizeof b);
+    }
 }
 
 /* The signed value of largest magnitude (first one on ties) and its |.|. */

@@ -82,16 +82,14 @@ void engine_dequantize_row_f32(const void *src, float *dst, int64_t n)
 
 void engine_dequantize_row_f16(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *s = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = engine_f16_to_f32(s[i]);
+        dst[i] = engine_f16_to_f32(engine_load_u16(src, i));
 }
 
 void engine_dequantize_row_bf16(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *s = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = engine_bf16_to_f32(s[i]);
+        dst[i] = engine_bf16_to_f32(engine_load_u16(src, i));
 }
 
 void engine_dequantize_row_q4_0(const void *src, float *dst, int64_t n)
