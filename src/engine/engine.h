@@ -18,16 +18,20 @@
  * How a matmul uses this section (y = W x, W of type T with rows of K
  * elements, see gguf-and-quants.md section 4):
  *
- *     const engine_quant_traits *wt = engine_quant_get(T);
+ *     const engine_quant_traits *wt = engine_quant_get(T);   // NULL: unsupported
  *     const engine_quant_traits *at = engine_quant_get(wt->vec_dot_type);
- *     at->quantize_row(x, xq, K);              // once per activation vector
- *     for (m = 0; m < M; m++)                   // rows split across threads
- *         y[m] = wt->vec_dot(K, W + m * engine_row_size(T, K), xq);
+ *     size_t row_bytes = engine_row_size(T, K);
+ *     at->quantize_row(x, xq, K);        // once per activation vector; xq holds
+ *                                        // engine_row_size(at->type, K) bytes
+ *     for (m = 0; m < M; m++)            // threads split the rows
+ *         y[m] = wt->vec_dot(K, (const uint8_t *)W + m * row_bytes, xq);
  *
+ * An embedding lookup is wt->dequantize_row(row t, out, K).
  * K must be a multiple of both types' block_size (the loader checks this
- * once per tensor; the kernels do not). Every function here is pure: no
- * allocation, no locks, thread-safe, and blocks may be unaligned in memory
- * (they live inside a mmapped file).
+ * once per tensor with engine_row_size() != 0; the kernels do not check).
+ * The kernels are pure: no allocation, no locks, thread-safe; rows may
+ * start at any address (GGUF alignment can be 1). Inputs are assumed
+ * finite; a NaN weight gives a NaN result, as in ggml.
  * ====================================================================== */
 
 #define ENGINE_QK        32   /* elements per block of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q8_1 */
@@ -37,7 +41,8 @@
 /* ---- fp16 / bf16 (IEEE binary16 and bfloat16 bit patterns) ---- */
 
 /* Exact: subnormals, +-0, +-inf and NaN are preserved. Inline because
- * every kernel calls it once per block. */
+ * every kernel calls it once per block. Scalar definition (no table, no
+ * initialisation); the AVX2 kernels use F16C instead. */
 static inline float engine_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -59,6 +64,7 @@ static inline float engine_f16_to_f32(uint16_t h)
     memcpy(&f, &bits, sizeof f);
     return f;
 }
+
 /* Round to nearest even; overflow gives +-inf, tiny values subnormals or
  * +-0, NaN stays a (quiet) NaN. Same results as x86 F16C vcvtps2ph. */
 uint16_t engine_f32_to_f16(float f);
@@ -189,8 +195,11 @@ static inline void engine_k_scale_min(int i, const uint8_t packed[12], uint8_t *
 
 /* ---- kernels ----
  * dequantize_row: n elements (a multiple of the block size) from src blocks.
- * quantize_row:   the reverse (ggml's reference quantizers; slow for the
- *                 K-quants, meant for activations, tests and tools).
+ * quantize_row:   the reverse: ggml's reference quantizers, giving the same
+ *                 bytes llama.cpp writes without an importance matrix
+ *                 (tests/engine/test-conformance.c checks every type).
+ *                 Slow for the K-quants: meant for activations (Q8_0, Q8_1,
+ *                 Q8_K, F32), tests and tools.
  * vec_dot:        dot product of n elements of a weight row with an
  *                 activation row already quantized to vec_dot_type. */
 typedef void  (*engine_dequantize_fn)(const void *src, float *dst, int64_t n);
@@ -210,7 +219,10 @@ typedef struct engine_quant_traits {
 
 /* The kernels for a type, using the fastest path this CPU supports (AVX2
  * when present, unless engine_quant_force_scalar(true)); NULL for a type the
- * engine cannot compute with. The returned table is static: never freed. */
+ * engine cannot compute with. Q8_1 and Q8_K (activation formats) have an
+ * entry with vec_dot NULL, so a usable weight type is `t && t->vec_dot`.
+ * The entry is static (never freed). Thread-safe and lock-free; the first
+ * call detects the CPU. */
 const engine_quant_traits *engine_quant_get(uint32_t type);
 /* Always the portable scalar kernels (tests compare the two). */
 const engine_quant_traits *engine_quant_get_scalar(uint32_t type);

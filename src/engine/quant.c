@@ -347,10 +347,10 @@ static const engine_quant_traits scalar_traits[GGML_TYPE_COUNT] = {
            engine_dequantize_row_q8_k, engine_quantize_row_q8_k, NULL, GGML_TYPE_Q8_K),
 };
 
-/* Built once: the scalar table with the AVX2 kernels swapped in. Reads
- * after initialisation are lock-free; initialisation is idempotent, so a
- * race between two first callers writes the same bytes twice at worst
- * (guarded by an atomic flag so no reader sees a half-built table). */
+/* Built once: the scalar table with the AVX2 kernels swapped in. One
+ * caller wins the compare-and-swap and builds it; callers that arrive while
+ * it is being built get the scalar table (a correct answer), so nobody
+ * waits and no reader sees a half-built table. */
 static engine_quant_traits simd_traits[GGML_TYPE_COUNT];
 static atomic_int simd_state;          /* 0 unknown, 1 building, 2 available, 3 none */
 static atomic_bool force_scalar;
