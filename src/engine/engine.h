@@ -289,8 +289,9 @@ float engine_vec_dot_q6_k_q8_k(int64_t n, const void *w, const void *a);
 
 /* x86-64 AVX2+FMA+F16C variants (quant-avx2.c). Only call them when
  * engine_quant_get chose them; on other CPUs they fault. Not declared off
- * x86, where the file compiles to nothing. */
-#if defined(__x86_64__) || defined(__i386__)
+ * x86 (or when built with -DENGINE_NO_SIMD, which is how the portable-only
+ * build is checked on x86), where the file compiles to nothing. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(ENGINE_NO_SIMD)
 #define ENGINE_HAVE_AVX2_KERNELS 1
 bool  engine_cpu_has_avx2(void);
 void  engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n);

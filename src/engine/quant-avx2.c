@@ -7,16 +7,33 @@
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* CPUID by hand rather than __builtin_cpu_supports, whose feature names
+ * differ between compilers (clang 14 does not know "f16c"). AVX2 also needs
+ * the OS to save the YMM registers (OSXSAVE and XCR0 bits 1-2). */
 bool engine_cpu_has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return false;
+    bool fma = ecx & (1u << 12), osxsave = ecx & (1u << 27), avx = ecx & (1u << 28),
+         f16c = ecx & (1u << 29);
+    if (!(fma && osxsave && avx && f16c))
+        return false;
+    unsigned int xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    if ((xcr0_lo & 6u) != 6u)
+        return false;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return false;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    return (ebx & (1u << 5)) != 0;     /* AVX2 */
 }
 
 AVX2 static inline float hsum_ps(__m256 v)
