@@ -83,14 +83,10 @@ int main(int argc, char **argv)
         GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,
         GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
     };
-    long mib = 64;
-    if (argc > 1) {
-        char *end;
-        mib = strtol(argv[1], &end, 10);
-        if (*end != '\0' || mib < 1 || mib > 4096) {
-            fprintf(stderr, "usage: %s [matrix MiB, 1..4096]\n", argv[0]);
-            return 2;
-        }
+    int64_t mib = 64;
+    if (argc > 1 && mm_parse_i64(argv[1], 1, 4096, &mib) != 0) {
+        fprintf(stderr, "usage: %s [matrix MiB, 1..4096]\n", argv[0]);
+        return 2;
     }
     const double min_s = 0.4;
     size_t budget = (size_t)mib << 20;
@@ -109,8 +105,8 @@ int main(int argc, char **argv)
         act[i] = rng_gauss();
 
     engine_quant_force_scalar(false);
-    printf("quantization kernels: K=%d, weight matrix ~%ld MiB per type, SIMD path: %s\n",
-           K, mib, engine_quant_isa());
+    printf("quantization kernels: K=%d, weight matrix ~%lld MiB per type, SIMD path: %s\n",
+           K, (long long)mib, engine_quant_isa());
     printf("GB/s counts quantized weight bytes read; Gelem/s weight elements.\n\n");
     printf("%-5s %7s | %-21s | %-21s | %-21s\n", "type", "bits/w",
            "dequantize GB/s", "vec_dot GB/s", "vec_dot Gelem/s");
