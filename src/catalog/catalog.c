@@ -105,6 +105,7 @@ static long match_local(const catalog_entry *e, const catalog_found_list *found,
     return -1;
 }
 
+/* label is the models.txt base name: origins read "models.txt:3". */
 static int entry_to_info(const catalog_entry *e, const char *label, catalog_found_list *found,
                          bool *taken, mm_model_info *m)
 {
@@ -221,6 +222,8 @@ int mm_catalog_open(const mm_config *cfg, mm_catalog **out, mm_error *err)
     if (!cfg)
         return mm_error_set(err, MM_EINVAL, "mm_catalog_open: no configuration");
     const char *models_file = cfg->models_file ? cfg->models_file : "models.txt";
+    const char *origin_label = strrchr(models_file, '/') ? strrchr(models_file, '/') + 1
+                                                         : models_file;
     catalog_entries entries;
     catalog_found_list found;
     memset(&found, 0, sizeof found);
@@ -243,7 +246,7 @@ int mm_catalog_open(const mm_config *cfg, mm_catalog **out, mm_error *err)
 
     for (size_t i = 0; i < entries.count; i++) {
         cat->count++;
-        if (entry_to_info(&entries.items[i], models_file, &found, taken,
+        if (entry_to_info(&entries.items[i], origin_label, &found, taken,
                           &cat->models[cat->count - 1]) != 0)
             goto fail_oom;
     }

@@ -517,6 +517,9 @@ static void dir_entry(scan_ctx *ctx, const char *path, const char *name,
             scan_hf_repo(ctx, path, name);
             return;
         }
+        /* Data sets and Spaces in an HF cache hold no models. */
+        if (mm_str_has_prefix(name, "datasets--") || mm_str_has_prefix(name, "spaces--"))
+            return;
         s->depth++;
         each_entry(ctx, path, dir_entry, s);
         s->depth--;
