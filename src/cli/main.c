@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const cli_command commands[] = {
+    { "config", "show every configuration value and where it came from", cmd_config },
     { NULL, NULL, NULL }
 };
 
