@@ -2,6 +2,7 @@
  * discovery found on disk, one record per model, keys made unique, GGUF
  * facts read, sorted by key; and the default-model rule. */
 #include "catalog/catalog.h"
+#include "gguf/gguf.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,40 @@ static int found_to_info(catalog_found *f, mm_model_info *models, size_t count, 
     return m->key && m->origin ? 0 : MM_ENOMEM;
 }
 
+/* Facts of a GGUF model from its first part; the parameter count adds the
+ * tensors of every part. An unreadable part makes the model invalid with the
+ * reader's message; the catalog itself still opens. */
+static int read_facts(mm_model_info *m)
+{
+    if (m->format != MM_FORMAT_GGUF || m->n_paths == 0 || m->error)
+        return 0;
+    uint64_t n_params = 0;
+    for (size_t i = 0; i < m->n_paths; i++) {
+        gguf_file *f = NULL;
+        mm_error err = { 0 };
+        if (gguf_open(m->paths[i], &f, &err) != 0) {
+            MM_LOG_DEBUG("catalog: %s: %s", m->key, err.message);
+            m->error = mm_strdup(err.message);
+            m->has_facts = false;
+            return m->error ? 0 : MM_ENOMEM;
+        }
+        if (i == 0) {
+            gguf_model_facts(f, &m->facts);
+            n_params = m->facts.n_params;
+        } else {
+            for (size_t t = 0; t < gguf_tensor_count(f); t++) {
+                uint64_t n = gguf_tensor_at(f, t)->n_elements;
+                n_params = n_params > UINT64_MAX - n ? UINT64_MAX : n_params + n;
+            }
+        }
+        gguf_close(f);
+    }
+    m->facts.n_params = n_params;
+    m->facts.file_size = m->size_bytes;
+    m->has_facts = true;
+    return 0;
+}
+
 static void set_state(mm_model_info *m)
 {
     if (m->error && m->n_paths)
@@ -282,8 +317,11 @@ int mm_catalog_open(const mm_config *cfg, mm_catalog **out, mm_error *err)
                           &cat->models[cat->count - 1]) != 0)
             goto fail_oom;
     }
-    for (size_t i = 0; i < cat->count; i++)
+    for (size_t i = 0; i < cat->count; i++) {
+        if (read_facts(&cat->models[i]) != 0)
+            goto fail_oom;
         set_state(&cat->models[i]);
+    }
     qsort(cat->models, cat->count, sizeof *cat->models, cmp_info_key);
     catalog_found_list_free(&found);
     catalog_entries_free(&entries);

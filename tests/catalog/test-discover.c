@@ -29,28 +29,27 @@ static void put(const char *rel, const char *content)
     free(p);
 }
 
-/* A GGUF v3 file with no tensors and one key, general.architecture, padded
- * to the 32-byte alignment: 24 header bytes + key (8 + 20) + type 4 + value
- * (8 + strlen(arch)), then zeros. Written by hand from the format table so
- * the test does not depend on the project's own writer. Returns the size. */
-static size_t put_gguf(const char *rel, const char *arch)
+/* GGUF files are written by hand from the format table (reference §1), so
+ * the test does not depend on the project's own writer. */
+typedef struct bytes {
+    unsigned char b[1024];
+    size_t n;
+} bytes;
+
+static void put_raw(bytes *o, const void *p, size_t n)
 {
-    unsigned char b[256];
-    size_t n = 0;
-    uint64_t u64;
-    uint32_t u32;
-    memcpy(b + n, "GGUF", 4); n += 4;
-    u32 = 3; memcpy(b + n, &u32, 4); n += 4;
-    u64 = 0; memcpy(b + n, &u64, 8); n += 8;     /* tensors */
-    u64 = 1; memcpy(b + n, &u64, 8); n += 8;     /* kv pairs */
-    const char *key = "general.architecture";
-    u64 = strlen(key); memcpy(b + n, &u64, 8); n += 8;
-    memcpy(b + n, key, strlen(key)); n += strlen(key);
-    u32 = 8; memcpy(b + n, &u32, 4); n += 4;     /* GGUF_TYPE_STRING */
-    u64 = strlen(arch); memcpy(b + n, &u64, 8); n += 8;
-    memcpy(b + n, arch, strlen(arch)); n += strlen(arch);
-    while (n % 32)
-        b[n++] = 0;
+    MM_ASSERT(o->n + n <= sizeof o->b);
+    memcpy(o->b + o->n, p, n);
+    o->n += n;
+}
+static void put_u32(bytes *o, uint32_t v) { put_raw(o, &v, 4); }
+static void put_u64(bytes *o, uint64_t v) { put_raw(o, &v, 8); }
+static void put_str(bytes *o, const char *s) { put_u64(o, strlen(s)); put_raw(o, s, strlen(s)); }
+static void kv_str(bytes *o, const char *k, const char *v) { put_str(o, k); put_u32(o, 8); put_str(o, v); }
+static void kv_u32(bytes *o, const char *k, uint32_t v) { put_str(o, k); put_u32(o, 4); put_u32(o, v); }
+
+static size_t write_bytes(const char *rel, const bytes *o)
+{
     char *p = at(rel);
     char *dir = mm_strdup(p);
     *strrchr(dir, '/') = '\0';
@@ -58,12 +57,58 @@ static size_t put_gguf(const char *rel, const char *arch)
     FILE *f = fopen(p, "wb");
     CHECK(f != NULL);
     if (f) {
-        CHECK_INT(fwrite(b, 1, n, f), n);
+        CHECK_INT(fwrite(o->b, 1, o->n, f), o->n);
         fclose(f);
     }
     free(dir);
     free(p);
-    return n;
+    return o->n;
+}
+
+/* Version 3, no tensors, one key (general.architecture), padded to 32.
+ * Returns the file size. */
+static size_t put_gguf(const char *rel, const char *arch)
+{
+    bytes o = { .n = 0 };
+    put_raw(&o, "GGUF", 4);
+    put_u32(&o, 3);
+    put_u64(&o, 0);   /* tensors */
+    put_u64(&o, 1);   /* kv pairs */
+    kv_str(&o, "general.architecture", arch);
+    while (o.n % 32)
+        o.b[o.n++] = 0;
+    return write_bytes(rel, &o);
+}
+
+/* A llama-shaped GGUF with the metadata the catalog shows and one F32
+ * tensor of ne = [4, 2] (8 parameters). */
+static size_t put_rich_gguf(const char *rel)
+{
+    bytes o = { .n = 0 };
+    put_raw(&o, "GGUF", 4);
+    put_u32(&o, 3);
+    put_u64(&o, 1);   /* tensors */
+    put_u64(&o, 9);   /* kv pairs */
+    kv_str(&o, "general.architecture", "llama");
+    kv_str(&o, "general.name", "Tiny Test");
+    kv_u32(&o, "llama.context_length", 2048);
+    kv_u32(&o, "llama.embedding_length", 64);
+    kv_u32(&o, "llama.block_count", 2);
+    kv_u32(&o, "llama.attention.head_count", 4);
+    kv_u32(&o, "llama.attention.head_count_kv", 2);
+    kv_u32(&o, "general.file_type", 15);   /* LLAMA_FTYPE_MOSTLY_Q4_K_M */
+    kv_str(&o, "tokenizer.chat_template", "{{ messages }}");
+    put_str(&o, "token_embd.weight");
+    put_u32(&o, 2);
+    put_u64(&o, 4);
+    put_u64(&o, 2);
+    put_u32(&o, 0);   /* GGML_TYPE_F32 */
+    put_u64(&o, 0);   /* offset in the data section */
+    while (o.n % 32)
+        o.b[o.n++] = 0;
+    for (int i = 0; i < 32; i++)   /* 8 floats of data */
+        o.b[o.n++] = 0;
+    return write_bytes(rel, &o);
 }
 
 static void link_rel(const char *target, const char *rel)
@@ -114,8 +159,10 @@ static void build_tree(void)
     put_gguf("models/nested/deeper/b.gguf", "qwen2");
     put("models/old.bin", "lmgg-not-gguf");
     sizes[1] = put_gguf("models/split/big-00001-of-00003.gguf", "llama");
-    put("models/split/big-00002-of-00003.gguf", "part two bytes");   /* 14 */
-    put("models/split/big-00003-of-00003.gguf", "part3");            /* 5 */
+    sizes[3] = put_gguf("models/split/big-00002-of-00003.gguf", "llama");
+    sizes[4] = put_gguf("models/split/big-00003-of-00003.gguf", "llama");
+    sizes[5] = put_rich_gguf("models/rich.gguf");
+    put("models/corrupt.gguf", "GGUF but then nothing valid");
     put_gguf("models/broken/part-00001-of-00003.gguf", "llama");
     put("models/broken/part-00003-of-00003.gguf", "p3");
     put("models/notes.txt", "not a model");
@@ -166,8 +213,8 @@ static void test_catalog(void)
         return;
     }
     static const char *const keys[] = {
-        "a", "a-2", "b", "big", "bycommit", "deep8", "gone", "llama-2-7b-gguf",
-        "old", "part", "pinned", "repo-gguf", "st", "x"
+        "a", "a-2", "b", "big", "bycommit", "corrupt", "deep8", "gone", "llama-2-7b-gguf",
+        "old", "part", "pinned", "repo-gguf", "rich", "st", "x"
     };
     CHECK_INT(mm_catalog_count(cat), MM_ARRAY_LEN(keys));
     for (size_t i = 0; i < MM_ARRAY_LEN(keys) && i < mm_catalog_count(cat); i++)
@@ -188,6 +235,36 @@ static void test_catalog(void)
         free(expected);
         CHECK_INT(m->size_bytes, sizes[0]);
         CHECK_STR(m->origin, "models_dir");
+    }
+    if (m) {
+        CHECK(m->has_facts);
+        CHECK_STR(m->facts.architecture, "llama");
+        CHECK_INT(m->facts.file_type, -1);
+    }
+    m = need(cat, "rich");
+    if (m) {
+        CHECK_INT(m->state, MM_MODEL_AVAILABLE);
+        CHECK(m->has_facts);
+        CHECK_STR(m->facts.architecture, "llama");
+        CHECK_STR(m->facts.name, "Tiny Test");
+        CHECK_INT(m->facts.n_params, 8);
+        CHECK_INT(m->facts.context_length, 2048);
+        CHECK_INT(m->facts.embedding_length, 64);
+        CHECK_INT(m->facts.block_count, 2);
+        CHECK_INT(m->facts.head_count, 4);
+        CHECK_INT(m->facts.head_count_kv, 2);
+        CHECK_INT(m->facts.file_type, 15);
+        CHECK_STR(m->facts.file_type_name, "Q4_K_M");
+        CHECK(m->facts.has_chat_template);
+        CHECK_INT(m->facts.file_size, sizes[5]);
+    }
+    /* An unreadable GGUF is listed as invalid with the reader's reason. */
+    m = need(cat, "corrupt");
+    if (m) {
+        CHECK_INT(m->state, MM_MODEL_INVALID);
+        CHECK(!m->has_facts);
+        CHECK(m->error != NULL && m->error[0] != '\0');
+        CHECK_INT(m->n_paths, 1);
     }
     /* Same derived key: the later path gets "-2". */
     m = need(cat, "a-2");
@@ -211,7 +288,7 @@ static void test_catalog(void)
             CHECK(mm_str_has_suffix(m->paths[1], "big-00002-of-00003.gguf"));
             CHECK(mm_str_has_suffix(m->paths[2], "big-00003-of-00003.gguf"));
         }
-        CHECK_INT(m->size_bytes, sizes[1] + 14 + 5);
+        CHECK_INT(m->size_bytes, sizes[1] + sizes[3] + sizes[4]);
         CHECK(m->error == NULL);
     }
     m = need(cat, "part");
