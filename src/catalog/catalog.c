@@ -126,6 +126,14 @@ static int entry_to_info(const catalog_entry *e, const char *label, catalog_foun
         take_found(m, &found->items[hit]);
         return 0;
     }
+    /* Not on disk (yet): the format its name promises. */
+    const char *name = e->source == MM_SOURCE_LOCAL ? e->local_path : e->repo_path;
+    if (name && mm_str_has_suffix(name, ".gguf"))
+        m->format = MM_FORMAT_GGUF;
+    else if (name && mm_str_has_suffix(name, ".bin"))
+        m->format = MM_FORMAT_BIN;
+    else if (name && mm_str_has_suffix(name, ".safetensors"))
+        m->format = MM_FORMAT_SAFETENSORS;
     if (e->source == MM_SOURCE_LOCAL) {
         catalog_found f;
         if (catalog_file_record(e->local_path, &f, NULL) == 0) {

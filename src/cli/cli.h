@@ -23,6 +23,8 @@ typedef struct cli_command {
 
 /* The commands, one file each (cmd-<name>.c); argv[0] is the command name. */
 int cmd_config(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 /* Print "modelmgr: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -110,5 +112,21 @@ bool cli_has(const cli_args *args, const char *name);
 const char *cli_value(const cli_args *args, const char *name);
 /* Frees what cli_parse allocated (the config, the arrays). NULL is a no-op. */
 void cli_args_free(cli_args *args);
+
+/* ---- Catalog views shared by list and show (catalog-view.c) ---- */
+
+struct cJSON;
+
+/* mm_catalog_open for a command: prints the error and returns the exit
+ * status (CLI_USAGE for a malformed models.txt, CLI_FAIL otherwise), or
+ * CLI_OK with *out owned by the caller (mm_catalog_close). */
+int cli_catalog_open(const mm_config *cfg, mm_catalog **out);
+/* "512 B", "1.5 KiB", "3.8 GiB". */
+void cli_format_size(uint64_t bytes, char *out, size_t out_size);
+/* A model record as a JSON object (caller owns; NULL on OOM). */
+struct cJSON *cli_model_json(const mm_model_info *m);
+/* Print root (pretty) to stdout and free it; CLI_OK, or CLI_FAIL on OOM
+ * (root may be NULL: that is the OOM case). */
+int cli_print_json(struct cJSON *root);
 
 #endif /* MM_CLI_H */

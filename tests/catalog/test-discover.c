@@ -4,6 +4,7 @@
  * and safetensors, models.txt entries on disk and not, and the default. */
 #include "catalog/catalog.h"
 #include "support/test.h"
+#include "catalog/gguf-bytes.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -29,86 +30,20 @@ static void put(const char *rel, const char *content)
     free(p);
 }
 
-/* GGUF files are written by hand from the format table (reference §1), so
- * the test does not depend on the project's own writer. */
-typedef struct bytes {
-    unsigned char b[1024];
-    size_t n;
-} bytes;
-
-static void put_raw(bytes *o, const void *p, size_t n)
-{
-    MM_ASSERT(o->n + n <= sizeof o->b);
-    memcpy(o->b + o->n, p, n);
-    o->n += n;
-}
-static void put_u32(bytes *o, uint32_t v) { put_raw(o, &v, 4); }
-static void put_u64(bytes *o, uint64_t v) { put_raw(o, &v, 8); }
-static void put_str(bytes *o, const char *s) { put_u64(o, strlen(s)); put_raw(o, s, strlen(s)); }
-static void kv_str(bytes *o, const char *k, const char *v) { put_str(o, k); put_u32(o, 8); put_str(o, v); }
-static void kv_u32(bytes *o, const char *k, uint32_t v) { put_str(o, k); put_u32(o, 4); put_u32(o, v); }
-
-static size_t write_bytes(const char *rel, const bytes *o)
-{
-    char *p = at(rel);
-    char *dir = mm_strdup(p);
-    *strrchr(dir, '/') = '\0';
-    mm_mkdirs(dir, NULL);
-    FILE *f = fopen(p, "wb");
-    CHECK(f != NULL);
-    if (f) {
-        CHECK_INT(fwrite(o->b, 1, o->n, f), o->n);
-        fclose(f);
-    }
-    free(dir);
-    free(p);
-    return o->n;
-}
-
-/* Version 3, no tensors, one key (general.architecture), padded to 32.
- * Returns the file size. */
 static size_t put_gguf(const char *rel, const char *arch)
 {
-    bytes o = { .n = 0 };
-    put_raw(&o, "GGUF", 4);
-    put_u32(&o, 3);
-    put_u64(&o, 0);   /* tensors */
-    put_u64(&o, 1);   /* kv pairs */
-    kv_str(&o, "general.architecture", arch);
-    while (o.n % 32)
-        o.b[o.n++] = 0;
-    return write_bytes(rel, &o);
+    char *p = at(rel);
+    size_t n = gguf_bytes_minimal(p, arch);
+    free(p);
+    return n;
 }
 
-/* A llama-shaped GGUF with the metadata the catalog shows and one F32
- * tensor of ne = [4, 2] (8 parameters). */
 static size_t put_rich_gguf(const char *rel)
 {
-    bytes o = { .n = 0 };
-    put_raw(&o, "GGUF", 4);
-    put_u32(&o, 3);
-    put_u64(&o, 1);   /* tensors */
-    put_u64(&o, 9);   /* kv pairs */
-    kv_str(&o, "general.architecture", "llama");
-    kv_str(&o, "general.name", "Tiny Test");
-    kv_u32(&o, "llama.context_length", 2048);
-    kv_u32(&o, "llama.embedding_length", 64);
-    kv_u32(&o, "llama.block_count", 2);
-    kv_u32(&o, "llama.attention.head_count", 4);
-    kv_u32(&o, "llama.attention.head_count_kv", 2);
-    kv_u32(&o, "general.file_type", 15);   /* LLAMA_FTYPE_MOSTLY_Q4_K_M */
-    kv_str(&o, "tokenizer.chat_template", "{{ messages }}");
-    put_str(&o, "token_embd.weight");
-    put_u32(&o, 2);
-    put_u64(&o, 4);
-    put_u64(&o, 2);
-    put_u32(&o, 0);   /* GGML_TYPE_F32 */
-    put_u64(&o, 0);   /* offset in the data section */
-    while (o.n % 32)
-        o.b[o.n++] = 0;
-    for (int i = 0; i < 32; i++)   /* 8 floats of data */
-        o.b[o.n++] = 0;
-    return write_bytes(rel, &o);
+    char *p = at(rel);
+    size_t n = gguf_bytes_rich(p);
+    free(p);
+    return n;
 }
 
 static void link_rel(const char *target, const char *rel)
