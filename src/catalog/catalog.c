@@ -318,7 +318,8 @@ int mm_catalog_open(const mm_config *cfg, mm_catalog **out, mm_error *err)
             found.items[n_left++] = found.items[j];
     }
     found.count = n_left;
-    qsort(found.items, found.count, sizeof *found.items, cmp_found_path);
+    if (found.count > 1)
+        qsort(found.items, found.count, sizeof *found.items, cmp_found_path);
     for (size_t j = 0; j < found.count; j++) {
         cat->count++;
         if (found_to_info(&found.items[j], cat->models, cat->count - 1,
