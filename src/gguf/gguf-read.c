@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Tensor data and float values are handed out as stored (little-endian). */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the GGUF reader needs a little-endian host");
+
 #define GGUF_MAGIC "GGUF"
 #define HEADER_SIZE 24u
 #define MIN_KV_SIZE 13u      /* empty key (8) + type (4) + 1-byte value */
@@ -694,22 +697,48 @@ int gguf_get_i32(const gguf_file *f, const char *key, int32_t *out)
     return 0;
 }
 
-int gguf_get_f32(const gguf_file *f, const char *key, float *out)
+int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out)
+{
+    const gguf_kv *kv = lookup(f, key);
+    bool neg;
+    uint64_t mag;
+    if (!kv)
+        return MM_ENOTFOUND;
+    if (!int_value(f, kv, &neg, &mag))
+        return MM_EFORMAT;
+    if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > INT64_MAX)
+        return MM_EFORMAT;
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    return 0;
+}
+
+/* Floats are stored little-endian like everything else; this reader only
+ * runs on little-endian hosts, so the bytes are the host's. */
+int gguf_get_f64(const gguf_file *f, const char *key, double *out)
 {
     const gguf_kv *kv = lookup(f, key);
     if (!kv)
         return MM_ENOTFOUND;
     if (kv->type == GGUF_TYPE_FLOAT32) {
-        memcpy(out, f->base + kv->off, sizeof *out);
+        float v;
+        memcpy(&v, f->base + kv->off, sizeof v);
+        *out = v;
         return 0;
     }
     if (kv->type == GGUF_TYPE_FLOAT64) {
-        double d;
-        memcpy(&d, f->base + kv->off, sizeof d);
-        *out = (float)d;
+        memcpy(out, f->base + kv->off, sizeof *out);
         return 0;
     }
     return MM_EFORMAT;
+}
+
+int gguf_get_f32(const gguf_file *f, const char *key, float *out)
+{
+    double d;
+    int rc = gguf_get_f64(f, key, &d);
+    if (rc == 0)
+        *out = (float)d;
+    return rc;
 }
 
 int gguf_get_bool(const gguf_file *f, const char *key, bool *out)

@@ -152,7 +152,9 @@ int64_t     gguf_find_key(const gguf_file *f, const char *key);  /* index or -1 
 int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
 int gguf_get_i32(const gguf_file *f, const char *key, int32_t *out);
 int gguf_get_u64(const gguf_file *f, const char *key, uint64_t *out);
+int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out);
 int gguf_get_f32(const gguf_file *f, const char *key, float *out);  /* f32 or f64 */
+int gguf_get_f64(const gguf_file *f, const char *key, double *out); /* f32 or f64 */
 int gguf_get_bool(const gguf_file *f, const char *key, bool *out);
 int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out);
 int gguf_get_arr(const gguf_file *f, const char *key, gguf_arr *out);
