@@ -608,6 +608,31 @@ static void test_physical_cores(void)
     CHECK_INT(config_count_physical_cores(nosys, cpuinfo), 0);
 }
 
+/* docs/CONFIGURATION.md names every key, variable and flag. */
+static void test_docs_cover_keys(void)
+{
+    const char *src = getenv("MM_SOURCE_DIR");
+    if (!src) {
+        printf("note: MM_SOURCE_DIR unset, docs check skipped\n");
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/CONFIGURATION.md", src);
+    char *doc = NULL;
+    mm_error err = { 0 };
+    CHECK_INT(mm_file_read(path, 1 << 20, &doc, NULL, &err), 0);
+    if (!doc)
+        return;
+    for (size_t i = 0; i < mm_config_key_count(); i++) {
+        mm_config_item item;
+        mm_config_item_get(NULL, i, &item);
+        char row[512];
+        snprintf(row, sizeof row, "| `%s` | `%s` | `%s` |", item.key, item.env, item.flag);
+        CHECK_CONTAINS(doc, row);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     tmp = mmtest_tmpdir();
@@ -622,6 +647,7 @@ int main(void)
     test_memory_sizes();
     test_discovery();
     test_physical_cores();
+    test_docs_cover_keys();
     mmtest_rmtree(tmp);
     free(tmp);
     return mmtest_finish();
