@@ -5,6 +5,7 @@
 #include "catalog/catalog.h"
 #include "support/test.h"
 #include "catalog/gguf-bytes.h"
+#include "gguf/gguf.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -86,6 +87,36 @@ static const mm_model_info *need(const mm_catalog *cat, const char *key)
 
 static size_t sizes[8];
 
+/* One part of a split model made with the project's GGUF writer: an F32
+ * tensor of n_elements (zeros), plus general.architecture in part 1. */
+static void put_written_part(const char *rel, bool first, uint64_t n_elements)
+{
+    gguf_writer *w = gguf_writer_new();
+    CHECK(w != NULL);
+    if (!w)
+        return;
+    if (first) {
+        gguf_writer_set_str(w, "general.architecture", "llama");
+        gguf_writer_set_u32(w, "llama.context_length", 512);
+    }
+    float *data = calloc(n_elements, sizeof *data);
+    uint64_t ne[1] = { n_elements };
+    gguf_writer_add_tensor(w, first ? "a.weight" : "b.weight", GGML_TYPE_F32, 1, ne, data,
+                           n_elements * sizeof *data);
+    char *p = at(rel);
+    char *dir = mm_strdup(p);
+    *strrchr(dir, '/') = '\0';
+    mm_mkdirs(dir, NULL);
+    free(dir);
+    mm_error err = { 0 };
+    CHECK_INT(gguf_writer_write(w, p, &err), 0);
+    free(p);
+    free(data);
+    gguf_writer_free(w);
+}
+
+static char *outside_path;
+
 static void build_tree(void)
 {
     /* models_dir: loose files, nesting, a .bin, splits, a loop, depth. */
@@ -124,7 +155,14 @@ static void build_tree(void)
     put_gguf("cache/models--org--pinned/snapshots/" COMMIT_D "/sub/file.gguf", "llama");
     put("cache/datasets--org--data/snapshots/" COMMIT_A "/data.bin", "not a model repo");
 
-    put("models.txt",
+    /* Written by the project's writer: 32 + 16 parameters over two parts. */
+    put_written_part("models/ws/ws-00001-of-00002.gguf", true, 32);
+    put_written_part("models/ws/ws-00002-of-00002.gguf", false, 16);
+    /* A local: entry outside models_dir, by absolute path. */
+    sizes[6] = put_gguf("elsewhere/out.gguf", "llama");
+    outside_path = at("elsewhere/out.gguf");
+    char *extra = mm_asprintf("outside = local:%s\n", outside_path);
+    char *doc = mm_asprintf("%s%s",
         "# models for the test\n"
         "TheBloke/Llama-2-7B-GGUF\n"
         "pinned = org/pinned@v1:sub/file.gguf\n"
@@ -132,7 +170,10 @@ static void build_tree(void)
         "missing/Repo-GGUF   # never downloaded\n"
         "local:nested/deeper/b.gguf\n"
         "gone = local:nope.gguf\n"
-        "old = other/old-repo\n");
+        "old = other/old-repo\n", extra);
+    put("models.txt", doc);
+    free(extra);
+    free(doc);
 }
 
 static void test_catalog(void)
@@ -149,7 +190,7 @@ static void test_catalog(void)
     }
     static const char *const keys[] = {
         "a", "a-2", "b", "big", "bycommit", "corrupt", "deep8", "gone", "llama-2-7b-gguf",
-        "old", "part", "pinned", "repo-gguf", "rich", "st", "x"
+        "old", "outside", "part", "pinned", "repo-gguf", "rich", "st", "ws", "x"
     };
     CHECK_INT(mm_catalog_count(cat), MM_ARRAY_LEN(keys));
     for (size_t i = 0; i < MM_ARRAY_LEN(keys) && i < mm_catalog_count(cat); i++)
@@ -200,6 +241,21 @@ static void test_catalog(void)
         CHECK(!m->has_facts);
         CHECK(m->error != NULL && m->error[0] != '\0');
         CHECK_INT(m->n_paths, 1);
+    }
+    m = need(cat, "ws");
+    if (m) {
+        CHECK_INT(m->n_paths, 2);
+        CHECK(m->has_facts);
+        CHECK_INT(m->facts.n_params, 32 + 16);
+        CHECK_INT(m->facts.context_length, 512);
+        CHECK_INT(m->state, MM_MODEL_AVAILABLE);
+    }
+    m = need(cat, "outside");
+    if (m) {
+        CHECK_INT(m->state, MM_MODEL_AVAILABLE);
+        CHECK_STR(m->n_paths ? m->paths[0] : NULL, outside_path);
+        CHECK_INT(m->size_bytes, sizes[6]);
+        CHECK_STR(m->origin, "models.txt:9");
     }
     /* Same derived key: the later path gets "-2". */
     m = need(cat, "a-2");
@@ -377,6 +433,23 @@ static void test_edges(void)
     CHECK_CONTAINS(err.message, "models.txt:3: ");
     free_cfg(&cfg);
 
+    /* The HF cache inside models_dir is walked once. */
+    cfg = make_cfg(NULL);
+    free(cfg.hf_cache);
+    cfg.hf_cache = at("models/hub");
+    CHECK_INT(mm_catalog_open(&cfg, &cat, &err), 0);
+    size_t with_inner = mm_catalog_count(cat);
+    const mm_model_info *x = mm_catalog_find(cat, "x");
+    CHECK(x && strcmp(x->origin, "models_dir") == 0);
+    CHECK(mm_catalog_find(cat, "x-2") == NULL);
+    mm_catalog_close(cat);
+    free(cfg.hf_cache);
+    cfg.hf_cache = NULL;
+    CHECK_INT(mm_catalog_open(&cfg, &cat, &err), 0);
+    CHECK_INT(mm_catalog_count(cat), with_inner);
+    mm_catalog_close(cat);
+    free_cfg(&cfg);
+
     mm_catalog_close(NULL);
     CHECK_STR(mm_source_name(MM_SOURCE_REMOTE), "remote");
     CHECK_STR(mm_format_name(MM_FORMAT_SAFETENSORS), "safetensors");
@@ -390,5 +463,6 @@ int main(void)
     test_edges();
     mmtest_rmtree(tmp);
     free(tmp);
+    free(outside_path);
     return mmtest_finish();
 }
