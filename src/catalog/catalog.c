@@ -259,6 +259,43 @@ static int load_entries(const mm_config *cfg, const char *label, catalog_entries
     return rc;
 }
 
+/* A discovered file whose key names an entry that is not on disk
+ * (models/gpt4all-lora.bin for "gpt4all-lora = org/repo") is that entry's
+ * file. */
+static void claim_by_key(mm_catalog *cat, catalog_found_list *found, bool *taken)
+{
+    for (size_t i = 0; i < cat->count; i++) {
+        mm_model_info *m = &cat->models[i];
+        if (m->n_paths)
+            continue;
+        for (size_t j = 0; j < found->count; j++) {
+            if (!taken[j] && strcmp(found->items[j].key, m->key) == 0) {
+                taken[j] = true;
+                free((void *)m->error);
+                m->error = NULL;
+                take_found(m, &found->items[j]);
+                break;
+            }
+        }
+    }
+}
+
+/* Drop the claimed records and sort the rest by (key, first path), the
+ * order found_to_info hands out keys in. */
+static void keep_unclaimed(catalog_found_list *found, const bool *taken)
+{
+    size_t n_left = 0;
+    for (size_t j = 0; j < found->count; j++) {
+        if (taken[j])
+            catalog_found_clear(&found->items[j]);
+        else
+            found->items[n_left++] = found->items[j];
+    }
+    found->count = n_left;
+    if (found->count > 1)
+        qsort(found->items, found->count, sizeof *found->items, cmp_found_path);
+}
+
 int mm_catalog_open(const mm_config *cfg, mm_catalog **out, mm_error *err)
 {
     *out = NULL;
@@ -293,33 +330,8 @@ int mm_catalog_open(const mm_config *cfg, mm_catalog **out, mm_error *err)
                           &cat->models[cat->count - 1]) != 0)
             goto fail_oom;
     }
-    /* A discovered file whose key names an entry that is not on disk
-     * (models/gpt4all-lora.bin for "gpt4all-lora = org/repo") is that
-     * entry's file. */
-    for (size_t i = 0; i < cat->count; i++) {
-        mm_model_info *m = &cat->models[i];
-        if (m->n_paths)
-            continue;
-        for (size_t j = 0; j < found.count; j++) {
-            if (!taken[j] && strcmp(found.items[j].key, m->key) == 0) {
-                taken[j] = true;
-                free((void *)m->error);
-                m->error = NULL;
-                take_found(m, &found.items[j]);
-                break;
-            }
-        }
-    }
-    size_t n_left = 0;
-    for (size_t j = 0; j < found.count; j++) {
-        if (taken[j])
-            catalog_found_clear(&found.items[j]);
-        else
-            found.items[n_left++] = found.items[j];
-    }
-    found.count = n_left;
-    if (found.count > 1)
-        qsort(found.items, found.count, sizeof *found.items, cmp_found_path);
+    claim_by_key(cat, &found, taken);
+    keep_unclaimed(&found, taken);
     for (size_t j = 0; j < found.count; j++) {
         cat->count++;
         if (found_to_info(&found.items[j], cat->models, cat->count - 1,

@@ -18,6 +18,13 @@ int cli_catalog_open(const mm_config *cfg, mm_catalog **out)
     return rc == MM_EFORMAT || rc == MM_ELIMIT ? CLI_USAGE : CLI_FAIL;
 }
 
+void cli_sanitize(char *text)
+{
+    for (unsigned char *p = (unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 void cli_format_size(uint64_t bytes, char *out, size_t out_size)
 {
     static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };

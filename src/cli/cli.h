@@ -121,6 +121,9 @@ struct cJSON;
  * status (CLI_USAGE for a malformed models.txt, CLI_FAIL otherwise), or
  * CLI_OK with *out owned by the caller (mm_catalog_close). */
 int cli_catalog_open(const mm_config *cfg, mm_catalog **out);
+/* Replace control characters (in place) so a file name cannot send escape
+ * sequences to the terminal. */
+void cli_sanitize(char *text);
 /* "512 B", "1.5 KiB", "3.8 GiB". */
 void cli_format_size(uint64_t bytes, char *out, size_t out_size);
 /* A model record as a JSON object (caller owns; NULL on OOM). */

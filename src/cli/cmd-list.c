@@ -124,6 +124,7 @@ static int print_table(const mm_catalog *cat, const mm_config *cfg)
             printf("%-*s  ", width[c], cells[i][c]);
         char where[2048];
         where_of(mm_catalog_at(cat, i), where, sizeof where);
+        cli_sanitize(where);
         printf("%s\n", where);
     }
     free(cells);
@@ -131,8 +132,12 @@ static int print_table(const mm_catalog *cat, const mm_config *cfg)
         printf("\ninvalid models:\n");
         for (size_t i = 0; i < n; i++) {
             const mm_model_info *m = mm_catalog_at(cat, i);
-            if (m->state == MM_MODEL_INVALID)
-                printf("  %s: %s\n", m->key, m->error ? m->error : "unreadable");
+            if (m->state != MM_MODEL_INVALID)
+                continue;
+            char why[1024];
+            snprintf(why, sizeof why, "%s", m->error ? m->error : "unreadable");
+            cli_sanitize(why);
+            printf("  %s: %s\n", m->key, why);
         }
     }
     printf("\n");

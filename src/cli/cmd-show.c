@@ -25,7 +25,10 @@ static const cli_spec show_spec = {
 
 static void field(const char *name, const char *value)
 {
-    printf("%-17s%s\n", name, value);
+    char text[4200];
+    snprintf(text, sizeof text, "%s", value);
+    cli_sanitize(text);
+    printf("%-17s%s\n", name, text);
 }
 
 /* 8 -> "8", 1234567 -> "1.23M", 6738415616 -> "6.74B". */

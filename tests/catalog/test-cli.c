@@ -222,6 +222,17 @@ static void test_errors_and_empty(void)
     cJSON_Delete(root);
     free(out);
     free(err);
+
+    /* A file name with an escape sequence is shown with '?' instead. */
+    char *p = at("models/evil\x1b[31m.gguf");
+    gguf_bytes_minimal(p, "llama");
+    free(p);
+    CHECK_INT(run(list, "gpt4all-lora", "models.txt", &out, &err), 0);
+    CHECK(out && strchr(out, 0x1b) == NULL);
+    CHECK_CONTAINS(out, "/models/evil?[31m.gguf\n");
+    CHECK_CONTAINS(out, "\nevil--31m ");
+    free(out);
+    free(err);
     mmtest_rmtree(tmp);
     free(tmp);
     tmp = saved;

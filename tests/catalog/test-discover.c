@@ -433,6 +433,20 @@ static void test_edges(void)
     CHECK_CONTAINS(err.message, "models.txt:3: ");
     free_cfg(&cfg);
 
+    /* models.txt over 1 MiB is refused before it is parsed. */
+    size_t big = CATALOG_MODELS_FILE_MAX + 1;
+    char *huge = malloc(big + 1);
+    memset(huge, '#', big);
+    huge[big] = '\0';
+    put("huge/models.txt", huge);
+    free(huge);
+    cfg = make_cfg(NULL);
+    free(cfg.models_file);
+    cfg.models_file = at("huge/models.txt");
+    CHECK_INT(mm_catalog_open(&cfg, &cat, &err), MM_ELIMIT);
+    CHECK_CONTAINS(err.message, "over the limit");
+    free_cfg(&cfg);
+
     /* The HF cache inside models_dir is walked once. */
     cfg = make_cfg(NULL);
     free(cfg.hf_cache);
