@@ -200,6 +200,67 @@ static int parse_argv(cli_args *args, int argc, char **argv, const char **config
     return CLI_RUN;
 }
 
+/* Lines logged while the configuration loads are held back until its
+ * log_level is known, so that --log-level error also silences config
+ * warnings. Bounded: a config file cannot flood memory. */
+#define HELD_LINES_MAX 64
+
+typedef struct held_log {
+    mm_log_level level[HELD_LINES_MAX];
+    char        *line[HELD_LINES_MAX];
+    size_t       n;
+    size_t       dropped;
+} held_log;
+
+static void hold_line(mm_log_level level, const char *line, void *user)
+{
+    held_log *held = user;
+    char *copy = held->n < HELD_LINES_MAX ? malloc(strlen(line) + 1) : NULL;
+    if (!copy) {
+        held->dropped++;
+        return;
+    }
+    memcpy(copy, line, strlen(line) + 1);
+    held->level[held->n] = level;
+    held->line[held->n++] = copy;
+}
+
+/* Print what was held at the level now in force (the default logger's format). */
+static void release_lines(held_log *held)
+{
+    for (size_t i = 0; i < held->n; i++) {
+        if (held->level[i] <= mm_log_get_level())
+            fprintf(stderr, "modelmgr: %s: %s\n", mm_log_level_name(held->level[i]), held->line[i]);
+        free(held->line[i]);
+    }
+    if (held->dropped && mm_log_get_level() >= MM_LOG_LEVEL_WARN)
+        fprintf(stderr, "modelmgr: warn: %zu more log lines while loading the configuration\n",
+                held->dropped);
+    held->n = 0;
+}
+
+static int load_config(const char *config_path, cli_args *out)
+{
+    mm_config_sources src = {
+        .config_path = config_path,
+        .env = NULL,
+        .flags = (const char *const *)out->flags,
+    };
+    mm_error err = { 0 };
+    held_log held = { .n = 0 };
+    mm_log_set_callback(hold_line, &held);
+    int rc = mm_config_load(&src, &out->cfg, &err);
+    mm_log_set_callback(NULL, NULL);
+    if (rc == 0)
+        mm_log_set_level(out->cfg->log_level);
+    release_lines(&held);
+    if (rc != 0) {
+        cli_error("%s", err.message);
+        return CLI_USAGE;
+    }
+    return CLI_RUN;
+}
+
 int cli_parse(const cli_spec *spec, int argc, char **argv, cli_args *out)
 {
     memset(out, 0, sizeof *out);
@@ -221,19 +282,10 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, cli_args *out)
         cli_args_free(out);
         return status;
     }
-    mm_config_sources src = {
-        .config_path = config_path,
-        .env = NULL,
-        .flags = (const char *const *)out->flags,
-    };
-    mm_error err = { 0 };
-    if (mm_config_load(&src, &out->cfg, &err) != 0) {
-        cli_error("%s", err.message);
+    status = load_config(config_path, out);
+    if (status != CLI_RUN)
         cli_args_free(out);
-        return CLI_USAGE;
-    }
-    mm_log_set_level(out->cfg->log_level);
-    return CLI_RUN;
+    return status;
 }
 
 static int option_index(const cli_args *args, const char *name)

@@ -6,7 +6,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 /* Aliases let a small file expand into a huge tree; bound the walk. */
@@ -62,6 +64,48 @@ static int apply_sequence(yaml_walk *w, const cfg_key *k, yaml_node_t *seq, cons
 static int walk_mapping(yaml_walk *w, yaml_node_t *map, const char *prefix, int depth,
                         mm_error *err);
 
+/* Edit distance, capped: only "is it a small typo" matters. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > CFG_KEY_MAX || lb > CFG_KEY_MAX)
+        return SIZE_MAX;
+    size_t row[CFG_KEY_MAX + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* The key an unknown name probably meant: its environment variable spelled
+ * in yaml (MODELS_DIR), or a typo of at most two characters. */
+static const char *suggest_key(const char *name)
+{
+    for (size_t i = 0; i < config_n_keys; i++)
+        if (config_keys[i].env && strcasecmp(config_keys[i].env, name) == 0)
+            return config_keys[i].key;
+    for (size_t i = 0; i < config_n_keys; i++) {
+        /* Two edits turn "host" into "port": short keys allow one. */
+        size_t allowed = strlen(config_keys[i].key) < 6 ? 1 : 2;
+        if (edit_distance(name, config_keys[i].key) <= allowed)
+            return config_keys[i].key;
+    }
+    return NULL;
+}
+
 static int walk_pair(yaml_walk *w, yaml_node_t *key_node, yaml_node_t *value,
                      const char *prefix, int depth, mm_error *err)
 {
@@ -80,8 +124,13 @@ static int walk_pair(yaml_walk *w, yaml_node_t *key_node, yaml_node_t *value,
     if (!k) {
         if (value->type == YAML_MAPPING_NODE && config_key_is_section(name))
             return walk_mapping(w, value, name, depth + 1, err);
-        MM_LOG_WARN("%s: unknown configuration key '%s' (ignored; see 'modelmgr config')",
-                    where, name);
+        const char *maybe = suggest_key(name);
+        if (maybe)
+            MM_LOG_WARN("%s: unknown configuration key '%s' (ignored; did you mean '%s'?)",
+                        where, name, maybe);
+        else
+            MM_LOG_WARN("%s: unknown configuration key '%s' (ignored; see 'modelmgr config')",
+                        where, name);
         return 0;
     }
     size_t index = (size_t)(k - config_keys);

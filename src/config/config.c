@@ -102,10 +102,15 @@ static int value_error(const cfg_key *k, const char *text, mm_origin origin,
 {
     char expected[256];
     describe_expected(k, expected, sizeof expected);
-    const char *shown = k->secret ? "<redacted>" : text;
-    /* Bound what is echoed: a value may be a pasted file. */
-    int shown_len = (int)strnlen(shown, 80);
-    const char *more = strlen(shown) > 80 ? "..." : "";
+    /* Bound what is echoed (a value may be a pasted file) and keep the
+     * message on one line. */
+    char shown[84];
+    mm_strlcpy(shown, k->secret ? "<redacted>" : text, 81);
+    for (char *c = shown; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    int shown_len = (int)strlen(shown);
+    const char *more = !k->secret && strlen(text) > 80 ? "..." : "";
     switch (origin) {
     case MM_ORIGIN_ENV:
         return mm_error_set(err, MM_ECONFIG, "%s=%.*s%s (environment): %s",

@@ -102,6 +102,32 @@ static void test_table(void)
     free(err);
 }
 
+/* log_level applies to the warnings of the load itself. */
+static void test_log_level(void)
+{
+    char cfg_path[1200], arg_config[1300];
+    snprintf(cfg_path, sizeof cfg_path, "%s/conf/unknown.yaml", tmp);
+    mmtest_write_file(cfg_path, "mystery: 1\n");
+    snprintf(arg_config, sizeof arg_config, "--config=%s", cfg_path);
+    char *out = NULL, *err = NULL;
+    const char *argv_flag[] = { "config", arg_config, "--log-level", "error", NULL };
+    CHECK_INT(run(argv_flag, NULL, &out, &err), 0);
+    CHECK_STR(err, "");
+    CHECK_CONTAINS(out, "--log-level");
+    free(out);
+    free(err);
+    const char *argv[] = { "config", arg_config, NULL };
+    const char *quiet[] = { "MODELMGR_LOG_LEVEL=error", NULL };
+    CHECK_INT(run(argv, quiet, &out, &err), 0);
+    CHECK_STR(err, "");
+    free(out);
+    free(err);
+    CHECK_INT(run(argv, NULL, &out, &err), 0);
+    CHECK_CONTAINS(err, "unknown configuration key 'mystery'");
+    free(out);
+    free(err);
+}
+
 static void test_json(void)
 {
     const char *argv[] = { "config", "--json", "--memory-budget=2G", "--minimal-models", "a/b,c/d", NULL };
@@ -257,6 +283,7 @@ int main(void)
     snprintf(hf_home_env, sizeof hf_home_env, "HF_HOME=%s/hf", tmp);
     test_table();
     test_json();
+    test_log_level();
     test_errors();
     test_help();
     mmtest_rmtree(tmp);

@@ -285,6 +285,18 @@ static void test_errors(void)
     CHECK_INT(load(NULL, env_empty_host, NULL, &cfg, &err), 0);
     CHECK_STR(cfg ? cfg->host : NULL, "127.0.0.1");
     mm_config_free(cfg);
+    const char *env_newline[] = { "MODELMGR_PORT=80\n80", NULL };
+    expect_error(NULL, env_newline, NULL, MM_ECONFIG,
+                 "MODELMGR_PORT=80?80 (environment): expected an integer from 0 to 65535");
+    char long_value[200];
+    memset(long_value, 0, sizeof long_value);
+    memcpy(long_value, "MODELMGR_PORT=", 14);
+    memset(long_value + 14, '9', 100);
+    const char *env_long[] = { long_value, NULL };
+    char long_msg[400];
+    snprintf(long_msg, sizeof long_msg, "MODELMGR_PORT=%.80s... (environment): expected an "
+             "integer from 0 to 65535", long_value + 14);
+    expect_error(NULL, env_long, NULL, MM_ECONFIG, long_msg);
     const char *flag_empty_host[] = { "host=", NULL };
     expect_error(NULL, NULL, flag_empty_host, MM_ECONFIG,
                  "--host= (command line): expected non-empty text of at most 4096 characters");
@@ -363,9 +375,9 @@ static void test_secret_errors(void)
 
 static void test_unknown_key_warning(void)
 {
-    char path[1100], expect[2600];
+    char path[1100], expect[4000];
     write_tmp(path, sizeof path, "unknown.yaml",
-              "port: 8000\n\npool_sise: 2\nrouter:\n  strategy: fast\nhost: ~\n");
+              "port: 8000\n\npool_sise: 2\nrouter:\n  strategy: fast\nhost: ~\nMODELS_DIR: /x\n");
     warnings[0] = '\0';
     mm_log_set_callback(capture_warnings, NULL);
     mm_config *cfg = NULL;
@@ -373,9 +385,10 @@ static void test_unknown_key_warning(void)
     CHECK_INT(load(path, NULL, NULL, &cfg, &err), 0);
     mm_log_set_callback(NULL, NULL);
     snprintf(expect, sizeof expect,
-             "%s:3: unknown configuration key 'pool_sise' (ignored; see 'modelmgr config')\n"
-             "%s:4: unknown configuration key 'router' (ignored; see 'modelmgr config')\n",
-             path, path);
+             "%s:3: unknown configuration key 'pool_sise' (ignored; did you mean 'pool_size'?)\n"
+             "%s:4: unknown configuration key 'router' (ignored; see 'modelmgr config')\n"
+             "%s:7: unknown configuration key 'MODELS_DIR' (ignored; did you mean 'models_dir'?)\n",
+             path, path, path);
     CHECK_STR(warnings, expect);
     if (cfg) {
         CHECK_INT(cfg->pool_size, 1);
