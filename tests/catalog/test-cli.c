@@ -4,6 +4,7 @@
  * empty catalog. */
 // labels: unit integration
 #include "catalog/gguf-bytes.h"
+#include "support/synth.h"
 #include "support/test.h"
 
 #include <cjson/cJSON.h>
@@ -238,6 +239,52 @@ static void test_errors_and_empty(void)
     tmp = saved;
 }
 
+/* A model from the project's synthesizer, with the default llama shapes:
+ * n_embd 64, 2 layers, 4 heads, 2 kv heads (head size 16, so k/v are
+ * 64 x 32), n_ff 128, vocab 320, context 256, untied output. Parameters,
+ * counted by hand: token_embd 64*320 = 20480; per layer two norms 2*64,
+ * q and o 2*64*64, k and v 2*64*32, gate/up/down 3*64*128 = 36992, times
+ * 2 layers = 73984; output_norm 64; output 64*320 = 20480. 115008 in all. */
+static void test_show_synth(void)
+{
+    char *saved = tmp;
+    tmp = mmtest_tmpdir();
+    mmtest_synth_params params;
+    mmtest_synth_default_params(&params);
+    params.name = "Synth Llama";
+    params.chat_template = "{% for m in messages %}{{ m.content }}{% endfor %}";
+    char *p = at("models/synth-llama.gguf");
+    char *dir = at("models");
+    mm_mkdirs(dir, NULL);
+    free(dir);
+    CHECK_INT(mmtest_synth_model(&params, p), 0);
+    free(p);
+
+    char *out = NULL, *err = NULL;
+    const char *argv[] = { "show", "synth-llama", NULL };
+    CHECK_INT(run(argv, "synth-llama", "models.txt", &out, &err), 0);
+    CHECK_CONTAINS(out, "  name:          Synth Llama\n");
+    CHECK_CONTAINS(out, "  parameters:    115.01K (115008)\n");
+    CHECK_CONTAINS(out, "  context:       256\n");
+    CHECK_CONTAINS(out, "  embedding:     64\n");
+    CHECK_CONTAINS(out, "  layers:        2\n");
+    CHECK_CONTAINS(out, "  heads:         4\n");
+    CHECK_CONTAINS(out, "  kv heads:      2\n");
+    CHECK_CONTAINS(out, "  vocab:         320\n");
+    CHECK_CONTAINS(out, "  quantization:  F32 (file type 0)\n");
+    CHECK_CONTAINS(out, "  chat template: yes\n");
+    free(out);
+    free(err);
+    const char *list[] = { "list", NULL };
+    CHECK_INT(run(list, "synth-llama", "models.txt", &out, &err), 0);
+    CHECK_CONTAINS(out, "\ndefault model: synth-llama (configured)\n");
+    free(out);
+    free(err);
+    mmtest_rmtree(tmp);
+    free(tmp);
+    tmp = saved;
+}
+
 int main(void)
 {
     tmp = mmtest_tmpdir();
@@ -269,6 +316,7 @@ int main(void)
     test_list_json();
     test_show();
     test_errors_and_empty();
+    test_show_synth();
     mmtest_rmtree(tmp);
     free(tmp);
     return mmtest_finish();
