@@ -236,7 +236,8 @@ typedef struct mm_model_info {
     mm_model_facts facts;
     mm_model_state state;
     const char    *origin;     /* "models.txt:3", "models_dir", "hf_cache" */
-    const char    *error;      /* why the model is invalid, or NULL */
+    const char    *error;      /* why the model is invalid (for a missing local:
+                                  file: where it was looked for), or NULL */
 } mm_model_info;
 
 typedef struct mm_catalog mm_catalog;

@@ -289,7 +289,8 @@ static int parse_line(char *line, const char *models_dir, catalog_entry *e,
 {
     char *value = line;
     char *alias = NULL;
-    char *eq = strchr(line, '=');
+    /* "local:a=b.gguf" is a path with '=' in it, not an alias. */
+    char *eq = mm_str_has_prefix(line, "local:") ? NULL : strchr(line, '=');
     if (eq) {
         *eq = '\0';
         alias = mm_str_trim(line);

@@ -71,6 +71,18 @@ static void test_forms(void)
     CHECK_INT(e.items[7].line, 11);
     catalog_entries_free(&e);
 
+    /* '=' inside a local path is part of the path; an alias may still
+     * precede it. */
+    CHECK_INT(parse("local:a=b.gguf\nk = local:c=d.gguf\n", &e, &err), 0);
+    CHECK_INT(e.count, 2);
+    if (e.count == 2) {
+        CHECK_STR(e.items[0].key, "a-b");
+        CHECK_STR(e.items[0].local_path, "/srv/models/a=b.gguf");
+        CHECK_STR(e.items[1].key, "k");
+        CHECK_STR(e.items[1].local_path, "/srv/models/c=d.gguf");
+    }
+    catalog_entries_free(&e);
+
     /* Without an alias a split file's key drops the part suffix. */
     CHECK_INT(parse("org/big@main:Big-Model-00001-of-00003.gguf\n", &e, &err), 0);
     CHECK_STR(e.count ? e.items[0].key : NULL, "big-model");
