@@ -85,6 +85,9 @@ const char *ggml_type_name(uint32_t type);   /* "type 99" style for unknown; sta
 #define GGUF_MAX_STRING      (64u << 20)      /* one string: 64 MiB */
 #define GGUF_MAX_ARRAY       (1u << 26)       /* elements in one array */
 #define GGUF_MAX_ARRAY_DEPTH 8u
+/* Index slots for O(1) element access, all arrays together: one per string,
+ * two per nested array (at most 1 GiB of index for the worst file). */
+#define GGUF_MAX_INDEXED     (1u << 27)
 #define GGUF_MAX_DIMS        4u
 #define GGUF_MAX_KEY         65535u           /* bytes in one key (spec) */
 #define GGUF_MAX_NAME        64u              /* tensor name bytes, exclusive (llama.cpp) */

@@ -5,6 +5,7 @@
 #include "support/test.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 /* ---- a little-endian byte builder ---- */
 
@@ -367,6 +368,52 @@ static void test_files(void)
     free(dir);
 }
 
+/* The GGUF_MAX_* bounds, each one past its limit in a file big enough that
+ * only the limit (not the file size) can refuse it: sparse files, so the
+ * untouched bulk costs no disk or memory. */
+static void test_limits(void)
+{
+    char *dir = mmtest_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/big.gguf", dir);
+    static const struct { uint64_t file_size; const char *needle; int kind; } cases[] = {
+        { 2u << 20, "metadata count 65537 exceeds the limit of 65536", 0 },
+        { 3u << 20, "tensor count 65537 exceeds the limit of 65536", 1 },
+        { (64u << 20) + 4096, "string length 67108865 exceeds the limit of 67108864 bytes", 2 },
+        { (64u << 20) + 4096, "array count 67108865 exceeds the limit of 67108864 elements", 3 },
+    };
+    for (size_t i = 0; i < MM_ARRAY_LEN(cases); i++) {
+        bb b;
+        switch (cases[i].kind) {
+        case 0: header(&b, 3, 0, GGUF_MAX_KV + 1); break;
+        case 1: header(&b, 3, GGUF_MAX_TENSORS + 1, 0); break;
+        case 2:
+            header(&b, 3, 0, 1);
+            str(&b, "k"); u32(&b, GGUF_TYPE_STRING); u64(&b, GGUF_MAX_STRING + 1ull);
+            break;
+        default:
+            header(&b, 3, 0, 1);
+            str(&b, "k"); u32(&b, GGUF_TYPE_ARRAY); u32(&b, GGUF_TYPE_UINT8);
+            u64(&b, GGUF_MAX_ARRAY + 1ull);
+            break;
+        }
+        FILE *fp = fopen(path, "wb");
+        CHECK(fp != NULL);
+        if (!fp)
+            break;
+        CHECK_INT(fwrite(b.data, 1, b.len, fp), b.len);
+        CHECK_INT(ftruncate(fileno(fp), (off_t)cases[i].file_size), 0);
+        fclose(fp);
+        gguf_file *f = NULL;
+        mm_error err = { 0 };
+        CHECK_INT(gguf_open(path, &f, &err), MM_EFORMAT);
+        CHECK_CONTAINS(err.message, cases[i].needle);
+        gguf_close(f);
+    }
+    mmtest_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     test_valid();
@@ -374,6 +421,7 @@ int main(void)
     test_metadata_errors();
     test_tensor_errors();
     test_files();
+    test_limits();
     CHECK_STR(ggml_type_name(GGML_TYPE_Q6_K), "Q6_K");
     CHECK_STR(ggml_type_name(77), "type 77");
     CHECK(ggml_type_get_traits(31) == NULL);
