@@ -428,5 +428,11 @@ int main(void)
     CHECK_STR(gguf_file_type_name(15), "Q4_K_M");
     CHECK(gguf_file_type_name(4) == NULL);
     CHECK(gguf_file_type_name(-1) == NULL);
+    /* Row sizes from the block tables: 4096 Q4_K = 16 blocks of 144 bytes. */
+    CHECK_INT(ggml_row_size(GGML_TYPE_Q4_K, 4096), 16 * 144);
+    CHECK_INT(ggml_row_size(GGML_TYPE_Q5_0, 896), 28 * 22);
+    CHECK_INT(ggml_row_size(GGML_TYPE_F16, 7), 14);
+    CHECK_INT(ggml_row_size(GGML_TYPE_Q6_K, 896), 0);
+    CHECK_INT(ggml_row_size(99, 32), 0);
     return mmtest_finish();
 }
