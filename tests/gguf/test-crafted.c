@@ -414,6 +414,44 @@ static void test_limits(void)
     free(dir);
 }
 
+/* Every id of ggml's type enum against gguf-and-quants.md §2.1 (bits per
+ * weight there = 8 * bytes / block, which this also checks). */
+static void test_type_table(void)
+{
+    static const struct { uint32_t id; const char *name; uint32_t block, bytes; double bpw; } want[] = {
+        { 0, "F32", 1, 4, 32 }, { 1, "F16", 1, 2, 16 }, { 2, "Q4_0", 32, 18, 4.5 },
+        { 3, "Q4_1", 32, 20, 5.0 }, { 6, "Q5_0", 32, 22, 5.5 }, { 7, "Q5_1", 32, 24, 6.0 },
+        { 8, "Q8_0", 32, 34, 8.5 }, { 9, "Q8_1", 32, 36, 9.0 }, { 10, "Q2_K", 256, 84, 2.625 },
+        { 11, "Q3_K", 256, 110, 3.4375 }, { 12, "Q4_K", 256, 144, 4.5 },
+        { 13, "Q5_K", 256, 176, 5.5 }, { 14, "Q6_K", 256, 210, 6.5625 },
+        { 15, "Q8_K", 256, 292, 9.125 }, { 16, "IQ2_XXS", 256, 66, 2.0625 },
+        { 17, "IQ2_XS", 256, 74, 2.3125 }, { 18, "IQ3_XXS", 256, 98, 3.0625 },
+        { 19, "IQ1_S", 256, 50, 1.5625 }, { 20, "IQ4_NL", 32, 18, 4.5 },
+        { 21, "IQ3_S", 256, 110, 3.4375 }, { 22, "IQ2_S", 256, 82, 2.5625 },
+        { 23, "IQ4_XS", 256, 136, 4.25 }, { 24, "I8", 1, 1, 8 }, { 25, "I16", 1, 2, 16 },
+        { 26, "I32", 1, 4, 32 }, { 27, "I64", 1, 8, 64 }, { 28, "F64", 1, 8, 64 },
+        { 29, "IQ1_M", 256, 56, 1.75 }, { 30, "BF16", 1, 2, 16 },
+        { 34, "TQ1_0", 256, 54, 1.6875 }, { 35, "TQ2_0", 256, 66, 2.0625 },
+        { 39, "MXFP4", 32, 17, 4.25 },
+    };
+    size_t k = 0;
+    for (uint32_t id = 0; id < GGML_TYPE_COUNT + 5; id++) {
+        const ggml_type_traits *tt = ggml_type_get_traits(id);
+        if (k < MM_ARRAY_LEN(want) && want[k].id == id) {
+            CHECK(tt != NULL);
+            if (tt) {
+                CHECK_STR(tt->name, want[k].name);
+                CHECK_INT(tt->block_size, want[k].block);
+                CHECK_INT(tt->type_size, want[k].bytes);
+                CHECK_NEAR(8.0 * tt->type_size / tt->block_size, want[k].bpw, 1e-9);
+            }
+            k++;
+        } else if (tt) {
+            mmtest_fail(__FILE__, __LINE__, "type %u (%s) should have no layout", id, tt->name);
+        }
+    }
+}
+
 int main(void)
 {
     test_valid();
@@ -422,6 +460,7 @@ int main(void)
     test_tensor_errors();
     test_files();
     test_limits();
+    test_type_table();
     CHECK_STR(ggml_type_name(GGML_TYPE_Q6_K), "Q6_K");
     CHECK_STR(ggml_type_name(77), "type 77");
     CHECK(ggml_type_get_traits(31) == NULL);
