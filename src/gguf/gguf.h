@@ -92,6 +92,8 @@ uint64_t ggml_row_size(uint32_t type, uint64_t ne0);
  * two per nested array (at most 1 GiB of index for the worst file). */
 #define GGUF_MAX_INDEXED     (1u << 27)
 #define GGUF_MAX_DIMS        4u
+/* Keys are 1..GGUF_MAX_KEY printable ASCII bytes; tensor names 1..63 bytes
+ * without control bytes; tensors have 1..4 dimensions of at least 1. */
 #define GGUF_MAX_KEY         65535u           /* bytes in one key (spec) */
 #define GGUF_MAX_NAME        64u              /* tensor name bytes, exclusive (llama.cpp) */
 #define GGUF_DEFAULT_ALIGNMENT 32u
