@@ -381,34 +381,30 @@ static uint64_t align_up(uint64_t v, uint32_t a)
     return v + (a - v % a) % a;
 }
 
-/* The alignment key: absent for 32, else written unless the caller wrote
- * the same value; a conflicting value is an error. */
-static int alignment_key(gguf_writer *w, bool *add)
+/* Whether to add general.alignment: not for 32, nor when the caller set it
+ * to the same UINT32; a conflicting value is a (sticky) error. */
+static bool alignment_key_needed(gguf_writer *w)
 {
-    *add = w->alignment != GGUF_DEFAULT_ALIGNMENT;
     for (size_t i = 0; i < w->n_kv; i++) {
-        if (strcmp(w->kv[i].key, "general.alignment") != 0)
+        const wkv *kv = &w->kv[i];
+        if (strcmp(kv->key, "general.alignment") != 0)
             continue;
-        uint32_t v = 0;
-        if (w->kv[i].type == GGUF_TYPE_UINT32)
-            v = (uint32_t)(uint8_t)w->kv[i].value.data[0] | (uint32_t)(uint8_t)w->kv[i].value.data[1] << 8 |
-                (uint32_t)(uint8_t)w->kv[i].value.data[2] << 16 | (uint32_t)(uint8_t)w->kv[i].value.data[3] << 24;
-        if (w->kv[i].type != GGUF_TYPE_UINT32 || v != w->alignment) {
+        const uint8_t *p = (const uint8_t *)kv->value.data;
+        if (kv->type != GGUF_TYPE_UINT32 || kv->value.len != 4 ||
+            ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24) !=
+                w->alignment)
             set_error(w, MM_EINVAL, "general.alignment must be the UINT32 %u set with "
                       "gguf_writer_set_alignment", w->alignment);
-            return MM_EINVAL;
-        }
-        *add = false;
+        return false;
     }
-    return 0;
+    return w->alignment != GGUF_DEFAULT_ALIGNMENT;
 }
 
 int gguf_writer_to_buffer(gguf_writer *w, void **out, size_t *size, mm_error *err)
 {
     *out = NULL;
     *size = 0;
-    bool add_alignment;
-    alignment_key(w, &add_alignment);
+    bool add_alignment = w->err_code == 0 && alignment_key_needed(w);
     if (w->err_code)
         return mm_error_set(err, w->err_code, "GGUF writer: %s", w->err_msg);
     mm_buf b;
@@ -438,32 +434,38 @@ int gguf_writer_to_buffer(gguf_writer *w, void **out, size_t *size, mm_error *er
             put_u64(&b, t->ne[d]);
         put_u32(&b, t->type);
         put_u64(&b, offset);
-        offset = align_up(offset + t->nbytes, w->alignment);
-    }
-    static const uint8_t zeros[256];
-    uint64_t pad = align_up(b.len, w->alignment) - b.len;
-    for (size_t i = 0; i < w->n_tensors; i++) {
-        while (pad > 0) {
-            size_t n = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
-            mm_buf_append(&b, zeros, n);
-            pad -= n;
+        if (offset > UINT64_MAX / 2 || t->nbytes > UINT64_MAX / 4) {
+            mm_buf_free(&b);
+            return mm_error_set(err, MM_ELIMIT, "GGUF writer: tensor data too large");
         }
-        mm_buf_append(&b, w->tensors[i].data, w->tensors[i].nbytes);
-        pad = align_up(w->tensors[i].nbytes, w->alignment) - w->tensors[i].nbytes;
-    }
-    while (w->n_tensors > 0 && pad > 0) {   /* the last tensor is padded too, like llama.cpp */
-        size_t n = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
-        mm_buf_append(&b, zeros, n);
-        pad -= n;
+        offset = align_up(offset + t->nbytes, w->alignment);
     }
     if (b.failed) {
         mm_buf_free(&b);
-        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory serializing the file");
+        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory serializing the header");
     }
-    *size = b.len;
-    *out = mm_buf_take(&b);
-    if (!*out)
-        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory serializing the file");
+    /* One allocation of the final size: models can be large. The last
+     * tensor is padded too, as llama.cpp writes it. */
+    uint64_t total = w->n_tensors ? align_up(b.len, w->alignment) : b.len;
+    if (total < b.len || __builtin_add_overflow(total, offset, &total) || total > SIZE_MAX) {
+        mm_buf_free(&b);
+        return mm_error_set(err, MM_ELIMIT, "GGUF writer: the file would exceed the address space");
+    }
+    uint8_t *file = calloc(1, total ? (size_t)total : 1);
+    if (!file) {
+        mm_buf_free(&b);
+        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory for a %llu-byte file",
+                            (unsigned long long)total);
+    }
+    memcpy(file, b.data, b.len);
+    uint64_t data_at = w->n_tensors ? align_up(b.len, w->alignment) : b.len;
+    mm_buf_free(&b);
+    for (size_t i = 0; i < w->n_tensors; i++) {
+        memcpy(file + data_at, w->tensors[i].data, w->tensors[i].nbytes);
+        data_at = align_up(data_at + w->tensors[i].nbytes, w->alignment);
+    }
+    *out = file;
+    *size = (size_t)total;
     return 0;
 }
 
