@@ -18,9 +18,9 @@ _Static_assert(sizeof(engine_block_q4_k) == 144, "Q4_K block is 144 bytes");
 _Static_assert(sizeof(engine_block_q5_k) == 176, "Q5_K block is 176 bytes");
 _Static_assert(sizeof(engine_block_q6_k) == 210, "Q6_K block is 210 bytes");
 _Static_assert(sizeof(engine_block_q8_k) == 292, "Q8_K block is 292 bytes");
-/* Every block size above is even (and Q8_K's a multiple of 4), so blocks
- * inside a tensor whose data is 32-byte aligned (GGUF guarantees it) keep
- * their members naturally aligned; Q5_0/Q5_1 qh is bytes, read as LE. */
+/* The sizes equal the sum of the members, so the packed structs match the
+ * file layout with no padding; packing (alignment 1) is what lets blocks sit
+ * at any address. Q5_0/Q5_1 qh is kept as bytes and read little-endian. */
 
 static uint32_t f32_bits(float f)
 {
