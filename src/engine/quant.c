@@ -6,6 +6,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the engine reads GGUF's little-endian blocks directly: big-endian hosts are not supported"
+#endif
+
 _Static_assert(sizeof(engine_block_q4_0) == 18, "Q4_0 block is 18 bytes");
 _Static_assert(sizeof(engine_block_q4_1) == 20, "Q4_1 block is 20 bytes");
 _Static_assert(sizeof(engine_block_q5_0) == 22, "Q5_0 block is 22 bytes");
