@@ -289,6 +289,10 @@ static int download(hub *h, const char *repo, const char *filename, const char *
     const char *rev = revision && *revision ? revision : "main";
     if (strlen(rev) > REVISION_MAX)
         return mm_error_set(err, MM_ELIMIT, "revision is longer than %d characters", REVISION_MAX);
+    /* The revision names a file under refs/: the same rules as a path. */
+    if (!hub_valid_filename(rev) || strchr(rev, '\\'))
+        return mm_error_set(err, MM_EINVAL, "'%s' is not a revision: use a commit hash, tag or "
+                            "branch name", rev);
     if (strcmp(rev, "latest") == 0) {
         if (!automated)
             return pin_error(err, rev);

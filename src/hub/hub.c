@@ -123,48 +123,63 @@ static char *hf_home(const hub_options *o)
     return mm_asprintf("%s/.cache/huggingface", user && *user ? user : ".");
 }
 
+/* A copy of text trimmed, or NULL when it is blank. */
+static char *trimmed(const char *text, bool *oom)
+{
+    char *copy = mm_strdup(text);
+    if (!copy) {
+        *oom = true;
+        return NULL;
+    }
+    mm_str_trim(copy);
+    if (*copy)
+        return copy;
+    free(copy);
+    return NULL;
+}
+
+/* The first non-blank of: the option, $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN,
+ * the token file. An explicit "" option means "no token". */
 static int resolve_token(const hub_options *o, char **out, mm_error *err)
 {
     *out = NULL;
-    const char *t = o->token;
-    if (!t)
-        t = env(o, "HF_TOKEN");
-    if (!t)
-        t = env(o, "HUGGING_FACE_HUB_TOKEN");
-    char *text = NULL;
-    if (!t && o->use_env) {
-        char *home = NULL;
-        char *path = env(o, "HF_TOKEN_PATH") ? mm_strdup(env(o, "HF_TOKEN_PATH"))
-                                             : (home = hf_home(o)) ? mm_path_join(home, "token")
-                                                                   : NULL;
-        free(home);
-        mm_error ferr;
-        int rc = path ? mm_file_read(path, 4096, &text, NULL, &ferr) : MM_ENOMEM;
-        if (rc != 0 && rc != MM_ENOTFOUND) {
-            mm_error_set(err, rc, "cannot read the token file %s: %s", path ? path : "",
-                         ferr.message);
+    bool oom = false;
+    char *tok = NULL;
+    if (o->token) {
+        tok = trimmed(o->token, &oom);
+    } else if (o->use_env) {
+        const char *vars[] = { "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN" };
+        for (size_t i = 0; i < MM_ARRAY_LEN(vars) && !tok && !oom; i++)
+            if (env(o, vars[i]))
+                tok = trimmed(env(o, vars[i]), &oom);
+        if (!tok && !oom) {
+            char *home = env(o, "HF_TOKEN_PATH") ? NULL : hf_home(o);
+            char *path = home ? mm_path_join(home, "token") : mm_strdup(env(o, "HF_TOKEN_PATH"));
+            free(home);
+            char *text = NULL;
+            mm_error ferr;
+            int rc = path ? mm_file_read(path, 4096, &text, NULL, &ferr) : MM_ENOMEM;
+            if (rc != 0 && rc != MM_ENOTFOUND) {
+                mm_error_set(err, rc, "cannot read the token file %s: %s", path ? path : "",
+                             ferr.message);
+                free(path);
+                return rc;
+            }
             free(path);
-            return rc;
+            if (text)
+                tok = trimmed(text, &oom);
+            free(text);
         }
-        free(path);
-        t = text;
     }
-    char *copy = mm_strdup(t ? t : "");
-    free(text);
-    if (!copy)
+    if (oom)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
-    mm_str_trim(copy);
-    if (!*copy) {
-        free(copy);
-        return 0;
-    }
-    for (const char *p = copy; *p; p++)
+    for (const char *p = tok; p && *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-            free(copy);
+            free(tok);
             return mm_error_set(err, MM_ECONFIG, "the Hugging Face token contains whitespace "
                                 "or control characters: check HF_TOKEN or the token file");
         }
-    *out = copy;
+    *out = tok;
     return 0;
 }
 

@@ -271,6 +271,46 @@ static void test_moving_branch_and_redirects(void)
     fx_stop(&fx);
 }
 
+typedef struct seen_progress {
+    int      calls;
+    uint64_t done, total, went_back;
+    char     file[64];
+} seen_progress;
+
+static void on_progress(const hub_progress *p, void *user)
+{
+    seen_progress *s = user;
+    if (p->bytes_done < s->done)
+        s->went_back++;
+    s->calls++;
+    s->done = p->bytes_done;
+    s->total = p->bytes_total;
+    snprintf(s->file, sizeof s->file, "%s", p->filename);
+}
+
+static void test_progress(void)
+{
+    fixture fx;
+    fx_start(&fx, NULL);
+    hub_options o;
+    fx_opts(&fx, &o);
+    seen_progress seen = { 0 };
+    o.progress = on_progress;
+    o.progress_user = &seen;
+    hub *h = NULL;
+    mm_error err = { 0 };
+    CHECK_INT(hub_open(&o, &h, &err), 0);
+    hub_result res;
+    CHECK_INT(hub_download_file(h, FX_REPO, FX_LFS, fx.commit, false, &res, &err), 0);
+    CHECK(seen.calls >= 1);
+    CHECK_INT(seen.done, FX_LFS_SIZE);
+    CHECK_INT(seen.total, FX_LFS_SIZE);
+    CHECK_INT(seen.went_back, 0);
+    CHECK_STR(seen.file, FX_LFS);
+    hub_close(h);
+    fx_stop(&fx);
+}
+
 static void test_weak_etag_and_bad_input(void)
 {
     mockhub_options mo = { .weak_etag = true };
@@ -286,6 +326,8 @@ static void test_weak_etag_and_bad_input(void)
     CHECK_INT(hub_download_file(h, FX_REPO, "../etc/passwd", "main", true, &res, &err), MM_EINVAL);
     CHECK_INT(hub_download_file(h, FX_REPO, "a//b", "main", true, &res, &err), MM_EINVAL);
     CHECK_INT(hub_download_file(h, FX_REPO, "/abs", "main", true, &res, &err), MM_EINVAL);
+    CHECK_INT(hub_download_file(h, FX_REPO, FX_SMALL, "../../x", true, &res, &err), MM_EINVAL);
+    CHECK_CONTAINS(err.message, "is not a revision");
     CHECK_INT(res.status, HUB_STATUS_ERROR);
     hub_close(h);
     fx_stop(&fx);
@@ -298,6 +340,7 @@ int main(void)
     test_offline();
     test_token_and_cdn();
     test_moving_branch_and_redirects();
+    test_progress();
     test_weak_etag_and_bad_input();
     return mmtest_finish();
 }
