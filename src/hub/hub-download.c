@@ -277,16 +277,11 @@ static int fetch_locked(hub *h, const char *repo, const char *filename, const fi
     return rc;
 }
 
-static int download(hub *h, const char *repo, const char *filename, const char *revision,
-                    bool automated, hub_result *res, mm_error *err)
+int hub_pin_revision(hub *h, const char *repo, const char *revision, bool automated,
+                     const char **rev_out, mm_error *err)
 {
-    if (!hub_valid_repo(repo))
-        return mm_error_set(err, MM_EINVAL, "'%s' is not a repository id: use org/name",
-                            repo ? repo : "");
-    if (!hub_valid_filename(filename))
-        return mm_error_set(err, MM_EINVAL, "'%s' is not a file path inside a repository",
-                            filename ? filename : "");
     const char *rev = revision && *revision ? revision : "main";
+    *rev_out = rev;
     if (strlen(rev) > REVISION_MAX)
         return mm_error_set(err, MM_ELIMIT, "revision is longer than %d characters", REVISION_MAX);
     /* The revision names a file under refs/: the same rules as a path. */
@@ -296,19 +291,33 @@ static int download(hub *h, const char *repo, const char *filename, const char *
     if (strcmp(rev, "latest") == 0) {
         if (!automated)
             return pin_error(err, rev);
-        rev = "main";
+        *rev_out = "main";
+        return 0;
     }
-    int rc;
-    if (!automated && !hub_is_commit(rev)) {
-        if (strcmp(rev, "main") == 0)
-            return pin_error(err, rev);
-        if (h->offline)
-            return mm_error_set(err, MM_EPINNING, "Revision must be explicitly pinned: pass a "
-                                "commit hash or tag (got '%s'); offline, a tag cannot be told "
-                                "from a branch, so pass the commit hash", rev);
-        if ((rc = check_tag(h, repo, rev, err)) != 0)
-            return rc;
-    }
+    if (automated || hub_is_commit(rev))
+        return 0;
+    if (strcmp(rev, "main") == 0)
+        return pin_error(err, rev);
+    if (h->offline)
+        return mm_error_set(err, MM_EPINNING, "Revision must be explicitly pinned: pass a "
+                            "commit hash or tag (got '%s'); offline, a tag cannot be told "
+                            "from a branch, so pass the commit hash", rev);
+    return check_tag(h, repo, rev, err);
+}
+
+static int download(hub *h, const char *repo, const char *filename, const char *revision,
+                    bool automated, hub_result *res, mm_error *err)
+{
+    if (!hub_valid_repo(repo))
+        return mm_error_set(err, MM_EINVAL, "'%s' is not a repository id: use org/name",
+                            repo ? repo : "");
+    if (!hub_valid_filename(filename))
+        return mm_error_set(err, MM_EINVAL, "'%s' is not a file path inside a repository",
+                            filename ? filename : "");
+    const char *rev = NULL;
+    int rc = hub_pin_revision(h, repo, revision, automated, &rev, err);
+    if (rc)
+        return rc;
     if (h->offline)
         return from_cache(h, repo, rev, filename, res, err);
     if (hub_is_commit(rev)) {

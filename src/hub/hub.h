@@ -87,6 +87,51 @@ int hub_download_file(hub *h, const char *repo, const char *filename,
                       const char *revision, bool automated, hub_result *res,
                       mm_error *err);
 
+/* The pinning rule of hub_download_file on its own: 0 when revision may be
+ * used (*rev_out: the revision to resolve, "main" for NULL/"latest"), else
+ * MM_EPINNING / MM_ENOTFOUND / MM_EINVAL. May ask the refs API. */
+int hub_pin_revision(hub *h, const char *repo, const char *revision, bool automated,
+                     const char **rev_out, mm_error *err);
+
+/* ---- listing, snapshots, quant tags (hub-snapshot.c) ---- */
+
+typedef struct hub_entry {
+    char    *path;
+    uint64_t size;
+    bool     lfs;
+} hub_entry;
+
+typedef struct hub_listing {
+    char       commit[41];
+    hub_entry *files;
+    size_t     n_files;
+} hub_listing;
+
+/* Every file of repo at revision (the tree API, all pages). The revision is
+ * resolved to a commit first (repo-info API) unless it is one. Caller owns
+ * *out (hub_listing_free). */
+int  hub_list_files(hub *h, const char *repo, const char *revision, hub_listing **out,
+                    mm_error *err);
+void hub_listing_free(hub_listing *listing);
+
+/* huggingface_hub's allow/ignore patterns: fnmatch, '*' crosses '/', and a
+ * pattern ending in '/' matches everything under that folder. */
+bool hub_pattern_match(const char *pattern, const char *path);
+
+/* The .gguf files of a quant tag ("Q4_K_M", case-insensitive, a whole word
+ * of the file name; mmproj files excluded): one file, or every part of one
+ * split set in order. *paths (borrowed from listing) is caller-freed. */
+int hub_pick_quant(const hub_listing *listing, const char *quant, const char ***paths,
+                   size_t *n_paths, mm_error *err);
+
+/* Download the files of repo at revision that match include (NULL: all)
+ * and no exclude pattern, one after another, under the same pinning rule as
+ * hub_download_file. *results (n entries) is caller-freed; on an error the
+ * files already fetched stay in the cache. */
+int hub_download_snapshot(hub *h, const char *repo, const char *revision, bool automated,
+                          const char *const *include, const char *const *exclude,
+                          hub_result **results, size_t *n_results, mm_error *err);
+
 /* ---- internals shared by the hub files ---- */
 
 struct hub {

@@ -1,0 +1,362 @@
+/* hub-snapshot.c - whole-repository work: listing files through the tree
+ * API (all pages, following Link: rel="next"), allow/ignore patterns as
+ * huggingface_hub applies them, picking the .gguf files of a quant tag
+ * (split sets kept together), and snapshot downloads built on
+ * hub_download_file. */
+#include "hub/hub.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define API_BODY_MAX (16u << 20)
+#define LIST_MAX_FILES 100000
+#define LIST_MAX_PAGES 1000
+
+void hub_listing_free(hub_listing *listing)
+{
+    if (!listing)
+        return;
+    for (size_t i = 0; i < listing->n_files; i++)
+        free(listing->files[i].path);
+    free(listing->files);
+    free(listing);
+}
+
+/* GET url (retries included) and parse the JSON body; *next gets the Link
+ * rel="next" URL when asked for. */
+static int api_get(hub *h, const char *url, const char *repo, const char *rev,
+                   cJSON **doc, char **next, mm_error *err)
+{
+    *doc = NULL;
+    if (next)
+        *next = NULL;
+    hub_http_request rq = { .method = "GET", .url = url, .range_from = -1,
+                            .timeout_ms = h->opts.request_timeout_ms, .body_max = API_BODY_MAX };
+    hub_http_response rs;
+    hub_http_response_init(&rs);
+    int rc = hub_http_retry(h, &rq, &rs);
+    if (rc != 0 || rs.status != 200) {
+        rc = hub_http_error(h, &rs, repo, rev, NULL, err);
+        goto out;
+    }
+    *doc = cJSON_ParseWithLength(rs.body.data, rs.body.len);
+    if (!*doc) {
+        rc = mm_error_set(err, MM_EFORMAT, "the Hub's answer for %s is not JSON", repo);
+        goto out;
+    }
+    const char *lt = strchr(rs.link, '<');
+    const char *gt = lt ? strchr(lt, '>') : NULL;
+    if (next && gt && strstr(gt, "rel=\"next\"")) {
+        *next = mm_strndup(lt + 1, (size_t)(gt - lt - 1));
+        /* Pages must come from the Hub itself: the token goes there. */
+        if (!*next || !hub_same_origin(*next, h->endpoint)) {
+            rc = mm_error_set(err, MM_EFORMAT, "the Hub's next page for %s is on another host", repo);
+            free(*next);
+            *next = NULL;
+        }
+    }
+out:
+    if (rc) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+    }
+    hub_http_response_free(&rs);
+    return rc;
+}
+
+static int resolve_commit(hub *h, const char *repo, const char *rev, char commit[41], mm_error *err)
+{
+    if (hub_is_commit(rev)) {
+        memcpy(commit, rev, 41);
+        return 0;
+    }
+    char *erev = hub_url_encode(rev, false);
+    char *url = erev ? mm_asprintf("%s/api/models/%s/revision/%s", h->endpoint, repo, erev) : NULL;
+    free(erev);
+    if (!url)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    cJSON *doc = NULL;
+    int rc = api_get(h, url, repo, rev, &doc, NULL, err);
+    free(url);
+    if (rc)
+        return rc;
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(doc, "sha");
+    if (cJSON_IsString(sha) && hub_is_commit(sha->valuestring))
+        memcpy(commit, sha->valuestring, 41);
+    else
+        rc = mm_error_set(err, MM_EFORMAT, "the Hub's repo info for %s has no commit sha", repo);
+    cJSON_Delete(doc);
+    return rc;
+}
+
+static int add_entries(hub_listing *l, const cJSON *page, size_t *cap, const char *repo,
+                       mm_error *err)
+{
+    if (!cJSON_IsArray(page))
+        return mm_error_set(err, MM_EFORMAT, "the Hub's file list for %s is not an array", repo);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, page) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");
+        const cJSON *size = cJSON_GetObjectItemCaseSensitive(e, "size");
+        if (!cJSON_IsString(type) || strcmp(type->valuestring, "file") != 0)
+            continue;
+        if (!cJSON_IsString(path) || !hub_valid_filename(path->valuestring) ||
+            !cJSON_IsNumber(size) || size->valuedouble < 0)
+            return mm_error_set(err, MM_EFORMAT, "the Hub's file list for %s has a bad entry", repo);
+        if (l->n_files == LIST_MAX_FILES)
+            return mm_error_set(err, MM_ELIMIT, "%s has more than %d files", repo, LIST_MAX_FILES);
+        if (l->n_files == *cap) {
+            size_t ncap = *cap ? *cap * 2 : 64;
+            hub_entry *grown = realloc(l->files, ncap * sizeof *grown);
+            if (!grown)
+                return mm_error_set(err, MM_ENOMEM, "out of memory");
+            l->files = grown;
+            *cap = ncap;
+        }
+        hub_entry *f = &l->files[l->n_files];
+        f->path = mm_strdup(path->valuestring);
+        if (!f->path)
+            return mm_error_set(err, MM_ENOMEM, "out of memory");
+        f->size = (uint64_t)size->valuedouble;
+        f->lfs = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "lfs"));
+        l->n_files++;
+    }
+    return 0;
+}
+
+int hub_list_files(hub *h, const char *repo, const char *revision, hub_listing **out,
+                   mm_error *err)
+{
+    *out = NULL;
+    if (h->offline)
+        return mm_error_set(err, MM_EUNSUPPORTED, "offline (HF_HUB_OFFLINE): listing %s needs the "
+                            "network; name the files to use the cached copies", repo);
+    if (!hub_valid_repo(repo))
+        return mm_error_set(err, MM_EINVAL, "'%s' is not a repository id: use org/name", repo);
+    hub_listing *l = calloc(1, sizeof *l);
+    if (!l)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    const char *rev = revision && *revision ? revision : "main";
+    int rc = resolve_commit(h, repo, rev, l->commit, err);
+    char *url = rc ? NULL : mm_asprintf("%s/api/models/%s/tree/%s?recursive=true",
+                                        h->endpoint, repo, l->commit);
+    if (!rc && !url)
+        rc = mm_error_set(err, MM_ENOMEM, "out of memory");
+    size_t cap = 0;
+    for (int page = 0; !rc && url; page++) {
+        if (page == LIST_MAX_PAGES) {
+            rc = mm_error_set(err, MM_ELIMIT, "%s: more than %d pages of files", repo, page);
+            break;
+        }
+        cJSON *doc = NULL;
+        char *next = NULL;
+        rc = api_get(h, url, repo, rev, &doc, &next, err);
+        if (!rc)
+            rc = add_entries(l, doc, &cap, repo, err);
+        cJSON_Delete(doc);
+        free(url);
+        url = next;
+    }
+    free(url);
+    if (rc) {
+        hub_listing_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+bool hub_pattern_match(const char *pattern, const char *path)
+{
+    size_t len = strlen(pattern);
+    if (len && pattern[len - 1] == '/') {
+        char *all = mm_asprintf("%s*", pattern);
+        bool hit = all && fnmatch(all, path, 0) == 0;
+        free(all);
+        return hit;
+    }
+    return fnmatch(pattern, path, 0) == 0;
+}
+
+/* ---- quant tags ---- */
+
+static bool word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Does the file name contain quant as a whole word (case-insensitive)? */
+static bool has_quant(const char *name, const char *quant)
+{
+    size_t q = strlen(quant);
+    for (const char *p = name; *p; p++)
+        if (strncasecmp(p, quant, q) == 0 && (p == name || !word_char(p[-1])) &&
+            !word_char(p[q]))
+            return true;
+    return false;
+}
+
+static int digits_value(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* "x-00002-of-00003.gguf": part 2 of 3, prefix length of "x". */
+static bool split_part(const char *path, int *part, int *count, size_t *prefix_len)
+{
+    size_t len = strlen(path);
+    const char *tail = "-00000-of-00000.gguf";
+    size_t tl = strlen(tail);
+    if (len <= tl)
+        return false;
+    const char *s = path + len - tl;
+    for (size_t i = 0; i < tl; i++)
+        if (tail[i] == '0' ? !isdigit((unsigned char)s[i]) : s[i] != tail[i])
+            return false;
+    *part = digits_value(s + 1, 5);
+    *count = digits_value(s + 10, 5);
+    *prefix_len = len - tl;
+    return *part >= 1 && *part <= *count;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+int hub_pick_quant(const hub_listing *listing, const char *quant, const char ***paths,
+                   size_t *n_paths, mm_error *err)
+{
+    *paths = NULL;
+    *n_paths = 0;
+    const char **picked = calloc(listing->n_files ? listing->n_files : 1, sizeof *picked);
+    if (!picked)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    /* The first matching file fixes the set: itself, or its split siblings. */
+    const char *first = NULL;
+    size_t first_prefix = 0;
+    int first_count = 0;
+    int rc = 0;
+    mm_buf others;
+    mm_buf_init(&others, 1024);
+    for (size_t i = 0; i < listing->n_files; i++) {
+        const char *path = listing->files[i].path;
+        const char *base = base_name(path);
+        if (!mm_str_has_suffix(path, ".gguf") || strncasecmp(base, "mmproj", 6) == 0 ||
+            !has_quant(base, quant))
+            continue;
+        int part = 0, count = 0;
+        size_t prefix = 0;
+        bool split = split_part(path, &part, &count, &prefix);
+        if (split && (size_t)count > listing->n_files) {
+            rc = mm_error_set(err, MM_EFORMAT, "split model %s is incomplete: the repo lists "
+                              "fewer than its %d parts", path, count);
+            goto out;
+        }
+        if (!first) {
+            first = path;
+            first_prefix = split ? prefix : 0;
+            first_count = split ? count : 0;
+        }
+        bool same_set = first_count > 0 && split && count == first_count &&
+                        prefix == first_prefix && strncmp(path, first, prefix) == 0;
+        if (path != first && !same_set) {
+            mm_buf_printf(&others, "%s%s", others.len ? ", " : "", path);
+            continue;
+        }
+        if (first_count == 0) {
+            picked[0] = path;
+        } else if (picked[part - 1]) {
+            rc = mm_error_set(err, MM_EFORMAT, "%s lists part %d of %s twice", listing->commit,
+                              part, path);
+            goto out;
+        } else {
+            picked[part - 1] = path;
+        }
+    }
+    if (!first) {
+        rc = mm_error_set(err, MM_ENOTFOUND, "no .gguf file for quant '%s' at commit %s: check "
+                          "the tag (Q4_K_M, Q8_0, ...) against the repo's files", quant,
+                          listing->commit);
+        goto out;
+    }
+    if (others.len) {
+        rc = mm_error_set(err, MM_EINVAL, "quant '%s' matches more than one model (%s and %s): "
+                          "name the file", quant, first, others.data);
+        goto out;
+    }
+    size_t n = first_count ? (size_t)first_count : 1;
+    for (size_t i = 0; i < n; i++)
+        if (!picked[i]) {
+            rc = mm_error_set(err, MM_EFORMAT, "split model %s is incomplete: part %zu of %zu "
+                              "is missing from the repo", first, i + 1, n);
+            goto out;
+        }
+    *paths = picked;
+    *n_paths = n;
+    picked = NULL;
+out:
+    mm_buf_free(&others);
+    free(picked);
+    return rc;
+}
+
+static bool selected(const char *path, const char *const *include, const char *const *exclude)
+{
+    bool in = !include || !include[0];
+    for (size_t i = 0; include && include[i] && !in; i++)
+        in = hub_pattern_match(include[i], path);
+    for (size_t i = 0; exclude && exclude[i] && in; i++)
+        in = !hub_pattern_match(exclude[i], path);
+    return in;
+}
+
+int hub_download_snapshot(hub *h, const char *repo, const char *revision, bool automated,
+                          const char *const *include, const char *const *exclude,
+                          hub_result **results, size_t *n_results, mm_error *err)
+{
+    *results = NULL;
+    *n_results = 0;
+    if (!hub_valid_repo(repo))
+        return mm_error_set(err, MM_EINVAL, "'%s' is not a repository id: use org/name",
+                            repo ? repo : "");
+    const char *rev = NULL;
+    hub_listing *l = NULL;
+    int rc = hub_pin_revision(h, repo, revision, automated, &rev, err);
+    if (!rc)
+        rc = hub_list_files(h, repo, rev, &l, err);
+    if (rc)
+        return rc;
+    if (!hub_is_commit(rev) && (rc = hub_cache_write_ref(h, repo, rev, l->commit, err)) != 0)
+        goto out;
+    hub_result *res = calloc(l->n_files ? l->n_files : 1, sizeof *res);
+    if (!res) {
+        rc = mm_error_set(err, MM_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < l->n_files; i++) {
+        if (!selected(l->files[i].path, include, exclude))
+            continue;
+        /* The commit is pinned by now, whatever the caller asked for. */
+        rc = hub_download_file(h, repo, l->files[i].path, l->commit, true, &res[n], err);
+        n++;
+        if (rc)
+            break;
+    }
+    *results = res;
+    *n_results = n;
+out:
+    hub_listing_free(l);
+    return rc;
+}
