@@ -388,6 +388,7 @@ int hub_download_file(hub *h, const char *repo, const char *filename, const char
     mm_error *e = err ? err : &local;
     int64_t t0 = mm_now_ms();
     memset(res, 0, sizeof *res);
+    mm_strlcpy(res->filename, filename ? filename : "", sizeof res->filename);
     int rc = download(h, repo, filename, revision, automated, res, e);
     res->duration_ms = mm_now_ms() - t0;
     if (rc) {

@@ -69,6 +69,7 @@ const char *hub_status_name(hub_status status);
 typedef struct hub_result {
     hub_status status;
     char       path[4096];     /* snapshots/<commit>/<filename> (a relative symlink) */
+    char       filename[1024]; /* the file's path inside the repo */
     char       commit[41];     /* the commit the revision resolved to */
     char       etag[65];       /* blob name: git SHA-1 or LFS SHA-256 */
     uint64_t   size;
@@ -131,6 +132,34 @@ int hub_pick_quant(const hub_listing *listing, const char *quant, const char ***
 int hub_download_snapshot(hub *h, const char *repo, const char *revision, bool automated,
                           const char *const *include, const char *const *exclude,
                           hub_result **results, size_t *n_results, mm_error *err);
+
+/* ---- models.lock and the audit log (hub-record.c) ---- */
+
+/* Record in lock_path (models.lock, JSON) that repo at requested revision
+ * resolved to the files' commit, with each file's path, size and sha256.
+ * Merges with what is there (same repo and commit: files added or updated;
+ * another commit: the entry is replaced); written atomically under a lock
+ * on the directory. A malformed models.lock is MM_EFORMAT and left alone. */
+int hub_lock_update(const char *lock_path, const char *repo, const char *revision,
+                    const hub_result *files, size_t n_files, mm_error *err);
+
+typedef struct hub_audit_record {
+    const char *action;        /* "pull" */
+    const char *repo;
+    const char *revision;      /* as requested; NULL: none */
+    const char *commit;        /* resolved; NULL/"" when unknown */
+    const char *file;
+    uint64_t    bytes;
+    const char *sha256;
+    const char *result;        /* "downloaded", "cached", "error" */
+    const char *error;         /* message, or NULL */
+    int64_t     duration_ms;
+} hub_audit_record;
+
+/* Append one JSON line (with time in RFC 3339 UTC, user and host) to
+ * <models_dir>/audit.jsonl with a single O_APPEND write, so concurrent
+ * writers never interleave. Registered secrets are redacted. */
+int hub_audit_append(const char *models_dir, const hub_audit_record *rec, mm_error *err);
 
 /* ---- internals shared by the hub files ---- */
 
