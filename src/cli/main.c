@@ -6,6 +6,7 @@
 #include <string.h>
 
 static const cli_command commands[] = {
+    { "pull", "download a model from the Hugging Face Hub (pinned, verified)", cli_pull },
     { NULL, NULL, NULL }
 };
 
