@@ -334,6 +334,10 @@ int hub_http_error(const hub *h, const hub_http_response *rs, const char *repo,
 {
     char msg[256];
     server_message(rs, msg, sizeof msg);
+    if (!revision)
+        revision = "(resolved)";
+    if (!filename)
+        filename = "";
     const char *code = rs->error_code;
     const char *ep = h->endpoint;
     long st = rs->status;
@@ -363,9 +367,9 @@ int hub_http_error(const hub *h, const hub_http_response *rs, const char *repo,
         return mm_error_set(err, MM_ENOTFOUND, "revision '%s' not found in %s: pass a commit "
                             "hash, tag or branch that exists", revision, repo);
     if (strcmp(code, "EntryNotFound") == 0)
-        return mm_error_set(err, MM_ENOTFOUND, "file '%s' not found in %s at revision '%s'%s%s",
-                            filename, repo, revision, rs->repo_commit[0] ? " = " : "",
-                            rs->repo_commit);
+        return mm_error_set(err, MM_ENOTFOUND, "file '%s' not found in %s at revision '%s'%s%s%s",
+                            filename, repo, revision, rs->repo_commit[0] ? " (commit " : "",
+                            rs->repo_commit, rs->repo_commit[0] ? ")" : "");
     if (st == 403)
         return mm_error_set(err, MM_EAUTH, "the Hub refused access to %s (HTTP 403)%s%s", repo,
                             msg[0] ? ": " : "", msg);
@@ -378,7 +382,7 @@ int hub_http_error(const hub *h, const hub_http_response *rs, const char *repo,
                             "again later", st, h->opts.max_retries + 1);
     if (st == 404)
         return mm_error_set(err, MM_ENOTFOUND, "%s/%s at '%s' not found on the Hub (HTTP 404)",
-                            repo, filename ? filename : "", revision ? revision : "");
+                            repo, filename, revision);
     return mm_error_set(err, MM_ENET, "unexpected HTTP %ld from the Hub for %s%s%s", st, repo,
                         msg[0] ? ": " : "", msg);
 }

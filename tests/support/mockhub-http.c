@@ -4,6 +4,8 @@
  * Paths arrive raw (no unescaping by MHD) so encoded revisions are checked. */
 #include "support/mockhub-int.h"
 
+#include "core/core.h"
+
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -390,7 +392,12 @@ static enum MHD_Result route_tree(req *r, mrepo *repo, const char *rev, const ch
     const char *rec = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "recursive");
     bool recursive = rec && strcasecmp(rec, "true") == 0;
     const char *cur = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "cursor");
-    long cursor = cur ? strtol(cur, NULL, 10) : 0;
+    int64_t cursor64 = 0;
+    if (cur && mm_parse_i64(cur, 0, 1000000, &cursor64) != 0) {
+        pthread_mutex_unlock(&hub->lock);
+        return reply_error(r, 400, NULL, "Bad cursor", NULL);
+    }
+    long cursor = (long)cursor64;
     int page = hub->opts.tree_page_size > 0 ? hub->opts.tree_page_size : 1000;
 
     cJSON *all = cJSON_CreateArray();
