@@ -19,8 +19,7 @@ typedef struct xfer {
     CURL   *curl;
     int     sink_rc;
     bool    stalled;
-    int64_t last_change_ms;
-    curl_off_t last_now;
+    int64_t last_change_ms;    /* when the last header or body byte arrived */
 } xfer;
 
 void hub_http_response_init(hub_http_response *rs)
@@ -47,6 +46,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *user)
     xfer *x = user;
     hub_http_response *rs = x->rs;
     size_t len = size * nitems;
+    x->last_change_ms = mm_now_ms();
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100 Continue, say): forget the previous one. */
         mm_buf body = rs->body;
@@ -84,6 +84,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
     xfer *x = user;
     size_t len = size * nmemb;
     long status = 0;
+    x->last_change_ms = mm_now_ms();
     curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
     x->rs->status = status;
     if (x->rq->sink && status >= 200 && status < 300) {
@@ -101,22 +102,40 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
     return len;
 }
 
-static int on_xfer(void *user, curl_off_t dltotal, curl_off_t dlnow,
-                   curl_off_t ultotal, curl_off_t ulnow)
+/* Drive the transfer through a multi handle so a stall (no byte for
+ * stall_ms) is noticed within 100 ms, which libcurl's once-a-second
+ * progress callback cannot promise. */
+static CURLcode run_transfer(xfer *x)
 {
-    (void)dltotal; (void)ultotal; (void)ulnow;
-    xfer *x = user;
-    int64_t now = mm_now_ms();
-    if (dlnow != x->last_now || x->last_change_ms == 0) {
-        x->last_now = dlnow;
-        x->last_change_ms = now;
-        return 0;
+    CURLM *m = curl_multi_init();
+    if (!m || curl_multi_add_handle(m, x->curl) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return CURLE_OUT_OF_MEMORY;
     }
-    if (x->rq->stall_ms > 0 && now - x->last_change_ms > x->rq->stall_ms) {
-        x->stalled = true;
-        return 1;
+    CURLcode cc = CURLE_OK;
+    int running = 1;
+    while (running) {
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            cc = CURLE_RECV_ERROR;
+            break;
+        }
+        if (!running)
+            break;
+        if (x->rq->stall_ms > 0 && mm_now_ms() - x->last_change_ms > x->rq->stall_ms) {
+            x->stalled = true;
+            cc = CURLE_OPERATION_TIMEDOUT;
+            break;
+        }
+        curl_multi_poll(m, NULL, 0, 100, NULL);
     }
-    return 0;
+    CURLMsg *msg;
+    int queued = 0;
+    while (!x->stalled && (msg = curl_multi_info_read(m, &queued)) != NULL)
+        if (msg->msg == CURLMSG_DONE)
+            cc = msg->data.result;
+    curl_multi_remove_handle(m, x->curl);
+    curl_multi_cleanup(m);
+    return cc;
 }
 
 bool hub_same_origin(const char *a, const char *b)
@@ -132,7 +151,7 @@ bool hub_same_origin(const char *a, const char *b)
 
 int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
 {
-    xfer x = { .rq = rq, .rs = rs };
+    xfer x = { .rq = rq, .rs = rs, .last_change_ms = mm_now_ms() };
     struct curl_slist *headers = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
     char line[256];
@@ -170,11 +189,8 @@ int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 
-    CURLcode cc = curl_easy_perform(c);
+    CURLcode cc = run_transfer(&x);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     rs->status = status;

@@ -229,6 +229,19 @@ static void test_retries(void)
     CHECK_INT(mockhub_count(fx.mh, "HEAD", "/resolve/dev/config.json"), 2);
     hub_close(h);
 
+    /* A GET that delivers nothing past the stall timeout is retried. */
+    fx_opts(&fx, &o);
+    o.stall_timeout_ms = 200;
+    CHECK_INT(hub_open(&o, &h, &err), 0);
+    mockhub_fault slow = { .where = MOCKHUB_AT_CDN, .method = "GET", .delay_ms = 1200, .times = 1 };
+    mockhub_fault_add(fx.mh, &slow);
+    mockhub_file_add(fx.mh, FX_REPO, "late.bin", 4000, 21, true);
+    mockhub_log_clear(fx.mh);
+    CHECK_INT(hub_download_file(h, FX_REPO, "late.bin", "main", true, &res, &err), 0);
+    CHECK(fx_content_is(res.path, 21, 4000));
+    CHECK_INT(mockhub_count(fx.mh, "GET", NULL), 2);
+    hub_close(h);
+
     /* Retries run out: the error says so; a cached file still answers. */
     h = fx_hub(&fx, NULL, false);
     mockhub_faults_clear(fx.mh);

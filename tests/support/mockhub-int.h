@@ -72,6 +72,7 @@ struct mockhub {
     int     n_faults;
     mockhub_request log[MAX_LOG];
     size_t  n_log;
+    int     log_gen;     /* bumped by mockhub_log_clear: stale handlers' updates are dropped */
     int     cdn_auth_seen;
     retired *graveyard;
 };

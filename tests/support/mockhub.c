@@ -347,8 +347,8 @@ int mh_log_begin(mockhub *hub, bool cdn, const char *method, const char *path,
     int idx = -1;
     pthread_mutex_lock(&hub->lock);
     if (hub->n_log < MAX_LOG) {
-        idx = (int)hub->n_log++;
-        mockhub_request *r = &hub->log[idx];
+        mockhub_request *r = &hub->log[hub->n_log];
+        idx = hub->log_gen * MAX_LOG + (int)hub->n_log++;
         memset(r, 0, sizeof *r);
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", path);
@@ -368,7 +368,11 @@ void mh_log_update(mockhub *hub, int idx, int status, int64_t range_start,
     if (idx < 0)
         return;
     pthread_mutex_lock(&hub->lock);
-    mockhub_request *r = &hub->log[idx];
+    if (idx / MAX_LOG != hub->log_gen || (size_t)(idx % MAX_LOG) >= hub->n_log) {
+        pthread_mutex_unlock(&hub->lock);
+        return;
+    }
+    mockhub_request *r = &hub->log[idx % MAX_LOG];
     if (status)
         r->status = status;
     if (range_start >= 0)
@@ -434,6 +438,7 @@ void mockhub_log_clear(mockhub *hub)
 {
     pthread_mutex_lock(&hub->lock);
     hub->n_log = 0;
+    hub->log_gen++;
     pthread_mutex_unlock(&hub->lock);
 }
 
