@@ -111,6 +111,13 @@ static void test_layout(void)
     CHECK_INT(hub_download_file(h, FX_REPO, FX_NESTED, fx.commit, false, &res, &err), 0);
     CHECK(fx_content_is(res.path, FX_NESTED_SEED, FX_NESTED_SIZE));
 
+    /* An empty git file: its blob name is git's well-known empty-blob id. */
+    mockhub_file_add(fx.mh, FX_REPO, "empty.txt", 0, 5, false);
+    CHECK_INT(hub_download_file(h, FX_REPO, "empty.txt", fx.commit, false, &res, &err), 0);
+    CHECK_STR(res.etag, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");
+    CHECK_STR(res.sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK_INT(res.size, 0);
+
     /* The layout huggingface_hub reads: relative links into blobs/, refs/main. */
     char want[256], path[8192];
     snprintf(want, sizeof want, "../../blobs/%s", small.git_sha1);
@@ -123,7 +130,7 @@ static void test_layout(void)
     struct stat st;
     CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == FX_LFS_SIZE);
     snprintf(path, sizeof path, "%s/models--org--model/blobs", fx.cache);
-    CHECK_INT(fx_count_entries(path, NULL), 3);
+    CHECK_INT(fx_count_entries(path, NULL), 4);
     CHECK_INT(fx_count_entries(path, ".incomplete"), 0);
     snprintf(path, sizeof path, "%s/models--org--model/refs/main", fx.cache);
     char *ref = NULL;
@@ -133,7 +140,7 @@ static void test_layout(void)
     CHECK_STR(ref, fx.commit);
     free(ref);
     snprintf(path, sizeof path, "%s/.locks/models--org--model", fx.cache);
-    CHECK_INT(fx_count_entries(path, ".lock"), 3);
+    CHECK_INT(fx_count_entries(path, ".lock"), 4);
 
     /* Second time: a commit needs no network at all; a branch only a HEAD. */
     size_t before = mockhub_request_count(fx.mh);
@@ -145,7 +152,7 @@ static void test_layout(void)
     CHECK_INT(hub_download_file(h, FX_REPO, FX_SMALL, "main", true, &res, &err), 0);
     CHECK_INT(res.status, HUB_STATUS_CACHED);
     CHECK_STR(res.sha256, small.sha256);
-    CHECK_INT(mockhub_count(fx.mh, "GET", NULL), 3);   /* the three first downloads only */
+    CHECK_INT(mockhub_count(fx.mh, "GET", NULL), 3);   /* the first downloads only (empty: none) */
     hub_close(h);
     fx_stop(&fx);
 }

@@ -7,6 +7,7 @@
 #include "hub-fixture.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
 
 static char lfs_path[128];   /* "/blob/<sha256>" of FX_LFS, for fault matching */
 
@@ -323,6 +324,27 @@ static void test_auth_and_not_found(void)
     fx_stop(&fx);
 }
 
+/* The cache cannot take the file: a clear I/O error, nothing half-made. */
+static void test_io_failure(void)
+{
+    fixture fx;
+    fx_start(&fx, NULL);
+    char path[8192];
+    snprintf(path, sizeof path, "%s/models--org--model/blobs", fx.cache);
+    mmtest_write_file(path, "not a directory");
+    hub *h = fx_hub(&fx, NULL, false);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, FX_LFS, fx.commit, false, &res, &err), MM_EIO);
+    CHECK_CONTAINS(err.message, "blobs");
+    CHECK_INT(res.status, HUB_STATUS_ERROR);
+    snprintf(path, sizeof path, "%s/models--org--model/snapshots/%s/%s", fx.cache, fx.commit, FX_LFS);
+    CHECK(!fx_exists(path));
+    CHECK_INT(mockhub_count(fx.mh, "GET", NULL), 0);
+    hub_close(h);
+    fx_stop(&fx);
+}
+
 typedef struct racer {
     fixture   *fx;
     int        rc;
@@ -365,6 +387,35 @@ static void test_concurrent(void)
     fx_stop(&fx);
 }
 
+/* The same with two processes: flock works between them as between threads. */
+static void test_concurrent_processes(void)
+{
+    fixture fx;
+    fx_start(&fx, NULL);
+    lfs_blob_path(&fx);
+    mockhub_fault slow = { .where = MOCKHUB_AT_CDN, .delay_ms = 300 };
+    mockhub_fault_add(fx.mh, &slow);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        racer child = { .fx = &fx };
+        race(&child);
+        _exit(child.rc == 0 && child.res.status != HUB_STATUS_ERROR ? 0 : 1);
+    }
+    racer parent = { .fx = &fx };
+    race(&parent);
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_INT(parent.rc, 0);
+    CHECK_INT(mockhub_count(fx.mh, "GET", lfs_path), 1);
+    CHECK(fx_content_is(parent.res.path, FX_LFS_SEED, FX_LFS_SIZE));
+    char path[8192];
+    snprintf(path, sizeof path, "%s/models--org--model/blobs", fx.cache);
+    CHECK_INT(fx_count_entries(path, NULL), 1);
+    fx_stop(&fx);
+}
+
 int main(void)
 {
     test_resume_after_drop();
@@ -373,6 +424,8 @@ int main(void)
     test_corruption();
     test_retries();
     test_auth_and_not_found();
+    test_io_failure();
     test_concurrent();
+    test_concurrent_processes();
     return mmtest_finish();
 }
