@@ -7,15 +7,19 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define API_BODY_MAX (16u << 20)
 #define LIST_MAX_FILES 100000
 #define LIST_MAX_PAGES 1000
+#define LIST_MAX_DEPTH 32
 
 void hub_listing_free(hub_listing *listing)
 {
@@ -94,6 +98,29 @@ static int resolve_commit(hub *h, const char *repo, const char *rev, char commit
     return rc;
 }
 
+static int add_entry(hub_listing *l, size_t *cap, const char *path, uint64_t size, bool lfs,
+                     mm_error *err)
+{
+    if (l->n_files == LIST_MAX_FILES)
+        return mm_error_set(err, MM_ELIMIT, "more than %d files", LIST_MAX_FILES);
+    if (l->n_files == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 64;
+        hub_entry *grown = realloc(l->files, ncap * sizeof *grown);
+        if (!grown)
+            return mm_error_set(err, MM_ENOMEM, "out of memory");
+        l->files = grown;
+        *cap = ncap;
+    }
+    hub_entry *f = &l->files[l->n_files];
+    f->path = mm_strdup(path);
+    if (!f->path)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    f->size = size;
+    f->lfs = lfs;
+    l->n_files++;
+    return 0;
+}
+
 static int add_entries(hub_listing *l, const cJSON *page, size_t *cap, const char *repo,
                        mm_error *err)
 {
@@ -109,40 +136,85 @@ static int add_entries(hub_listing *l, const cJSON *page, size_t *cap, const cha
         if (!cJSON_IsString(path) || !hub_valid_filename(path->valuestring) ||
             !cJSON_IsNumber(size) || size->valuedouble < 0)
             return mm_error_set(err, MM_EFORMAT, "the Hub's file list for %s has a bad entry", repo);
-        if (l->n_files == LIST_MAX_FILES)
-            return mm_error_set(err, MM_ELIMIT, "%s has more than %d files", repo, LIST_MAX_FILES);
-        if (l->n_files == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 64;
-            hub_entry *grown = realloc(l->files, ncap * sizeof *grown);
-            if (!grown)
-                return mm_error_set(err, MM_ENOMEM, "out of memory");
-            l->files = grown;
-            *cap = ncap;
-        }
-        hub_entry *f = &l->files[l->n_files];
-        f->path = mm_strdup(path->valuestring);
-        if (!f->path)
-            return mm_error_set(err, MM_ENOMEM, "out of memory");
-        f->size = (uint64_t)size->valuedouble;
-        f->lfs = cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "lfs"));
-        l->n_files++;
+        int rc = add_entry(l, cap, path->valuestring, (uint64_t)size->valuedouble,
+                           cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "lfs")), err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
 
-int hub_list_files(hub *h, const char *repo, const char *revision, hub_listing **out,
-                   mm_error *err)
+/* Files under snapshots/<commit>/rel, recursively. */
+static int walk_snapshot(const char *root, const char *rel, int depth, hub_listing *l,
+                         size_t *cap, mm_error *err)
 {
-    *out = NULL;
-    if (h->offline)
-        return mm_error_set(err, MM_EUNSUPPORTED, "offline (HF_HUB_OFFLINE): listing %s needs the "
-                            "network; name the files to use the cached copies", repo);
-    if (!hub_valid_repo(repo))
-        return mm_error_set(err, MM_EINVAL, "'%s' is not a repository id: use org/name", repo);
-    hub_listing *l = calloc(1, sizeof *l);
-    if (!l)
+    if (depth > LIST_MAX_DEPTH)
+        return mm_error_set(err, MM_ELIMIT, "%s: folders nested deeper than %d", root,
+                            LIST_MAX_DEPTH);
+    char *dir = *rel ? mm_asprintf("%s/%s", root, rel) : mm_strdup(root);
+    DIR *d = dir ? opendir(dir) : NULL;
+    int rc = 0;
+    if (!d) {
+        rc = dir ? mm_error_set(err, MM_EIO, "cannot read %s", dir)
+                 : mm_error_set(err, MM_ENOMEM, "out of memory");
+        free(dir);
+        return rc;
+    }
+    struct dirent *e;
+    while (!rc && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *sub = *rel ? mm_asprintf("%s/%s", rel, e->d_name) : mm_strdup(e->d_name);
+        char *full = sub ? mm_asprintf("%s/%s", root, sub) : NULL;
+        struct stat st;
+        if (!full) {
+            rc = mm_error_set(err, MM_ENOMEM, "out of memory");
+        } else if (stat(full, &st) != 0) {
+            /* A dangling link: the blob is gone, the file is not usable. */
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk_snapshot(root, sub, depth + 1, l, cap, err);
+        } else if (S_ISREG(st.st_mode)) {
+            char target[4096];
+            ssize_t n = readlink(full, target, sizeof target - 1);
+            target[n > 0 ? n : 0] = '\0';
+            const char *base = strrchr(target, '/');
+            bool lfs = n > 0 && strlen(base ? base + 1 : target) == 64;
+            rc = add_entry(l, cap, sub, (uint64_t)st.st_size, lfs, err);
+        }
+        free(full);
+        free(sub);
+    }
+    closedir(d);
+    free(dir);
+    return rc;
+}
+
+/* The listing the cache alone can give: what an earlier run downloaded. */
+static int list_cached(hub *h, const char *repo, const char *rev, hub_listing *l, mm_error *err)
+{
+    if (hub_is_commit(rev))
+        memcpy(l->commit, rev, 41);
+    else if (hub_cache_read_ref(h, repo, rev, l->commit) != 0)
+        return mm_error_set(err, MM_ENOTFOUND, "%s at revision '%s' is not in the local cache %s "
+                            "(no refs/%s): connect once to download it", repo, rev,
+                            h->cache_dir, rev);
+    char *dir = hub_cache_repo_dir(h, repo);
+    char *root = dir ? mm_asprintf("%s/snapshots/%s", dir, l->commit) : NULL;
+    free(dir);
+    if (!root)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
-    const char *rev = revision && *revision ? revision : "main";
+    size_t cap = 0;
+    struct stat st;
+    int rc = stat(root, &st) == 0 && S_ISDIR(st.st_mode)
+                 ? walk_snapshot(root, "", 0, l, &cap, err)
+                 : mm_error_set(err, MM_ENOTFOUND, "%s at commit %s is not in the local cache %s: "
+                                "connect once to download it", repo, l->commit, h->cache_dir);
+    free(root);
+    return rc;
+}
+
+static int list_online(hub *h, const char *repo, const char *rev, hub_listing *l, mm_error *err)
+{
     int rc = resolve_commit(h, repo, rev, l->commit, err);
     char *url = rc ? NULL : mm_asprintf("%s/api/models/%s/tree/%s?recursive=true",
                                         h->endpoint, repo, l->commit);
@@ -164,6 +236,36 @@ int hub_list_files(hub *h, const char *repo, const char *revision, hub_listing *
         url = next;
     }
     free(url);
+    return rc;
+}
+
+int hub_list_files(hub *h, const char *repo, const char *revision, hub_listing **out,
+                   mm_error *err)
+{
+    *out = NULL;
+    if (!hub_valid_repo(repo))
+        return mm_error_set(err, MM_EINVAL, "'%s' is not a repository id: use org/name", repo);
+    const char *rev = revision && *revision ? revision : "main";
+    if (!hub_valid_filename(rev))
+        return mm_error_set(err, MM_EINVAL, "'%s' is not a revision", rev);
+    hub_listing *l = calloc(1, sizeof *l);
+    if (!l)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    int rc = h->offline ? list_cached(h, repo, rev, l, err) : list_online(h, repo, rev, l, err);
+    if (rc == MM_ENET || rc == MM_ETIMEDOUT || rc == MM_EBUSY) {
+        /* The Hub is unreachable or rate-limiting: what is cached still counts. */
+        hub_listing *cached = calloc(1, sizeof *cached);
+        if (cached && list_cached(h, repo, rev, cached, NULL) == 0 && cached->n_files > 0) {
+            MM_LOG_WARN("hub: %s; listing %s from the cache (commit %s)",
+                        err ? err->message : "the Hub is unreachable", repo, cached->commit);
+            mm_error_clear(err);
+            hub_listing_free(l);
+            l = cached;
+            rc = 0;
+        } else {
+            hub_listing_free(cached);
+        }
+    }
     if (rc) {
         hub_listing_free(l);
         return rc;

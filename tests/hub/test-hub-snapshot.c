@@ -74,6 +74,30 @@ static void test_listing_and_snapshot(void)
     CHECK_INT(hub_list_files(h, "org/absent", "main", &l, &err), MM_ENOTFOUND);
     CHECK(l == NULL);
     hub_close(h);
+
+    /* Offline, or with the Hub down, the cache lists what it holds. */
+    h = fx_hub(&fx, NULL, true);
+    size_t before = mockhub_request_count(fx.mh);
+    CHECK_INT(hub_list_files(h, FX_REPO, "v1.0", &l, &err), 0);
+    CHECK_STR(l->commit, fx.commit);
+    CHECK_INT(l->n_files, 4);
+    for (size_t i = 0; i < l->n_files; i++)
+        CHECK(l->files[i].lfs == (strcmp(l->files[i].path, FX_SMALL) != 0));
+    hub_listing_free(l);
+    CHECK_INT(hub_download_snapshot(h, FX_REPO, fx.commit, false, inc, NULL, &res, &n, &err), 0);
+    CHECK_INT(n, 3);
+    free(res);
+    CHECK_INT(hub_list_files(h, FX_REPO, "nope", &l, &err), MM_ENOTFOUND);
+    CHECK_CONTAINS(err.message, "no refs/nope");
+    CHECK_INT(mockhub_request_count(fx.mh), before);
+    hub_close(h);
+    h = fx_hub(&fx, NULL, false);
+    mockhub_fault down = { .where = MOCKHUB_AT_HUB, .status = 503 };
+    mockhub_fault_add(fx.mh, &down);
+    CHECK_INT(hub_list_files(h, FX_REPO, "main", &l, &err), 0);
+    CHECK_INT(l->n_files, 4);
+    hub_listing_free(l);
+    hub_close(h);
     fx_stop(&fx);
 }
 
