@@ -256,7 +256,9 @@ typedef struct mm_pull_file {
     bool     downloaded;       /* false: it was already in the cache */
 } mm_pull_file;
 
-/* Progress of the file being downloaded; called from the calling thread. */
+/* Progress of a file being downloaded; called from the downloading thread
+ * (a whole-repo pull fetches several files at once: calls may come from
+ * different threads, but never two at the same time). */
 typedef void (*mm_pull_progress_fn)(const char *repo_path, uint64_t bytes_done,
                                     uint64_t bytes_total, double bytes_per_s, void *user);
 

@@ -42,7 +42,9 @@ static void report(fetch_state *st, bool final)
         .bytes_done = st->have, .bytes_total = st->f->size,
         .bytes_per_s = secs > 0 ? (double)st->run_bytes / secs : 0,
     };
+    pthread_mutex_lock(st->h->progress_mu);
     st->h->opts.progress(&p, st->h->opts.progress_user);
+    pthread_mutex_unlock(st->h->progress_mu);
 }
 
 static int restart(fetch_state *st)

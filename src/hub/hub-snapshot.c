@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +424,85 @@ static bool selected(const char *path, const char *const *include, const char *c
     return in;
 }
 
+/* Shared by the workers of one snapshot download; mu guards next and failed. */
+typedef struct snap_job {
+    hub            *h;
+    const char     *repo;
+    const char     *commit;
+    const char    **paths;
+    size_t          n;
+    hub_result     *res;
+    int            *rcs;
+    size_t          next;
+    bool            failed;
+    pthread_mutex_t mu;
+} snap_job;
+
+static void *snap_worker(void *arg)
+{
+    snap_job *job = arg;
+    hub *mine = NULL;
+    mm_error err;
+    int open_rc = hub_clone(job->h, &mine, &err);
+    for (;;) {
+        pthread_mutex_lock(&job->mu);
+        size_t i = job->next;
+        bool stop = job->failed || i == job->n;
+        if (!stop)
+            job->next++;
+        if (!stop && open_rc)
+            job->failed = true;
+        pthread_mutex_unlock(&job->mu);
+        if (stop)
+            break;
+        if (open_rc) {
+            job->rcs[i] = open_rc;
+            mm_strlcpy(job->res[i].filename, job->paths[i], sizeof job->res[i].filename);
+            mm_strlcpy(job->res[i].message, err.message, sizeof job->res[i].message);
+            break;
+        }
+        /* The commit is pinned by now, whatever the caller asked for. */
+        job->rcs[i] = hub_download_file(mine, job->repo, job->paths[i], job->commit, true,
+                                        &job->res[i], &err);
+        if (job->rcs[i]) {
+            pthread_mutex_lock(&job->mu);
+            job->failed = true;
+            pthread_mutex_unlock(&job->mu);
+        }
+    }
+    hub_close(mine);
+    return NULL;
+}
+
+static int run_snapshot(hub *h, const char *repo, const hub_listing *l, const char **paths,
+                        size_t n, hub_result *res, size_t *started, mm_error *err)
+{
+    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    if (!rcs)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    snap_job job = { .h = h, .repo = repo, .commit = l->commit, .paths = paths, .n = n,
+                     .res = res, .rcs = rcs };
+    pthread_mutex_init(&job.mu, NULL);
+    size_t workers = (size_t)h->opts.parallel_files < n ? (size_t)h->opts.parallel_files : n;
+    pthread_t tids[64];
+    size_t running = 0;
+    for (; running < workers; running++)
+        if (pthread_create(&tids[running], NULL, snap_worker, &job) != 0)
+            break;
+    if (running == 0 && n > 0)
+        snap_worker(&job);   /* no thread could start: do the work here */
+    for (size_t i = 0; i < running; i++)
+        pthread_join(tids[i], NULL);
+    pthread_mutex_destroy(&job.mu);
+    int rc = 0;
+    for (size_t i = 0; i < job.next && !rc; i++)
+        if (rcs[i])
+            rc = mm_error_set(err, rcs[i], "%s", res[i].message);
+    *started = job.next;
+    free(rcs);
+    return rc;
+}
+
 int hub_download_snapshot(hub *h, const char *repo, const char *revision, bool automated,
                           const char *const *include, const char *const *exclude,
                           hub_result **results, size_t *n_results, mm_error *err)
@@ -442,22 +522,21 @@ int hub_download_snapshot(hub *h, const char *repo, const char *revision, bool a
     if (!hub_is_commit(rev) && (rc = hub_cache_write_ref(h, repo, rev, l->commit, err)) != 0)
         goto out;
     hub_result *res = calloc(l->n_files ? l->n_files : 1, sizeof *res);
-    if (!res) {
+    const char **paths = calloc(l->n_files ? l->n_files : 1, sizeof *paths);
+    if (!res || !paths) {
+        free(res);
+        free(paths);
         rc = mm_error_set(err, MM_ENOMEM, "out of memory");
         goto out;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < l->n_files; i++) {
-        if (!selected(l->files[i].path, include, exclude))
-            continue;
-        /* The commit is pinned by now, whatever the caller asked for. */
-        rc = hub_download_file(h, repo, l->files[i].path, l->commit, true, &res[n], err);
-        n++;
-        if (rc)
-            break;
-    }
+    size_t n = 0, started = 0;
+    for (size_t i = 0; i < l->n_files; i++)
+        if (selected(l->files[i].path, include, exclude))
+            paths[n++] = l->files[i].path;
+    rc = run_snapshot(h, repo, l, paths, n, res, &started, err);
+    free(paths);
     *results = res;
-    *n_results = n;
+    *n_results = started;
 out:
     hub_listing_free(l);
     return rc;

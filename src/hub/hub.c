@@ -30,6 +30,7 @@ void hub_options_init(hub_options *o)
     o->backoff_max_ms = 8000;
     o->retry_after_max_ms = 60000;
     o->lock_timeout_ms = 600000;
+    o->parallel_files = 4;
 }
 
 const char *hub_status_name(hub_status status)
@@ -199,9 +200,9 @@ int hub_open(const hub_options *opts, hub **out, mm_error *err)
     if (o.max_retries < 0 || o.max_retries > 20 || o.connect_timeout_ms <= 0 ||
         o.request_timeout_ms <= 0 || o.stall_timeout_ms <= 0 || o.backoff_initial_ms < 0 ||
         o.backoff_max_ms < o.backoff_initial_ms || o.retry_after_max_ms < 0 ||
-        o.lock_timeout_ms < 0) {
+        o.lock_timeout_ms < 0 || o.parallel_files < 1 || o.parallel_files > 64) {
         rc = mm_error_set(err, MM_EINVAL, "hub options out of range: retries 0..20, positive "
-                          "timeouts, backoff_max_ms >= backoff_initial_ms");
+                          "timeouts, backoff_max_ms >= backoff_initial_ms, parallel_files 1..64");
         goto fail;
     }
     const char *ep = o.endpoint ? o.endpoint : env(&o, "HF_ENDPOINT");
@@ -245,8 +246,16 @@ int hub_open(const hub_options *opts, hub **out, mm_error *err)
     h->offline |= off_env;
     o.endpoint = o.token = o.cache_dir = NULL;   /* not kept: copies live in h */
     h->opts = o;
-    snprintf(h->user_agent, sizeof h->user_agent, "modelmgr/%s; %s", mm_version(),
-             curl_version());
+    h->progress_mu = malloc(sizeof *h->progress_mu);
+    if (!h->progress_mu) {
+        rc = mm_error_set(err, MM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    pthread_mutex_init(h->progress_mu, NULL);
+    h->owns_progress_mu = true;
+    /* curl_version() fills a static buffer (not thread-safe); the info struct is constant. */
+    snprintf(h->user_agent, sizeof h->user_agent, "modelmgr/%s; libcurl/%s", mm_version(),
+             curl_version_info(CURLVERSION_NOW)->version);
     *out = h;
     return 0;
 fail:
@@ -258,9 +267,32 @@ void hub_close(hub *h)
 {
     if (!h)
         return;
+    if (h->owns_progress_mu && h->progress_mu) {
+        pthread_mutex_destroy(h->progress_mu);
+        free(h->progress_mu);
+    }
     free(h->endpoint);
     free(h->token);
     free(h->cache_dir);
     free(h);
+}
+
+int hub_clone(const hub *h, hub **out, mm_error *err)
+{
+    hub_options o = h->opts;
+    o.use_env = false;
+    o.endpoint = h->endpoint;
+    o.token = h->token ? h->token : "";
+    o.cache_dir = h->cache_dir;
+    o.offline = h->offline;
+    int rc = hub_open(&o, out, err);
+    if (rc == 0) {
+        /* Progress calls from every clone go through the original's lock. */
+        pthread_mutex_destroy((*out)->progress_mu);
+        free((*out)->progress_mu);
+        (*out)->progress_mu = h->progress_mu;
+        (*out)->owns_progress_mu = false;
+    }
+    return rc;
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -14,8 +15,10 @@
 
 typedef struct hub hub;
 
-/* Progress of one file; called from the downloading thread, at most every
- * 100 ms and once at the end. The strings are borrowed for the call. */
+/* Progress of one file; called from the downloading thread (a snapshot
+ * download runs several: calls may come from different threads, never two
+ * at once), at most every 100 ms per file and once at its end. The strings
+ * are borrowed for the call. */
 typedef struct hub_progress {
     const char *repo;
     const char *filename;
@@ -43,6 +46,7 @@ typedef struct hub_options {
     int64_t     backoff_max_ms;       /* 8000 */
     int64_t     retry_after_max_ms;   /* bound on a server's Retry-After wait; 60000 */
     int64_t     lock_timeout_ms;      /* wait for another process's download; 600000 */
+    int         parallel_files;       /* files fetched at once by a snapshot download; 4 */
     hub_progress_fn progress;         /* optional */
     void       *progress_user;
 } hub_options;
@@ -54,6 +58,9 @@ void hub_options_init(hub_options *opts);
  * one hub may be used by one thread at a time. */
 int  hub_open(const hub_options *opts, hub **out, mm_error *err);
 void hub_close(hub *h);
+/* A second handle with the same endpoint, token, cache and options, for
+ * another thread. Caller owns *out. */
+int  hub_clone(const hub *h, hub **out, mm_error *err);
 /* Borrowed until hub_close. */
 const char *hub_cache_dir(const hub *h);
 const char *hub_endpoint(const hub *h);
@@ -126,9 +133,10 @@ int hub_pick_quant(const hub_listing *listing, const char *quant, const char ***
                    size_t *n_paths, mm_error *err);
 
 /* Download the files of repo at revision that match include (NULL: all)
- * and no exclude pattern, one after another, under the same pinning rule as
- * hub_download_file. *results (n entries) is caller-freed; on an error the
- * files already fetched stay in the cache. */
+ * and no exclude pattern, parallel_files at a time, under the same pinning
+ * rule as hub_download_file. *results (n entries, in listing order, one per
+ * file started) is caller-freed; on an error no new file is started, the
+ * first failure is returned and the files already fetched stay cached. */
 int hub_download_snapshot(hub *h, const char *repo, const char *revision, bool automated,
                           const char *const *include, const char *const *exclude,
                           hub_result **results, size_t *n_results, mm_error *err);
@@ -169,6 +177,8 @@ struct hub {
     char       *cache_dir;
     bool        offline;
     hub_options opts;          /* timeouts, retries, progress; strings not kept */
+    pthread_mutex_t *progress_mu;  /* serializes progress calls across clones; shared */
+    bool        owns_progress_mu;
     char        user_agent[128];
 };
 
