@@ -145,10 +145,49 @@ static void test_quant(void)
     fx_stop(&fx);
 }
 
+/* One bad file: the snapshot fails with that file's error, the others that
+ * ran are reported, and nothing corrupt becomes visible. */
+static void test_snapshot_failure(void)
+{
+    fixture fx;
+    fx_start(&fx, NULL);
+    mockhub_file_info lfs;
+    mockhub_file_info_get(fx.mh, FX_REPO, "main", FX_LFS, &lfs);
+    char blob[128];
+    snprintf(blob, sizeof blob, "/blob/%s", lfs.sha256);
+    mockhub_fault bad = { .where = MOCKHUB_AT_CDN, .path_contains = blob, .corrupt = true };
+    mockhub_fault_add(fx.mh, &bad);
+    for (int parallel = 1; parallel <= 4; parallel += 3) {
+        hub_options o;
+        fx_opts(&fx, &o);
+        o.parallel_files = parallel;
+        hub *h = NULL;
+        mm_error err = { 0 };
+        CHECK_INT(hub_open(&o, &h, &err), 0);
+        hub_result *res = NULL;
+        size_t n = 0;
+        CHECK_INT(hub_download_snapshot(h, FX_REPO, fx.commit, false, NULL, NULL, &res, &n, &err),
+                  MM_EINTEGRITY);
+        CHECK_CONTAINS(err.message, lfs.sha256);
+        CHECK(n >= 1 && n <= 3);
+        int failed = 0;
+        for (size_t i = 0; i < n; i++)
+            failed += res[i].status == HUB_STATUS_ERROR;
+        CHECK_INT(failed, 1);
+        free(res);
+        hub_close(h);
+    }
+    char path[8192];
+    snprintf(path, sizeof path, "%s/models--org--model/snapshots/%s/%s", fx.cache, fx.commit, FX_LFS);
+    CHECK(!fx_exists(path));
+    fx_stop(&fx);
+}
+
 int main(void)
 {
     test_patterns();
     test_listing_and_snapshot();
     test_quant();
+    test_snapshot_failure();
     return mmtest_finish();
 }
