@@ -174,6 +174,7 @@ int hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm
 {
     *fd = -1;
     int rc = 0;
+    char *partial = NULL;
     char *folder = repo_folder(repo);
     char *path = folder ? mm_asprintf("%s/.locks/%s/%s.lock", h->cache_dir, folder, etag) : NULL;
     if (!path) {
@@ -187,18 +188,29 @@ int hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm
         rc = mm_error_set(err, MM_EIO, "cannot open lock %s: %s", path, strerror(errno));
         goto out;
     }
+    /* The holder's partial file: while it grows, the wait is not a hang. */
+    char *dir = hub_cache_repo_dir(h, repo);
+    partial = dir ? mm_asprintf("%s/blobs/%s.incomplete", dir, etag) : NULL;
+    free(dir);
+    off_t seen = -1;
     int64_t deadline = mm_now_ms() + h->opts.lock_timeout_ms;
     bool waited = false;
     while (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            rc = mm_error_set(err, MM_EIO, "cannot lock %s: %s", path, strerror(errno));
+        int why = errno;
+        if (why != EWOULDBLOCK && why != EINTR) {
+            rc = mm_error_set(err, MM_EIO, "cannot lock %s: %s", path, strerror(why));
             close(lfd);
             goto out;
         }
+        struct stat st;
+        if (partial && stat(partial, &st) == 0 && st.st_size != seen) {
+            seen = st.st_size;
+            deadline = mm_now_ms() + h->opts.lock_timeout_ms;
+        }
         if (mm_now_ms() > deadline) {
-            rc = mm_error_set(err, MM_ETIMEDOUT, "another process has held %s for over %lld s: "
-                              "wait for it to finish, or remove the lock if none runs", path,
-                              (long long)(h->opts.lock_timeout_ms / 1000));
+            rc = mm_error_set(err, MM_ETIMEDOUT, "another process has held %s for %lld s "
+                              "without downloading anything: wait for it to finish, or stop it",
+                              path, (long long)(h->opts.lock_timeout_ms / 1000));
             close(lfd);
             goto out;
         }
@@ -209,6 +221,7 @@ int hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm
     }
     *fd = lfd;
 out:
+    free(partial);
     free(path);
     free(folder);
     return rc;

@@ -244,6 +244,23 @@ int hub_open(const hub_options *opts, hub **out, mm_error *err)
         goto fail;
     }
     h->offline |= off_env;
+    /* huggingface_hub's timeout variables, in seconds, where the caller kept the default. */
+    struct { const char *name; int64_t *ms; } timeouts[] = {
+        { "HF_HUB_ETAG_TIMEOUT", &o.request_timeout_ms },
+        { "HF_HUB_DOWNLOAD_TIMEOUT", &o.stall_timeout_ms },
+    };
+    for (size_t i = 0; i < MM_ARRAY_LEN(timeouts); i++) {
+        const char *v = env(&o, timeouts[i].name);
+        int64_t secs;
+        if (!v || *timeouts[i].ms != 10000)
+            continue;
+        if (mm_parse_i64(v, 1, 86400, &secs) != 0) {
+            rc = mm_error_set(err, MM_ECONFIG, "%s='%s' is not a number of seconds (1..86400)",
+                              timeouts[i].name, v);
+            goto fail;
+        }
+        *timeouts[i].ms = secs * 1000;
+    }
     o.endpoint = o.token = o.cache_dir = NULL;   /* not kept: copies live in h */
     h->opts = o;
     h->progress_mu = malloc(sizeof *h->progress_mu);

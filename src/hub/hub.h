@@ -39,13 +39,16 @@ typedef struct hub_options {
     bool        use_env;        /* consult the environment for NULL values (default true) */
     bool        offline;        /* no network; also set by HF_HUB_OFFLINE=1 when use_env */
     int64_t     connect_timeout_ms;   /* 10000 */
-    int64_t     request_timeout_ms;   /* one HEAD or API call, whole (HF_HUB_ETAG_TIMEOUT) 10000 */
-    int64_t     stall_timeout_ms;     /* GET: no byte for this long ends the attempt; 10000 */
+    int64_t     request_timeout_ms;   /* one HEAD or API call, whole; 10000, or
+                                         $HF_HUB_ETAG_TIMEOUT seconds when left at that */
+    int64_t     stall_timeout_ms;     /* GET: no byte for this long ends the attempt; 10000,
+                                         or $HF_HUB_DOWNLOAD_TIMEOUT seconds likewise */
     int         max_retries;          /* retries after the first try; default 3 */
     int64_t     backoff_initial_ms;   /* 1000, doubled per retry, plus up to 25% jitter */
     int64_t     backoff_max_ms;       /* 8000 */
     int64_t     retry_after_max_ms;   /* bound on a server's Retry-After wait; 60000 */
-    int64_t     lock_timeout_ms;      /* wait for another process's download; 600000 */
+    int64_t     lock_timeout_ms;      /* wait for another process's download while its
+                                         partial file does not grow; 600000 */
     int         parallel_files;       /* files fetched at once by a snapshot download; 4 */
     hub_progress_fn progress;         /* optional */
     void       *progress_user;

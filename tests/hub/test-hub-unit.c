@@ -151,7 +151,19 @@ static void test_environment(void)
     CHECK_STR(h->token, "hf_legacyTOKEN000000001");
     CHECK_STR(hub_cache_dir(h), "/somewhere/else");
     CHECK(h->offline);
+    CHECK_INT(h->opts.request_timeout_ms, 10000);
+    setenv("HF_HUB_ETAG_TIMEOUT", "3", 1);
+    setenv("HF_HUB_DOWNLOAD_TIMEOUT", "45", 1);
     hub_close(h);
+    CHECK_INT(hub_open(&o, &h, &err), 0);
+    CHECK_INT(h->opts.request_timeout_ms, 3000);
+    CHECK_INT(h->opts.stall_timeout_ms, 45000);
+    hub_close(h);
+    setenv("HF_HUB_ETAG_TIMEOUT", "soon", 1);
+    CHECK_INT(hub_open(&o, &h, &err), MM_ECONFIG);
+    CHECK_CONTAINS(err.message, "HF_HUB_ETAG_TIMEOUT='soon'");
+    unsetenv("HF_HUB_ETAG_TIMEOUT");
+    unsetenv("HF_HUB_DOWNLOAD_TIMEOUT");
 
     setenv("HF_TOKEN", "   ", 1);   /* blank: falls through to the next source */
     CHECK_INT(hub_open(&o, &h, &err), 0);
