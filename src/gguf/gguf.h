@@ -45,7 +45,24 @@ typedef enum ggml_type {
     GGML_TYPE_Q5_K = 13,
     GGML_TYPE_Q6_K = 14,
     GGML_TYPE_Q8_K = 15,
+    GGML_TYPE_IQ2_XXS = 16,
+    GGML_TYPE_IQ2_XS  = 17,
+    GGML_TYPE_IQ3_XXS = 18,
+    GGML_TYPE_IQ1_S   = 19,
+    GGML_TYPE_IQ4_NL  = 20,
+    GGML_TYPE_IQ3_S   = 21,
+    GGML_TYPE_IQ2_S   = 22,
+    GGML_TYPE_IQ4_XS  = 23,
+    GGML_TYPE_I8   = 24,
+    GGML_TYPE_I16  = 25,
+    GGML_TYPE_I32  = 26,
+    GGML_TYPE_I64  = 27,
+    GGML_TYPE_F64  = 28,
+    GGML_TYPE_IQ1_M = 29,
     GGML_TYPE_BF16 = 30,
+    GGML_TYPE_TQ1_0 = 34,
+    GGML_TYPE_TQ2_0 = 35,
+    GGML_TYPE_MXFP4 = 39,
     GGML_TYPE_COUNT = 40   /* bound for tables indexed by type */
 } ggml_type;
 
@@ -69,6 +86,9 @@ const char *ggml_type_name(uint32_t type);   /* "type 99" style for unknown; sta
 #define GGUF_MAX_ARRAY       (1u << 26)       /* elements in one array */
 #define GGUF_MAX_ARRAY_DEPTH 8u
 #define GGUF_MAX_DIMS        4u
+#define GGUF_MAX_KEY         65535u           /* bytes in one key (spec) */
+#define GGUF_MAX_NAME        64u              /* tensor name bytes, exclusive (llama.cpp) */
+#define GGUF_DEFAULT_ALIGNMENT 32u
 
 /* A string inside the mapped file: NOT NUL-terminated. */
 typedef struct gguf_str {
@@ -101,8 +121,12 @@ typedef struct gguf_tensor {
 typedef struct gguf_file gguf_file;
 
 /* Open and validate path; maps it read-only. Caller owns *out (gguf_close).
- * MM_EFORMAT with a message naming the offset and field for a malformed file,
- * MM_EIO / MM_ENOTFOUND for filesystem errors. */
+ * MM_EFORMAT with a message naming the offset and field for a malformed file
+ * ("m.gguf: offset 24: metadata key 3: string length 18446744073709551615
+ * exceeds the file size"), MM_EUNSUPPORTED for GGUF v1, big-endian files and
+ * versions above 3, MM_EIO / MM_ENOTFOUND for filesystem errors. An opened
+ * file is immutable: every lookup below is thread-safe, and every pointer it
+ * hands out (strings, arrays, tensors, data) is borrowed until gguf_close. */
 int  gguf_open(const char *path, gguf_file **out, mm_error *err);
 /* The same over a caller-owned buffer that must outlive the object (tests,
  * fuzzing). Nothing is copied. */
@@ -112,7 +136,9 @@ void gguf_close(gguf_file *f);
 uint32_t gguf_version(const gguf_file *f);
 uint64_t gguf_file_size(const gguf_file *f);
 uint32_t gguf_alignment(const gguf_file *f);
-uint64_t gguf_data_offset(const gguf_file *f);  /* absolute offset of the data section */
+/* Absolute offset of the data section; never past the end of the file (a
+ * file without tensors may omit the padding before it). */
+uint64_t gguf_data_offset(const gguf_file *f);
 
 /* ---- metadata ---- */
 size_t      gguf_kv_count(const gguf_file *f);
@@ -126,7 +152,9 @@ int64_t     gguf_find_key(const gguf_file *f, const char *key);  /* index or -1 
 int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);
 int gguf_get_i32(const gguf_file *f, const char *key, int32_t *out);
 int gguf_get_u64(const gguf_file *f, const char *key, uint64_t *out);
+int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out);
 int gguf_get_f32(const gguf_file *f, const char *key, float *out);  /* f32 or f64 */
+int gguf_get_f64(const gguf_file *f, const char *key, double *out); /* f32 or f64 */
 int gguf_get_bool(const gguf_file *f, const char *key, bool *out);
 int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out);
 int gguf_get_arr(const gguf_file *f, const char *key, gguf_arr *out);
@@ -140,7 +168,12 @@ const gguf_tensor *gguf_tensor_at(const gguf_file *f, size_t i);
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
 
 /* Facts a catalog shows (architecture, parameter count, context length,
- * shape, vocabulary, file type, chat template). file_size is this file's. */
+ * shape, vocabulary, file type, chat template). file_size is this file's.
+ * Absent keys give 0 ("" for strings, -1 for file_type); head_count_kv
+ * defaults to head_count; per-layer head-count arrays give their maximum;
+ * vocab_size is <arch>.vocab_size or the length of tokenizer.ggml.tokens.
+ * Without general.file_type, file_type_name is the matrices' tensor type
+ * when they all share one ("F32" for a llama2.c export), else "". */
 void gguf_model_facts(const gguf_file *f, mm_model_facts *out);
 /* "Q4_K_M" for general.file_type values (llama_ftype); NULL when unknown. */
 const char *gguf_file_type_name(int32_t file_type);
@@ -175,12 +208,30 @@ void gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_type type,
 void gguf_writer_set_arr_str(gguf_writer *w, const char *key,
                              const char *const *strs, size_t count);
 
-/* Add a tensor; data (nbytes, which must match type and shape) is copied. */
+/* An array value of any element type, including arrays of arrays, for
+ * gguf_writer_set_arr_nested. data points to: packed elements for fixed-size
+ * types, `const char *const *` (count strings) for STRING, and
+ * `const gguf_writer_array *` (count nested arrays) for ARRAY. Nesting deeper
+ * than GGUF_MAX_ARRAY_DEPTH is a (sticky) error. */
+typedef struct gguf_writer_array {
+    gguf_type   type;
+    size_t      count;
+    const void *data;
+} gguf_writer_array;
+void gguf_writer_set_arr_nested(gguf_writer *w, const char *key,
+                                const gguf_writer_array *arr);
+
+/* Add a tensor; data (nbytes, which must match type and shape) is copied.
+ * Names must be unique and shorter than GGUF_MAX_NAME; the type must have a
+ * known layout and ne[0] must be a multiple of its block size. */
 void gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type,
                             uint32_t n_dims, const uint64_t *ne, const void *data,
                             size_t nbytes);
 
-/* Serialize to memory (caller frees *out) or atomically to path. */
+/* Serialize to memory (caller frees *out) or atomically to path. The first
+ * error any setter met (MM_ENOMEM, MM_EINVAL, MM_EEXIST, MM_ELIMIT) is
+ * returned here with its message. An alignment other than 32 is recorded as
+ * general.alignment (UINT32) unless the caller set that key to the same value. */
 int gguf_writer_to_buffer(gguf_writer *w, void **out, size_t *size, mm_error *err);
 int gguf_writer_write(gguf_writer *w, const char *path, mm_error *err);
 
