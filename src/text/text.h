@@ -239,6 +239,25 @@ struct text_vocab {
     text_pretok *pretok;         /* BPE only */
 };
 
+/* What both constructors hand to text_vocab_build: strings as (ptr, len). */
+typedef struct text_vocab_input {
+    text_vocab_type type;
+    const char     *pre;          /* NUL-terminated or NULL */
+    const char     *model_name;   /* general.name, for llama.cpp's per-model attributes */
+    const gguf_str *tokens;
+    size_t          n_tokens;
+    const float    *scores;
+    const int32_t  *types;
+    const gguf_str *merges;
+    size_t          n_merges;
+    int64_t         ids[6];       /* bos eos eot eom unk pad; TEXT_SPEC_DEFAULT or value */
+    int             flags[3];     /* add_bos add_eos add_space_prefix; -1 default */
+} text_vocab_input;
+
+enum { TEXT_ID_BOS, TEXT_ID_EOS, TEXT_ID_EOT, TEXT_ID_EOM, TEXT_ID_UNK, TEXT_ID_PAD };
+/* Build a vocabulary from in (copied); caller owns *out. */
+int text_vocab_build(const text_vocab_input *in, text_vocab **out, mm_error *err);
+
 /* Look up a token text (hash), -1 when absent. */
 int32_t text_vocab_lookup(const text_vocab *v, const char *s, size_t n);
 /* Encode one raw fragment (no special tokens in it) into out. */

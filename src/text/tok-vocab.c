@@ -8,22 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What both constructors hand to vocab_build: strings as (ptr, len). */
-typedef struct vocab_input {
-    text_vocab_type type;
-    const char     *pre;          /* NUL-terminated or NULL */
-    const char     *model_name;   /* general.name, for llama.cpp's per-model attributes */
-    const gguf_str *tokens;
-    size_t          n_tokens;
-    const float    *scores;
-    const int32_t  *types;
-    const gguf_str *merges;
-    size_t          n_merges;
-    int64_t         ids[6];       /* bos eos eot eom unk pad; TEXT_SPEC_DEFAULT or value */
-    int             flags[3];     /* add_bos add_eos add_space_prefix; -1 default */
-} vocab_input;
-
-enum { ID_BOS, ID_EOS, ID_EOT, ID_EOM, ID_UNK, ID_PAD };
 
 static uint64_t hash_bytes(const char *s, size_t n)
 {
@@ -78,7 +62,7 @@ static bool tok_is(const text_vocab *v, int32_t id, const char *s)
     return n == strlen(s) && memcmp(t, s, n) == 0;
 }
 
-static int build_tokens(text_vocab *v, const vocab_input *in, mm_error *err)
+static int build_tokens(text_vocab *v, const text_vocab_input *in, mm_error *err)
 {
     size_t total = 0;
     for (size_t i = 0; i < in->n_tokens; i++) {
@@ -151,7 +135,7 @@ static int build_tokens(text_vocab *v, const vocab_input *in, mm_error *err)
     return 0;
 }
 
-static int build_merges(text_vocab *v, const vocab_input *in, mm_error *err)
+static int build_merges(text_vocab *v, const text_vocab_input *in, mm_error *err)
 {
     size_t cap = table_size_for(in->n_merges);
     v->merge_keys = malloc(cap * sizeof *v->merge_keys);
@@ -453,7 +437,7 @@ static int32_t resolve_id(int64_t given, int32_t dflt, uint32_t n_tokens, const 
     return (int32_t)given;
 }
 
-static int vocab_build(const vocab_input *in, text_vocab **out, mm_error *err)
+int text_vocab_build(const text_vocab_input *in, text_vocab **out, mm_error *err)
 {
     *out = NULL;
     if (in->n_tokens == 0)
@@ -489,12 +473,12 @@ static int vocab_build(const vocab_input *in, text_vocab **out, mm_error *err)
     build_byte_tokens(v);
 
     bool spm = in->type == TEXT_VOCAB_SPM;
-    v->bos = resolve_id(in->ids[ID_BOS], spm ? 1 : 11, v->n_tokens, "bos");
-    v->eos = resolve_id(in->ids[ID_EOS], spm ? 2 : 11, v->n_tokens, "eos");
-    v->eot = resolve_id(in->ids[ID_EOT], -1, v->n_tokens, "eot");
-    v->eom = resolve_id(in->ids[ID_EOM], -1, v->n_tokens, "eom");
-    v->unk = resolve_id(in->ids[ID_UNK], spm ? 0 : -1, v->n_tokens, "unknown");
-    v->pad = resolve_id(in->ids[ID_PAD], -1, v->n_tokens, "padding");
+    v->bos = resolve_id(in->ids[TEXT_ID_BOS], spm ? 1 : 11, v->n_tokens, "bos");
+    v->eos = resolve_id(in->ids[TEXT_ID_EOS], spm ? 2 : 11, v->n_tokens, "eos");
+    v->eot = resolve_id(in->ids[TEXT_ID_EOT], -1, v->n_tokens, "eot");
+    v->eom = resolve_id(in->ids[TEXT_ID_EOM], -1, v->n_tokens, "eom");
+    v->unk = resolve_id(in->ids[TEXT_ID_UNK], spm ? 0 : -1, v->n_tokens, "unknown");
+    v->pad = resolve_id(in->ids[TEXT_ID_PAD], -1, v->n_tokens, "padding");
     v->add_bos = in->flags[0] >= 0 ? in->flags[0] != 0 : (spm || info.add_bos);
     v->add_eos = in->flags[1] >= 0 ? in->flags[1] != 0 : false;
     v->add_space_prefix = in->flags[2] >= 0 ? in->flags[2] != 0 : spm;
@@ -567,19 +551,19 @@ int text_vocab_new(const text_vocab_spec *spec, text_vocab **out, mm_error *err)
     *out = NULL;
     if (spec->type != TEXT_VOCAB_SPM && spec->type != TEXT_VOCAB_BPE)
         return mm_error_set(err, MM_EINVAL, "unknown vocabulary type %d", (int)spec->type);
-    vocab_input in = { 0 };
+    text_vocab_input in = { 0 };
     in.type = spec->type;
     in.pre = spec->pre;
     in.n_tokens = spec->n_tokens;
     in.scores = spec->scores;
     in.types = spec->token_types;
     in.n_merges = spec->n_merges;
-    in.ids[ID_BOS] = spec->bos_id;
-    in.ids[ID_EOS] = spec->eos_id;
-    in.ids[ID_EOT] = spec->eot_id;
-    in.ids[ID_EOM] = spec->eom_id;
-    in.ids[ID_UNK] = spec->unk_id;
-    in.ids[ID_PAD] = spec->pad_id;
+    in.ids[TEXT_ID_BOS] = spec->bos_id;
+    in.ids[TEXT_ID_EOS] = spec->eos_id;
+    in.ids[TEXT_ID_EOT] = spec->eot_id;
+    in.ids[TEXT_ID_EOM] = spec->eom_id;
+    in.ids[TEXT_ID_UNK] = spec->unk_id;
+    in.ids[TEXT_ID_PAD] = spec->pad_id;
     in.flags[0] = spec->add_bos;
     in.flags[1] = spec->add_eos;
     in.flags[2] = spec->add_space_prefix;
@@ -591,183 +575,10 @@ int text_vocab_new(const text_vocab_spec *spec, text_vocab **out, mm_error *err)
     } else {
         in.tokens = toks;
         in.merges = merges;
-        rc = vocab_build(&in, out, err);
+        rc = text_vocab_build(&in, out, err);
     }
     free(toks);
     free(merges);
-    return rc;
-}
-
-/* ---- GGUF ---- */
-
-static int read_str_array(const gguf_file *f, const char *key, bool required, gguf_str **out,
-                          size_t *n, mm_error *err)
-{
-    gguf_arr arr;
-    *out = NULL;
-    *n = 0;
-    int rc = gguf_get_arr(f, key, &arr);
-    if (rc == MM_ENOTFOUND && !required)
-        return 0;
-    if (rc == MM_ENOTFOUND)
-        return mm_error_set(err, MM_EFORMAT, "the model has no %s: it cannot be tokenized", key);
-    if (rc != 0 || arr.type != GGUF_TYPE_STRING)
-        return mm_error_set(err, MM_EFORMAT, "%s must be an array of strings", key);
-    if (arr.count > TEXT_MAX_VOCAB * 4ull)
-        return mm_error_set(err, MM_ELIMIT, "%s has %llu entries (limit %u)", key,
-                            (unsigned long long)arr.count, TEXT_MAX_VOCAB * 4);
-    gguf_str *v = malloc((arr.count ? arr.count : 1) * sizeof *v);
-    if (!v)
-        return mm_error_set(err, MM_ENOMEM, "out of memory reading %s", key);
-    for (uint64_t i = 0; i < arr.count; i++) {
-        if (gguf_arr_str(&arr, i, &v[i]) != 0) {
-            free(v);
-            return mm_error_set(err, MM_EFORMAT, "%s[%llu] is unreadable", key,
-                                (unsigned long long)i);
-        }
-    }
-    *out = v;
-    *n = (size_t)arr.count;
-    return 0;
-}
-
-/* scores (f32 or i32) and token types (i32); NULL when absent. */
-static int read_num_array(const gguf_file *f, const char *key, size_t n_tokens, bool want_float,
-                          void **out, mm_error *err)
-{
-    gguf_arr arr;
-    *out = NULL;
-    int rc = gguf_get_arr(f, key, &arr);
-    if (rc == MM_ENOTFOUND)
-        return 0;
-    bool ok = rc == 0 && (arr.type == GGUF_TYPE_INT32 ||
-                          (want_float && arr.type == GGUF_TYPE_FLOAT32));
-    if (!ok)
-        return mm_error_set(err, MM_EFORMAT, "%s must be an array of %s", key,
-                            want_float ? "f32 or i32" : "i32");
-    if (arr.count < n_tokens)
-        return mm_error_set(err, MM_EFORMAT, "%s has %llu entries for %zu tokens", key,
-                            (unsigned long long)arr.count, n_tokens);
-    void *v = malloc((n_tokens ? n_tokens : 1) * 4);
-    if (!v)
-        return mm_error_set(err, MM_ENOMEM, "out of memory reading %s", key);
-    const uint8_t *src = arr.data;
-    for (size_t i = 0; i < n_tokens; i++) {
-        if (want_float && arr.type == GGUF_TYPE_INT32) {
-            int32_t x;
-            memcpy(&x, src + 4 * i, 4);
-            ((float *)v)[i] = (float)x;
-        } else {
-            memcpy((uint8_t *)v + 4 * i, src + 4 * i, 4);   /* unaligned in the map */
-        }
-    }
-    *out = v;
-    return 0;
-}
-
-static int read_opt_id(const gguf_file *f, const char *key, int64_t *id)
-{
-    uint32_t x;
-    int rc = gguf_get_u32(f, key, &x);
-    if (rc == 0)
-        *id = x;
-    else
-        *id = TEXT_SPEC_DEFAULT;
-    return rc == MM_ENOTFOUND ? 0 : rc;
-}
-
-static int read_opt_bool(const gguf_file *f, const char *key, int *flag)
-{
-    bool b;
-    int rc = gguf_get_bool(f, key, &b);
-    *flag = rc == 0 ? (int)b : -1;
-    return rc == MM_ENOTFOUND ? 0 : rc;
-}
-
-static char *gguf_strdup(const gguf_str *s)
-{
-    return s->len > 4096 ? NULL : mm_strndup(s->ptr, (size_t)s->len);
-}
-
-int text_vocab_load(const gguf_file *f, text_vocab **out, mm_error *err)
-{
-    *out = NULL;
-    vocab_input in = { 0 };
-    gguf_str model, pre, name;
-    char *model_s = NULL, *pre_s = NULL, *name_s = NULL;
-    gguf_str *toks = NULL, *merges = NULL;
-    void *scores = NULL, *types = NULL;
-    int rc;
-
-    if (gguf_get_str(f, "tokenizer.ggml.model", &model) != 0) {
-        return mm_error_set(err, MM_EFORMAT, "the model has no tokenizer.ggml.model string: "
-                            "it carries no tokenizer");
-    }
-    model_s = gguf_strdup(&model);
-    if (!model_s) {
-        rc = mm_error_set(err, MM_EFORMAT, "tokenizer.ggml.model is not a short string");
-        goto fail;
-    }
-    if (strcmp(model_s, "llama") == 0) {
-        in.type = TEXT_VOCAB_SPM;
-    } else if (strcmp(model_s, "gpt2") == 0) {
-        in.type = TEXT_VOCAB_BPE;
-    } else {
-        rc = mm_error_set(err, MM_EUNSUPPORTED, "unsupported tokenizer model '%.64s' "
-                          "(supported: 'llama' (SentencePiece BPE), 'gpt2' (byte-level BPE))",
-                          model_s);
-        goto fail;
-    }
-    if (gguf_get_str(f, "tokenizer.ggml.pre", &pre) == 0 && !(pre_s = gguf_strdup(&pre))) {
-        rc = mm_error_set(err, MM_EFORMAT, "tokenizer.ggml.pre is not a short string");
-        goto fail;
-    }
-    if (gguf_get_str(f, "general.name", &name) == 0)
-        name_s = gguf_strdup(&name);
-    in.pre = pre_s;
-    in.model_name = name_s;
-
-    if ((rc = read_str_array(f, "tokenizer.ggml.tokens", true, &toks, &in.n_tokens, err)) != 0)
-        goto fail;
-    if ((rc = read_num_array(f, "tokenizer.ggml.scores", in.n_tokens, true, &scores, err)) != 0)
-        goto fail;
-    if ((rc = read_num_array(f, "tokenizer.ggml.token_type", in.n_tokens, false, &types, err)) != 0)
-        goto fail;
-    if (in.type == TEXT_VOCAB_BPE &&
-        (rc = read_str_array(f, "tokenizer.ggml.merges", true, &merges, &in.n_merges, err)) != 0)
-        goto fail;
-    in.tokens = toks;
-    in.merges = merges;
-    in.scores = scores;
-    in.types = types;
-    static const char *const id_keys[6] = {
-        "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
-        "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id",
-        "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.padding_token_id",
-    };
-    for (int i = 0; i < 6; i++)
-        if (read_opt_id(f, id_keys[i], &in.ids[i]) != 0) {
-            rc = mm_error_set(err, MM_EFORMAT, "%s must be an unsigned 32-bit integer", id_keys[i]);
-            goto fail;
-        }
-    static const char *const flag_keys[3] = {
-        "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token",
-        "tokenizer.ggml.add_space_prefix",
-    };
-    for (int i = 0; i < 3; i++)
-        if (read_opt_bool(f, flag_keys[i], &in.flags[i]) != 0) {
-            rc = mm_error_set(err, MM_EFORMAT, "%s must be a boolean", flag_keys[i]);
-            goto fail;
-        }
-    rc = vocab_build(&in, out, err);
-fail:
-    free(model_s);
-    free(pre_s);
-    free(name_s);
-    free(toks);
-    free(merges);
-    free(scores);
-    free(types);
     return rc;
 }
 
