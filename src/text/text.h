@@ -236,6 +236,7 @@ struct text_vocab {
     uint32_t    special_bucket[257];
     int32_t     bos, eos, eot, eom, unk, pad;
     bool        add_bos, add_eos, add_space_prefix, ignore_merges;
+    bool        spm_split_ok;    /* no token has a non-space byte before U+2581 */
     text_pretok *pretok;         /* BPE only */
 };
 
@@ -257,6 +258,16 @@ typedef struct text_vocab_input {
 enum { TEXT_ID_BOS, TEXT_ID_EOS, TEXT_ID_EOT, TEXT_ID_EOM, TEXT_ID_UNK, TEXT_ID_PAD };
 /* Build a vocabulary from in (copied); caller owns *out. */
 int text_vocab_build(const text_vocab_input *in, text_vocab **out, mm_error *err);
+
+/* Word -> ids cache of one tokenize call (tok-cache.c). Words are borrowed
+ * and must outlive the cache. A NULL cache (allocation failed) misses. */
+typedef struct text_word_cache text_word_cache;
+text_word_cache *text_word_cache_new(void);
+void text_word_cache_free(text_word_cache *c);
+bool text_word_cache_get(const text_word_cache *c, const char *word, size_t len,
+                         const int32_t **ids, size_t *n_ids);
+void text_word_cache_put(text_word_cache *c, const char *word, size_t len,
+                         const int32_t *ids, size_t n_ids);
 
 /* Look up a token text (hash), -1 when absent. */
 int32_t text_vocab_lookup(const text_vocab *v, const char *s, size_t n);

@@ -168,17 +168,29 @@ int text_bpe_encode(const text_vocab *v, const char *text, size_t len, text_ids 
         rc = mm_error_set(err, MM_ENOMEM, "out of memory tokenizing");
         goto done;
     }
+    /* short texts are not worth a cache */
+    text_word_cache *cache = words.n >= 64 ? text_word_cache_new() : NULL;
     for (size_t i = 0; i < words.n; i++) {
-        rc = encode_word(v, &w, (const uint8_t *)text + words.v[i].off, words.v[i].len, out);
-        if (rc == MM_ELIMIT) {
-            rc = mm_error_set(err, MM_ELIMIT, "the text needs more than %zu tokens", out->max);
-            goto done;
+        const char *word = text + words.v[i].off;
+        size_t wl = words.v[i].len, start = out->n;
+        const int32_t *cached;
+        size_t n_cached;
+        if (text_word_cache_get(cache, word, wl, &cached, &n_cached)) {
+            for (size_t k = 0; k < n_cached && rc == 0; k++)
+                rc = text_ids_push(out, cached[k]);
+        } else {
+            rc = encode_word(v, &w, (const uint8_t *)word, wl, out);
+            if (rc == 0)
+                text_word_cache_put(cache, word, wl, out->v + start, out->n - start);
         }
-        if (rc != 0) {
-            rc = mm_error_set(err, MM_ENOMEM, "out of memory tokenizing");
-            goto done;
-        }
+        if (rc != 0)
+            break;
     }
+    text_word_cache_free(cache);
+    if (rc == MM_ELIMIT)
+        rc = mm_error_set(err, MM_ELIMIT, "the text needs more than %zu tokens", out->max);
+    else if (rc != 0)
+        rc = mm_error_set(err, MM_ENOMEM, "out of memory tokenizing");
 done:
     free(w.sym);
     free(w.enc);

@@ -94,6 +94,87 @@ static size_t utf8_len(uint8_t b)
     return lookup[b >> 4];
 }
 
+/* Merge and emit esc[off, off + len) on its own. */
+static int encode_segment(const text_vocab *v, spm_work *w, uint32_t off, uint32_t len,
+                          text_ids *out)
+{
+    const char *esc = w->text;
+    size_t n_sym = 0;
+    w->heap_n = 0;
+    for (uint32_t o = off; o < off + len;) {
+        uint32_t cl = (uint32_t)utf8_len((uint8_t)esc[o]);
+        if (cl > off + len - o)
+            cl = off + len - o;
+        w->sym[n_sym].off = o;
+        w->sym[n_sym].n = cl;
+        w->sym[n_sym].prev = (int32_t)n_sym - 1;
+        o += cl;
+        w->sym[n_sym].next = o < off + len ? (int32_t)n_sym + 1 : -1;
+        n_sym++;
+    }
+    for (size_t i = 1; i < n_sym; i++)
+        if (try_pair(v, w, (int32_t)i - 1, (int32_t)i) != 0)
+            return MM_ENOMEM;
+    while (w->heap_n > 0) {
+        spm_pair p = heap_pop(w);
+        spm_sym *l = &w->sym[p.left], *r = &w->sym[p.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != p.size)
+            continue;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            w->sym[r->next].prev = p.left;
+        if (try_pair(v, w, l->prev, p.left) != 0 || try_pair(v, w, p.left, l->next) != 0)
+            return MM_ENOMEM;
+    }
+    int rc;
+    for (int32_t i = n_sym ? 0 : -1; i >= 0; i = w->sym[i].next) {
+        const spm_sym *s = &w->sym[i];
+        int32_t id = text_vocab_lookup(v, esc + s->off, s->n);
+        if (id >= 0) {
+            if ((rc = text_ids_push(out, id)) != 0)
+                return rc;
+            continue;
+        }
+        for (uint32_t j = 0; j < s->n; j++) {
+            id = v->byte_tok[(uint8_t)esc[s->off + j]];
+            if (id < 0)
+                id = v->unk;
+            if (id >= 0 && (rc = text_ids_push(out, id)) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static bool is_space_mark(const char *s, size_t i, size_t n)
+{
+    return i + 2 < n && (uint8_t)s[i] == 0xE2 && (uint8_t)s[i + 1] == 0x96 &&
+           (uint8_t)s[i + 2] == 0x81;
+}
+
+/* End of the segment that starts at start (a symbol boundary): the next
+ * symbol that is U+2581 after one that is not, when the vocabulary allows
+ * cutting there; else the end of the text. */
+static size_t segment_end(const text_vocab *v, const char *esc, size_t e, size_t start)
+{
+    if (!v->spm_split_ok)
+        return e;
+    bool prev_mark = false;
+    for (size_t pos = start; pos < e;) {
+        size_t cl = utf8_len((uint8_t)esc[pos]);
+        if (cl > e - pos)
+            cl = e - pos;
+        bool mark = cl == 3 && is_space_mark(esc, pos, e);
+        if (pos > start && mark && !prev_mark)
+            return pos;
+        prev_mark = mark;
+        pos += cl;
+    }
+    return e;
+}
+
 int text_spm_encode(const text_vocab *v, const char *text, size_t len, bool prefix_space,
                     text_ids *out, mm_error *err)
 {
@@ -103,11 +184,10 @@ int text_spm_encode(const text_vocab *v, const char *text, size_t len, bool pref
     size_t elen = len + (prefix_space ? 1 : 0) + spaces * 2;
     char *esc = malloc(elen ? elen : 1);
     spm_work w = { 0 };
+    text_word_cache *cache = NULL;
     int rc = 0;
-    if (!esc) {
-        rc = mm_error_set(err, MM_ENOMEM, "out of memory tokenizing");
-        goto done;
-    }
+    if (!esc)
+        goto oom;
     size_t e = 0;
     if (prefix_space) {
         memcpy(esc, "\xe2\x96\x81", 3);
@@ -122,62 +202,45 @@ int text_spm_encode(const text_vocab *v, const char *text, size_t len, bool pref
         }
     }
     w.text = esc;
-    w.sym = malloc((e ? e : 1) * sizeof *w.sym);
-    if (!w.sym) {
-        rc = mm_error_set(err, MM_ENOMEM, "out of memory tokenizing");
-        goto done;
+    /* When no token joins a non-space character to a following U+2581, no
+     * merge can cross the point before such a U+2581: the words between
+     * those points encode independently, with identical results, in small
+     * heaps, and repeated words come from the cache. */
+    size_t longest = 0, n_seg = 0;
+    for (size_t st = 0, en; st < e; st = en) {
+        en = segment_end(v, esc, e, st);
+        if (en - st > longest)
+            longest = en - st;
+        n_seg++;
     }
-    size_t n_sym = 0;
-    for (size_t off = 0; off < e;) {
-        size_t cl = utf8_len((uint8_t)esc[off]);
-        if (cl > e - off)
-            cl = e - off;
-        w.sym[n_sym].off = (uint32_t)off;
-        w.sym[n_sym].n = (uint32_t)cl;
-        w.sym[n_sym].prev = (int32_t)n_sym - 1;
-        off += cl;
-        w.sym[n_sym].next = off < e ? (int32_t)n_sym + 1 : -1;
-        n_sym++;
-    }
-    for (size_t i = 1; i < n_sym; i++)
-        if (try_pair(v, &w, (int32_t)i - 1, (int32_t)i) != 0)
-            goto oom;
-    while (w.heap_n > 0) {
-        spm_pair p = heap_pop(&w);
-        spm_sym *l = &w.sym[p.left], *r = &w.sym[p.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != p.size)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            w.sym[r->next].prev = p.left;
-        if (try_pair(v, &w, l->prev, p.left) != 0 || try_pair(v, &w, p.left, l->next) != 0)
-            goto oom;
-    }
-    for (int32_t i = n_sym ? 0 : -1; i >= 0; i = w.sym[i].next) {
-        const spm_sym *s = &w.sym[i];
-        int32_t id = text_vocab_lookup(v, esc + s->off, s->n);
-        if (id >= 0) {
-            if ((rc = text_ids_push(out, id)) != 0)
-                goto limit;
-            continue;
-        }
-        for (uint32_t j = 0; j < s->n; j++) {
-            id = v->byte_tok[(uint8_t)esc[s->off + j]];
-            if (id < 0)
-                id = v->unk;
-            if (id >= 0 && (rc = text_ids_push(out, id)) != 0)
-                goto limit;
+    w.sym = malloc((longest ? longest : 1) * sizeof *w.sym);
+    if (!w.sym)
+        goto oom;
+    cache = n_seg >= 64 ? text_word_cache_new() : NULL;
+    for (size_t st = 0, en; st < e && rc == 0; st = en) {
+        en = segment_end(v, esc, e, st);
+        const char *word = esc + st;
+        size_t wl = en - st, start = out->n;
+        const int32_t *cached;
+        size_t n_cached;
+        if (text_word_cache_get(cache, word, wl, &cached, &n_cached)) {
+            for (size_t k = 0; k < n_cached && rc == 0; k++)
+                rc = text_ids_push(out, cached[k]);
+        } else {
+            rc = encode_segment(v, &w, (uint32_t)st, (uint32_t)wl, out);
+            if (rc == 0)
+                text_word_cache_put(cache, word, wl, out->v + start, out->n - start);
         }
     }
-    goto done;
-limit:
-    rc = mm_error_set(err, MM_ELIMIT, "the text needs more than %zu tokens", out->max);
+    if (rc == MM_ELIMIT)
+        rc = mm_error_set(err, MM_ELIMIT, "the text needs more than %zu tokens", out->max);
+    else if (rc != 0)
+        goto oom;
     goto done;
 oom:
     rc = mm_error_set(err, MM_ENOMEM, "out of memory tokenizing");
 done:
+    text_word_cache_free(cache);
     free(esc);
     free(w.sym);
     free(w.heap);

@@ -189,6 +189,21 @@ static int build_merges(text_vocab *v, const text_vocab_input *in, mm_error *err
     return 0;
 }
 
+/* Whether no token has U+2581 right after something that is not U+2581:
+ * then SPM merges never cross the start of a space run (tok-spm.c). */
+static bool spm_can_split(const text_vocab *v)
+{
+    static const char mark[3] = { (char)0xE2, (char)0x96, (char)0x81 };
+    for (uint32_t id = 0; id < v->n_tokens; id++) {
+        size_t n;
+        const char *t = tok_text(v, (int32_t)id, &n);
+        for (size_t k = 1; k + 3 <= n; k++)
+            if (memcmp(t + k, mark, 3) == 0 && !(k >= 3 && memcmp(t + k - 3, mark, 3) == 0))
+                return false;
+    }
+    return true;
+}
+
 static void build_byte_tokens(text_vocab *v)
 {
     for (int b = 0; b < 256; b++) {
@@ -471,6 +486,7 @@ int text_vocab_build(const text_vocab_input *in, text_vocab **out, mm_error *err
     if (in->type == TEXT_VOCAB_BPE && (rc = build_merges(v, in, err)) != 0)
         goto fail;
     build_byte_tokens(v);
+    v->spm_split_ok = in->type == TEXT_VOCAB_SPM && spm_can_split(v);
 
     bool spm = in->type == TEXT_VOCAB_SPM;
     v->bos = resolve_id(in->ids[TEXT_ID_BOS], spm ? 1 : 11, v->n_tokens, "bos");
