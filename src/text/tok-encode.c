@@ -72,8 +72,10 @@ static int find_specials(const text_vocab *v, const char *text, size_t len, bool
         for (uint32_t k = v->special_bucket[b]; k < v->special_bucket[b + 1]; k++) {
             int32_t id = v->special_ids[k];
             size_t tl = v->text_off[id + 1] - v->text_off[id];
-            if (tl > len - p || !special_active(v, id, parse_special) ||
-                memcmp(text + p, v->pool + v->text_off[id], tl) != 0)
+            const char *t = v->pool + v->text_off[id];
+            /* the second byte rejects most candidates before memcmp */
+            if (tl > len - p || (tl > 1 && t[1] != text[p + 1]) ||
+                !special_active(v, id, parse_special) || memcmp(text + p, t, tl) != 0)
                 continue;
             if (n_occ == cap_occ) {
                 size_t cap = cap_occ ? cap_occ * 2 : 16;

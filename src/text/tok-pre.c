@@ -82,6 +82,7 @@ static const pre_def k_pre_defs[] = {
 struct text_pretok {
     size_t      n;
     pcre2_code *code[MAX_PATTERNS];
+    bool        jit[MAX_PATTERNS];   /* JIT-compiled: use the fast entry point */
 };
 
 static bool name_in_list(const char *name, const char *list)
@@ -132,7 +133,7 @@ int text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info,
                                 "compile at offset %zu: %s", name, i, (size_t)eo, (char *)msg);
         }
         /* without JIT PCRE2 still matches correctly, only slower */
-        (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+        p->jit[p->n] = pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) == 0;
         p->code[p->n++] = c;
     }
     if (info) {
@@ -176,7 +177,7 @@ void text_spans_free(text_spans *s)
 }
 
 /* Split every span of in by pattern c into out (matches and gaps). */
-static int split_one(const pcre2_code *c, const char *text, const text_spans *in,
+static int split_one(const pcre2_code *c, bool jit, const char *text, const text_spans *in,
                      text_spans *out, pcre2_match_data *md, pcre2_match_context *mc,
                      mm_error *err)
 {
@@ -184,7 +185,8 @@ static int split_one(const pcre2_code *c, const char *text, const text_spans *in
         const char *piece = text + in->v[k].off;
         size_t len = in->v[k].len, pos = 0, gap = 0;
         while (pos < len) {
-            int rc = pcre2_match(c, (PCRE2_SPTR)piece, len, pos, 0, md, mc);
+            int rc = jit ? pcre2_jit_match(c, (PCRE2_SPTR)piece, len, pos, 0, md, mc)
+                         : pcre2_match(c, (PCRE2_SPTR)piece, len, pos, 0, md, mc);
             if (rc == PCRE2_ERROR_NOMATCH)
                 break;
             if (rc < 0) {
@@ -247,7 +249,7 @@ int text_pretok_split(const text_pretok *p, const char *text, size_t len, text_s
     text_spans *src = &a, *dst = &b;
     for (size_t i = 0; i < p->n && rc == 0; i++) {
         dst->n = 0;
-        rc = split_one(p->code[i], text, src, dst, md, mc, err);
+        rc = split_one(p->code[i], p->jit[i], text, src, dst, md, mc, err);
         text_spans *t = src; src = dst; dst = t;
     }
     if (rc == 0)
