@@ -6,6 +6,7 @@
 #include "support/test.h"
 #include "text/text.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
@@ -253,8 +254,10 @@ static void test_spm(void)
 
 /* ---- GGUF loading ---- */
 
-static text_vocab *load_synth(const char *model, const char *pre, bool with_tokens, int *rc,
-                              mm_error *err)
+typedef void (*synth_hook)(gguf_writer *w);
+
+static text_vocab *load_synth_hook(const char *model, const char *pre, bool with_tokens,
+                                   synth_hook hook, int *rc, mm_error *err)
 {
     gguf_writer *w = gguf_writer_new();
     gguf_writer_set_str(w, "general.architecture", "llama");
@@ -276,6 +279,8 @@ static text_vocab *load_synth(const char *model, const char *pre, bool with_toke
     gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", merges, 1);
     gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 257);
     gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", false);
+    if (hook)
+        hook(w);
     void *buf = NULL;
     size_t size = 0;
     gguf_file *f = NULL;
@@ -289,6 +294,59 @@ static text_vocab *load_synth(const char *model, const char *pre, bool with_toke
     free(buf);
     gguf_writer_free(w);
     return v;
+}
+
+static text_vocab *load_synth(const char *model, const char *pre, bool with_tokens, int *rc,
+                              mm_error *err)
+{
+    return load_synth_hook(model, pre, with_tokens, NULL, rc, err);
+}
+
+static void hook_bad_scores(gguf_writer *w)
+{
+    const char *s[] = { "not", "a", "score" };
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.scores", s, 3);
+}
+
+static void hook_short_types(gguf_writer *w)
+{
+    int32_t t[3] = { 1, 1, 1 };
+    gguf_writer_set_arr(w, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, t, 3);
+}
+
+static void hook_bad_bos(gguf_writer *w)
+{
+    gguf_writer_set_str(w, "tokenizer.ggml.bos_token_id", "one");
+}
+
+static void hook_bos_out_of_range(gguf_writer *w)
+{
+    gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 999999);
+    gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", true);
+}
+
+static void test_load_errors(void)
+{
+    int rc;
+    mm_error err = { 0 };
+    text_vocab *v = load_synth_hook("gpt2", "gpt-2", true, hook_bad_scores, &rc, &err);
+    CHECK_INT(rc, MM_EFORMAT);
+    CHECK_CONTAINS(err.message, "tokenizer.ggml.scores");
+    CHECK(v == NULL);
+    v = load_synth_hook("gpt2", "gpt-2", true, hook_short_types, &rc, &err);
+    CHECK_INT(rc, MM_EFORMAT);
+    CHECK_CONTAINS(err.message, "tokenizer.ggml.token_type has 3 entries for 258 tokens");
+    v = load_synth_hook("gpt2", "gpt-2", true, hook_bad_bos, &rc, &err);
+    CHECK_INT(rc, MM_EFORMAT);
+    CHECK_CONTAINS(err.message, "tokenizer.ggml.bos_token_id");
+    /* an out-of-range id falls back to the default (11 for gpt2), as llama.cpp */
+    v = load_synth_hook("gpt2", "gpt-2", true, hook_bos_out_of_range, &rc, &err);
+    CHECK_INT(rc, 0);
+    if (v) {
+        CHECK_INT(text_vocab_bos(v), 11);
+        CHECK_IDS(v, "he", true, false, 11, 256);
+    }
+    text_vocab_free(v);
 }
 
 static void test_load(void)
@@ -408,9 +466,64 @@ static void test_stream(void)
     text_vocab_free(v);
 }
 
+/* ---- one vocabulary, many threads ---- */
+
+typedef struct thread_job {
+    const text_vocab *v;
+    const char       *text;
+    size_t            len;
+    int32_t           ids[2048];
+    size_t            n;
+    int               rc;
+} thread_job;
+
+static void *tokenize_thread(void *arg)
+{
+    thread_job *j = arg;
+    for (int k = 0; k < 50 && j->rc == 0; k++)
+        j->rc = text_tokenize(j->v, j->text, j->len, true, true, j->ids, 2048, &j->n, NULL);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    const char *extra[] = { "he", "ll", "hell", "hello", "\xc4\xa0w", "or", "<|im_end|>" };
+    const char *merges[] = { "h e", "l l", "he ll", "hell o", "\xc4\xa0 w", "o r" };
+    text_vocab *v = make_bpe("llama-bpe", merges, MM_ARRAY_LEN(merges), extra,
+                             MM_ARRAY_LEN(extra), NULL);
+    if (!v)
+        return;
+    char text[1024];
+    size_t len = 0;
+    static const char unit[] = "hello world<|im_end|> 123 \xc3\xa9t\xc3\xa9\n";
+    while (len + sizeof unit < sizeof text) {
+        memcpy(text + len, unit, sizeof unit - 1);
+        len += sizeof unit - 1;
+    }
+    thread_job *jobs = calloc(4, sizeof *jobs);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i].v = v;
+        jobs[i].text = text;
+        jobs[i].len = len;
+        CHECK_INT(pthread_create(&th[i], NULL, tokenize_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(jobs[i].rc, 0);
+        CHECK(jobs[i].n == jobs[0].n && jobs[i].n > 0 &&
+              memcmp(jobs[i].ids, jobs[0].ids, jobs[0].n * sizeof(int32_t)) == 0);
+    }
+    free(jobs);
+    text_vocab_free(v);
+}
+
 int main(void)
 {
     test_bpe();
+    test_load_errors();
+    test_threads();
     test_bpe_special();
     test_spm();
     test_load();
