@@ -83,7 +83,50 @@ struct text_pretok {
     size_t      n;
     pcre2_code *code[MAX_PATTERNS];
     bool        jit[MAX_PATTERNS];   /* JIT-compiled: use the fast entry point */
+    /* bytes a match can start with (from PCRE2's study); a piece without
+     * any of them cannot match and needs no call */
+    bool        has_first[MAX_PATTERNS];
+    uint8_t     first[MAX_PATTERNS][32];
+    uint32_t    min_len[MAX_PATTERNS];
 };
+
+static void study_first(text_pretok *p, size_t i)
+{
+    const pcre2_code *c = p->code[i];
+    uint32_t type = 0, unit = 0, min_len = 0;
+    const uint8_t *bitmap = NULL;
+    p->has_first[i] = false;
+    pcre2_pattern_info(c, PCRE2_INFO_MINLENGTH, &min_len);
+    p->min_len[i] = min_len;
+    if (pcre2_pattern_info(c, PCRE2_INFO_FIRSTCODETYPE, &type) != 0)
+        return;
+    if (type == 1 && pcre2_pattern_info(c, PCRE2_INFO_FIRSTCODEUNIT, &unit) == 0 &&
+        unit < 256) {
+        memset(p->first[i], 0, 32);
+        p->first[i][unit >> 3] |= (uint8_t)(1u << (unit & 7));
+        p->has_first[i] = true;
+    } else if (type == 0 && pcre2_pattern_info(c, PCRE2_INFO_FIRSTBITMAP, &bitmap) == 0 &&
+               bitmap) {
+        memcpy(p->first[i], bitmap, 32);
+        p->has_first[i] = true;
+    }
+}
+
+/* Can pattern i match anywhere in piece? false only when it surely cannot. */
+static bool may_match(const text_pretok *p, size_t i, const char *piece, size_t len)
+{
+    if (len < p->min_len[i])
+        return false;
+    if (!p->has_first[i])
+        return true;
+    const uint8_t *bm = p->first[i];
+    for (size_t k = 0; k < len; k++) {
+        uint8_t b = (uint8_t)piece[k];
+        if (bm[b >> 3] & (1u << (b & 7)))
+            return true;
+    }
+    return false;
+}
 
 static bool name_in_list(const char *name, const char *list)
 {
@@ -134,7 +177,9 @@ int text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info,
         }
         /* without JIT PCRE2 still matches correctly, only slower */
         p->jit[p->n] = pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) == 0;
-        p->code[p->n++] = c;
+        p->code[p->n] = c;
+        study_first(p, p->n);
+        p->n++;
     }
     if (info) {
         info->ignore_merges = def->ignore_merges;
@@ -177,13 +222,20 @@ void text_spans_free(text_spans *s)
 }
 
 /* Split every span of in by pattern c into out (matches and gaps). */
-static int split_one(const pcre2_code *c, bool jit, const char *text, const text_spans *in,
+static int split_one(const text_pretok *p, size_t pat, const char *text, const text_spans *in,
                      text_spans *out, pcre2_match_data *md, pcre2_match_context *mc,
                      mm_error *err)
 {
+    const pcre2_code *c = p->code[pat];
+    bool jit = p->jit[pat];
     for (size_t k = 0; k < in->n; k++) {
         const char *piece = text + in->v[k].off;
         size_t len = in->v[k].len, pos = 0, gap = 0;
+        if (!may_match(p, pat, piece, len)) {
+            if (text_spans_push(out, in->v[k].off, (uint32_t)len) != 0)
+                goto oom;
+            continue;
+        }
         while (pos < len) {
             int rc = jit ? pcre2_jit_match(c, (PCRE2_SPTR)piece, len, pos, 0, md, mc)
                          : pcre2_match(c, (PCRE2_SPTR)piece, len, pos, 0, md, mc);
@@ -249,7 +301,7 @@ int text_pretok_split(const text_pretok *p, const char *text, size_t len, text_s
     text_spans *src = &a, *dst = &b;
     for (size_t i = 0; i < p->n && rc == 0; i++) {
         dst->n = 0;
-        rc = split_one(p->code[i], p->jit[i], text, src, dst, md, mc, err);
+        rc = split_one(p, i, text, src, dst, md, mc, err);
         text_spans *t = src; src = dst; dst = t;
     }
     if (rc == 0)
