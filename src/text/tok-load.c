@@ -75,7 +75,9 @@ static int read_opt_id(const gguf_file *f, const char *key, int64_t *id)
 {
     uint32_t x;
     int rc = gguf_get_u32(f, key, &x);
-    if (rc == 0)
+    /* converters write UINT32_MAX for "none": llama.cpp then keeps its
+     * default, as for any id out of range, so treat it as absent */
+    if (rc == 0 && x != UINT32_MAX)
         *id = x;
     else
         *id = TEXT_SPEC_DEFAULT;
