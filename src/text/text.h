@@ -230,9 +230,12 @@ struct text_vocab {
     /* decoded pieces (special = true form) */
     char       *piece_pool;
     size_t     *piece_off;       /* n_tokens + 1 */
-    /* special tokens by decreasing length, bucketed by first byte */
+    /* special tokens (control, user-defined, unknown) in matching priority
+     * (longer first, then lower id), and their indices bucketed by first
+     * byte for the scan that finds which of them occur in a text */
     int32_t    *special_ids;
     size_t      n_special;
+    uint32_t   *special_by_byte;
     uint32_t    special_bucket[257];
     int32_t     bos, eos, eot, eom, unk, pad;
     bool        add_bos, add_eos, add_space_prefix, ignore_merges;

@@ -27,33 +27,115 @@ static bool special_active(const text_vocab *v, int32_t id, bool parse_special)
     return parse_special || !(v->attr[id] & (TEXT_ATTR_CONTROL | TEXT_ATTR_UNKNOWN));
 }
 
-/* C11 qsort has no context: sort keys carry what the comparison needs. */
-typedef struct occ_key {
-    uint32_t len;
-    int32_t  id;
-    uint32_t pos;
-} occ_key;
-
-static int cmp_key(const void *a, const void *b)
-{
-    const occ_key *x = a, *y = b;
-    if (x->len != y->len)
-        return x->len > y->len ? -1 : 1;
-    if (x->id != y->id)
-        return x->id < y->id ? -1 : 1;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
 static int cmp_match(const void *a, const void *b)
 {
     const special_match *x = a, *y = b;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Find the special tokens in text; fills *out (sorted by position) with
- * accepted matches. Equivalent to llama.cpp's tokenizer_st_partition: for
- * each token in priority order, scan every still-raw fragment left to right
- * for non-overlapping occurrences. */
+typedef struct match_list {
+    special_match *v;
+    size_t         n, cap;
+} match_list;
+
+static int add_match(match_list *m, size_t pos, size_t len, int32_t id)
+{
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        special_match *v = realloc(m->v, cap * sizeof *v);
+        if (!v)
+            return MM_ENOMEM;
+        m->v = v;
+        m->cap = cap;
+    }
+    m->v[m->n++] = (special_match){ (uint32_t)pos, (uint32_t)len, id };
+    return 0;
+}
+
+/* Which special tokens occur at all: one pass over the text, first byte
+ * bucket, second byte, then the whole text; a token found once is not
+ * compared again. occurs is indexed like v->special_ids. */
+static size_t scan_occurring(const text_vocab *v, const char *text, size_t len,
+                             bool parse_special, uint8_t *occurs)
+{
+    size_t found = 0;
+    for (size_t p = 0; p < len && found < v->n_special; p++) {
+        uint8_t b = (uint8_t)text[p];
+        for (uint32_t k = v->special_bucket[b]; k < v->special_bucket[b + 1]; k++) {
+            uint32_t idx = v->special_by_byte[k];
+            if (occurs[idx])
+                continue;
+            int32_t id = v->special_ids[idx];
+            size_t tl = v->text_off[id + 1] - v->text_off[id];
+            const char *t = v->pool + v->text_off[id];
+            if (tl > len - p || (tl > 1 && t[1] != text[p + 1]) ||
+                !special_active(v, id, parse_special) || memcmp(text + p, t, tl) != 0)
+                continue;
+            occurs[idx] = 1;
+            found++;
+        }
+    }
+    return found;
+}
+
+/* First occurrence of t (tl >= 1 bytes) in s[0, n), or NULL (portable memmem). */
+static const char *find_bytes(const char *s, size_t n, const char *t, size_t tl)
+{
+    while (n >= tl) {
+        const char *q = memchr(s, t[0], n - tl + 1);
+        if (!q)
+            return NULL;
+        if (memcmp(q, t, tl) == 0)
+            return q;
+        n -= (size_t)(q - s) + 1;
+        s = q + 1;
+    }
+    return NULL;
+}
+
+/* Split the raw fragment [off, off + flen) at the leftmost non-overlapping
+ * occurrences of token id; the raw pieces left go to gaps. */
+static int split_fragment(const text_vocab *v, int32_t id, const char *text, size_t off,
+                          size_t flen, text_spans *gaps, match_list *m)
+{
+    const char *t = v->pool + v->text_off[id];
+    size_t tl = v->text_off[id + 1] - v->text_off[id];
+    size_t pos = off, end = off + flen;
+    uint16_t attr = v->attr[id];
+    while (end - pos >= tl) {
+        const char *q = find_bytes(text + pos, end - pos, t, tl);
+        if (!q)
+            break;
+        size_t at = (size_t)(q - text), left_end = at;
+        if (attr & TEXT_ATTR_LSTRIP) {
+            while (left_end > pos && isspace((uint8_t)text[left_end - 1]))
+                left_end--;
+            if (left_end < at && add_match(m, left_end, at - left_end, -1) != 0)
+                return MM_ENOMEM;
+        }
+        if (left_end > pos && text_spans_push(gaps, (uint32_t)pos, (uint32_t)(left_end - pos)))
+            return MM_ENOMEM;
+        if (add_match(m, at, tl, id) != 0)
+            return MM_ENOMEM;
+        pos = at + tl;
+        if (attr & TEXT_ATTR_RSTRIP) {
+            size_t s = pos;
+            while (pos < end && isspace((uint8_t)text[pos]))
+                pos++;
+            if (pos > s && add_match(m, s, pos - s, -1) != 0)
+                return MM_ENOMEM;
+        }
+    }
+    if (pos < end && text_spans_push(gaps, (uint32_t)pos, (uint32_t)(end - pos)) != 0)
+        return MM_ENOMEM;
+    return 0;
+}
+
+/* Find the special tokens in text, as llama.cpp's tokenizer_st_partition:
+ * for each token in priority order, every still-raw fragment is split at
+ * that token's leftmost non-overlapping occurrences. Fills *out (sorted by
+ * position) with the tokens and the whitespace their strip flags removed.
+ * Memory is bounded by the number of matches, itself at most len. */
 static int find_specials(const text_vocab *v, const char *text, size_t len, bool parse_special,
                          special_match **out, size_t *n_out)
 {
@@ -61,91 +143,39 @@ static int find_specials(const text_vocab *v, const char *text, size_t len, bool
     *n_out = 0;
     if (v->n_special == 0 || len == 0)
         return 0;
-    occ_key *occ = NULL;
-    size_t n_occ = 0, cap_occ = 0;
-    uint8_t *covered = NULL;
-    special_match *m = NULL;
+    uint8_t *occurs = calloc(v->n_special, 1);
+    text_spans a = { 0 }, b = { 0 };
+    match_list m = { 0 };
     int rc = MM_ENOMEM;
-
-    for (size_t p = 0; p < len; p++) {
-        uint8_t b = (uint8_t)text[p];
-        for (uint32_t k = v->special_bucket[b]; k < v->special_bucket[b + 1]; k++) {
-            int32_t id = v->special_ids[k];
-            size_t tl = v->text_off[id + 1] - v->text_off[id];
-            const char *t = v->pool + v->text_off[id];
-            /* the second byte rejects most candidates before memcmp */
-            if (tl > len - p || (tl > 1 && t[1] != text[p + 1]) ||
-                !special_active(v, id, parse_special) || memcmp(text + p, t, tl) != 0)
-                continue;
-            if (n_occ == cap_occ) {
-                size_t cap = cap_occ ? cap_occ * 2 : 16;
-                occ_key *o = realloc(occ, cap * sizeof *o);
-                if (!o)
-                    goto done;
-                occ = o;
-                cap_occ = cap;
-            }
-            occ[n_occ].len = (uint32_t)tl;
-            occ[n_occ].id = id;
-            occ[n_occ].pos = (uint32_t)p;
-            n_occ++;
-        }
-    }
-    if (n_occ == 0) {
+    if (!occurs)
+        goto done;
+    if (scan_occurring(v, text, len, parse_special, occurs) == 0) {
         rc = 0;
         goto done;
     }
-    qsort(occ, n_occ, sizeof *occ, cmp_key);
-    covered = calloc(len, 1);
-    m = malloc(n_occ * 3 * sizeof *m);
-    if (!covered || !m)
+    if (text_spans_push(&a, 0, (uint32_t)len) != 0)
         goto done;
-    size_t n_m = 0;
-    size_t last_end = 0;
-    int32_t last_id = -1;
-    for (size_t i = 0; i < n_occ; i++) {
-        const occ_key *o = &occ[i];
-        if (o->id != last_id) {
-            last_id = o->id;
-            last_end = 0;
-        }
-        if (o->pos < last_end)
+    text_spans *gaps = &a, *next = &b;
+    for (size_t i = 0; i < v->n_special && gaps->n > 0; i++) {
+        if (!occurs[i])
             continue;
-        bool free_span = true;
-        for (uint32_t j = 0; j < o->len && free_span; j++)
-            free_span = !covered[o->pos + j];
-        if (!free_span)
-            continue;
-        memset(covered + o->pos, 1, o->len);
-        m[n_m++] = (special_match){ o->pos, o->len, o->id };
-        size_t end = (size_t)o->pos + o->len;
-        last_end = end;
-        /* the strip flags swallow whitespace of the neighbouring raw text */
-        if (v->attr[o->id] & TEXT_ATTR_RSTRIP) {
-            size_t e = end;
-            while (e < len && !covered[e] && isspace((uint8_t)text[e]))
-                covered[e++] = 1;
-            if (e > end)
-                m[n_m++] = (special_match){ (uint32_t)end, (uint32_t)(e - end), -1 };
-            last_end = e;
-        }
-        if (v->attr[o->id] & TEXT_ATTR_LSTRIP) {
-            size_t s = o->pos;
-            while (s > 0 && !covered[s - 1] && isspace((uint8_t)text[s - 1]))
-                covered[--s] = 1;
-            if (s < o->pos)
-                m[n_m++] = (special_match){ (uint32_t)s, (uint32_t)(o->pos - s), -1 };
-        }
+        next->n = 0;
+        for (size_t k = 0; k < gaps->n; k++)
+            if (split_fragment(v, v->special_ids[i], text, gaps->v[k].off, gaps->v[k].len,
+                               next, &m) != 0)
+                goto done;
+        text_spans *t = gaps; gaps = next; next = t;
     }
-    qsort(m, n_m, sizeof *m, cmp_match);
-    *out = m;
-    *n_out = n_m;
-    m = NULL;
+    qsort(m.v, m.n, sizeof *m.v, cmp_match);
+    *out = m.v;
+    *n_out = m.n;
+    m.v = NULL;
     rc = 0;
 done:
-    free(occ);
-    free(covered);
-    free(m);
+    free(occurs);
+    free(m.v);
+    text_spans_free(&a);
+    text_spans_free(&b);
     return rc;
 }
 

@@ -418,8 +418,13 @@ static int build_specials(text_vocab *v, const char *model_name, mm_error *err)
         }
     }
 
-    /* bucket by first byte, keeping the priority order inside each bucket;
-     * across buckets the order is recomputed from (length, id) */
+    for (size_t i = 0; i < n; i++)
+        v->special_ids[i] = keys[i].id;
+    v->special_by_byte = malloc((n ? n : 1) * sizeof *v->special_by_byte);
+    if (!v->special_by_byte) {
+        free(keys);
+        return mm_error_set(err, MM_ENOMEM, "out of memory for special tokens");
+    }
     uint32_t count[256] = { 0 };
     for (size_t i = 0; i < n; i++)
         count[(uint8_t)v->pool[v->text_off[keys[i].id]]]++;
@@ -430,7 +435,7 @@ static int build_specials(text_vocab *v, const char *model_name, mm_error *err)
     memcpy(fill, v->special_bucket, sizeof fill);
     for (size_t i = 0; i < n; i++) {
         uint8_t b = (uint8_t)v->pool[v->text_off[keys[i].id]];
-        v->special_ids[fill[b]++] = keys[i].id;
+        v->special_by_byte[fill[b]++] = (uint32_t)i;
     }
     free(keys);
     return 0;
@@ -538,6 +543,7 @@ void text_vocab_free(text_vocab *v)
     free(v->piece_pool);
     free(v->piece_off);
     free(v->special_ids);
+    free(v->special_by_byte);
     free(v);
 }
 

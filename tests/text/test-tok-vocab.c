@@ -176,6 +176,40 @@ static void test_bpe_special(void)
     text_vocab_free(v);
 }
 
+static void test_special_precedence(void)
+{
+    /* user-defined: 256 "  ", 257 "   ", 258 "abcd", 259 "xab" */
+    const char *extra[] = { "  ", "   ", "abcd", "xab" };
+    int32_t types[260];
+    for (int i = 0; i < 260; i++)
+        types[i] = i >= 256 ? TEXT_TOKEN_USER_DEFINED : TEXT_TOKEN_NORMAL;
+    text_vocab *v = make_bpe("gpt-2", NULL, 0, extra, 4, types);
+    if (!v)
+        return;
+    /* the longer token wins wherever it occurs, even to the right of an
+     * earlier shorter one: "abcd" splits "xabcd" before "xab" is tried */
+    CHECK_IDS(v, "xabcd", false, false, 'x', 258);
+    CHECK_IDS(v, "xab cd", false, false, 259, ' ', 'c', 'd');
+    /* 8 spaces: "   " at 0 and 3, then "  " in what is left */
+    CHECK_IDS(v, "        ", false, false, 257, 257, 256);
+    /* a long run stays bounded: 1 MiB of spaces is 349525 x "   " + " " */
+    size_t big = 1u << 20;
+    char *sp = malloc(big);
+    int32_t *ids = malloc(big * sizeof *ids);
+    if (sp && ids) {
+        memset(sp, ' ', big);
+        size_t n = 0;
+        mm_error err = { 0 };
+        CHECK_INT(text_tokenize(v, sp, big, false, false, ids, big, &n, &err), 0);
+        CHECK_INT(n, big / 3 + 1);
+        CHECK_INT(ids[0], 257);
+        CHECK_INT(ids[n - 1], ' ');
+    }
+    free(sp);
+    free(ids);
+    text_vocab_free(v);
+}
+
 /* ---- SPM ---- */
 
 static text_vocab *make_spm(void)
@@ -525,6 +559,7 @@ int main(void)
     test_load_errors();
     test_threads();
     test_bpe_special();
+    test_special_precedence();
     test_spm();
     test_load();
     test_stream();
