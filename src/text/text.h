@@ -237,6 +237,8 @@ struct text_vocab {
     size_t      n_special;
     uint32_t   *special_by_byte;
     uint32_t    special_bucket[257];
+    uint8_t     special_single[32];     /* bit b: a 1-byte special token b */
+    uint8_t    *special_pair;           /* 65536 bits: some special starts b0 b1 */
     int32_t     bos, eos, eot, eom, unk, pad;
     bool        add_bos, add_eos, add_space_prefix, ignore_merges;
     bool        spm_split_ok;    /* no token has a non-space byte before U+2581 */

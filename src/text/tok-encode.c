@@ -61,6 +61,11 @@ static size_t scan_occurring(const text_vocab *v, const char *text, size_t len,
     size_t found = 0;
     for (size_t p = 0; p < len && found < v->n_special; p++) {
         uint8_t b = (uint8_t)text[p];
+        /* most positions start no special token: two bitmap probes */
+        unsigned pair = p + 1 < len ? (unsigned)b << 8 | (uint8_t)text[p + 1] : 0;
+        if (!(v->special_single[b >> 3] & (1u << (b & 7))) &&
+            !(p + 1 < len && (v->special_pair[pair >> 3] & (1u << (pair & 7)))))
+            continue;
         for (uint32_t k = v->special_bucket[b]; k < v->special_bucket[b + 1]; k++) {
             uint32_t idx = v->special_by_byte[k];
             if (occurs[idx])

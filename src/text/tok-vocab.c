@@ -425,9 +425,22 @@ static int build_specials(text_vocab *v, const char *model_name, mm_error *err)
         free(keys);
         return mm_error_set(err, MM_ENOMEM, "out of memory for special tokens");
     }
+    v->special_pair = calloc(65536 / 8, 1);
+    if (!v->special_pair) {
+        free(keys);
+        return mm_error_set(err, MM_ENOMEM, "out of memory for special tokens");
+    }
     uint32_t count[256] = { 0 };
-    for (size_t i = 0; i < n; i++)
-        count[(uint8_t)v->pool[v->text_off[keys[i].id]]]++;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *t = (const uint8_t *)v->pool + v->text_off[keys[i].id];
+        count[t[0]]++;
+        if (keys[i].len == 1) {
+            v->special_single[t[0] >> 3] |= (uint8_t)(1u << (t[0] & 7));
+        } else {
+            unsigned pair = (unsigned)t[0] << 8 | t[1];
+            v->special_pair[pair >> 3] |= (uint8_t)(1u << (pair & 7));
+        }
+    }
     v->special_bucket[0] = 0;
     for (int b = 0; b < 256; b++)
         v->special_bucket[b + 1] = v->special_bucket[b] + count[b];
@@ -544,6 +557,7 @@ void text_vocab_free(text_vocab *v)
     free(v->piece_off);
     free(v->special_ids);
     free(v->special_by_byte);
+    free(v->special_pair);
     free(v);
 }
 
