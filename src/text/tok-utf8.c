@@ -55,30 +55,29 @@ static bool byte_is_direct(unsigned b)
     return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
 }
 
+/* The 68 remapped bytes, in order, are 0x00-0x20 (33), 0x7F-0xA0 (34) and
+ * 0xAD (1): their code points are U+0100 + their rank in that order. */
 uint32_t text_byte_to_cpt(uint8_t b)
 {
     if (byte_is_direct(b))
         return b;
-    uint32_t n = 0;
-    for (unsigned c = 0; c < b; c++)
-        if (!byte_is_direct(c))
-            n++;
-    return 0x100 + n;
+    if (b <= 0x20)
+        return 0x100u + b;
+    if (b >= 0x7F && b <= 0xA0)
+        return 0x100u + 33 + (uint32_t)(b - 0x7F);
+    return 0x100u + 67;   /* 0xAD */
 }
 
 int text_cpt_to_byte(uint32_t cpt)
 {
     if (cpt < 0x100)
         return byte_is_direct(cpt) ? (int)cpt : -1;
-    uint32_t idx = cpt - 0x100, n = 0;
-    for (unsigned c = 0; c < 256; c++) {
-        if (byte_is_direct(c))
-            continue;
-        if (n == idx)
-            return (int)c;
-        n++;
-    }
-    return -1;
+    uint32_t rank = cpt - 0x100;
+    if (rank <= 32)
+        return (int)rank;
+    if (rank <= 66)
+        return (int)(0x7F + rank - 33);
+    return rank == 67 ? 0xAD : -1;
 }
 
 size_t text_utf8_encode(uint32_t cpt, char *out)

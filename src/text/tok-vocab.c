@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static uint64_t hash_bytes(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
@@ -232,8 +231,7 @@ static int hex_val(char c)
     return -1;
 }
 
-/* The piece of one token (special = true form) appended at pool + *off;
- * pool has room for 4 bytes per input byte. */
+/* The piece of one token (special = true form) appended at pool + *off. */
 static void build_piece(const text_vocab *v, int32_t id, char *pool, size_t *off)
 {
     size_t n;
@@ -294,7 +292,8 @@ static void build_piece(const text_vocab *v, int32_t id, char *pool, size_t *off
 
 static int build_pieces(text_vocab *v, mm_error *err)
 {
-    size_t cap = v->text_off[v->n_tokens] * 4 + 1;
+    /* a piece is never longer than its token text */
+    size_t cap = v->text_off[v->n_tokens] + 1;
     v->piece_pool = malloc(cap);
     v->piece_off = malloc((v->n_tokens + 1) * sizeof *v->piece_off);
     if (!v->piece_pool || !v->piece_off)
