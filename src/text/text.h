@@ -1,7 +1,8 @@
-/* text.h - everything between a user's string and token ids: tokenizers
- * built only from a GGUF's tokenizer.ggml.* metadata (SentencePiece-style
- * "llama" and byte-level BPE "gpt2" with its pre-tokenizers), special-token
- * matching, and streaming-safe decoding back to UTF-8. */
+/* text.h - the text subsystem's header. Its tokenizer section covers
+ * everything between a user's string and token ids, built only from a
+ * GGUF's tokenizer.ggml.* metadata (SentencePiece-style "llama" and
+ * byte-level BPE "gpt2" with its pre-tokenizers), special-token matching,
+ * and streaming-safe decoding back to UTF-8. */
 #ifndef MM_TEXT_H
 #define MM_TEXT_H
 
