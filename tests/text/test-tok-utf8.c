@@ -138,8 +138,71 @@ static void test_pretok(void)
     text_pretok_free(NULL);
 }
 
+static uint64_t rng = 0x853C49E6748FEA9Bull;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+/* Every pre-tokenizer compiles, and on any input (valid UTF-8 or not) its
+ * words are non-empty, in order and cover the text exactly. */
+static void test_pretok_cover(void)
+{
+    static const char *const names[] = {
+        "default", "gpt-2", "phi-2", "mpt", "llama-bpe", "llama3", "dbrx", "chatglm-bpe",
+        "deepseek-llm", "deepseek-coder", "falcon", "starcoder", "refact", "smollm", "qwen2",
+        "poro-chat", "tekken", "gpt-4o", "seed-coder",
+    };
+    static const char *const pieces[] = {
+        "Hello", " world", "'s", "'LL", "  ", "\n", "\r\n", "\t", "123456", "3.14", "!?",
+        "\xe4\xbd\xa0\xe5\xa5\xbd", "\xd0\x91\xd1\x8a", "\xf0\x9f\xa6\x99", "\xc3\xa9",
+        "\xe2\x80\x83", "\xff", "\xe2\x82", "\x80", "<|x|>", "$+=", "\xef\xbc\x81",
+    };
+    char text[2048];
+    for (size_t k = 0; k < MM_ARRAY_LEN(names); k++) {
+        text_pretok *p = NULL;
+        mm_error err = { 0 };
+        CHECK_INT(text_pretok_new(names[k], &p, NULL, &err), 0);
+        if (!p)
+            continue;
+        text_spans out = { 0 }, scratch = { 0 };
+        bool ok = true;
+        for (int it = 0; it < 200 && ok; it++) {
+            size_t len = 0;
+            int n = (int)(rnd() % 40);
+            for (int i = 0; i < n; i++) {
+                const char *pc = pieces[rnd() % MM_ARRAY_LEN(pieces)];
+                size_t pl = strlen(pc);
+                memcpy(text + len, pc, pl);
+                len += pl;
+            }
+            if (it % 5 == 4)          /* sometimes plain random bytes */
+                for (size_t i = 0; i < len; i++)
+                    text[i] = (char)rnd();
+            out.n = 0;
+            ok = text_pretok_split(p, text, len, &out, &scratch, &err) == 0;
+            size_t at = 0;
+            for (size_t i = 0; ok && i < out.n; i++) {
+                ok = out.v[i].off == at && out.v[i].len > 0;
+                at += out.v[i].len;
+            }
+            ok = ok && at == len;
+        }
+        mmtest_checks++;
+        if (!ok)
+            mmtest_fail(__FILE__, __LINE__, "pre-tokenizer %s lost or reordered bytes", names[k]);
+        text_spans_free(&out);
+        text_spans_free(&scratch);
+        text_pretok_free(p);
+    }
+}
+
 int main(void)
 {
+    test_pretok_cover();
     test_utf8_check();
     test_byte_map();
     test_pretok();
