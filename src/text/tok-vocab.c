@@ -473,7 +473,8 @@ int text_vocab_build(const text_vocab_input *in, text_vocab **out, mm_error *err
 {
     *out = NULL;
     if (in->n_tokens == 0)
-        return mm_error_set(err, MM_EFORMAT, "tokenizer has no tokens (tokenizer.ggml.tokens is empty)");
+        return mm_error_set(err, MM_EFORMAT,
+                            "tokenizer has no tokens (tokenizer.ggml.tokens is empty)");
     if (in->n_tokens > TEXT_MAX_VOCAB)
         return mm_error_set(err, MM_ELIMIT, "tokenizer has %zu tokens (limit %u)", in->n_tokens,
                             TEXT_MAX_VOCAB);
