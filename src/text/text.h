@@ -206,10 +206,21 @@ typedef struct text_pretok_info {
 int  text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info,
                      mm_error *err);
 void text_pretok_free(text_pretok *p);
+/* Tests: split with PCRE2 only, bypassing the hand-written splitters. */
+void text_pretok_use_pcre_only(text_pretok *p);
 /* Split text[0..len) into words, appended to out; scratch is reused
  * between calls (free it with text_spans_free). */
 int  text_pretok_split(const text_pretok *p, const char *text, size_t len,
                        text_spans *out, text_spans *scratch, mm_error *err);
+
+/* Hand-written equivalents of the hottest patterns (tok-split.c). */
+enum { TEXT_SPLIT_NONE = 0, TEXT_SPLIT_GPT2, TEXT_SPLIT_LLAMA3, TEXT_SPLIT_QWEN2 };
+/* Builds the Unicode category table once per process (thread-safe); false
+ * if that failed, and then callers use PCRE2. */
+bool text_split_ready(void);
+/* Split the valid UTF-8 piece text[off, off + len) into out. */
+int  text_split_custom(int kind, const char *text, uint32_t off, uint32_t len,
+                       text_spans *out);
 
 struct text_vocab {
     text_vocab_type type;

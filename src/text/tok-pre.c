@@ -88,7 +88,14 @@ struct text_pretok {
     bool        has_first[MAX_PATTERNS];
     uint8_t     first[MAX_PATTERNS][32];
     uint32_t    min_len[MAX_PATTERNS];
+    int         custom[MAX_PATTERNS];    /* TEXT_SPLIT_*: hand-written equivalent */
+    bool        no_custom;               /* tests: always use PCRE2 */
 };
+
+void text_pretok_use_pcre_only(text_pretok *p)
+{
+    p->no_custom = true;
+}
 
 static void study_first(text_pretok *p, size_t i)
 {
@@ -179,6 +186,12 @@ int text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info,
         p->jit[p->n] = pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) == 0;
         p->code[p->n] = c;
         study_first(p, p->n);
+        const char *src = def->patterns[i];
+        p->custom[p->n] = strcmp(src, P_GPT2) == 0 ? TEXT_SPLIT_GPT2
+                        : strcmp(src, P_LLAMA3) == 0 ? TEXT_SPLIT_LLAMA3
+                        : strcmp(src, P_QWEN2) == 0 ? TEXT_SPLIT_QWEN2 : TEXT_SPLIT_NONE;
+        if (p->custom[p->n] != TEXT_SPLIT_NONE && !text_split_ready())
+            p->custom[p->n] = TEXT_SPLIT_NONE;
         p->n++;
     }
     if (info) {
@@ -231,6 +244,12 @@ static int split_one(const text_pretok *p, size_t pat, const char *text, const t
     for (size_t k = 0; k < in->n; k++) {
         const char *piece = text + in->v[k].off;
         size_t len = in->v[k].len, pos = 0, gap = 0;
+        if (p->custom[pat] != TEXT_SPLIT_NONE && !p->no_custom &&
+            text_utf8_valid((const uint8_t *)piece, len)) {
+            if (text_split_custom(p->custom[pat], text, in->v[k].off, (uint32_t)len, out) != 0)
+                goto oom;
+            continue;
+        }
         if (!may_match(p, pat, piece, len)) {
             if (text_spans_push(out, in->v[k].off, (uint32_t)len) != 0)
                 goto oom;

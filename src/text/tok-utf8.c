@@ -40,6 +40,10 @@ bool text_utf8_valid(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
         int k = text_utf8_check(s + i, n - i);
         if (k <= 0)
             return false;

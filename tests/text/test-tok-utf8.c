@@ -200,8 +200,74 @@ static void test_pretok_cover(void)
     }
 }
 
+/* The hand-written GPT-2 / Llama 3 / Qwen2 splitters agree with PCRE2 on
+ * the same patterns, word for word, on random valid UTF-8. */
+static void test_custom_split(void)
+{
+    static const char *const names[] = { "gpt-2", "llama-bpe", "qwen2", "starcoder" };
+    static const char *const pieces[] = {
+        "a", "Z", "hello", " ", "  ", "\t", "\n", "\r", "\v", "\f", "\xc2\xa0", "\xe3\x80\x80",
+        "\xe2\x80\xa8", "\xc2\x85", "'", "'s", "'S", "'ll", "'LL", "'Re", "'ve", "'d", "'m", "'t",
+        "'x", "1", "42", "12345", "\xd9\xa3", "\xc2\xbd", "!", "?!", ".", ",", "-", "_", "$", "+",
+        "\xe4\xbd\xa0", "\xf0\x9f\xa6\x99", "\xcc\x81", "\xc3\xa9", "\xd0\xaf", "\x01",
+        "\xef\xbf\xbd", "\xf3\xa0\x80\x81",
+    };
+    char text[4096];
+    for (size_t k = 0; k < MM_ARRAY_LEN(names); k++) {
+        text_pretok *fast = NULL, *slow = NULL;
+        mm_error err = { 0 };
+        CHECK_INT(text_pretok_new(names[k], &fast, NULL, &err), 0);
+        CHECK_INT(text_pretok_new(names[k], &slow, NULL, &err), 0);
+        if (!fast || !slow) {
+            text_pretok_free(fast);
+            text_pretok_free(slow);
+            continue;
+        }
+        text_pretok_use_pcre_only(slow);
+        text_spans a = { 0 }, b = { 0 }, sa = { 0 }, sb = { 0 };
+        int bad = 0;
+        for (int it = 0; it < 3000 && bad < 3; it++) {
+            size_t len = 0;
+            int n = 1 + (int)(rnd() % 24);
+            for (int i = 0; i < n; i++) {
+                const char *pc = pieces[rnd() % MM_ARRAY_LEN(pieces)];
+                size_t pl = strlen(pc);
+                memcpy(text + len, pc, pl);
+                len += pl;
+            }
+            a.n = b.n = 0;
+            CHECK_INT(text_pretok_split(fast, text, len, &a, &sa, &err), 0);
+            CHECK_INT(text_pretok_split(slow, text, len, &b, &sb, &err), 0);
+            bool same = a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0;
+            mmtest_checks++;
+            if (!same) {
+                bad++;
+                mmtest_fail(__FILE__, __LINE__, "%s: hand-written split differs from PCRE2",
+                            names[k]);
+                printf("    text:");
+                for (size_t i = 0; i < len; i++)
+                    printf(" %02x", (uint8_t)text[i]);
+                printf("\n    fast:");
+                for (size_t i = 0; i < a.n; i++)
+                    printf(" [%u,%u)", a.v[i].off, a.v[i].off + a.v[i].len);
+                printf("\n    pcre:");
+                for (size_t i = 0; i < b.n; i++)
+                    printf(" [%u,%u)", b.v[i].off, b.v[i].off + b.v[i].len);
+                printf("\n");
+            }
+        }
+        text_spans_free(&a);
+        text_spans_free(&b);
+        text_spans_free(&sa);
+        text_spans_free(&sb);
+        text_pretok_free(fast);
+        text_pretok_free(slow);
+    }
+}
+
 int main(void)
 {
+    test_custom_split();
     test_pretok_cover();
     test_utf8_check();
     test_byte_map();
