@@ -33,6 +33,32 @@ static bool looks_decimal(const char *text)
     return *text == '\0';
 }
 
+/* What mm_parse_size documents: [space]* digit+ ('.' digit*)? [space]*
+ * (K|M|G|T then an optional i)? B? [space]*, units in either case. */
+static bool looks_size(const char *text)
+{
+    while (isspace((unsigned char)*text))
+        text++;
+    if (!isdigit((unsigned char)*text))
+        return false;
+    while (isdigit((unsigned char)*text))
+        text++;
+    if (*text == '.')
+        for (text++; isdigit((unsigned char)*text); text++) {}
+    while (isspace((unsigned char)*text))
+        text++;
+    if (*text && strchr("KMGTkmgt", *text)) {
+        text++;
+        if (*text == 'i' || *text == 'I')
+            text++;
+    }
+    if (*text == 'B' || *text == 'b')
+        text++;
+    while (isspace((unsigned char)*text))
+        text++;
+    return *text == '\0';
+}
+
 static void check_parsers(const char *text)
 {
     int64_t v;
@@ -59,6 +85,7 @@ static void check_parsers(const char *text)
     }
     uint64_t bytes;
     if (mm_parse_size(text, &bytes) == 0) {
+        FUZZ_CHECK(looks_size(text));
         /* Plain integers mean bytes. */
         int64_t plain;
         if (mm_parse_i64(text, 0, INT64_MAX, &plain) == 0 && plain < (1ll << 53))

@@ -22,7 +22,7 @@ static int write_seed(const char *name, const void *data, size_t size, void *use
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: fuzz-seeds <gguf|models|config|parse> <directory>\n");
+        fprintf(stderr, "usage: fuzz-seeds <gguf|models|config|parse|tok> <directory>\n");
         return 2;
     }
     mm_error err = { 0 };
@@ -32,6 +32,6 @@ int main(int argc, char **argv)
     }
     int rc = fuzz_seeds(argv[1], write_seed, argv[2]);
     if (rc == MM_ENOTFOUND)
-        fprintf(stderr, "fuzz-seeds: no harness '%s' (gguf, models, config or parse)\n", argv[1]);
+        fprintf(stderr, "fuzz-seeds: no harness '%s' (gguf, models, config, parse or tok)\n", argv[1]);
     return rc == 0 ? 0 : 1;
 }

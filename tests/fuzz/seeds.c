@@ -76,6 +76,35 @@ static const text_seed parse_seeds[] = {
     { "overlap", "hf_Secret0hf_Secret0Token9xyzToken9xyz pwpw12ab12ab" },
 };
 
+/* Tokenizer inputs: a selector byte (vocabulary index in the low nibble,
+ * 0x10 add_special, 0x20 parse_special), then the text. */
+static const char *const tok_texts[] = {
+    "Hello, world! 123 4567",
+    "  leading spaces\n\tand tabs\r\n",
+    "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82 \xE4\xB8\x96\xE7\x95\x8C \xF0\x9F\x8C\x8D",
+    "<s> </s> <|endoftext|> <|end|> <unk>",
+    "\xFF\xFE\x80 bytes \xC3",
+    "don't we'll I've 12,345.67",
+};
+
+static int emit_tok(fuzz_emit_fn emit, void *user)
+{
+    static const uint8_t selectors[] = { 0x00, 0x01, 0x02, 0x33, 0x14, 0x20 };
+    char buf[256], name[32];
+    for (size_t s = 0; s < MM_ARRAY_LEN(selectors); s++) {
+        for (size_t t = 0; t < MM_ARRAY_LEN(tok_texts); t++) {
+            size_t len = strlen(tok_texts[t]);
+            buf[0] = (char)selectors[s];
+            memcpy(buf + 1, tok_texts[t], len);
+            snprintf(name, sizeof name, "sel%02x-%zu", selectors[s], t);
+            int rc = emit(name, buf, len + 1, user);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 static int emit_texts(const text_seed *seeds, size_t n, fuzz_emit_fn emit, void *user)
 {
     for (size_t i = 0; i < n; i++) {
@@ -183,6 +212,8 @@ int fuzz_seeds(const char *harness, fuzz_emit_fn emit, void *user)
         return emit_texts(models_seeds, MM_ARRAY_LEN(models_seeds), emit, user);
     if (strcmp(harness, "config") == 0)
         return emit_texts(config_seeds, MM_ARRAY_LEN(config_seeds), emit, user);
+    if (strcmp(harness, "tok") == 0)
+        return emit_tok(emit, user);
     if (strcmp(harness, "parse") == 0)
         return emit_texts(parse_seeds, MM_ARRAY_LEN(parse_seeds), emit, user);
     return MM_ENOTFOUND;
