@@ -15,17 +15,24 @@ static double saturate(double hits, double saturation)
     return v > 1.0 ? 1.0 : v;
 }
 
-/* Occurrences of a lowercase ASCII word in text, case-insensitively. */
+static inline unsigned char lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+}
+
+/* Occurrences of a lowercase ASCII word in text, case-insensitively. The
+ * locale's tolower() is a call per byte; this runs on every prompt. */
 static size_t count_ci(const char *text, size_t len, const char *word)
 {
     size_t wlen = strlen(word), hits = 0;
     if (wlen == 0 || wlen > len)
         return 0;
+    const unsigned char first = (unsigned char)word[0];
     for (size_t i = 0; i + wlen <= len; i++) {
-        if (tolower((unsigned char)text[i]) != word[0])
+        if (lower((unsigned char)text[i]) != first)
             continue;
         size_t j = 1;
-        while (j < wlen && tolower((unsigned char)text[i + j]) == word[j])
+        while (j < wlen && lower((unsigned char)text[i + j]) == (unsigned char)word[j])
             j++;
         if (j == wlen) {
             hits++;
