@@ -307,6 +307,42 @@ const char *mm_source_name(mm_source source);
 const char *mm_format_name(mm_format format);
 const char *mm_model_state_name(mm_model_state state);
 
+/* ---- Router ------------------------------------------------------------- */
+
+/* Picks a model for each request from the catalog's models and the models of
+ * configured remotes (see docs/ROUTER.md). */
+typedef struct mm_router mm_router;
+
+/* Build the candidates from cat (borrowed: it must outlive the router) and
+ * cfg (router.*, models:, remotes:). A bad models:/remotes: entry (unknown
+ * capability, too many fallbacks) is MM_ECONFIG naming config.yaml:line.
+ * API keys are read from the environment variables that remotes name and
+ * registered with mm_log_add_secret. Caller owns *out (mm_router_close). */
+int  mm_router_open(const mm_config *cfg, const mm_catalog *cat, mm_router **out, mm_error *err);
+void mm_router_close(mm_router *r);   /* NULL is a no-op */
+
+/* A request to route. Borrowed strings; NULL/0 fields take defaults. */
+typedef struct mm_route_request {
+    const char *prompt;          /* the prompt or the conversation's text */
+    int64_t     prompt_tokens;   /* > 0: known token count; 0: estimated from bytes */
+    int64_t     max_tokens;      /* 0: 256 */
+    int         n_messages;      /* conversation depth; 0: 1 */
+    const char *capabilities;    /* comma list: chat, completion, embeddings, tools,
+                                    json, vision; NULL: "chat" */
+    const char *strategy;        /* overrides router.strategy; NULL: the configured one */
+    const char *model;           /* the model for strategy "fixed" (default: default_model) */
+} mm_route_request;
+
+/* Route req and describe the decision: the request's features and
+ * complexity signals, every candidate with its figures or why it was
+ * excluded, the choice and the fallback chain; as text, or JSON when json is
+ * true. *out (caller frees) is filled even when no model qualifies; then
+ * the return is MM_ENOTFOUND or MM_EBUSY and err says which requirement no
+ * model meets. A bad strategy or capability name is MM_EINVAL.
+ * Thread-safe for one router. */
+int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char **out,
+                      mm_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,26 +98,27 @@ typedef struct backend_openai_config {
  * mm_log_add_secret. Caller owns *out (backend_close). */
 int backend_openai_open(const backend_openai_config *cfg, backend **out, mm_error *err);
 
-/* Incremental SSE parser: feed it bytes as they arrive; it calls on_data for
- * each complete "data:" field (value without the "data: " prefix). Lines
- * longer than line_max are an error (MM_ELIMIT). */
+/* Incremental SSE parser (backends/openai-sse.c): feed it bytes as they
+ * arrive, split anywhere; at each blank line it calls on_data with the
+ * event's data (its "data:" lines joined by '\n', without the field name).
+ * Comments (":") and other fields are skipped; "\r\n" is accepted. A line
+ * or event longer than max_bytes is MM_ELIMIT. */
 typedef int (*backend_sse_fn)(const char *data, size_t len, void *user);
 
 #define BACKEND_SSE_LINE_MAX (256 * 1024)
 
 typedef struct backend_sse {
-    char   *line;      /* the partial line so far */
-    size_t  len;
-    size_t  cap;
-    size_t  line_max;
+    mm_buf         line;     /* the partial line so far */
+    mm_buf         data;     /* the event's data so far */
     backend_sse_fn on_data;
-    void   *user;
-    bool    done;      /* saw data: [DONE] */
+    void          *user;
 } backend_sse;
 
-void backend_sse_init(backend_sse *p, size_t line_max, backend_sse_fn on_data, void *user);
+void backend_sse_init(backend_sse *p, size_t max_bytes, backend_sse_fn on_data, void *user);
 /* 0, MM_ELIMIT, MM_ENOMEM, or the nonzero value on_data returned. */
 int  backend_sse_feed(backend_sse *p, const char *bytes, size_t len);
+/* The stream ended: dispatch an event that lacked its blank line. */
+int  backend_sse_finish(backend_sse *p);
 void backend_sse_free(backend_sse *p);
 
 #endif /* MM_BACKENDS_INTERNAL_H */

@@ -9,6 +9,7 @@ static const cli_command commands[] = {
     { "config", "show every configuration value and where it came from", cmd_config },
     { "list",   "list the models in the catalog and the default model", cmd_list },
     { "show",   "show one model's facts and metadata", cmd_show },
+    { "route",  "show which model the router picks for a prompt, and why", cmd_route },
     { NULL, NULL, NULL }
 };
 

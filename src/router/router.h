@@ -314,4 +314,34 @@ int router_run(router_profile *profiles, size_t n, const size_t *chain, size_t c
                const atomic_bool *cancel, backend_result *res, router_outcome *outcome,
                mm_error *err);
 
+/* ---- the router object behind mm_router (router.c, router-explain.c) ---- */
+
+#define ROUTER_PROFILES_MAX 1024
+/* Context assumed for a remote model no `models:` entry describes. */
+#define ROUTER_REMOTE_CONTEXT_DEFAULT 8192
+/* Quality tier assumed for a remote model no `models:` entry describes. */
+#define ROUTER_REMOTE_TIER_DEFAULT 3
+
+struct mm_router {
+    router_profile *profiles;        /* n_profiles, owned */
+    size_t          n_profiles;
+    backend       **backends;        /* one per remote (NULL where none could open) */
+    size_t          n_backends;
+    char          **owned;           /* strings the profiles borrow */
+    size_t          n_owned, cap_owned;
+    router_policy   policy;          /* from router.*; fixed_model = default_model */
+    router_state    state;
+    router_retry    retry;
+    const char    **default_fallbacks;  /* borrowed from the config copy in owned */
+    size_t          n_default_fallbacks;
+    const char     *default_model;
+};
+
+/* Capabilities of a comma list ("chat,tools"); NULL or "" gives chat.
+ * MM_EINVAL names the unknown capability. */
+int router_caps_parse_list(const char *list, unsigned *caps, mm_error *err);
+/* Policy for one request: the router's, with req's strategy and model. */
+int router_request_policy(const mm_router *r, const mm_route_request *req, router_policy *out,
+                          mm_error *err);
+
 #endif /* MM_ROUTER_INTERNAL_H */
