@@ -41,6 +41,7 @@ void router_evaluate(const router_policy *policy, const router_features *f,
     double ttft = atomic_load(&p->live.ttft_ms);
     double tps = atomic_load(&p->live.tokens_per_s);
     out->load = (double)(in_flight + queued) / weight;
+    out->started = (double)atomic_load(&p->live.started) / weight;
     out->cost = ((double)f->prompt_tokens * p->cost_in_per_m +
                  (double)f->max_tokens * p->cost_out_per_m) / 1e6;
     out->latency_ms = (ttft > 0.0 ? ttft : PRIOR_TTFT_MS) +
@@ -110,8 +111,8 @@ static int health_rank(const router_profile *p)
 }
 
 /* Negative when a is the better pick than b under strategy s (cheap: the
- * auto strategy's low-complexity mode). */
-static int compare(router_strategy s, bool cheap, const router_profile *pa, const router_eval *a,
+ * auto strategy's low-complexity mode), before the final tie-break. */
+static int compare_keys(router_strategy s, bool cheap, const router_profile *pa, const router_eval *a,
                    const router_profile *pb, const router_eval *b)
 {
     int c;
@@ -142,8 +143,17 @@ static int compare(router_strategy s, bool cheap, const router_profile *pa, cons
         if ((c = cmp_double(a->load, b->load)) != 0)
             return c;
         return cmp_double(a->cost, b->cost);
-    case ROUTER_STRATEGY_LEAST_BUSY:
     case ROUTER_STRATEGY_FIXED:
+        /* The deployments of one model: spread by load, then by requests
+         * sent, so that equal deployments share even sequential traffic. */
+        if ((c = cmp_double(a->load, b->load)) != 0)
+            return c;
+        if ((c = cmp_double(a->started, b->started)) != 0)
+            return c;
+        if ((c = cmp_double(a->latency_ms, b->latency_ms)) != 0)
+            return c;
+        return cmp_double(a->cost, b->cost);
+    case ROUTER_STRATEGY_LEAST_BUSY:
     case ROUTER_STRATEGY_ROUND_ROBIN:
         if ((c = cmp_double(a->load, b->load)) != 0)
             return c;
@@ -152,6 +162,13 @@ static int compare(router_strategy s, bool cheap, const router_profile *pa, cons
         return cmp_double(a->cost, b->cost);
     }
     return 0;
+}
+
+static int compare(router_strategy s, bool cheap, const router_profile *pa, const router_eval *a,
+                   const router_profile *pb, const router_eval *b)
+{
+    int c = compare_keys(s, cheap, pa, a, pb, b);
+    return c ? c : cmp_double(a->started, b->started);
 }
 
 /* Best eligible profile; with need_floor only those meeting the floor.

@@ -84,6 +84,7 @@ static int try_profile(router_profile *p, router_attempt *at, const router_retry
             return mm_error_set(err, MM_EBUSY, "%s: circuit open", p->name);
         }
         at->tries++;
+        atomic_fetch_add(&p->live.started, 1);
         atomic_fetch_add(&p->live.in_flight, 1);
         mm_error one = { 0 };
         backend_result_free(res);

@@ -101,6 +101,8 @@ typedef struct router_live {
     atomic_int   health;             /* router_health */
     _Atomic double ttft_ms;          /* time to first token */
     _Atomic double tokens_per_s;
+    atomic_llong started;            /* requests sent so far: the last tie-break, so
+                                        equal deployments share even sequential load */
 } router_live;
 
 #define ROUTER_EWMA_ALPHA 0.2
@@ -217,6 +219,7 @@ typedef struct router_eval {
     double   cost;              /* expected cost of this request */
     double   latency_ms;        /* expected time to the last token */
     double   load;              /* (in_flight + queue_len) / weight */
+    double   started;           /* requests sent so far / weight */
     bool     meets_floor;       /* quality tier >= the auto floor */
 } router_eval;
 
