@@ -120,6 +120,7 @@ typedef struct mm_remote {
     double   weight;            /* default 1 */
     int64_t  timeout_s;         /* whole request; default 120 */
     int64_t  connect_timeout_s; /* default 10 */
+    int64_t  first_byte_timeout_s; /* until the answer starts; 0 (default): timeout_s */
     char    *where;             /* "config.yaml:20" */
 } mm_remote;
 

@@ -217,8 +217,11 @@ static int remote_field(const section_ctx *c, mm_remote *r, const char *key, yam
         return get_int(c, v, key, 1, 3600, &r->timeout_s, err);
     if (strcmp(key, "connect_timeout") == 0)
         return get_int(c, v, key, 1, 600, &r->connect_timeout_s, err);
+    if (strcmp(key, "first_byte_timeout") == 0)
+        return get_int(c, v, key, 1, 3600, &r->first_byte_timeout_s, err);
     MM_LOG_WARN("%s:%d: remotes: unknown field '%s' (ignored; expected name, base_url, "
-                "api_key_env, models, cost_in, cost_out, weight, timeout or connect_timeout)",
+                "api_key_env, models, cost_in, cost_out, weight, timeout, connect_timeout or "
+                "first_byte_timeout)",
                 c->path, line_of(v), key);
     return 0;
 }

@@ -126,6 +126,17 @@ void router_breaker_record(router_breaker *b, bool ok, int64_t now_ms)
     pthread_mutex_unlock(&b->lock);
 }
 
+void router_breaker_release(router_breaker *b)
+{
+    pthread_mutex_lock(&b->lock);
+    if (atomic_load(&b->state) == ROUTER_BREAKER_HALF_OPEN) {
+        /* opened_ms is unchanged, so the cooldown is still over. */
+        b->probe_out = false;
+        atomic_store(&b->state, ROUTER_BREAKER_OPEN);
+    }
+    pthread_mutex_unlock(&b->lock);
+}
+
 void router_profile_init(router_profile *p, const char *name, const char *deployment,
                          int allowed_fails, int64_t window_ms, int64_t cooldown_ms)
 {

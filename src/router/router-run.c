@@ -105,6 +105,8 @@ static int try_profile(router_profile *p, router_attempt *at, const router_retry
         /* A cancel or a bad request says nothing about the deployment. */
         if (rc != MM_ECANCELED && rc != MM_EINVAL)
             router_breaker_record(&p->breaker, false, now);
+        else
+            router_breaker_release(&p->breaker);
         at->code = rc;
         mm_strlcpy(at->reason, one.message[0] ? one.message : mm_strerror(rc),
                    sizeof at->reason);

@@ -144,7 +144,8 @@ static int add_remotes(mm_router *r, const mm_config *cfg, mm_error *err)
         backend_openai_config bc = {
             .name = rm->name, .base_url = rm->base_url, .api_key = key,
             .connect_timeout_ms = rm->connect_timeout_s * 1000,
-            .first_byte_timeout_ms = rm->timeout_s * 1000,
+            .first_byte_timeout_ms = (rm->first_byte_timeout_s ? rm->first_byte_timeout_s
+                                                                : rm->timeout_s) * 1000,
             .total_timeout_ms = rm->timeout_s * 1000,
         };
         int rc = backend_openai_open(&bc, &r->backends[r->n_backends], err);

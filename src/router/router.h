@@ -144,6 +144,10 @@ bool router_breaker_available(const router_breaker *b, int64_t now_ms);
 bool router_breaker_acquire(router_breaker *b, int64_t now_ms);
 /* Report the outcome of a request sent after router_breaker_acquire. */
 void router_breaker_record(router_breaker *b, bool ok, int64_t now_ms);
+/* A request sent after router_breaker_acquire ended without saying anything
+ * about the deployment (a bad request, a cancel): a half-open probe slot is
+ * given back so that the next request probes instead. */
+void router_breaker_release(router_breaker *b);
 const char *router_breaker_state_name(router_breaker_state s);
 
 #define ROUTER_FALLBACKS_MAX 8

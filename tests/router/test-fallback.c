@@ -111,6 +111,16 @@ static void test_breaker(void)
     CHECK_INT(atomic_load(&b.state), ROUTER_BREAKER_CLOSED);
     router_breaker_record(&b, false, 12300);
     CHECK_INT(atomic_load(&b.state), ROUTER_BREAKER_CLOSED);
+    /* A probe that ends without a verdict (a bad request) gives its slot
+     * back: the next request probes. */
+    router_breaker_record(&b, false, 12400);
+    CHECK_INT(atomic_load(&b.state), ROUTER_BREAKER_OPEN);
+    CHECK(router_breaker_acquire(&b, 17400));
+    CHECK(!router_breaker_acquire(&b, 17401));
+    router_breaker_release(&b);
+    CHECK_INT(atomic_load(&b.state), ROUTER_BREAKER_OPEN);
+    CHECK(router_breaker_acquire(&b, 17402));
+    CHECK_INT(atomic_load(&b.state), ROUTER_BREAKER_HALF_OPEN);
     CHECK_STR(router_breaker_state_name(ROUTER_BREAKER_HALF_OPEN), "half-open");
     router_breaker_destroy(&b);
 }
