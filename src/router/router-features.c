@@ -66,10 +66,19 @@ void router_features_compute(const router_request *req, router_features *out)
     out->n_messages = req->n_messages;
 
     size_t scan = len < ROUTER_SCAN_MAX ? len : ROUTER_SCAN_MAX;
+    /* Lowercased once here so that every keyword search is a plain memmem;
+     * bytes >= 0x80 (UTF-8) are kept as they are. */
+    char lowered[ROUTER_SCAN_MAX];
+    for (size_t i = 0; i < scan; i++) {
+        unsigned char c = (unsigned char)text[i];
+        lowered[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
     out->n_signals = router_n_signals < ROUTER_MAX_SIGNALS ? router_n_signals : ROUTER_MAX_SIGNALS;
+    size_t word_hits[ROUTER_MAX_SIGNALS];
+    router_signals_count(lowered, scan, word_hits);
     double sum = 0.0;
     for (size_t i = 0; i < out->n_signals; i++) {
-        double v = router_signals[i].measure(text, scan, req, out->prompt_tokens);
+        double v = router_signals[i].measure(lowered, scan, req, out->prompt_tokens, word_hits[i]);
         v = v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
         out->signal_value[i] = v;
         sum += router_signals[i].weight * v;

@@ -38,8 +38,10 @@ void router_caps_format(unsigned caps, char *out, size_t out_size);
 /* ---- request features (router-features.c, signals in router-signals.c) ---- */
 
 /* Bytes of prompt text the signals look at: a longer prompt is "long"
- * anyway, and the cost of a decision must not grow with the request. */
-#define ROUTER_SCAN_MAX   (64 * 1024)
+ * anyway (the length signal uses the whole token count), and the cost of a
+ * decision must not grow with the request. The scanners get a lowercased
+ * copy of this many bytes on the stack. */
+#define ROUTER_SCAN_MAX   (16 * 1024)
 /* max_tokens assumed when a request gives none. */
 #define ROUTER_DEFAULT_MAX_TOKENS 256
 #define ROUTER_MAX_SIGNALS 8
@@ -66,18 +68,24 @@ typedef struct router_features {
     double   signal_value[ROUTER_MAX_SIGNALS];  /* each in [0, 1], table order */
 } router_features;
 
-/* One complexity signal: a scanner returning a value in [0, 1]. */
+/* One complexity signal: a scanner returning a value in [0, 1]. text is the
+ * first ROUTER_SCAN_MAX bytes of the prompt, ASCII-lowercased; word_hits is
+ * how often the signal's words occur in it (router_signals_count). */
 typedef struct router_signal {
     const char *name;         /* "code" */
     double      weight;       /* the weights of the table sum to 1 */
     const char *description;  /* one line for docs and `modelmgr route` */
+    const char *const *words; /* lowercase words counted for it (NULL-ended), or NULL */
     double    (*measure)(const char *text, size_t len, const router_request *req,
-                         int64_t prompt_tokens);
+                         int64_t prompt_tokens, size_t word_hits);
 } router_signal;
 
 /* THE table of complexity signals (router-signals.c). */
 extern const router_signal router_signals[];
 extern const size_t router_n_signals;
+/* Non-overlapping occurrences of each signal's words in (lowercased) text,
+ * in one pass: hits[i] for router_signals[i], ROUTER_MAX_SIGNALS entries. */
+void router_signals_count(const char *text, size_t len, size_t *hits);
 
 /* Bytes-to-tokens estimate: ceil(bytes / 4), at least 1 for non-empty text. */
 int64_t router_estimate_tokens(size_t bytes);

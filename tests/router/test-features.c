@@ -129,6 +129,56 @@ static void test_ordering(void)
     free(big);
 }
 
+/* The one-pass word counter against a naive reference: for each word, scan
+ * every position and skip past each match. */
+static size_t naive_count(const char *text, size_t len, const char *word)
+{
+    size_t wlen = strlen(word), hits = 0;
+    for (size_t i = 0; i + wlen <= len; ) {
+        if (memcmp(text + i, word, wlen) == 0) {
+            hits++;
+            i += wlen;
+        } else {
+            i++;
+        }
+    }
+    return hits;
+}
+
+static void test_word_counter(void)
+{
+    /* Text stitched from word fragments so that matches, near-misses and
+     * overlaps ("step by step by step") are common. */
+    static const char *const parts[] = {
+        "step by ", "step", "then ", "the", "n ", "compare", "compar", "{\n", "{\n}", "};",
+        "#include", "def ", "de", "f ", "\\frac", "matrix", "reason", "reasonreason",
+        "first,", "fn ", "=>", "=", ">", "();", " ", "x", "?", NULL
+    };
+    size_t n_parts = 0;
+    while (parts[n_parts])
+        n_parts++;
+    uint64_t seed = 12345;
+    char text[4096];
+    for (int round = 0; round < 50; round++) {
+        size_t len = 0;
+        while (len < sizeof text - 32) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            const char *part = parts[(seed >> 33) % n_parts];
+            size_t plen = strlen(part);
+            memcpy(text + len, part, plen);
+            len += plen;
+        }
+        size_t hits[ROUTER_MAX_SIGNALS];
+        router_signals_count(text, len, hits);
+        for (size_t s = 0; s < router_n_signals; s++) {
+            size_t expect = 0;
+            for (size_t w = 0; router_signals[s].words && router_signals[s].words[w]; w++)
+                expect += naive_count(text, len, router_signals[s].words[w]);
+            CHECK_INT(hits[s], expect);
+        }
+    }
+}
+
 static void test_caps(void)
 {
     char text[96];
@@ -148,6 +198,7 @@ int main(void)
     test_tokens();
     test_signals();
     test_ordering();
+    test_word_counter();
     test_caps();
     return mmtest_finish();
 }
