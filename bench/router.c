@@ -54,7 +54,7 @@ int main(void)
     router_state state = { 0 };
     router_eval evals[N_CANDIDATES];
 
-    static double pick_ns[ROUNDS], feat_ns[ROUNDS];
+    static double pick_ns[ROUNDS], bare_ns[ROUNDS], feat_ns[ROUNDS];
     size_t chosen = 0, sink = 0;
     for (int r = 0; r < ROUNDS; r++) {
         double t0 = now_ns();
@@ -65,13 +65,22 @@ int main(void)
         double t1 = now_ns();
         router_features_compute(&req, &f);
         double t2 = now_ns();
+        for (int k = 0; k < BATCH; k++) {
+            router_pick(&policy, &state, &f, profiles, N_CANDIDATES, 0, &chosen, NULL, NULL);
+            sink += chosen;
+        }
+        double t3 = now_ns();
         pick_ns[r] = (t1 - t0) / BATCH;
         feat_ns[r] = t2 - t1;
+        bare_ns[r] = (t3 - t2) / BATCH;
     }
     qsort(pick_ns, ROUNDS, sizeof *pick_ns, cmp);
     qsort(feat_ns, ROUNDS, sizeof *feat_ns, cmp);
+    qsort(bare_ns, ROUNDS, sizeof *bare_ns, cmp);
     printf("router: decision over %d candidates (auto): median %.2f us (target < 5 us), chose %s\n",
            N_CANDIDATES, pick_ns[ROUNDS / 2] / 1000.0, profiles[chosen].name);
+    printf("router: the same without an evaluation array (router_generate's path): median %.2f us\n",
+           bare_ns[ROUNDS / 2] / 1000.0);
     printf("router: features of a %zu-byte prompt: median %.2f us (complexity %.3f)\n",
            req.text_len, feat_ns[ROUNDS / 2] / 1000.0, f.complexity);
     for (int i = 0; i < N_CANDIDATES; i++)

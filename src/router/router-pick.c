@@ -171,45 +171,71 @@ static int compare(router_strategy s, bool cheap, const router_profile *pa, cons
     return c ? c : cmp_double(a->started, b->started);
 }
 
+/* What a pick works over. evals is the caller's array (filled first) or
+ * NULL, in which case each candidate is evaluated where it is looked at:
+ * a pick never allocates, so there is no array of its own to fill. */
+typedef struct pick_ctx {
+    const router_policy   *policy;
+    const router_features *f;
+    router_profile        *profiles;
+    const router_eval     *evals;
+    size_t                 n;
+    int64_t                now_ms;
+} pick_ctx;
+
+static const router_eval *eval_of(const pick_ctx *c, size_t i, router_eval *tmp)
+{
+    if (c->evals)
+        return &c->evals[i];
+    router_evaluate(c->policy, c->f, &c->profiles[i], c->now_ms, tmp);
+    return tmp;
+}
+
 /* Best eligible profile; with need_floor only those meeting the floor.
  * Returns n when there is none. */
-static size_t best_of(router_strategy s, bool cheap, bool need_floor, router_profile *profiles,
-                      const router_eval *evals, size_t n)
+static size_t best_of(const pick_ctx *c, bool cheap, bool need_floor)
 {
-    size_t best = n;
-    for (size_t i = 0; i < n; i++) {
-        if (evals[i].excluded != ROUTER_OK_CANDIDATE || (need_floor && !evals[i].meets_floor))
+    size_t best = c->n;
+    router_eval best_eval = { 0 }, tmp;
+    for (size_t i = 0; i < c->n; i++) {
+        const router_eval *e = eval_of(c, i, &tmp);
+        if (e->excluded != ROUTER_OK_CANDIDATE || (need_floor && !e->meets_floor))
             continue;
-        if (best == n || compare(s, cheap, &profiles[i], &evals[i],
-                                 &profiles[best], &evals[best]) < 0)
+        if (best == c->n || compare(c->policy->strategy, cheap, &c->profiles[i], e,
+                                    &c->profiles[best], &best_eval) < 0) {
             best = i;
+            best_eval = *e;
+        }
     }
     return best;
 }
 
 /* Say which requirement no model meets. Looks only at profiles that a
  * policy could name (not ROUTER_EX_NOT_NAMED). */
-static int explain_none(const router_policy *policy, const router_features *f,
-                        const router_profile *profiles, const router_eval *evals, size_t n,
-                        mm_error *err)
+static int explain_none(const pick_ctx *c, mm_error *err)
 {
+    const router_policy *policy = c->policy;
+    const router_features *f = c->f;
+    const router_profile *profiles = c->profiles;
     size_t named = 0, available = 0, fits = 0;
     unsigned have_caps = 0;
     uint32_t largest = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (evals[i].excluded == ROUTER_EX_NOT_NAMED)
+    router_eval tmp;
+    for (size_t i = 0; i < c->n; i++) {
+        const router_eval *e = eval_of(c, i, &tmp);
+        if (e->excluded == ROUTER_EX_NOT_NAMED)
             continue;
         named++;
-        if (evals[i].excluded == ROUTER_EX_UNAVAILABLE)
+        if (e->excluded == ROUTER_EX_UNAVAILABLE)
             continue;
         available++;
         have_caps |= profiles[i].caps;
         if (profiles[i].context_length > largest)
             largest = profiles[i].context_length;
-        if (evals[i].excluded != ROUTER_EX_CAPABILITY && evals[i].excluded != ROUTER_EX_CONTEXT)
+        if (e->excluded != ROUTER_EX_CAPABILITY && e->excluded != ROUTER_EX_CONTEXT)
             fits++;
     }
-    if (n == 0)
+    if (c->n == 0)
         return mm_error_set(err, MM_ENOTFOUND, "no models to route to: the catalog is empty "
                             "and no remotes are configured");
     if (named == 0)
@@ -243,92 +269,83 @@ static int explain_none(const router_policy *policy, const router_features *f,
 
 /* fixed: the named model cannot hold the request; try its fallbacks in order
  * (the context-window fallback). Returns n when none fits. */
-static size_t context_fallback(const router_policy *policy, const router_features *f,
-                               router_profile *profiles, const router_eval *evals, size_t n,
-                               int64_t now_ms)
+static size_t context_fallback(const pick_ctx *c)
 {
-    router_policy open_policy = *policy;
+    router_policy open_policy = *c->policy;
     open_policy.strategy = ROUTER_STRATEGY_LEAST_BUSY;
     const router_profile *named = NULL;
-    for (size_t i = 0; i < n && !named; i++)
-        if (evals[i].excluded == ROUTER_EX_CONTEXT)
-            named = &profiles[i];
+    router_eval tmp;
+    for (size_t i = 0; i < c->n && !named; i++)
+        if (eval_of(c, i, &tmp)->excluded == ROUTER_EX_CONTEXT)
+            named = &c->profiles[i];
     if (!named)
-        return n;
+        return c->n;
     for (size_t k = 0; k < named->n_fallbacks; k++) {
-        size_t best = n;
+        size_t best = c->n;
         router_eval best_eval = { 0 };
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(profiles[i].name, named->fallbacks[k]) != 0)
+        for (size_t i = 0; i < c->n; i++) {
+            if (strcmp(c->profiles[i].name, named->fallbacks[k]) != 0)
                 continue;
             /* Its eval says "not named"; judge it as a candidate of its own. */
             router_eval e;
-            router_evaluate(&open_policy, f, &profiles[i], now_ms, &e);
+            router_evaluate(&open_policy, c->f, &c->profiles[i], c->now_ms, &e);
             if (e.excluded != ROUTER_OK_CANDIDATE)
                 continue;
-            if (best == n || cmp_double(e.load, best_eval.load) < 0) {
+            if (best == c->n || cmp_double(e.load, best_eval.load) < 0) {
                 best = i;
                 best_eval = e;
             }
         }
-        if (best != n)
+        if (best != c->n)
             return best;
     }
-    return n;
+    return c->n;
 }
 
 int router_pick(const router_policy *policy, router_state *state, const router_features *f,
                 router_profile *profiles, size_t n, int64_t now_ms, size_t *chosen,
                 router_eval *evals, mm_error *err)
 {
-    /* Without a caller's array the evaluations live on the stack: a pick
-     * never allocates, so that bounds n for such callers. */
-    router_eval local[64];
-    router_eval *ev = evals;
-    if (!ev) {
-        if (n > MM_ARRAY_LEN(local))
-            return mm_error_set(err, MM_ELIMIT, "router_pick: %zu candidates without an "
-                                "evaluation array (at most %zu)", n, MM_ARRAY_LEN(local));
-        ev = local;
-    }
-    for (size_t i = 0; i < n; i++)
-        router_evaluate(policy, f, &profiles[i], now_ms, &ev[i]);
+    for (size_t i = 0; evals && i < n; i++)
+        router_evaluate(policy, f, &profiles[i], now_ms, &evals[i]);
+    pick_ctx c = { policy, f, profiles, evals, n, now_ms };
+    router_eval tmp;
 
     size_t pick = n;
     switch (policy->strategy) {
-    case ROUTER_STRATEGY_AUTO: {
-        bool cheap = f->complexity < policy->complexity_threshold;
-        if (cheap)
-            pick = best_of(policy->strategy, true, true, profiles, ev, n);
+    case ROUTER_STRATEGY_AUTO:
+        if (f->complexity < policy->complexity_threshold)
+            pick = best_of(&c, true, true);
         if (pick == n)
-            pick = best_of(policy->strategy, false, false, profiles, ev, n);
+            pick = best_of(&c, false, false);
         break;
-    }
     case ROUTER_STRATEGY_ROUND_ROBIN: {
         size_t eligible = 0;
         for (size_t i = 0; i < n; i++)
-            eligible += ev[i].excluded == ROUTER_OK_CANDIDATE;
+            eligible += eval_of(&c, i, &tmp)->excluded == ROUTER_OK_CANDIDATE;
         if (eligible == 0)
             break;
         size_t k = (size_t)(atomic_fetch_add(&state->rr_next, 1) % eligible);
         for (size_t i = 0; i < n; i++)
-            if (ev[i].excluded == ROUTER_OK_CANDIDATE && k-- == 0) {
+            if (eval_of(&c, i, &tmp)->excluded == ROUTER_OK_CANDIDATE && k-- == 0) {
                 pick = i;
                 break;
             }
+        if (pick == n)   /* live figures changed between the two passes */
+            pick = best_of(&c, false, false);
         break;
     }
     case ROUTER_STRATEGY_FIXED:
-        pick = best_of(policy->strategy, false, false, profiles, ev, n);
+        pick = best_of(&c, false, false);
         if (pick == n)
-            pick = context_fallback(policy, f, profiles, ev, n, now_ms);
+            pick = context_fallback(&c);
         break;
     default:
-        pick = best_of(policy->strategy, false, false, profiles, ev, n);
+        pick = best_of(&c, false, false);
         break;
     }
     if (pick == n)
-        return explain_none(policy, f, profiles, ev, n, err);
+        return explain_none(&c, err);
     *chosen = pick;
     return 0;
 }

@@ -291,3 +291,47 @@ void mm_router_close(mm_router *r)
     free(r->default_fallbacks);
     free(r);
 }
+
+router_profile *router_find(mm_router *r, const char *name, const char *deployment)
+{
+    for (size_t i = 0; r && name && deployment && i < r->n_profiles; i++)
+        if (strcmp(r->profiles[i].name, name) == 0 &&
+            strcmp(r->profiles[i].deployment, deployment) == 0)
+            return &r->profiles[i];
+    return NULL;
+}
+
+int router_attach_backend(mm_router *r, const char *name, const char *deployment, backend *b)
+{
+    router_profile *p = router_find(r, name, deployment);
+    if (!p)
+        return MM_ENOTFOUND;
+    p->backend = b;
+    return 0;
+}
+
+int router_generate(mm_router *r, const router_request *rq, const router_policy *policy,
+                    const router_clock *clock, const backend_request *req,
+                    backend_token_fn on_token, void *user, const atomic_bool *cancel,
+                    backend_result *res, router_outcome *outcome, mm_error *err)
+{
+    memset(res, 0, sizeof *res);
+    memset(outcome, 0, sizeof *outcome);
+    if (!clock)
+        clock = &router_clock_system;
+    if (!policy)
+        policy = &r->policy;
+    router_features f;
+    router_features_compute(rq, &f);
+    int64_t now = clock->now_ms(clock->user);
+    size_t chosen, chain[ROUTER_CHAIN_MAX];
+    int rc = router_pick(policy, &r->state, &f, r->profiles, r->n_profiles, now, &chosen, NULL,
+                         err);
+    if (rc != 0)
+        return rc;
+    size_t len = router_chain_build(policy, &f, r->profiles, r->n_profiles, chosen,
+                                    r->default_fallbacks, r->n_default_fallbacks,
+                                    r->default_model, now, chain, ROUTER_CHAIN_MAX);
+    return router_run(r->profiles, r->n_profiles, chain, len, &r->retry, clock, req, on_token,
+                      user, cancel, res, outcome, err);
+}

@@ -352,6 +352,25 @@ struct mm_router {
     const char     *default_model;
 };
 
+/* The profile of model name on deployment ("local" for catalog models), or
+ * NULL. The runtime updates its live figures (atomics) through it and may
+ * read it from any thread; borrowed until mm_router_close. */
+router_profile *router_find(mm_router *r, const char *name, const char *deployment);
+/* Let b (borrowed; must outlive the router or be detached with NULL) run
+ * the requests routed to name on deployment: how the built-in engine's
+ * backend joins the local models. Returns 0 or MM_ENOTFOUND. Not
+ * thread-safe against router_generate: call it while setting up. */
+int router_attach_backend(mm_router *r, const char *name, const char *deployment, backend *b);
+
+/* The whole path of one request: features, pick under policy (NULL: the
+ * router's), fallback chain, and router_run with the router's retry
+ * settings and clock (NULL: the system clock). req->model is ignored (each
+ * profile's name is sent). Thread-safe. */
+int router_generate(mm_router *r, const router_request *rq, const router_policy *policy,
+                    const router_clock *clock, const backend_request *req,
+                    backend_token_fn on_token, void *user, const atomic_bool *cancel,
+                    backend_result *res, router_outcome *outcome, mm_error *err);
+
 /* Capabilities of a comma list ("chat,tools"); NULL or "" gives chat.
  * MM_EINVAL names the unknown capability. */
 int router_caps_parse_list(const char *list, unsigned *caps, mm_error *err);

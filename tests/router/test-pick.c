@@ -308,6 +308,34 @@ static void test_chain(void)
     CHECK_INT(len, 2);
 }
 
+/* Without an evaluation array a pick evaluates where it looks: the same
+ * choices and errors. */
+static void test_without_evals(void)
+{
+    setup();
+    atomic_store(&profiles[MID].live.in_flight, 1);
+    atomic_store(&profiles[BIG].live.ttft_ms, 50.0);
+    const int64_t prompt_tokens[] = { 0, 6000, 200000 };
+    const unsigned caps[] = { ROUTER_CAP_CHAT, ROUTER_CAP_TOOLS, ROUTER_CAP_EMBEDDINGS };
+    for (int s = 0; s < ROUTER_N_STRATEGIES; s++)
+        for (int t = 0; t < 3; t++)
+            for (int k = 0; k < 3; k++) {
+                router_features f = request("Explain why?", caps[k], prompt_tokens[t]);
+                router_policy policy = { .strategy = (router_strategy)s,
+                                         .complexity_threshold = 0.5, .quality_floor = 2,
+                                         .fixed_model = "small" };
+                router_state s1 = { 0 }, s2 = { 0 };
+                router_eval evals[N_PROFILES];
+                mm_error e1 = { 0 }, e2 = { 0 };
+                size_t c1 = 99, c2 = 99;
+                int r1 = router_pick(&policy, &s1, &f, profiles, N_PROFILES, 0, &c1, evals, &e1);
+                int r2 = router_pick(&policy, &s2, &f, profiles, N_PROFILES, 0, &c2, NULL, &e2);
+                CHECK_INT(r2, r1);
+                CHECK_INT(c2, c1);
+                CHECK_STR(e2.message, e1.message);
+            }
+}
+
 static void test_tiers(void)
 {
     CHECK_INT(router_tier_from_params(0), 1);
@@ -325,6 +353,7 @@ int main(void)
     test_exclusion();
     test_deployments();
     test_chain();
+    test_without_evals();
     test_tiers();
     for (int i = 0; i < N_PROFILES; i++)
         router_profile_destroy(&profiles[i]);

@@ -10,6 +10,7 @@
 #include "support/test.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #define KEY "sk-remote-TESTKEY-9876543210"
@@ -89,24 +90,77 @@ static size_t find_profile(mm_router *r, const char *name, const char *deploymen
 static int route_and_run(mm_router *r, int64_t *clock_ms, router_outcome *out, mm_error *err)
 {
     router_request rq = { .text = "hello", .text_len = 5, .caps = ROUTER_CAP_CHAT };
-    router_features f;
-    router_features_compute(&rq, &f);
-    size_t chosen, chain[ROUTER_CHAIN_MAX];
-    int rc = router_pick(&r->policy, &r->state, &f, r->profiles, r->n_profiles, *clock_ms,
-                         &chosen, NULL, err);
-    if (rc != 0)
-        return rc;
-    size_t len = router_chain_build(&r->policy, &f, r->profiles, r->n_profiles, chosen,
-                                    r->default_fallbacks, r->n_default_fallbacks,
-                                    r->default_model, *clock_ms, chain, ROUTER_CHAIN_MAX);
     backend_message msg = { "user", "hello" };
     backend_request req = { .messages = &msg, .n_messages = 1, .temperature = -1 };
     router_clock clock = { fake_now, fake_sleep, clock_ms };
     backend_result res;
-    rc = router_run(r->profiles, r->n_profiles, chain, len, &r->retry, &clock, &req, NULL, NULL,
-                    NULL, &res, out, err);
+    int rc = router_generate(r, &rq, NULL, &clock, &req, NULL, NULL, NULL, &res, out, err);
     backend_result_free(&res);
     return rc;
+}
+
+typedef struct worker {
+    mm_router *r;
+    int        ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    for (int i = 0; i < 5; i++) {
+        router_request rq = { .text = "hi", .text_len = 2, .caps = ROUTER_CAP_CHAT };
+        backend_message msg = { "user", "hi" };
+        backend_request req = { .messages = &msg, .n_messages = 1, .temperature = -1 };
+        backend_result res;
+        router_outcome out;
+        mm_error err = { 0 };
+        if (router_generate(w->r, &rq, NULL, NULL, &req, NULL, NULL, NULL, &res, &out, &err) == 0 &&
+            res.text && strcmp(res.text, "slow") == 0)
+            w->ok++;
+        backend_result_free(&res);
+    }
+    return NULL;
+}
+
+/* Four threads at once over the two deployments of gpt-x: every request is
+ * answered, both deployments take a share, and the in-flight counts return
+ * to zero. */
+static void test_concurrent(void)
+{
+    mockoai *a = mockoai_start(), *b = mockoai_start();
+    mm_config *cfg = NULL;
+    mm_router *r = open_router(a, b, &cfg);
+    if (!r)
+        goto out;
+    r->policy.strategy = ROUTER_STRATEGY_FIXED;
+    r->policy.fixed_model = "gpt-x";
+    mockoai_reply slow = { .mode = MOCKOAI_ANSWER, .text = "slow", .delay_ms = 30 };
+    for (int i = 0; i < 20; i++) {
+        mockoai_push(a, &slow);
+        mockoai_push(b, &slow);
+    }
+    pthread_t threads[4];
+    worker workers[4];
+    for (int i = 0; i < 4; i++) {
+        workers[i] = (worker){ r, 0 };
+        pthread_create(&threads[i], NULL, work, &workers[i]);
+    }
+    int ok = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        ok += workers[i].ok;
+    }
+    CHECK_INT(ok, 20);
+    CHECK_INT(mockoai_request_count(a) + mockoai_request_count(b), 20);
+    CHECK(mockoai_request_count(a) >= 1);
+    CHECK(mockoai_request_count(b) >= 1);
+    for (size_t i = 0; i < r->n_profiles; i++)
+        CHECK_INT(atomic_load(&r->profiles[i].live.in_flight), 0);
+out:
+    mm_router_close(r);
+    mm_config_free(cfg);
+    mockoai_stop(a);
+    mockoai_stop(b);
 }
 
 static void test_balance_and_fallback(void)
@@ -241,6 +295,7 @@ int main(void)
     mm_log_set_level(MM_LOG_LEVEL_DEBUG);
     test_balance_and_fallback();
     test_explain();
+    test_concurrent();
     mm_log_set_callback(NULL, NULL);
     CHECK_CONTAINS(logged, "router: gpt-x (east) failed, try 1: remote 'east' failed (HTTP 500)");
     CHECK(strstr(logged, KEY) == NULL);
