@@ -179,6 +179,28 @@ static void test_word_counter(void)
     }
 }
 
+/* docs/ROUTER.md shows the signal table with the weights the code uses. */
+static void test_docs_table(void)
+{
+    const char *src = getenv("MM_SOURCE_DIR");
+    if (!src) {
+        printf("note: MM_SOURCE_DIR unset, docs check skipped\n");
+        return;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/ROUTER.md", src);
+    char *doc = NULL;
+    mm_error err = { 0 };
+    CHECK_INT(mm_file_read(path, 1 << 20, &doc, NULL, &err), 0);
+    for (size_t i = 0; doc && i < router_n_signals; i++) {
+        char row[128];
+        snprintf(row, sizeof row, "| `%s` | %.2f |", router_signals[i].name,
+                 router_signals[i].weight);
+        CHECK_CONTAINS(doc, row);
+    }
+    free(doc);
+}
+
 static void test_caps(void)
 {
     char text[96];
@@ -199,6 +221,7 @@ int main(void)
     test_signals();
     test_ordering();
     test_word_counter();
+    test_docs_table();
     test_caps();
     return mmtest_finish();
 }
