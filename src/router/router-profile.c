@@ -23,9 +23,13 @@ void router_live_observe(router_live *live, double ttft_ms, double tokens_per_s)
     /* Two writers may interleave; an EWMA that loses one sample is fine. */
     double old_ttft = atomic_load(&live->ttft_ms);
     double old_tps = atomic_load(&live->tokens_per_s);
-    if (ttft_ms >= 0.0)
+    /* 0 means "no sample yet"; a real 0 ms (a cached answer) is kept as
+     * a microsecond so that it is not mistaken for that. */
+    if (ttft_ms >= 0.0) {
+        double sample = ttft_ms > 0.001 ? ttft_ms : 0.001;
         atomic_store(&live->ttft_ms, old_ttft > 0.0
-                     ? old_ttft + ROUTER_EWMA_ALPHA * (ttft_ms - old_ttft) : ttft_ms);
+                     ? old_ttft + ROUTER_EWMA_ALPHA * (sample - old_ttft) : sample);
+    }
     if (tokens_per_s > 0.0)
         atomic_store(&live->tokens_per_s, old_tps > 0.0
                      ? old_tps + ROUTER_EWMA_ALPHA * (tokens_per_s - old_tps) : tokens_per_s);

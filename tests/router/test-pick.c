@@ -336,6 +336,21 @@ static void test_without_evals(void)
             }
 }
 
+static void test_ewma(void)
+{
+    router_live live;
+    memset(&live, 0, sizeof live);
+    router_live_observe(&live, 100.0, 10.0);      /* first samples taken as they are */
+    CHECK_NEAR(atomic_load(&live.ttft_ms), 100.0, 1e-12);
+    CHECK_NEAR(atomic_load(&live.tokens_per_s), 10.0, 1e-12);
+    router_live_observe(&live, 200.0, 0.0);       /* 100 + 0.2 * (200 - 100); no tps sample */
+    CHECK_NEAR(atomic_load(&live.ttft_ms), 120.0, 1e-12);
+    CHECK_NEAR(atomic_load(&live.tokens_per_s), 10.0, 1e-12);
+    router_live_observe(&live, 0.0, 20.0);        /* 120 + 0.2 * (0.001 - 120); 10 + 0.2 * 10 */
+    CHECK_NEAR(atomic_load(&live.ttft_ms), 96.0002, 1e-9);
+    CHECK_NEAR(atomic_load(&live.tokens_per_s), 12.0, 1e-12);
+}
+
 static void test_tiers(void)
 {
     CHECK_INT(router_tier_from_params(0), 1);
@@ -354,6 +369,7 @@ int main(void)
     test_deployments();
     test_chain();
     test_without_evals();
+    test_ewma();
     test_tiers();
     for (int i = 0; i < N_PROFILES; i++)
         router_profile_destroy(&profiles[i]);
