@@ -26,7 +26,8 @@ static void capture_log(mm_log_level level, const char *line, void *user)
 typedef struct pieces {
     char  items[64][64];
     int   n;
-    int   stop_after;   /* > 0: return nonzero at this piece */
+    int   stop_after;     /* > 0: return nonzero at this piece */
+    atomic_bool *cancel;  /* set at the first piece, when not NULL */
 } pieces;
 
 static int on_piece(const char *piece, size_t len, void *user)
@@ -34,6 +35,8 @@ static int on_piece(const char *piece, size_t len, void *user)
     pieces *p = user;
     if (p->n < 64)
         snprintf(p->items[p->n++], sizeof p->items[0], "%.*s", (int)len, piece);
+    if (p->cancel)
+        atomic_store(p->cancel, true);
     return p->stop_after && p->n >= p->stop_after;
 }
 
@@ -170,6 +173,19 @@ static void test_errors(void)
     CHECK_INT(chat("m1", true, &got, &res, &err), MM_ECANCELED);
     CHECK_INT(got.n, 2);
     CHECK_INT(res.pieces_delivered, 2);
+
+    /* The cancel flag, raised while the stream runs (pieces 300 ms apart). */
+    mockoai_push(mock, &(mockoai_reply){ .mode = MOCKOAI_STREAM, .text = "a|b|c|d|e|f",
+                                         .chunk_bytes = 40, .chunk_delay_ms = 300 });
+    atomic_bool cancel = false;
+    pieces slow = { .n = 0, .cancel = &cancel };
+    backend_message msg = { "user", "x" };
+    backend_request req = { .model = "m1", .messages = &msg, .n_messages = 1,
+                            .temperature = -1, .stream = true };
+    CHECK_INT(remote->ops->generate(remote, &req, on_piece, &slow, &cancel, &res, &err),
+              MM_ECANCELED);
+    CHECK_CONTAINS(err.message, "remote 'cloud': the request was cancelled");
+    CHECK(slow.n >= 1 && slow.n < 6);
 }
 
 static void test_refused(void)
