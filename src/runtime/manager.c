@@ -78,8 +78,22 @@ static void record_failure(rt_model *m, const mm_error *err)
 
 /* Make room for `need` bytes by unloading idle models, least recently used
  * first. Lock held. Returns true when the model fits. */
+/* Bytes the budget could offer after unloading every idle model. Lock held. */
+static uint64_t available_bytes(const mm_manager *mgr)
+{
+    uint64_t idle = 0;
+    for (size_t i = 0; i < mgr->n_models; i++)
+        if (mgr->models[i].state == RT_LOADED && mgr->models[i].in_use == 0)
+            idle += mgr->models[i].bytes;
+    uint64_t pinned = mgr->used - idle;
+    return pinned < mgr->budget ? mgr->budget - pinned : 0;
+}
+
 static bool make_room(mm_manager *mgr, uint64_t need)
 {
+    /* Evict nothing for a model that cannot fit even then. */
+    if (need > available_bytes(mgr))
+        return false;
     while (mgr->used + need > mgr->budget) {
         rt_model *victim = NULL;
         for (size_t i = 0; i < mgr->n_models; i++) {
@@ -98,7 +112,7 @@ static bool make_room(mm_manager *mgr, uint64_t need)
 static int budget_error(mm_manager *mgr, rt_model *m, uint64_t need, mm_error *err)
 {
     char need_s[32], avail_s[32], budget_s[32];
-    uint64_t avail = mgr->used < mgr->budget ? mgr->budget - mgr->used : 0;
+    uint64_t avail = available_bytes(mgr);
     format_bytes(need, need_s, sizeof need_s);
     format_bytes(avail, avail_s, sizeof avail_s);
     format_bytes(mgr->budget, budget_s, sizeof budget_s);
@@ -213,6 +227,11 @@ static int acquire_locked(mm_manager *mgr, rt_model *m, void **inst, mm_error *e
         m->in_use--;
         m->last_used_ms = mgr_now(mgr);
         record_failure(m, err);
+    } else {
+        /* A request got through: the model is serving again. Only this
+         * clears degraded; a request that started earlier and ends later
+         * says nothing about a refusal in between. */
+        m->last_failed = false;
     }
     return rc;
 }
@@ -280,8 +299,6 @@ void mgr_release(mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error 
     m->last_used_wall_s = mm_wall_ms() / 1000;
     if (failed)
         record_failure(m, why);
-    else
-        m->last_failed = false;
     pthread_mutex_unlock(&mgr->lock);
     lease->model = NULL;
     lease->inst = NULL;
