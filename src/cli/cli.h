@@ -23,6 +23,7 @@ typedef struct cli_command {
 
 /* The commands, one file each (cmd-<name>.c); argv[0] is the command name. */
 int cmd_config(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 

@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     { "config", "show every configuration value and where it came from", cmd_config },
+    { "health", "the model manager's health: status, memory, cache, one row per model", cmd_health },
     { "list",   "list the models in the catalog and the default model", cmd_list },
     { "show",   "show one model's facts and metadata", cmd_show },
     { NULL, NULL, NULL }

@@ -131,6 +131,10 @@ static void fill_row(const rt_model *m, mm_model_health *row)
         mm_strlcpy(row->path, m->info->paths[0], sizeof row->path);
     if (m->last_error[0] && row->status != MM_HEALTH_HEALTHY)
         mm_strlcpy(row->last_error, m->last_error, sizeof row->last_error);
+    else if (m->info->state == MM_MODEL_NOT_DOWNLOADED)
+        snprintf(row->last_error, sizeof row->last_error, "not downloaded%s%s%s",
+                 m->info->source == MM_SOURCE_HF ? " ('modelmgr pull' downloads it)" : "",
+                 m->info->error ? ": " : "", m->info->error ? m->info->error : "");
     else if (m->info->state != MM_MODEL_AVAILABLE)
         snprintf(row->last_error, sizeof row->last_error, "%s%s%s",
                  mm_model_state_name(m->info->state), m->info->error ? ": " : "",
