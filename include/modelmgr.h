@@ -265,6 +265,46 @@ const char *mm_source_name(mm_source source);
 const char *mm_format_name(mm_format format);
 const char *mm_model_state_name(mm_model_state state);
 
+/* ---- Pulling models from the Hugging Face Hub --------------------------- */
+
+/* What to pull. Strings are borrowed for the call. */
+typedef struct mm_pull_request {
+    const char *repo;        /* "org/name", or "org/name:QUANT" for a GGUF quant (Q4_K_M...) */
+    const char *file;        /* one file in the repo; NULL: the quant's files, else every file */
+    const char *revision;    /* a commit or tag; a branch, "main", "latest" or none only
+                                when automated (MM_EPINNING otherwise) */
+    bool        automated;   /* a scheduled pull, allowed to follow a branch */
+    const char *models_dir;  /* models.lock and audit.jsonl go here; NULL: neither is written */
+} mm_pull_request;
+
+/* One file a pull produced. */
+typedef struct mm_pull_file {
+    char     repo_path[1024];  /* the file's path inside the repo */
+    char     path[4096];       /* where it is on disk (HF cache snapshot link) */
+    char     commit[41];       /* the commit the revision resolved to */
+    uint64_t size;
+    char     sha256[65];
+    bool     downloaded;       /* false: it was already in the cache */
+} mm_pull_file;
+
+/* Progress of a file being downloaded; called from the downloading thread
+ * (a whole-repo pull fetches several files at once: calls may come from
+ * different threads, but never two at the same time). */
+typedef void (*mm_pull_progress_fn)(const char *repo_path, uint64_t bytes_done,
+                                    uint64_t bytes_total, double bytes_per_s, void *user);
+
+/* Download what rq names into the Hugging Face cache, verified (sha256 for
+ * LFS files, git SHA-1 otherwise), resuming partial downloads and retrying
+ * transient failures; files already cached cost no download. cfg supplies
+ * hf_endpoint, hf_token, hf_cache and offline (NULL: the environment, as
+ * huggingface_hub reads it). Each file is recorded in <models_dir>/audit.jsonl
+ * and, when every file succeeded, in <models_dir>/models.lock. Fills up to
+ * max_files entries of files and sets *n_files. Returns 0 or a negative
+ * MM_E* code with err filled. Thread-safe. */
+int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn progress,
+            void *progress_user, mm_pull_file *files, size_t max_files, size_t *n_files,
+            mm_error *err);
+
 /* ---- Model manager (runtime) -------------------------------------------- */
 
 /* Health of one model, or of the whole manager. */
