@@ -411,6 +411,19 @@ int  mm_manager_load(mm_manager *mgr, const char *name, mm_error *err);
  * not loaded is not an error. Thread-safe. */
 int  mm_manager_unload(mm_manager *mgr, const char *name, mm_error *err);
 
+/* Start the start-up downloads in a background thread (a server calls this
+ * after mm_manager_open; `modelmgr health` does not): unless skip_downloads
+ * or offline, each minimal_models entry not on disk is pulled as an
+ * automated download, and when update_interval has passed since the time in
+ * <models_dir>/.last_model_check every entry is pulled again to follow its
+ * branch (the stamp is rewritten when all succeed). Failures are logged,
+ * never fatal; downloaded models join the manager's catalog. Returns 0
+ * (also when there is nothing to do), MM_EEXIST when already started.
+ * mm_manager_close waits for the file being downloaded. Thread-safe. */
+int  mm_manager_start_downloads(mm_manager *mgr, mm_error *err);
+/* Wait up to timeout_ms for them; true when they are over (or never ran). */
+bool mm_manager_wait_downloads(mm_manager *mgr, int64_t timeout_ms);
+
 /* One row per model the manager knows (catalog models, then the speech
  * model when there is one). Caller owns *rows (free with free()). Thread-safe. */
 int  mm_manager_list(mm_manager *mgr, mm_model_health **rows, size_t *n_rows, mm_error *err);

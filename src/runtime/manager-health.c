@@ -165,7 +165,7 @@ int mm_manager_list(mm_manager *mgr, mm_model_health **rows, size_t *n_rows, mm_
         return mm_error_set(err, MM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < mgr->n_models; i++)
-        fill_row(&mgr->models[i], &out[i]);
+        fill_row(mgr->models[i], &out[i]);
     if (mgr->vosk_listed)
         fill_speech(mgr, &out[mgr->n_models]);
     pthread_mutex_unlock(&mgr->lock);

@@ -36,8 +36,8 @@ static void format_bytes(uint64_t bytes, char *out, size_t size)
 rt_model *mgr_find(mm_manager *mgr, const char *key)
 {
     for (size_t i = 0; key && i < mgr->n_models; i++)
-        if (strcmp(mgr->models[i].key, key) == 0)
-            return &mgr->models[i];
+        if (strcmp(mgr->models[i]->key, key) == 0)
+            return mgr->models[i];
     return NULL;
 }
 
@@ -83,8 +83,8 @@ static uint64_t available_bytes(const mm_manager *mgr)
 {
     uint64_t idle = 0;
     for (size_t i = 0; i < mgr->n_models; i++)
-        if (mgr->models[i].state == RT_LOADED && mgr->models[i].in_use == 0)
-            idle += mgr->models[i].bytes;
+        if (mgr->models[i]->state == RT_LOADED && mgr->models[i]->in_use == 0)
+            idle += mgr->models[i]->bytes;
     uint64_t pinned = mgr->used - idle;
     return pinned < mgr->budget ? mgr->budget - pinned : 0;
 }
@@ -97,7 +97,7 @@ static bool make_room(mm_manager *mgr, uint64_t need)
     while (mgr->used + need > mgr->budget) {
         rt_model *victim = NULL;
         for (size_t i = 0; i < mgr->n_models; i++) {
-            rt_model *m = &mgr->models[i];
+            rt_model *m = mgr->models[i];
             if (m->state == RT_LOADED && m->in_use == 0 &&
                 (!victim || m->last_used_ms < victim->last_used_ms))
                 victim = m;
@@ -312,7 +312,7 @@ int rt_manager_reap(mm_manager *mgr)
     pthread_mutex_lock(&mgr->lock);
     int64_t now = mgr_now(mgr);
     for (size_t i = 0; i < mgr->n_models; i++) {
-        rt_model *m = &mgr->models[i];
+        rt_model *m = mgr->models[i];
         if (m->state == RT_LOADED && m->in_use == 0 &&
             now - m->last_used_ms >= mgr->idle_timeout_ms) {
             unload_locked(mgr, m, "idle timeout");
@@ -384,32 +384,69 @@ int mm_manager_unload(mm_manager *mgr, const char *name, mm_error *err)
     return rc;
 }
 
-static int init_models(mm_manager *mgr, mm_error *err)
+/* Take cat's models into the manager (lock held, or not yet shared). The
+ * manager keeps cat until close. New keys get a record; a known key that is
+ * idle and unloaded takes the new record, so a download shows up. */
+static int merge_catalog(mm_manager *mgr, mm_catalog *cat, mm_error *err)
 {
-    size_t n = mm_catalog_count(mgr->cat);
-    if (n > RT_MODELS_MAX) {
-        MM_LOG_WARN("the catalog has %zu models; the manager tracks the first %u", n,
-                    RT_MODELS_MAX);
-        n = RT_MODELS_MAX;
+    if (mgr->n_cats >= RT_CATALOGS_MAX) {
+        mm_catalog_close(cat);
+        return mm_error_set(err, MM_ELIMIT, "the catalog was refreshed %d times; restart "
+                            "to refresh it again", RT_CATALOGS_MAX);
     }
-    mgr->models = calloc(n ? n : 1, sizeof *mgr->models);
-    if (!mgr->models)
-        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    mgr->cats[mgr->n_cats++] = cat;
+    size_t n = mm_catalog_count(cat);
     for (size_t i = 0; i < n; i++) {
-        const mm_model_info *info = mm_catalog_at(mgr->cat, i);
-        mgr->models[i].info = info;
-        mgr->models[i].key = info->key;
+        const mm_model_info *info = mm_catalog_at(cat, i);
+        rt_model *m = mgr_find(mgr, info->key);
+        if (m) {
+            if (m->state == RT_UNLOADED && m->in_use == 0) {
+                m->info = info;
+                m->key = info->key;
+            }
+            continue;
+        }
+        if (mgr->n_models >= RT_MODELS_MAX) {
+            MM_LOG_WARN("the catalog has more than %u models; '%s' and later ones are not "
+                        "managed", RT_MODELS_MAX, info->key);
+            break;
+        }
+        if (mgr->n_models == mgr->cap_models) {
+            size_t cap = mgr->cap_models ? mgr->cap_models * 2 : 16;
+            rt_model **grown = realloc(mgr->models, cap * sizeof *grown);
+            if (!grown)
+                return mm_error_set(err, MM_ENOMEM, "out of memory");
+            mgr->models = grown;
+            mgr->cap_models = cap;
+        }
+        m = calloc(1, sizeof *m);
+        if (!m)
+            return mm_error_set(err, MM_ENOMEM, "out of memory");
+        m->info = info;
+        m->key = info->key;
+        mgr->models[mgr->n_models++] = m;
     }
-    mgr->n_models = n;
     bool fallback = false;
-    const mm_model_info *def = mm_catalog_default(mgr->cat, &fallback);
+    const mm_model_info *def = mm_catalog_default(cat, &fallback);
     if (def) {
-        mm_strlcpy(mgr->default_key, def->key, sizeof mgr->default_key);
-        if (fallback)
+        if (fallback && strcmp(mgr->default_key, def->key) != 0)
             MM_LOG_WARN("the configured default model '%s' is not in the catalog; using '%s'",
                         mgr->cfg->default_model ? mgr->cfg->default_model : "", def->key);
+        mm_strlcpy(mgr->default_key, def->key, sizeof mgr->default_key);
     }
     return 0;
+}
+
+int rt_manager_refresh(mm_manager *mgr, mm_error *err)
+{
+    mm_catalog *cat = NULL;
+    int rc = mm_catalog_open(mgr->cfg, &cat, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&mgr->lock);
+    rc = merge_catalog(mgr, cat, err);
+    pthread_mutex_unlock(&mgr->lock);
+    return rc;
 }
 
 static void log_no_models(const mm_config *cfg)
@@ -427,7 +464,7 @@ static size_t count_available(const mm_manager *mgr)
 {
     size_t n = 0;
     for (size_t i = 0; i < mgr->n_models; i++)
-        if (mgr->models[i].info->state == MM_MODEL_AVAILABLE)
+        if (mgr->models[i]->info->state == MM_MODEL_AVAILABLE)
             n++;
     return n;
 }
@@ -466,10 +503,11 @@ int rt_manager_open(const mm_config *cfg, const rt_options *opts, mm_manager **o
     if (mgr->device_note[0])
         MM_LOG_WARN("%s", mgr->device_note);
 
-    int rc = mm_catalog_open(cfg, &mgr->cat, err);
+    mm_catalog *cat = NULL;
+    int rc = mm_catalog_open(cfg, &cat, err);
     if (rc != 0)
         goto fail;
-    rc = init_models(mgr, err);
+    rc = merge_catalog(mgr, cat, err);
     if (rc != 0)
         goto fail;
     rc = rt_cache_new(cfg->cache_size > 0 ? (size_t)cfg->cache_size : 0, cfg->cache_ttl_s,
@@ -516,20 +554,23 @@ void mm_manager_close(mm_manager *mgr)
 {
     if (!mgr)
         return;
-    if (mgr->reaper_running) {
-        pthread_mutex_lock(&mgr->lock);
-        mgr->stopping = true;
-        pthread_cond_signal(&mgr->reaper_cond);
-        pthread_mutex_unlock(&mgr->lock);
+    pthread_mutex_lock(&mgr->lock);
+    mgr->stopping = true;
+    pthread_cond_signal(&mgr->reaper_cond);
+    pthread_mutex_unlock(&mgr->lock);
+    if (mgr->reaper_running)
         pthread_join(mgr->reaper, NULL);
+    rt_downloads_stop(mgr);
+    for (size_t i = 0; i < mgr->n_models; i++) {
+        if (mgr->models[i]->state == RT_LOADED)
+            unload_locked(mgr, mgr->models[i], "manager closed");
+        free(mgr->models[i]);
     }
-    for (size_t i = 0; i < mgr->n_models; i++)
-        if (mgr->models[i].state == RT_LOADED)
-            unload_locked(mgr, &mgr->models[i], "manager closed");
     free(mgr->models);
     rt_cache_free(mgr->cache);
     rt_vosk_clear(&mgr->vosk);
-    mm_catalog_close(mgr->cat);
+    for (size_t i = 0; i < mgr->n_cats; i++)
+        mm_catalog_close(mgr->cats[i]);
     pthread_cond_destroy(&mgr->changed);
     pthread_cond_destroy(&mgr->reaper_cond);
     pthread_mutex_destroy(&mgr->lock);

@@ -14,6 +14,7 @@
 
 /* Bounds on what the runtime accepts. */
 #define RT_MODELS_MAX        1024          /* models the manager tracks */
+#define RT_CATALOGS_MAX      32            /* catalog refreshes per manager */
 #define RT_POOL_MAX          16            /* instances per model (config max) */
 #define RT_CACHE_KEY_MAX     (1u << 20)    /* canonical request bytes */
 #define RT_CACHE_VALUE_MAX   (4u << 20)    /* a cached response's bytes */
@@ -209,10 +210,13 @@ struct mm_manager {
     pthread_cond_t  changed;         /* a load finished (CLOCK_MONOTONIC) */
     pthread_cond_t  reaper_cond;     /* wakes the reaper to stop */
     const mm_config *cfg;            /* borrowed */
-    mm_catalog     *cat;
+    /* Every catalog built (the first at open, one per refresh): records
+     * borrow from them, so they live until close. */
+    mm_catalog     *cats[RT_CATALOGS_MAX];
+    size_t          n_cats;
     rt_factory      factory;
-    rt_model       *models;
-    size_t          n_models;
+    rt_model      **models;          /* each record allocated once: leases point at it */
+    size_t          n_models, cap_models;
     char            default_key[128];
     int             pool_size, queue_size;
     int64_t         queue_timeout_ms, backoff_min_ms, idle_timeout_ms;
@@ -225,6 +229,8 @@ struct mm_manager {
     bool            vosk_listed;     /* configured or found: shown as "speech" */
     pthread_t       reaper;
     bool            reaper_running, stopping;
+    pthread_t       downloader;      /* first-run downloads (downloads.c) */
+    bool            downloader_running, downloads_done;
 };
 
 /* A taken instance. */
@@ -243,6 +249,25 @@ rt_model *mgr_find(struct mm_manager *mgr, const char *key);   /* lock held */
 int  mgr_acquire(struct mm_manager *mgr, const char *name, mgr_lease *lease, mm_error *err);
 /* Give it back; failed records why as the model's last error. */
 void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error *why);
+
+/* Rebuild the catalog and merge it: new models are added, and models that
+ * are not loaded take their new record (a model that was downloaded becomes
+ * available). Thread-safe. */
+int  rt_manager_refresh(struct mm_manager *mgr, mm_error *err);
+
+/* Start-up downloads (downloads.c), started by mm_manager_start_downloads:
+ * in one background thread, each minimal_models entry is pulled as an
+ * automated download when the catalog does not have it on disk, or, when
+ * the update check is due (the stamp), every entry is pulled again so a
+ * branch that moved brings its new files. Failures are logged, never
+ * fatal; the catalog is refreshed afterwards. */
+int  rt_downloads_start(struct mm_manager *mgr, mm_error *err);
+/* Wait up to timeout_ms for the downloads to end; true when they have (or
+ * none ran). */
+bool rt_downloads_wait(struct mm_manager *mgr, int64_t timeout_ms);
+/* Join the download thread (close: the current file finishes first; the
+ * hub's stall and retry limits bound that). */
+void rt_downloads_stop(struct mm_manager *mgr);
 
 struct mm_manager;
 int  rt_manager_open(const mm_config *cfg, const rt_options *opts,
