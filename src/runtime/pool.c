@@ -128,8 +128,12 @@ static int create_instance(rt_pool *pool, void **inst, mm_error *err)
     int rc = pool->factory->instance_new(pool->factory->user, pool->model, &made, err);
     pthread_mutex_lock(&pool->lock);
     pool->creating--;
-    if (rc != 0)
+    if (rc != 0) {
+        /* The slot is free again: let the oldest waiter try to make one. */
+        if (pool->head)
+            pthread_cond_signal(&pool->head->cond);
         return rc;
+    }
     pool->slots[pool->created].inst = made;
     pool->slots[pool->created].busy = true;
     pool->created++;
@@ -188,13 +192,22 @@ int rt_pool_acquire(rt_pool *pool, int64_t timeout_ms, void **inst, mm_error *er
     pool->queued++;
 
     struct timespec deadline = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
+    bool create = false;
     while (!self.granted) {
+        /* A failed creation left a slot free and woke the head of the queue. */
+        if (pool->head == &self && pool->created + pool->creating < pool->size) {
+            create = true;
+            break;
+        }
         int wait_rc = pthread_cond_timedwait(&self.cond, &pool->lock, &deadline);
         if (wait_rc == ETIMEDOUT)
             break;
     }
     if (self.granted) {
         *inst = self.granted;   /* already unlinked and counted busy by release */
+    } else if (create) {
+        unlink_waiter(pool, &self);
+        rc = create_instance(pool, inst, err);
     } else {
         unlink_waiter(pool, &self);
         char why[96];

@@ -248,11 +248,59 @@ static void test_timeout_and_full(void)
     rt_pool_free(pool);
 }
 
+/* ---- a failed creation hands its slot to the oldest waiter ---- */
+
+static atomic_int gate_open, gated_calls;
+
+static int gated_new(void *user, void *model, void **inst, mm_error *err)
+{
+    (void)user;
+    (void)model;
+    if (atomic_fetch_add(&gated_calls, 1) == 0) {
+        while (!atomic_load(&gate_open))
+            sleep_ms(1);
+        return mm_error_set(err, MM_ENOMEM, "first instance failed");
+    }
+    *inst = malloc(1);
+    return 0;
+}
+
+static const rt_factory gated = { .instance_new = gated_new, .instance_free = fake_free };
+
+static void *first_acquirer(void *arg)
+{
+    blocker_arg *b = arg;
+    void *inst = NULL;
+    b->rc = rt_pool_acquire(b->pool, 60000, &inst, NULL);
+    return NULL;
+}
+
+static void test_failed_creation_wakes_waiter(void)
+{
+    rt_pool *pool = NULL;
+    CHECK_INT(rt_pool_new(&gated, NULL, 1, 4, "g", &pool, NULL), 0);
+    blocker_arg a = { pool, 1 }, b = { pool, 1 };
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, first_acquirer, &a);
+    while (atomic_load(&gated_calls) == 0)
+        sleep_ms(1);
+    pthread_create(&tb, NULL, long_waiter, &b);   /* queues behind the creation */
+    wait_queued(pool, 1);
+    atomic_store(&gate_open, 1);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_INT(a.rc, MM_ENOMEM);
+    CHECK_INT(b.rc, 0);            /* it made the instance itself, long before 60 s */
+    CHECK_INT(atomic_load(&gated_calls), 2);
+    rt_pool_free(pool);
+}
+
 int main(void)
 {
     test_lazy_creation();
     test_threads_bounded();
     test_fifo();
     test_timeout_and_full();
+    test_failed_creation_wakes_waiter();
     return mmtest_finish();
 }
