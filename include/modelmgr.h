@@ -86,7 +86,7 @@ void mm_redact(const char *secret, char *out, size_t out_size);
 /* Where a configuration value came from. */
 typedef enum mm_origin {
     MM_ORIGIN_DEFAULT = 0,
-    MM_ORIGIN_FILE,      /* config.yaml (file and line are recorded) */
+    MM_ORIGIN_FILE,      /* config.yaml (file:line recorded), or the HF token file */
     MM_ORIGIN_ENV,       /* an environment variable */
     MM_ORIGIN_FLAG       /* a command-line flag */
 } mm_origin;
@@ -122,37 +122,62 @@ typedef struct mm_config {
 /* Inputs to mm_config_load, all optional (NULL = the process's own). */
 typedef struct mm_config_sources {
     const char *config_path;        /* --config; else MODELMGR_CONFIG, ./config.yaml,
-                                       $XDG_CONFIG_HOME/modelmgr/config.yaml */
-    const char *const *env;         /* NULL-terminated "NAME=value" array; NULL: environ */
+                                       $XDG_CONFIG_HOME/modelmgr/config.yaml (XDG
+                                       unset: ~/.config/modelmgr/config.yaml). A file
+                                       named here or by MODELMGR_CONFIG must exist;
+                                       the implicit locations are optional. */
+    const char *const *env;         /* NULL-terminated "NAME=value" array; NULL: environ.
+                                       HOME, XDG_*, HF_HOME are read from it too. */
     const char *const *flags;       /* NULL-terminated "key=value" array from the
                                        command line (key as in config.yaml) */
 } mm_config_sources;
 
 /* Build the configuration: defaults < config.yaml < environment < flags.
+ * Computed fallbacks (the HF token file, $HF_HOME/hub, physical cores, 75% of
+ * RAM) apply only to keys that no layer set. An empty environment variable
+ * counts as unset. Secrets (hf_token, api_key) are registered with
+ * mm_log_add_secret as they are read.
  * On success *out is owned by the caller (free with mm_config_free). On a bad
  * value returns MM_ECONFIG with a message naming key, value, origin and what
- * is allowed; *out is NULL. Warnings (unknown yaml keys) are logged. */
+ * is allowed, e.g. "MODEL_POOL_SIZE=abc (environment): expected an integer
+ * from 1 to 16" (secret values show as <redacted>); malformed YAML is
+ * MM_EFORMAT naming file:line; a missing named file is MM_ENOTFOUND; an
+ * unknown "key" in flags is MM_EINVAL. *out is then NULL. Unknown yaml keys
+ * are logged as warnings naming file:line. Thread-safe (reads the process
+ * environment only when src->env is NULL). */
 int mm_config_load(const mm_config_sources *src, mm_config **out, mm_error *err);
+/* Frees cfg and everything it owns; NULL is a no-op. */
 void mm_config_free(mm_config *cfg);
 
 /* One row of the effective configuration, for `modelmgr config`. */
 typedef struct mm_config_item {
     const char *key;      /* config.yaml key, e.g. "pool_size" */
-    const char *env;      /* environment variable, e.g. "MODEL_POOL_SIZE" */
+    const char *env;      /* environment variable, e.g. "MODEL_POOL_SIZE"; NULL if none */
     const char *flag;     /* long flag, e.g. "--pool-size" */
     const char *help;     /* one line */
+    const char *type;     /* "string", "path", "bool", "int", "size" (bytes),
+                             "enum", "list" (value is comma-joined) */
     mm_origin   origin;
     char        value[512];  /* effective value as text, secrets redacted */
-    char        where[512];  /* "config.yaml:12", "MODEL_POOL_SIZE", "--pool-size", "default" */
+    char        where[512];  /* "config.yaml:12", "MODEL_POOL_SIZE", "--pool-size",
+                                "default", or a file path (the HF token file) */
     bool        secret;
+    bool        is_set;      /* false for an unset optional key (value is "") */
 } mm_config_item;
 
 /* Number of configuration keys (constant). */
 size_t mm_config_key_count(void);
-/* Fill item for key index i (0 <= i < mm_config_key_count()). Returns 0 or MM_EINVAL. */
+/* Fill item for key index i (0 <= i < mm_config_key_count()). With cfg NULL
+ * only the description (key, env, flag, help, type, secret) is filled, which
+ * is what option parsers and --help need. Static strings; returns 0 or
+ * MM_EINVAL. */
 int mm_config_item_get(const mm_config *cfg, size_t i, mm_config_item *item);
 /* Origin of a key by its config.yaml name; MM_ORIGIN_DEFAULT for unknown keys. */
 mm_origin mm_config_origin(const mm_config *cfg, const char *key);
+/* The config.yaml that was read, or NULL when none. Borrowed from cfg. */
+const char *mm_config_file(const mm_config *cfg);
+/* "default", "file", "env" or "flag". Static string. */
+const char *mm_origin_name(mm_origin origin);
 
 /* ---- Model facts (from GGUF metadata) ----------------------------------- */
 
@@ -211,7 +236,8 @@ typedef struct mm_model_info {
     mm_model_facts facts;
     mm_model_state state;
     const char    *origin;     /* "models.txt:3", "models_dir", "hf_cache" */
-    const char    *error;      /* why the model is invalid, or NULL */
+    const char    *error;      /* why the model is invalid (for a missing local:
+                                  file: where it was looked for), or NULL */
 } mm_model_info;
 
 typedef struct mm_catalog mm_catalog;

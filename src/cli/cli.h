@@ -5,6 +5,9 @@
 
 #include "modelmgr.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /* Exit statuses shared by every command. */
 enum {
     CLI_OK    = 0,  /* success */
@@ -18,7 +21,115 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } cli_command;
 
+/* The commands, one file each (cmd-<name>.c); argv[0] is the command name. */
+int cmd_config(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
 /* Print "modelmgr: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- Shared option parsing (options.c) ----------------------------------
+ *
+ * Every command parses its argv with cli_parse. It accepts, in any order:
+ * the command's own options (from its cli_spec), one long flag per
+ * configuration key (--models-dir DIR, --models-dir=DIR, --pool-size 2; a
+ * bool key alone, --offline, means true), --config PATH, -h/--help, "--"
+ * (everything after it is positional) and positional arguments. It then loads
+ * the configuration (defaults < config.yaml < environment < those flags) and
+ * applies its log_level.
+ *
+ * How a command uses it (src/cli/cmd-config.c is a complete example):
+ *
+ *     static const cli_option show_options[] = {
+ *         { "json", NULL, "print JSON instead of text" },
+ *         { "format", "FMT", "output format" },
+ *         { NULL, NULL, NULL }
+ *     };
+ *     static const cli_spec show_spec = {
+ *         .usage = "modelmgr show [options] MODEL",
+ *         .description = "Show what the catalog knows about one model.",
+ *         .options = show_options, .min_args = 1, .max_args = 1,
+ *     };
+ *
+ *     int cmd_show(int argc, char **argv)
+ *     {
+ *         cli_args args;
+ *         int status = cli_parse(&show_spec, argc, argv, &args);
+ *         if (status != CLI_RUN)
+ *             return status;          // --help printed, or usage/config error
+ *         bool json = cli_has(&args, "json");
+ *         const char *fmt = cli_value(&args, "format");   // NULL when absent
+ *         const char *model = args.args[0];
+ *         ... use args.cfg (the loaded mm_config) ...
+ *         cli_args_free(&args);
+ *         return CLI_OK;
+ *     }
+ */
+
+/* An option of one command (configuration flags need no entry). */
+typedef struct cli_option {
+    const char *name;   /* long name without dashes: "json" */
+    const char *arg;    /* placeholder of its value in --help ("FILE"); NULL: takes no value */
+    const char *help;   /* one line */
+} cli_option;
+
+#define CLI_OPTIONS_MAX 32
+
+typedef struct cli_spec {
+    const char       *usage;        /* "modelmgr config [--json]" */
+    const char       *description;  /* a sentence or two for --help; may be NULL */
+    const cli_option *options;      /* ended by { NULL, NULL, NULL }; NULL: none.
+                                       At most CLI_OPTIONS_MAX. */
+    size_t            min_args;     /* positional arguments accepted */
+    size_t            max_args;
+} cli_spec;
+
+typedef struct cli_args {
+    mm_config  *cfg;       /* the loaded configuration; owned, freed by cli_args_free */
+    char      **args;      /* positional arguments, borrowed from argv */
+    size_t      n_args;
+    /* Internal: per spec option its value ("" for a given flag) or NULL. */
+    const char *values[CLI_OPTIONS_MAX];
+    const cli_spec *spec;
+    char      **flags;     /* "key=value" for mm_config_sources.flags */
+    size_t      n_flags;
+} cli_args;
+
+/* cli_parse's "go on and run the command" answer. */
+#define CLI_RUN (-1)
+
+/* Parse argv (argv[0] is the command name) against spec and load the
+ * configuration into out->cfg. Returns CLI_RUN when the command should run
+ * (then call cli_args_free), else the exit status to return at once:
+ * CLI_OK after printing --help to stdout, CLI_USAGE after printing
+ * "modelmgr: <message>" to stderr for bad usage or a configuration error
+ * (out is then already cleaned up). Not thread-safe (sets the log level). */
+int cli_parse(const cli_spec *spec, int argc, char **argv, cli_args *out);
+/* True when the command's option `name` was given. */
+bool cli_has(const cli_args *args, const char *name);
+/* The value of the command's option `name`, or NULL when absent. Borrowed from argv. */
+const char *cli_value(const cli_args *args, const char *name);
+/* Frees what cli_parse allocated (the config, the arrays). NULL is a no-op. */
+void cli_args_free(cli_args *args);
+
+/* ---- Catalog views shared by list and show (catalog-view.c) ---- */
+
+struct cJSON;
+
+/* mm_catalog_open for a command: prints the error and returns the exit
+ * status (CLI_USAGE for a malformed models.txt, CLI_FAIL otherwise), or
+ * CLI_OK with *out owned by the caller (mm_catalog_close). */
+int cli_catalog_open(const mm_config *cfg, mm_catalog **out);
+/* Replace control characters (in place) so a file name cannot send escape
+ * sequences to the terminal. */
+void cli_sanitize(char *text);
+/* "512 B", "1.5 KiB", "3.8 GiB". */
+void cli_format_size(uint64_t bytes, char *out, size_t out_size);
+/* A model record as a JSON object (caller owns; NULL on OOM). */
+struct cJSON *cli_model_json(const mm_model_info *m);
+/* Print root (pretty) to stdout and free it; CLI_OK, or CLI_FAIL on OOM
+ * (root may be NULL: that is the OOM case). */
+int cli_print_json(struct cJSON *root);
 
 #endif /* MM_CLI_H */

@@ -6,6 +6,9 @@
 #include <string.h>
 
 static const cli_command commands[] = {
+    { "config", "show every configuration value and where it came from", cmd_config },
+    { "list",   "list the models in the catalog and the default model", cmd_list },
+    { "show",   "show one model's facts and metadata", cmd_show },
     { NULL, NULL, NULL }
 };
 

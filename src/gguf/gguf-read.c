@@ -621,157 +621,16 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name)
     return i < 0 ? NULL : &f->tensors[i];
 }
 
-/* ---- typed getters ---- */
-
-static const gguf_kv *lookup(const gguf_file *f, const char *key)
+const void *gguf_kv_data(const gguf_file *f, size_t i)
 {
-    int64_t i = gguf_find_key(f, key);
-    return i < 0 ? NULL : &f->kv[i];
+    return i < f->n_kv ? f->base + f->kv[i].off : NULL;
 }
 
-/* Any integer value as a signed/unsigned pair; false for other types. */
-static bool int_value(const gguf_file *f, const gguf_kv *kv, bool *negative, uint64_t *mag)
+int gguf_kv_arr(const gguf_file *f, size_t i, gguf_arr *out)
 {
-    const uint8_t *p = f->base + kv->off;
-    int64_t s = 0;
-    uint64_t u = 0;
-    bool is_signed = true;
-    switch (kv->type) {
-    case GGUF_TYPE_UINT8:  u = p[0]; is_signed = false; break;
-    case GGUF_TYPE_INT8:   s = (int8_t)p[0]; break;
-    case GGUF_TYPE_UINT16: u = (uint16_t)(p[0] | p[1] << 8); is_signed = false; break;
-    case GGUF_TYPE_INT16:  s = (int16_t)(uint16_t)(p[0] | p[1] << 8); break;
-    case GGUF_TYPE_UINT32: u = load_u32(p); is_signed = false; break;
-    case GGUF_TYPE_INT32:  s = (int32_t)load_u32(p); break;
-    case GGUF_TYPE_UINT64: u = load_u64(p); is_signed = false; break;
-    case GGUF_TYPE_INT64:  s = (int64_t)load_u64(p); break;
-    default: return false;
-    }
-    if (is_signed) {
-        *negative = s < 0;
-        *mag = s < 0 ? (uint64_t)0 - (uint64_t)s : (uint64_t)s;
-    } else {
-        *negative = false;
-        *mag = u;
-    }
-    return true;
-}
-
-int gguf_get_u64(const gguf_file *f, const char *key, uint64_t *out)
-{
-    const gguf_kv *kv = lookup(f, key);
-    bool neg;
-    uint64_t mag;
-    if (!kv)
-        return MM_ENOTFOUND;
-    if (!int_value(f, kv, &neg, &mag) || neg)
-        return MM_EFORMAT;
-    *out = mag;
-    return 0;
-}
-
-int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out)
-{
-    uint64_t v;
-    int rc = gguf_get_u64(f, key, &v);
-    if (rc)
-        return rc;
-    if (v > UINT32_MAX)
-        return MM_EFORMAT;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-int gguf_get_i32(const gguf_file *f, const char *key, int32_t *out)
-{
-    const gguf_kv *kv = lookup(f, key);
-    bool neg;
-    uint64_t mag;
-    if (!kv)
-        return MM_ENOTFOUND;
-    if (!int_value(f, kv, &neg, &mag))
-        return MM_EFORMAT;
-    if (neg ? mag > (uint64_t)INT32_MAX + 1 : mag > INT32_MAX)
-        return MM_EFORMAT;
-    *out = neg ? (int32_t)(0 - (int64_t)mag) : (int32_t)mag;
-    return 0;
-}
-
-int gguf_get_i64(const gguf_file *f, const char *key, int64_t *out)
-{
-    const gguf_kv *kv = lookup(f, key);
-    bool neg;
-    uint64_t mag;
-    if (!kv)
-        return MM_ENOTFOUND;
-    if (!int_value(f, kv, &neg, &mag))
-        return MM_EFORMAT;
-    if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > INT64_MAX)
-        return MM_EFORMAT;
-    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-    return 0;
-}
-
-/* Floats are stored little-endian like everything else; this reader only
- * runs on little-endian hosts, so the bytes are the host's. */
-int gguf_get_f64(const gguf_file *f, const char *key, double *out)
-{
-    const gguf_kv *kv = lookup(f, key);
-    if (!kv)
-        return MM_ENOTFOUND;
-    if (kv->type == GGUF_TYPE_FLOAT32) {
-        float v;
-        memcpy(&v, f->base + kv->off, sizeof v);
-        *out = v;
-        return 0;
-    }
-    if (kv->type == GGUF_TYPE_FLOAT64) {
-        memcpy(out, f->base + kv->off, sizeof *out);
-        return 0;
-    }
-    return MM_EFORMAT;
-}
-
-int gguf_get_f32(const gguf_file *f, const char *key, float *out)
-{
-    double d;
-    int rc = gguf_get_f64(f, key, &d);
-    if (rc == 0)
-        *out = (float)d;
-    return rc;
-}
-
-int gguf_get_bool(const gguf_file *f, const char *key, bool *out)
-{
-    const gguf_kv *kv = lookup(f, key);
-    if (!kv)
-        return MM_ENOTFOUND;
-    if (kv->type != GGUF_TYPE_BOOL)
-        return MM_EFORMAT;
-    *out = f->base[kv->off] != 0;
-    return 0;
-}
-
-int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out)
-{
-    const gguf_kv *kv = lookup(f, key);
-    if (!kv)
-        return MM_ENOTFOUND;
-    if (kv->type != GGUF_TYPE_STRING)
-        return MM_EFORMAT;
-    out->len = load_u64(f->base + kv->off);
-    out->ptr = (const char *)f->base + kv->off + 8;
-    return 0;
-}
-
-int gguf_get_arr(const gguf_file *f, const char *key, gguf_arr *out)
-{
-    const gguf_kv *kv = lookup(f, key);
-    if (!kv)
-        return MM_ENOTFOUND;
-    if (kv->type != GGUF_TYPE_ARRAY)
-        return MM_EFORMAT;
-    *out = kv->arr;
+    if (i >= f->n_kv || f->kv[i].type != GGUF_TYPE_ARRAY)
+        return MM_EINVAL;
+    *out = f->kv[i].arr;
     return 0;
 }
 

@@ -438,32 +438,38 @@ int gguf_writer_to_buffer(gguf_writer *w, void **out, size_t *size, mm_error *er
             put_u64(&b, t->ne[d]);
         put_u32(&b, t->type);
         put_u64(&b, offset);
-        offset = align_up(offset + t->nbytes, w->alignment);
-    }
-    static const uint8_t zeros[256];
-    uint64_t pad = align_up(b.len, w->alignment) - b.len;
-    for (size_t i = 0; i < w->n_tensors; i++) {
-        while (pad > 0) {
-            size_t n = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
-            mm_buf_append(&b, zeros, n);
-            pad -= n;
+        if (offset > UINT64_MAX / 2 || t->nbytes > UINT64_MAX / 4) {
+            mm_buf_free(&b);
+            return mm_error_set(err, MM_ELIMIT, "GGUF writer: tensor data too large");
         }
-        mm_buf_append(&b, w->tensors[i].data, w->tensors[i].nbytes);
-        pad = align_up(w->tensors[i].nbytes, w->alignment) - w->tensors[i].nbytes;
-    }
-    while (w->n_tensors > 0 && pad > 0) {   /* the last tensor is padded too, like llama.cpp */
-        size_t n = pad < sizeof zeros ? (size_t)pad : sizeof zeros;
-        mm_buf_append(&b, zeros, n);
-        pad -= n;
+        offset = align_up(offset + t->nbytes, w->alignment);
     }
     if (b.failed) {
         mm_buf_free(&b);
-        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory serializing the file");
+        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory serializing the header");
     }
-    *size = b.len;
-    *out = mm_buf_take(&b);
-    if (!*out)
-        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory serializing the file");
+    /* One allocation of the final size: models can be large. The last
+     * tensor is padded too, as llama.cpp writes it. */
+    uint64_t total = w->n_tensors ? align_up(b.len, w->alignment) : b.len;
+    if (total < b.len || __builtin_add_overflow(total, offset, &total) || total > SIZE_MAX) {
+        mm_buf_free(&b);
+        return mm_error_set(err, MM_ELIMIT, "GGUF writer: the file would exceed the address space");
+    }
+    uint8_t *file = calloc(1, total ? (size_t)total : 1);
+    if (!file) {
+        mm_buf_free(&b);
+        return mm_error_set(err, MM_ENOMEM, "GGUF writer: out of memory for a %llu-byte file",
+                            (unsigned long long)total);
+    }
+    memcpy(file, b.data, b.len);
+    uint64_t data_at = w->n_tensors ? align_up(b.len, w->alignment) : b.len;
+    mm_buf_free(&b);
+    for (size_t i = 0; i < w->n_tensors; i++) {
+        memcpy(file + data_at, w->tensors[i].data, w->tensors[i].nbytes);
+        data_at = align_up(data_at + w->tensors[i].nbytes, w->alignment);
+    }
+    *out = file;
+    *size = (size_t)total;
     return 0;
 }
 

@@ -145,6 +145,14 @@ size_t      gguf_kv_count(const gguf_file *f);
 const char *gguf_kv_key(const gguf_file *f, size_t i);   /* NUL-terminated, owned by f */
 gguf_type   gguf_kv_type(const gguf_file *f, size_t i);
 int64_t     gguf_find_key(const gguf_file *f, const char *key);  /* index or -1 */
+/* By index, for listing every key: the value's bytes in the map (NULL when
+ * i is out of range; fixed-size values are little-endian, possibly
+ * unaligned), and decoded forms. MM_EINVAL when i is out of range or the
+ * value has another type (gguf_kv_int: MM_EFORMAT for non-integers). */
+const void *gguf_kv_data(const gguf_file *f, size_t i);
+int gguf_kv_int(const gguf_file *f, size_t i, bool *negative, uint64_t *magnitude);
+int gguf_kv_str(const gguf_file *f, size_t i, gguf_str *out);
+int gguf_kv_arr(const gguf_file *f, size_t i, gguf_arr *out);
 
 /* Typed getters by key. Return 0, MM_ENOTFOUND (no such key) or MM_EFORMAT
  * (the value has another type or does not fit). Integer getters accept any

@@ -148,11 +148,11 @@ static long max_expected_id(const char *out_path)
         return -1;
     for (char *p = text; *p;) {
         if (isdigit((unsigned char)*p)) {
-            char *end;
-            long v = strtol(p, &end, 10);
+            long v = 0;
+            while (isdigit((unsigned char)*p) && v < 100000000)
+                v = v * 10 + (*p++ - '0');
             if (v > max)
                 max = v;
-            p = end;
         } else {
             p++;
         }

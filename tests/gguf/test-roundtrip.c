@@ -174,6 +174,26 @@ static void check_scalars(const gguf_file *f)
     CHECK_INT(gguf_get_str(f, "s.empty", &s), 0);
     CHECK_INT(s.len, 0);
     CHECK_INT(gguf_get_str(f, "s.u8", &s), MM_EFORMAT);
+
+    /* The same by index. */
+    size_t i8 = (size_t)gguf_find_key(f, "s.i8"), i64i = (size_t)gguf_find_key(f, "s.i64");
+    size_t istr = (size_t)gguf_find_key(f, "s.str");
+    bool neg = false;
+    uint64_t mag = 0;
+    CHECK_INT(gguf_kv_int(f, i8, &neg, &mag), 0);
+    CHECK(neg && mag == 128);
+    CHECK_INT(gguf_kv_int(f, i64i, &neg, &mag), 0);
+    CHECK(neg && mag == 1ull << 63);
+    CHECK_INT(gguf_kv_int(f, istr, &neg, &mag), MM_EFORMAT);
+    CHECK_INT(gguf_kv_int(f, gguf_kv_count(f), &neg, &mag), MM_EINVAL);
+    CHECK_INT(gguf_kv_str(f, istr, &s), 0);
+    CHECK(str_is(s, "h\xc3\xa9llo, world"));
+    CHECK_INT(gguf_kv_str(f, i8, &s), MM_EINVAL);
+    gguf_arr arr;
+    CHECK_INT(gguf_kv_arr(f, istr, &arr), MM_EINVAL);
+    CHECK(gguf_kv_data(f, gguf_kv_count(f)) == NULL);
+    CHECK(gguf_kv_key(f, gguf_kv_count(f)) == NULL);
+    CHECK_INT(*(const uint8_t *)gguf_kv_data(f, i8), 0x80);
 }
 
 static void check_arrays(const gguf_file *f)

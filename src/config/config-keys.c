@@ -1,0 +1,100 @@
+/* config-keys.c - THE table of configuration keys: yaml key, environment
+ * variable, long flag, type, default, bounds, secrecy and help. Everything
+ * else (loading, `modelmgr config`, --help, the docs check) reads this table;
+ * a new scalar key is one row here plus one field in struct mm_config. */
+#include "config/config.h"
+
+#include <string.h>
+
+#define DAY_S   86400
+#define MONTH_S (30 * DAY_S)
+
+const cfg_key config_keys[] = {
+    { .key = "models_dir", .env = "MODELS_DIR", .flag = "--models-dir",
+      .type = CFG_PATH, CFG_FIELD(models_dir), .def = "./models",
+      .help = "directory scanned for model files" },
+    { .key = "models_file", .env = "MODELS_FILE", .flag = "--models-file",
+      .type = CFG_PATH, CFG_FIELD(models_file), .def = "models.txt",
+      .help = "the models.txt catalog file" },
+    { .key = "default_model", .env = "DEFAULT_MODEL", .flag = "--default-model",
+      .type = CFG_STRING, CFG_FIELD(default_model), .def = "gpt4all-lora",
+      .help = "model used when a request names none" },
+    { .key = "hf_token", .env = "HF_TOKEN", .flag = "--hf-token",
+      .type = CFG_STRING, CFG_FIELD(hf_token), .compute = config_default_hf_token,
+      .secret = true,
+      .help = "Hugging Face access token (else read from $HF_HOME/token)" },
+    { .key = "hf_endpoint", .env = "HF_ENDPOINT", .flag = "--hf-endpoint",
+      .type = CFG_STRING, CFG_FIELD(hf_endpoint), .def = "https://huggingface.co",
+      .help = "base URL of the Hugging Face Hub" },
+    { .key = "hf_cache", .env = "HF_HUB_CACHE", .flag = "--hf-cache",
+      .type = CFG_PATH, CFG_FIELD(hf_cache), .compute = config_default_hf_cache,
+      .help = "Hugging Face cache (else $HF_HOME/hub, else ~/.cache/huggingface/hub)" },
+    { .key = "offline", .env = "HF_HUB_OFFLINE", .flag = "--offline",
+      .type = CFG_BOOL, CFG_FIELD(offline), .def = "false",
+      .help = "never contact the Hub; use only what is on disk" },
+    { .key = "skip_downloads", .env = "SKIP_MODEL_DOWNLOADS", .flag = "--skip-downloads",
+      .type = CFG_BOOL, CFG_FIELD(skip_downloads), .def = "false",
+      .help = "do not download missing models at start-up" },
+    { .key = "minimal_models", .env = "MINIMAL_MODELS", .flag = "--minimal-models",
+      .type = CFG_LIST, CFG_LIST_FIELD(minimal_models, n_minimal_models),
+      .def = "deepseek-ai/Janus-Pro-1B,unsloth/Qwen2.5-Omni-3B-GGUF",
+      .help = "models always kept available (comma list)" },
+    { .key = "update_interval", .env = "MODEL_UPDATE_INTERVAL", .flag = "--update-interval",
+      .type = CFG_INT, CFG_FIELD(update_interval_s), .def = "86400", .min = 0, .max = 365 * DAY_S,
+      .help = "seconds between model update checks (0: never)" },
+    { .key = "cache_size", .env = "MODEL_CACHE_SIZE", .flag = "--cache-size",
+      .type = CFG_INT, CFG_FIELD(cache_size), .def = "1000", .min = 0, .max = 10000000,
+      .help = "response cache entries (0: no cache)" },
+    { .key = "cache_ttl", .env = "MODEL_CACHE_TTL", .flag = "--cache-ttl",
+      .type = CFG_INT, CFG_FIELD(cache_ttl_s), .def = "600", .min = 0, .max = MONTH_S,
+      .help = "seconds a cached response stays valid" },
+    { .key = "pool_size", .env = "MODEL_POOL_SIZE", .flag = "--pool-size",
+      .type = CFG_INT, CFG_FIELD(pool_size), .def = "1", .min = 1, .max = 16,
+      .help = "instances per loaded model (1-3 recommended)" },
+    { .key = "idle_timeout", .env = "MODEL_IDLE_TIMEOUT", .flag = "--idle-timeout",
+      .type = CFG_INT, CFG_FIELD(idle_timeout_s), .def = "300", .min = 0, .max = MONTH_S,
+      .help = "seconds before an idle model is unloaded (0: never)" },
+    { .key = "memory_budget", .env = "MODEL_MEMORY_BUDGET", .flag = "--memory-budget",
+      .type = CFG_SIZE, CFG_FIELD(memory_budget), .compute = config_default_memory,
+      .min = 1024 * 1024,
+      .help = "memory for loaded models, bytes or K/M/G (default 75% of RAM)" },
+    { .key = "threads", .env = "MODELMGR_THREADS", .flag = "--threads",
+      .type = CFG_INT, CFG_FIELD(threads), .compute = config_default_threads,
+      .min = 1, .max = 1024,
+      .help = "inference threads (default: physical cores)" },
+    { .key = "host", .env = "MODELMGR_HOST", .flag = "--host",
+      .type = CFG_STRING, CFG_FIELD(host), .def = "127.0.0.1",
+      .help = "address the server listens on" },
+    { .key = "port", .env = "MODELMGR_PORT", .flag = "--port",
+      .type = CFG_INT, CFG_FIELD(port), .def = "8000", .min = 0, .max = 65535,
+      .help = "TCP port the server listens on (0: any free port)" },
+    { .key = "api_key", .env = "MODELMGR_API_KEY", .flag = "--api-key",
+      .type = CFG_STRING, CFG_FIELD(api_key), .secret = true,
+      .help = "key clients must send to the server (unset: no key)" },
+    { .key = "log_level", .env = "MODELMGR_LOG_LEVEL", .flag = "--log-level",
+      .type = CFG_ENUM, CFG_FIELD(log_level), .def = "info",
+      .choices = "error|warn|info|debug",
+      .help = "least severe log lines shown" },
+    { .key = "vosk_model_path", .env = "VOSK_MODEL_PATH", .flag = "--vosk-model-path",
+      .type = CFG_PATH, CFG_FIELD(vosk_model_path),
+      .help = "Vosk speech model directory (unset: no speech input)" },
+};
+
+const size_t config_n_keys = MM_ARRAY_LEN(config_keys);
+
+const cfg_key *config_key_find(const char *key)
+{
+    for (size_t i = 0; key && i < config_n_keys; i++)
+        if (strcmp(config_keys[i].key, key) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+bool config_key_is_section(const char *section)
+{
+    size_t len = strlen(section);
+    for (size_t i = 0; i < config_n_keys; i++)
+        if (strncmp(config_keys[i].key, section, len) == 0 && config_keys[i].key[len] == '.')
+            return true;
+    return false;
+}
