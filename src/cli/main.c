@@ -9,6 +9,8 @@ static const cli_command commands[] = {
     { "config", "show every configuration value and where it came from", cmd_config },
     { "list",   "list the models in the catalog and the default model", cmd_list },
     { "show",   "show one model's facts and metadata", cmd_show },
+    { "run",    "generate tokens with the built-in engine", cmd_run },
+    { "bench",  "measure prompt and generation speed of the built-in engine", cmd_bench },
     { NULL, NULL, NULL }
 };
 
