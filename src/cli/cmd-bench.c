@@ -82,6 +82,27 @@ static int bench_test(engine_ctx *ctx, const int32_t *tokens, uint32_t n, bool b
     return 0;
 }
 
+/* Peak resident memory in KiB: VmHWM belongs to this program's address
+ * space, whereas ru_maxrss carries over the high-water mark of a parent
+ * that spawned us (a bench driver that synthesized a model in memory). */
+static double peak_rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kib = strtod(line + 6, NULL);
+    if (f)
+        fclose(f);
+    if (kib < 0) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        kib = (double)ru.ru_maxrss;
+    }
+    return kib;
+}
+
 static void format_params(uint64_t n, char *out, size_t size)
 {
     if (n >= 1000000000ull)
@@ -168,7 +189,8 @@ static int bench_model(const char *path, const cli_args *args, int64_t n_prompt,
     gguf_model_facts(model->file, &facts);
     char name[64], size[32], params[32];
     snprintf(name, sizeof name, "%s %s", model->hp.arch,
-             facts.file_type_name[0] ? facts.file_type_name : "?");
+             facts.file_type_name[0] ? facts.file_type_name
+                                     : ggml_type_name(model->layers[0].w_up->type));
     snprintf(size, sizeof size, "%.2f MiB", (double)model->weight_bytes / (1024.0 * 1024.0));
     format_params(model->n_params, params, sizeof params);
     printf("| %-30s | %10s | %10s | %-10s | %7s | %15s | %20s |\n", "model", "size", "params",
@@ -191,10 +213,13 @@ static int bench_model(const char *path, const cli_args *args, int64_t n_prompt,
         snprintf(test, sizeof test, "tg%" PRId64, n_gen);
         print_row(name, size, params, cp.n_threads, test, mean, sd);
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("\nload time: %.1f ms\npeak RSS: %.1f MiB\nkernels: %s\n", load_ms,
-           (double)ru.ru_maxrss / 1024.0, engine_quant_isa());
+    engine_mem_estimate est;
+    engine_mem_estimate_get(model, &cp, &est);
+    printf("\nload time: %.1f ms\npeak RSS: %.1f MiB\n", load_ms, peak_rss_kib() / 1024.0);
+    printf("memory estimate: %.1f MiB (weights %.1f, KV cache %.1f, scratch %.1f)\n",
+           est.total / 1048576.0, est.weights / 1048576.0, est.kv_cache / 1048576.0,
+           est.scratch / 1048576.0);
+    printf("kernels: %s\n", engine_quant_isa());
     status = CLI_OK;
     goto done;
 eval_failed:
