@@ -11,6 +11,8 @@ static const cli_command commands[] = {
     { "list",   "list the models in the catalog and the default model", cmd_list },
     { "show",   "show one model's facts and metadata", cmd_show },
     { "pull", "download a model from the Hugging Face Hub (pinned, verified)", cmd_pull },
+    { "run",    "generate tokens with the built-in engine", cmd_run },
+    { "bench",  "measure prompt and generation speed of the built-in engine", cmd_bench },
     { NULL, NULL, NULL }
 };
 
