@@ -487,7 +487,12 @@ int rt_manager_open(const mm_config *cfg, const rt_options *opts, mm_manager **o
     pthread_cond_init(&mgr->reaper_cond, &attr);
     pthread_condattr_destroy(&attr);
     mgr->cfg = cfg;
-    mgr->factory = *(opts->factory ? opts->factory : rt_factory_gguf());
+    if (opts->factory) {
+        mgr->factory = *opts->factory;
+    } else {
+        mgr->factory = *rt_factory_engine();
+        mgr->factory.user = (void *)cfg;
+    }
     mgr->clock = opts->clock;
     mgr->clock_user = opts->clock_user;
     mgr->pool_size = cfg->pool_size >= 1 && cfg->pool_size <= RT_POOL_MAX ? cfg->pool_size : 1;

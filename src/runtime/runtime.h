@@ -50,11 +50,13 @@ typedef struct rt_factory {
                      char **text, mm_error *err);
 } rt_factory;
 
-/* The factory mm_manager_open uses: GGUF files are opened and validated with
- * the gguf reader (mmapped, shared by the instances); the estimate is the
- * file size plus an f16 KV cache of RT_ESTIMATE_CTX tokens per instance;
- * generate reports MM_EUNSUPPORTED until the engine lands. */
-const rt_factory *rt_factory_gguf(void);
+/* The factory mm_manager_open uses (factory-engine.c): the built-in
+ * engine. user must be the manager's mm_config (threads and pool_size
+ * decide each instance's threads). The estimate is the file size plus an
+ * f16 KV cache of min(context, RT_ESTIMATE_CTX) tokens and f32 logits per
+ * instance; generate takes a prompt (chat messages are MM_EUNSUPPORTED
+ * until the chat-template engine lands). */
+const rt_factory *rt_factory_engine(void);
 
 /* ---- instance pool -------------------------------------------------------
  *
@@ -170,7 +172,7 @@ void rt_device_select(const char *requested, char *device, size_t device_size,
 /* ---- manager internals for tests ---------------------------------------- */
 
 typedef struct rt_options {
-    const rt_factory *factory;   /* NULL: rt_factory_gguf() */
+    const rt_factory *factory;   /* NULL: rt_factory_engine() over the config */
     rt_clock_fn clock;           /* monotonic ms; NULL: mm_now_ms */
     void *clock_user;
     bool  no_reaper;             /* tests call rt_manager_reap themselves */
