@@ -383,13 +383,14 @@ typedef struct mm_manager mm_manager;
 
 /* Open the model manager over cfg (borrowed until mm_manager_close): builds
  * the catalog, loads the models named in cfg->preload, resolves the Vosk
- * model, runs the update check when update_interval has passed and starts
- * the idle reaper. A missing or broken model never makes it fail: it is
+ * model and starts the idle reaper (downloads and the update check start
+ * with mm_manager_start_downloads). A missing or broken model never makes it fail: it is
  * logged and shows as unavailable. With no model at all it logs "No models
  * available at all!" and the ways out. Fails only on a malformed models.txt
  * (MM_EFORMAT) or OOM. Caller owns *out. */
 int  mm_manager_open(const mm_config *cfg, mm_manager **out, mm_error *err);
-/* Stops the reaper, waits for nothing: every request must have returned.
+/* Stops the reaper and joins the download thread (see
+ * mm_manager_start_downloads); every request must have returned first.
  * NULL is a no-op. */
 void mm_manager_close(mm_manager *mgr);
 
