@@ -7,6 +7,7 @@
 #include "core/core.h"
 #include "support/test.h"
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +15,45 @@
 
 #define DOCS_MAX_BYTES (1u << 20)
 
-/* The documents whose examples and messages the tests check, relative to
- * the source tree. README.md first: its tour is the first thing users run. */
-static const char *const docs_files[] = {
-    "README.md", "docs/ARCHITECTURE.md", "docs/SECURITY.md", "docs/TROUBLESHOOTING.md",
-    "docs/CATALOG.md", "docs/CONFIGURATION.md", "docs/ENGINE.md", "docs/GGUF.md",
-    "docs/HUB.md", "docs/ROUTER.md", "docs/TOKENIZER.md", NULL
-};
+/* The documents the tests check: README.md, then every .md file in docs/ in name
+ * order, relative to the source tree; NULL-terminated, free with
+ * docs_list_free. A document a later branch adds is checked as well. */
+static inline int docs_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static inline char **docs_list(const char *src)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/docs", src);
+    size_t cap = 64, n = 0;
+    char **v = calloc(cap + 1, sizeof *v);
+    if (!v)
+        abort();
+    v[n++] = mm_strdup("README.md");
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL && n < cap) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] == '.' || len < 4 || strcmp(e->d_name + len - 3, ".md") != 0)
+            continue;
+        char rel[512];
+        snprintf(rel, sizeof rel, "docs/%s", e->d_name);
+        v[n++] = mm_strdup(rel);
+    }
+    if (d)
+        closedir(d);
+    qsort(v + 1, n - 1, sizeof *v, docs_cmp);
+    return v;
+}
+
+static inline void docs_list_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
 
 /* The source tree, or a skip when the test runs outside CTest. */
 static inline const char *docs_source_dir(void)

@@ -283,8 +283,10 @@ int main(void)
     if (mmtest_synth_model(&p, fixture_model) != 0)
         abort();
     start_hub();
-    for (const char *const *d = docs_files; *d; d++)
+    char **docs = docs_list(src);
+    for (char **d = docs; *d; d++)
         run_document(src, *d, root);
+    docs_list_free(docs);
     printf("%d console blocks run (%d commands), %d opted out\n", blocks_run, commands_run,
            blocks_skipped);
     CHECK(blocks_run >= 5);

@@ -1,9 +1,10 @@
 /* test-messages.c - every message that docs/TROUBLESHOOTING.md, SECURITY.md
- * and ARCHITECTURE.md quote (each line of a ```text block) is really in the
- * source: each piece of text between <placeholders> appears
- * verbatim in one of src/'s string literals (adjacent literals joined,
- * escapes decoded). Also: the documents link each other and the README
- * links them all. */
+ * and ARCHITECTURE.md quote (each line of a ```text block) can be composed
+ * from src/'s string literals the way printf composes it: the text between
+ * the document's <placeholders> is made of literal fragments that meet only
+ * at the source's conversions (%s, %d, ...). Also: the README links every
+ * document, each document says whom it is for, and ARCHITECTURE.md names
+ * every public function. */
 // labels: unit
 #include "docs-util.h"
 
@@ -129,52 +130,45 @@ static void collect_dir(const char *dir)
     closedir(d);
 }
 
-/* Whether text[0..len) occurs in the literals with the given neighbours:
- * 'b' (a placeholder or the literal's edge) or 0 (anything) on each side. */
-static bool occurs(const char *text, size_t len, bool bound_left, bool bound_right)
+static bool seam(char c)
 {
-    char probe[1100];
-    if (len + 1 > sizeof probe)
-        return false;
-    memcpy(probe, text, len);
-    probe[len] = '\0';
-    for (const char *at = strstr(literals.data, probe); at; at = strstr(at + 1, probe)) {
-        char before = at[-1], after = at[len];
-        if (bound_left && before != '\n' && before != PLACEHOLDER)
-            continue;
-        if (bound_right && after != '\n' && after != PLACEHOLDER)
-            continue;
-        return true;
-    }
-    return false;
+    return c == '\n' || c == PLACEHOLDER;
 }
 
 /* Whether piece can be composed of source fragments glued where a format
- * puts a placeholder: segments of at least MIN_SEGMENT characters (shorter
- * ones only as a whole literal or a whole text between placeholders), each
- * inner seam a placeholder or a literal's edge on both sides. bound_start /
- * bound_end: the piece sits next to a <placeholder> of the document, which
- * must be a placeholder (or a literal's edge) in the source too. */
+ * puts a placeholder: each segment is a run of one literal that ends where
+ * that literal has a placeholder or ends (the last one may stop anywhere
+ * unless bound_end) and starts after one (the first may start anywhere
+ * unless bound_start); a segment shorter than MIN_SEGMENT must be bounded on
+ * both sides. bound_start / bound_end: the piece sits next to a
+ * <placeholder> of the document, which must be a seam in the source too.
+ * One pass over the literals per reachable start, so it stays fast under
+ * AddressSanitizer. */
 static bool composed(const char *piece, bool bound_start, bool bound_end)
 {
     size_t n = strlen(piece);
+    bool reach[1100] = { false };
     if (n == 0)
         return true;
-    bool reach[1100] = { false };
     if (n + 1 > sizeof reach)
         return false;
     reach[0] = true;
+    const char *hay = literals.data, *end = literals.data + literals.len;
     for (size_t a = 0; a < n; a++) {
         if (!reach[a])
             continue;
-        bool left = a > 0 || bound_start;
-        for (size_t b = a + 1; b <= n; b++) {
-            /* A segment not found at all cannot grow into one that is. */
-            if (!occurs(piece + a, b - a, false, false))
+        for (const char *h = hay + 1; h < end; h++) {
+            h = memchr(h, piece[a], (size_t)(end - h));
+            if (!h)
                 break;
-            bool right = b < n || bound_end;
-            bool short_seg = b - a < MIN_SEGMENT;
-            if (occurs(piece + a, b - a, left || short_seg, right || short_seg))
+            size_t len = 0;
+            while (a + len < n && h + len < end && h[len] == piece[a + len])
+                len++;
+            size_t b = a + len;
+            bool short_seg = len < MIN_SEGMENT;
+            bool need_left = a > 0 || bound_start || short_seg;
+            bool need_right = b < n || bound_end || short_seg;
+            if ((!need_left || seam(h[-1])) && (!need_right || (h + len < end && seam(h[len]))))
                 reach[b] = true;
         }
     }
@@ -258,7 +252,9 @@ static void check_links(const char *src)
         return;
     const char *section = strstr(readme, "\n## Documentation\n");
     CHECK(section != NULL);
-    for (const char *const *d = docs_files + 1; section && *d; d++) {
+    char **docs = docs_list(src);
+    CHECK(docs[1] != NULL);
+    for (char **d = docs + 1; section && *d; d++) {
         char link[256];
         snprintf(link, sizeof link, "](%s)", *d);
         CHECK_CONTAINS(section, link);
@@ -272,7 +268,42 @@ static void check_links(const char *src)
             mmtest_fail(*d, 1, "no audience line");
         free(doc);
     }
+    docs_list_free(docs);
     free(readme);
+}
+
+/* docs/ARCHITECTURE.md names every function include/modelmgr.h declares. */
+static void check_api(const char *src)
+{
+    char *header = docs_read(src, "include/modelmgr.h");
+    char *arch = docs_read(src, "docs/ARCHITECTURE.md");
+    CHECK(header != NULL && arch != NULL);
+    int functions = 0;
+    for (const char *p = header ? strstr(header, "mm_") : NULL; p; p = strstr(p + 1, "mm_")) {
+        size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        bool word_start = p == header || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z'));
+        if (!word_start || p[len] != '(')
+            continue;
+        char name[128];
+        if (len >= sizeof name)
+            continue;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        bool named = false;
+        for (const char *q = arch ? strstr(arch, name) : NULL; q && !named;
+             q = strstr(q + 1, name)) {
+            char after = q[len];
+            named = !(after == '_' || (after >= 'a' && after <= 'z') || (after >= '0' && after <= '9'));
+        }
+        mmtest_checks++;
+        if (!named)
+            mmtest_fail("docs/ARCHITECTURE.md", 0, "the public function %s is not described", name);
+        functions++;
+    }
+    printf("%d public function declarations checked\n", functions);
+    CHECK(functions >= 30);
+    free(header);
+    free(arch);
 }
 
 int main(void)
@@ -305,6 +336,7 @@ int main(void)
     printf("%d quoted messages checked against src/\n", total);
     CHECK(total >= 20);
     check_links(src);
+    check_api(src);
     mm_buf_free(&literals);
     mm_buf_free(&current);
     return mmtest_finish();
