@@ -169,7 +169,11 @@ int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
             headers = curl_slist_append(headers, auth);
         free(auth);
     }
-    if (rq->range_from >= 0) {
+    if (rq->range_from >= 0 && rq->range_len > 0) {
+        snprintf(line, sizeof line, "Range: bytes=%lld-%lld", (long long)rq->range_from,
+                 (long long)(rq->range_from + rq->range_len - 1));
+        headers = curl_slist_append(headers, line);
+    } else if (rq->range_from >= 0) {
         snprintf(line, sizeof line, "Range: bytes=%lld-", (long long)rq->range_from);
         headers = curl_slist_append(headers, line);
     }

@@ -1,0 +1,356 @@
+/* test-hub-parts.c - a large file fetched as concurrent Range requests: it
+ * assembles exactly, a dropped part resumes alone (the mock's request log
+ * proves no byte range was served twice), a killed process resumes every
+ * part from its saved state, corruption in one part is caught, a server
+ * ignoring Range gets a single stream, and parallel_parts 1 is one stream. */
+// labels: integration
+#include "hub-fixture.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#define BIG "big.gguf"
+#define BIG_SIZE 1000000
+#define BIG_SEED 7
+#define PART_MIN 65536
+#define PART_SIZE 249856   /* 1000000/4 = 250000 rounded down to a page; the last part 250432 */
+
+static char big_blob[128];       /* "/blob/<sha256>" of BIG */
+static char big_sha[65];
+
+static void big_start(fixture *fx)
+{
+    fx_start(fx, NULL);
+    CHECK_INT(mockhub_file_add(fx->mh, FX_REPO, BIG, BIG_SIZE, BIG_SEED, true), 0);
+    CHECK_INT(mockhub_ref_commit(fx->mh, FX_REPO, "main", fx->commit), 0);
+    mockhub_file_info info;
+    CHECK_INT(mockhub_file_info_get(fx->mh, FX_REPO, "main", BIG, &info), 0);
+    memcpy(big_sha, info.sha256, sizeof big_sha);
+    snprintf(big_blob, sizeof big_blob, "/blob/%s", info.sha256);
+}
+
+static hub *big_hub(const fixture *fx, int parallel)
+{
+    hub_options o;
+    fx_opts(fx, &o);
+    o.parallel_parts = parallel;
+    o.part_min_bytes = PART_MIN;
+    hub *h = NULL;
+    mm_error err = { 0 };
+    if (hub_open(&o, &h, &err) != 0) {
+        fprintf(stderr, "hub_open: %s\n", err.message);
+        abort();
+    }
+    return h;
+}
+
+static void blob_file(const fixture *fx, const char *suffix, char *out, size_t size)
+{
+    snprintf(out, size, "%s/models--org--model/blobs/%s%s", fx->cache, big_sha, suffix);
+}
+
+typedef struct span {
+    int64_t from, to;   /* [from, to) served */
+} span;
+
+static int span_cmp(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    return x->from < y->from ? -1 : x->from > y->from;
+}
+
+/* The byte ranges the CDN served for BIG, sorted; the count is returned. */
+static size_t served(fixture *fx, span *out, size_t max)
+{
+    size_t n = 0;
+    mockhub_request rq;
+    for (size_t i = 0; mockhub_request_get(fx->mh, i, &rq) == 0; i++) {
+        if (!rq.cdn || strcmp(rq.method, "GET") != 0 || !strstr(rq.path, big_blob) || n == max)
+            continue;
+        int64_t from = rq.range_start < 0 || rq.status == 200 ? 0 : rq.range_start;
+        out[n++] = (span){ from, from + rq.bytes_sent };
+    }
+    qsort(out, n, sizeof *out, span_cmp);
+    return n;
+}
+
+/* No byte served twice, and the spans cover [from, BIG_SIZE) exactly. */
+static bool disjoint_cover(const span *s, size_t n, int64_t from)
+{
+    int64_t at = from;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].from == s[i].to)
+            continue;
+        if (s[i].from != at)
+            return false;
+        at = s[i].to;
+    }
+    return at == BIG_SIZE;
+}
+
+static void test_plan(void)
+{
+    fixture fx;
+    fx_start(&fx, NULL);
+    hub *h = big_hub(&fx, 4);
+    CHECK_INT(hub_parts_plan(h, 0), 1);
+    CHECK_INT(hub_parts_plan(h, 2 * PART_MIN - 1), 1);     /* small: one stream */
+    CHECK_INT(hub_parts_plan(h, 2 * PART_MIN), 2);
+    CHECK_INT(hub_parts_plan(h, 3 * PART_MIN + 5), 3);
+    CHECK_INT(hub_parts_plan(h, 100 * PART_MIN), 4);
+    hub_close(h);
+    h = big_hub(&fx, 1);
+    CHECK_INT(hub_parts_plan(h, 100 * PART_MIN), 1);
+    hub_close(h);
+    hub_options o;
+    fx_opts(&fx, &o);
+    o.parallel_parts = 65;
+    mm_error err = { 0 };
+    CHECK_INT(hub_open(&o, &h, &err), MM_EINVAL);
+    CHECK_CONTAINS(err.message, "parallel_parts 1..64");
+    fx_stop(&fx);
+}
+
+static void test_assembles(void)
+{
+    fixture fx;
+    big_start(&fx);
+    hub *h = big_hub(&fx, 4);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    CHECK_INT(res.status, HUB_STATUS_DOWNLOADED);
+    CHECK_STR(res.sha256, big_sha);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 4);
+    CHECK_INT(mockhub_cdn_auth_seen(fx.mh), 0);
+    /* Four closed ranges, page-aligned, 206 each, together the file once. */
+    static const int64_t starts[] = { 0, 249856, 499712, 749568 };
+    mockhub_request rq;
+    int seen = 0;
+    for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++) {
+        if (!rq.cdn)
+            continue;
+        CHECK_INT(rq.status, 206);
+        bool known = false;
+        for (int k = 0; k < 4; k++)
+            if (rq.range_start == starts[k]) {
+                known = true;
+                CHECK_INT(rq.range_end, k == 3 ? BIG_SIZE - 1 : starts[k + 1] - 1);
+            }
+        CHECK(known);
+        seen++;
+    }
+    CHECK_INT(seen, 4);
+    span s[16];
+    size_t n = served(&fx, s, 16);
+    CHECK(disjoint_cover(s, n, 0));
+    char path[8192];
+    blob_file(&fx, ".incomplete", path, sizeof path);
+    CHECK(!fx_exists(path));
+    blob_file(&fx, ".incomplete.parts", path, sizeof path);
+    CHECK(!fx_exists(path));
+    hub_close(h);
+    fx_stop(&fx);
+}
+
+static void test_drop_resumes_one_part(void)
+{
+    fixture fx;
+    big_start(&fx);
+    hub *h = big_hub(&fx, 4);
+    hub_result res;
+    mm_error err = { 0 };
+    mockhub_fault drop = { .where = MOCKHUB_AT_CDN, .method = "GET", .drop_after = 30000,
+                           .times = 1 };
+    mockhub_fault_add(fx.mh, &drop);
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 5);    /* 4 parts + 1 resume */
+    CHECK_INT(mockhub_bytes_sent(fx.mh, big_blob), BIG_SIZE);
+    span s[16];
+    size_t n = served(&fx, s, 16);
+    CHECK_INT(n, 5);
+    CHECK(disjoint_cover(s, n, 0));
+    /* The resume asked for the rest of one part, 30000 bytes in. */
+    int resumed = 0;
+    mockhub_request rq;
+    for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++)
+        if (rq.cdn && rq.range_start % PART_SIZE == 30000)
+            resumed++;
+    CHECK_INT(resumed, 1);
+    hub_close(h);
+    fx_stop(&fx);
+}
+
+/* Sum of the done column of a parts state file; -1 when unreadable. */
+static int64_t state_done(const char *path, int *parts_with_bytes)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (mm_file_read(path, 8192, &text, &len, NULL) != 0)
+        return -1;
+    int64_t sum = 0;
+    *parts_with_bytes = 0;
+    const char *p = strchr(text, '\n');
+    unsigned long long a, b, d;
+    int used = 0;
+    while (p && sscanf(p, " %llu %llu %llu%n", &a, &b, &d, &used) == 3) {
+        sum += (int64_t)d;
+        *parts_with_bytes += d > 0;
+        p += used;
+    }
+    free(text);
+    return sum;
+}
+
+static void test_killed_process_resumes(void)
+{
+    fixture fx;
+    big_start(&fx);
+    /* Every part stalls for a while after 40000 bytes: long enough to save state. */
+    mockhub_fault slow = { .where = MOCKHUB_AT_CDN, .method = "GET", .pause_after = 40000,
+                           .pause_ms = 2500 };
+    mockhub_fault_add(fx.mh, &slow);
+    char state[8192], partial[8192];
+    blob_file(&fx, ".incomplete.parts", state, sizeof state);
+    blob_file(&fx, ".incomplete", partial, sizeof partial);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        hub *h = big_hub(&fx, 4);
+        hub_result res;
+        hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, NULL);
+        _exit(0);
+    }
+    CHECK(pid > 0);
+    int with_bytes = 0;
+    int64_t done = -1;
+    for (int i = 0; i < 400 && with_bytes < 4; i++) {   /* up to 4 s */
+        hub_sleep_ms(10);
+        done = state_done(state, &with_bytes);
+    }
+    CHECK_INT(with_bytes, 4);
+    kill(pid, SIGKILL);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
+    done = state_done(state, &with_bytes);   /* what the killed run left */
+    CHECK(done >= 4 * 40000 && done < BIG_SIZE);
+    struct stat st;
+    CHECK(stat(partial, &st) == 0 && st.st_size == BIG_SIZE);   /* pre-allocated */
+
+    mockhub_faults_clear(fx.mh);
+    mockhub_log_clear(fx.mh);
+    hub *h = big_hub(&fx, 4);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    CHECK_STR(res.sha256, big_sha);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    /* Every part continued where the state said; no saved byte came again. */
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 4);
+    CHECK_INT(mockhub_bytes_sent(fx.mh, big_blob), BIG_SIZE - done);
+    mockhub_request rq;
+    for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++)
+        if (rq.cdn)
+            CHECK(rq.range_start > 0 && rq.range_start % PART_SIZE >= 40000);
+    CHECK(!fx_exists(state));
+    hub_close(h);
+    fx_stop(&fx);
+}
+
+static void test_corrupt_part(void)
+{
+    fixture fx;
+    big_start(&fx);
+    hub *h = big_hub(&fx, 4);
+    hub_result res;
+    mm_error err = { 0 };
+    /* One corrupt part: caught by the hash, downloaded once more. */
+    mockhub_fault bad = { .where = MOCKHUB_AT_CDN, .method = "GET", .corrupt = true, .times = 1 };
+    mockhub_fault_add(fx.mh, &bad);
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 8);
+    hub_close(h);
+    fx_stop(&fx);
+
+    /* Corrupt every time: MM_EINTEGRITY, and nothing half-done is kept. */
+    big_start(&fx);
+    h = big_hub(&fx, 4);
+    mockhub_fault always = { .where = MOCKHUB_AT_CDN, .method = "GET", .corrupt = true,
+                             .path_contains = big_blob, .times = 0 };
+    mockhub_fault_add(fx.mh, &always);
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), MM_EINTEGRITY);
+    CHECK_CONTAINS(err.message, "big.gguf from org/model is corrupt: expected sha256 ");
+    char path[8192];
+    blob_file(&fx, ".incomplete", path, sizeof path);
+    CHECK(!fx_exists(path));
+    blob_file(&fx, ".incomplete.parts", path, sizeof path);
+    CHECK(!fx_exists(path));
+    blob_file(&fx, "", path, sizeof path);
+    CHECK(!fx_exists(path));
+    hub_close(h);
+    fx_stop(&fx);
+}
+
+static void test_range_ignored_falls_back(void)
+{
+    fixture fx;
+    big_start(&fx);
+    hub *h = big_hub(&fx, 4);
+    hub_result res;
+    mm_error err = { 0 };
+    mockhub_fault full = { .where = MOCKHUB_AT_CDN, .method = "GET", .ignore_range = true };
+    mockhub_fault_add(fx.mh, &full);
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    CHECK_STR(res.sha256, big_sha);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    /* The last request is the single stream: no Range, the whole file. */
+    size_t n = mockhub_request_count(fx.mh);
+    mockhub_request rq;
+    CHECK_INT(mockhub_request_get(fx.mh, n - 1, &rq), 0);
+    CHECK(rq.cdn);
+    CHECK_INT(rq.range_start, -1);
+    CHECK_INT(rq.status, 200);
+    CHECK_INT(rq.bytes_sent, BIG_SIZE);
+    char path[8192];
+    blob_file(&fx, ".incomplete.parts", path, sizeof path);
+    CHECK(!fx_exists(path));
+    hub_close(h);
+    fx_stop(&fx);
+}
+
+static void test_parallel_one(void)
+{
+    fixture fx;
+    big_start(&fx);
+    hub *h = big_hub(&fx, 1);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 1);
+    mockhub_request rq;
+    for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++)
+        if (rq.cdn) {
+            CHECK_INT(rq.range_start, -1);
+            CHECK_INT(rq.range_end, -1);
+            CHECK_INT(rq.status, 200);
+            CHECK_INT(rq.bytes_sent, BIG_SIZE);
+        }
+    hub_close(h);
+    fx_stop(&fx);
+}
+
+int main(void)
+{
+    test_plan();
+    test_assembles();
+    test_drop_resumes_one_part();
+    test_killed_process_resumes();
+    test_corrupt_part();
+    test_range_ignored_falls_back();
+    test_parallel_one();
+    return mmtest_finish();
+}
