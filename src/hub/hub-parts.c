@@ -10,6 +10,7 @@
  * (atomically: a killed process leaves the old state or the new one). A
  * later run reads that state and asks each part only for its missing tail.
  * A server that answers a Range with 200 is left to the single stream. */
+#define _GNU_SOURCE   /* sync_file_range */
 #include "hub/hub.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@
 #define STATE_MAX_BYTES 8192          /* header + 64 lines of three numbers */
 #define STATE_SAVE_MS 1000
 #define HASH_CHUNK (1u << 20)
+#define FLUSH_CHUNK (8u << 20)        /* start writing back a part's bytes this often */
 
 typedef struct parts_job parts_job;
 
@@ -36,6 +38,7 @@ typedef struct part {
     uint64_t   done;         /* bytes of the part on disk; atomic, written by its thread */
     bool       started;      /* this response's first byte seen */
     bool       running;      /* a thread was started for it */
+    uint64_t   flushed;      /* bytes of the part whose writeback was started */
     int        rc;           /* the thread's result */
     mm_error   err;
     char       why[256];     /* a sink failure, for the message */
@@ -124,7 +127,8 @@ static int state_load(parts_job *j, const char *path)
         if (sscanf(p, "%llu %llu %llu\n%n", &a, &b, &d, &used) != 3 || used == 0 ||
             a != expect || b <= a || b > size || d > b - a)
             goto out;
-        j->parts[i] = (part){ .job = j, .index = i, .start = a, .end = b, .done = d };
+        j->parts[i] = (part){ .job = j, .index = i, .start = a, .end = b, .done = d,
+                              .flushed = d };
         expect = b;
         p += used;
     }
@@ -338,6 +342,26 @@ static void report(const parts_job *j, int64_t t0, uint64_t at_start)
     pthread_mutex_unlock(h->progress_mu);
 }
 
+/* Start writing back what arrived, so the final fsync has little left and
+ * the disk works while the network does. */
+static void start_writeback(parts_job *j, bool all)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    for (int i = 0; i < j->n; i++) {
+        part *p = &j->parts[i];
+        uint64_t d = part_done(p);
+        if (d > p->flushed && (all || d - p->flushed >= FLUSH_CHUNK)) {
+            sync_file_range(j->fd, (off_t)(p->start + p->flushed), (off_t)(d - p->flushed),
+                            SYNC_FILE_RANGE_WRITE);
+            p->flushed = d;
+        }
+    }
+#else
+    (void)j;
+    (void)all;
+#endif
+}
+
 /* Allocate the whole file: a full disk is an error now, with the state kept. */
 static int reserve(parts_job *j, const char *tmp, mm_error *err)
 {
@@ -385,6 +409,7 @@ static int run_parts(parts_job *j, hub_hasher *hs, const char *state, mm_error *
                               strerror(errno));
             __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
         }
+        start_writeback(j, false);
         int64_t now = mm_now_ms();
         if (now - last_save >= STATE_SAVE_MS) {
             state_save(j, state, NULL);   /* best effort: a stale state costs only bytes */
@@ -402,6 +427,7 @@ static int run_parts(parts_job *j, hub_hasher *hs, const char *state, mm_error *
     for (int i = 0; i < j->n; i++)
         if (j->parts[i].running)
             pthread_join(j->parts[i].thread, NULL);
+    start_writeback(j, true);
     report(j, t0, at_start);
     free(buf);
     return rc;
