@@ -157,6 +157,7 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t size = (size_t)mib << 20;
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* figures appear as they are measured */
     setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     setenv("no_proxy", "127.0.0.1,localhost", 1);
     mm_log_set_level(MM_LOG_LEVEL_WARN);

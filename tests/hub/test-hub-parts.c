@@ -35,6 +35,7 @@ static hub *big_hub(const fixture *fx, int parallel)
     fx_opts(fx, &o);
     o.parallel_parts = parallel;
     o.part_min_bytes = PART_MIN;
+    o.token = FX_TOKEN;   /* must reach the hub only, never the CDN */
     hub *h = NULL;
     mm_error err = { 0 };
     if (hub_open(&o, &h, &err) != 0) {
