@@ -7,6 +7,7 @@
 #include "hub-fixture.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define BIG "big.gguf"
@@ -227,7 +228,9 @@ static void test_killed_process_resumes(void)
     CHECK(pid > 0);
     int with_bytes = 0;
     int64_t done = -1;
-    for (int i = 0; i < 400 && with_bytes < 4; i++) {   /* up to 4 s */
+    /* Every part is paused at 40000 bytes for 2.5 s, and the state is saved
+     * every second: wait (up to 8 s) until a save shows all four there. */
+    for (int i = 0; i < 800 && done < 4 * 40000; i++) {
         hub_sleep_ms(10);
         done = state_done(state, &with_bytes);
     }
@@ -255,6 +258,47 @@ static void test_killed_process_resumes(void)
     for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++)
         if (rq.cdn)
             CHECK(rq.range_start > 0 && rq.range_start % PART_SIZE >= 40000);
+    CHECK(!fx_exists(state));
+    hub_close(h);
+    fx_stop(&fx);
+}
+
+/* A file-size limit below the blob stands in for a full disk: the
+ * allocation fails before any byte is fetched, the error says what to do,
+ * and the next run (with room) completes. */
+static void test_no_space(void)
+{
+    fixture fx;
+    big_start(&fx);
+    char state[8192];
+    blob_file(&fx, ".incomplete.parts", state, sizeof state);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct rlimit lim = { BIG_SIZE / 2, BIG_SIZE / 2 };
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+            _exit(3);
+        hub *h = big_hub(&fx, 4);
+        hub_result res;
+        mm_error err = { 0 };
+        int rc = hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err);
+        bool ok = rc == MM_EIO && strstr(err.message, "not enough disk space for big.gguf") &&
+                  strstr(err.message, "the download resumes");
+        if (!ok)
+            fprintf(stderr, "child: rc %d: %s\n", rc, err.message);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(fx_exists(state));
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 0);
+    hub *h = big_hub(&fx, 4);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
     CHECK(!fx_exists(state));
     hub_close(h);
     fx_stop(&fx);
@@ -350,6 +394,7 @@ int main(void)
     test_assembles();
     test_drop_resumes_one_part();
     test_killed_process_resumes();
+    test_no_space();
     test_corrupt_part();
     test_range_ignored_falls_back();
     test_parallel_one();
