@@ -1,15 +1,18 @@
 /* hub-parts.c - a large blob fetched as several concurrent Range requests.
  *
  * DESIGN: <blob>.incomplete is allocated to its full size up front, so a
- * full disk fails at once and not after an hour. One thread per part GETs
- * bytes=[start+done, end) and pwrite()s them in place; only that thread
- * writes its `done` counter (release store after the write). The calling
- * thread hashes the contiguous prefix of the file as it completes (so the
- * verification overlaps the transfer), reports progress and, every second
- * and at the end, writes every part's progress to <blob>.incomplete.parts
- * (atomically: a killed process leaves the old state or the new one). A
- * later run reads that state and asks each part only for its missing tail.
- * A server that answers a Range with 200 is left to the single stream. */
+ * full disk fails at once and not after an hour. The file is cut into
+ * parts (at least part_min_bytes, at most PARTS_MAX of them); parallel_parts
+ * worker threads take the parts in file order, GET bytes=[start+done, end)
+ * and pwrite() them in place; only the worker on a part writes its `done`
+ * counter (release store after the write). Because parts finish roughly in
+ * order, the calling thread can hash the contiguous prefix of the file as it
+ * completes, so the verification runs during the transfer. It also reports
+ * progress and, every second and at the end, writes every part's progress to
+ * <blob>.incomplete.parts (atomically: a killed process leaves the old state
+ * or the new one). A later run reads that state and asks each part only for
+ * its missing tail. A server that answers a Range with 200 is left to the
+ * single stream. */
 #define _GNU_SOURCE   /* sync_file_range */
 #include "hub/hub.h"
 
@@ -22,9 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PARTS_MAX 64
+#define PARTS_MAX 256
+#define WORKERS_MAX 64
 #define PART_MAX_ROUNDS 1000          /* as FETCH_MAX_ROUNDS in hub-fetch.c */
-#define STATE_MAX_BYTES 8192          /* header + 64 lines of three numbers */
+#define STATE_MAX_BYTES 16384         /* header + 256 lines of three numbers */
 #define STATE_SAVE_MS 1000
 #define HASH_CHUNK (1u << 20)
 #define FLUSH_CHUNK (8u << 20)        /* start writing back a part's bytes this often */
@@ -35,14 +39,12 @@ typedef struct part {
     parts_job *job;
     int        index;
     uint64_t   start, end;   /* [start, end) of the file */
-    uint64_t   done;         /* bytes of the part on disk; atomic, written by its thread */
+    uint64_t   done;         /* bytes of the part on disk; atomic, written by its worker */
     bool       started;      /* this response's first byte seen */
-    bool       running;      /* a thread was started for it */
     uint64_t   flushed;      /* bytes of the part whose writeback was started */
-    int        rc;           /* the thread's result */
+    int        rc;           /* the transfer's result */
     mm_error   err;
     char       why[256];     /* a sink failure, for the message */
-    pthread_t  thread;
 } part;
 
 struct parts_job {
@@ -53,7 +55,9 @@ struct parts_job {
     int             n;
     int             stop;       /* atomic: every part ends its transfer */
     int             no_range;   /* atomic: the server ignored a Range */
-    int             finished;   /* atomic: threads that ended */
+    int             next;       /* atomic: the next part a worker takes */
+    int             finished;   /* atomic: workers that ended */
+    pthread_t       workers[WORKERS_MAX];
 };
 
 int hub_parts_plan(const hub *h, uint64_t size)
@@ -118,7 +122,7 @@ static int state_load(parts_job *j, const char *path)
     unsigned long long size = 0;
     int n = 0, used = 0;
     if (sscanf(text, "modelmgr-parts 1 %llu %d\n%n", &size, &n, &used) != 2 || used == 0 ||
-        size != j->f->size || n < 2 || n > PARTS_MAX)
+        size != j->f->size || n < 1 || n > PARTS_MAX)
         goto out;
     const char *p = text + used;
     uint64_t expect = 0;
@@ -141,12 +145,15 @@ out:
     return rc;
 }
 
-static void layout(parts_job *j, int n)
+/* Parts of at least part_min_bytes, page-aligned, at most PARTS_MAX. */
+static void layout(parts_job *j)
 {
-    uint64_t size = j->f->size, step = size / (uint64_t)n;
-    step -= step % 4096 ? step % 4096 : 0;   /* page-aligned boundaries when possible */
-    if (step == 0)
-        step = size / (uint64_t)n;
+    uint64_t size = j->f->size, min = j->h->opts.part_min_bytes;
+    uint64_t step = (size + PARTS_MAX - 1) / PARTS_MAX;
+    if (step < min)
+        step = min;
+    step = (step + 4095) / 4096 * 4096;
+    int n = (int)((size + step - 1) / step);
     for (int i = 0; i < n; i++)
         j->parts[i] = (part){ .job = j, .index = i, .start = (uint64_t)i * step,
                               .end = i == n - 1 ? size : (uint64_t)(i + 1) * step };
@@ -280,13 +287,24 @@ static int part_transfer(part *p)
     return 0;
 }
 
-static void *part_main(void *arg)
+/* Take parts in file order until none is left or another worker failed. */
+static void *worker_main(void *arg)
 {
-    part *p = arg;
-    p->rc = part_transfer(p);
-    if (p->rc != 0)
-        __atomic_store_n(&p->job->stop, 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&p->job->finished, 1, __ATOMIC_ACQ_REL);
+    parts_job *j = arg;
+    for (;;) {
+        int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
+        if (i >= j->n)
+            break;
+        part *p = &j->parts[i];
+        if (p->done == p->end - p->start)
+            continue;
+        p->rc = part_transfer(p);
+        if (p->rc != 0) {
+            __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
+            break;
+        }
+    }
+    __atomic_add_fetch(&j->finished, 1, __ATOMIC_ACQ_REL);
     return NULL;
 }
 
@@ -379,24 +397,19 @@ static int reserve(parts_job *j, const char *tmp, mm_error *err)
 }
 
 /* Run the parts, hashing the prefix as it completes; 0 when all finished. */
-static int run_parts(parts_job *j, hub_hasher *hs, const char *state, mm_error *err)
+static int run_parts(parts_job *j, int n_workers, hub_hasher *hs, const char *state,
+                     mm_error *err)
 {
     int rc = 0, started = 0;
     uint8_t *buf = malloc(HASH_CHUNK);
     if (!buf)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
-    for (int i = 0; i < j->n; i++) {
-        part *p = &j->parts[i];
-        if (p->done == p->end - p->start)
-            continue;
-        if (pthread_create(&p->thread, NULL, part_main, p) != 0) {
+    for (; started < n_workers; started++)
+        if (pthread_create(&j->workers[started], NULL, worker_main, j) != 0) {
             __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
             rc = mm_error_set(err, MM_ENOMEM, "cannot start a download thread");
             break;
         }
-        p->running = true;
-        started++;
-    }
     int64_t t0 = mm_now_ms(), last_save = t0, last_report = t0;
     uint64_t at_start = total_done(j), hashed = 0;
     for (;;) {
@@ -424,9 +437,8 @@ static int run_parts(parts_job *j, hub_hasher *hs, const char *state, mm_error *
         if (!all_ended && upto == hashed)
             hub_sleep_ms(5);
     }
-    for (int i = 0; i < j->n; i++)
-        if (j->parts[i].running)
-            pthread_join(j->parts[i].thread, NULL);
+    for (int i = 0; i < started; i++)
+        pthread_join(j->workers[i], NULL);
     start_writeback(j, true);
     report(j, t0, at_start);
     free(buf);
@@ -453,7 +465,7 @@ static int part_failure(parts_job *j, mm_error *err)
     return 0;
 }
 
-int hub_fetch_parts(hub *h, const hub_fetch *f, int n_parts, char sha256[65], mm_error *err)
+int hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], mm_error *err)
 {
     parts_job *j = calloc(1, sizeof *j);
     if (j)
@@ -484,7 +496,7 @@ int hub_fetch_parts(hub *h, const hub_fetch *f, int n_parts, char sha256[65], mm
             rc = mm_error_set(err, MM_EIO, "cannot truncate %s: %s", tmp, strerror(errno));
             goto fail;
         }
-        layout(j, n_parts < 2 ? 2 : n_parts > PARTS_MAX ? PARTS_MAX : n_parts);
+        layout(j);
         if ((rc = state_save(j, state, err)) != 0)
             goto fail;
     }
@@ -498,7 +510,10 @@ int hub_fetch_parts(hub *h, const hub_fetch *f, int n_parts, char sha256[65], mm
         mm_error_set(err, rc, "cannot start hashing");
         goto fail;
     }
-    rc = run_parts(j, hs, state, err);
+    if (n_workers > j->n)
+        n_workers = j->n;
+    rc = run_parts(j, n_workers < 1 ? 1 : n_workers > WORKERS_MAX ? WORKERS_MAX : n_workers,
+                   hs, state, err);
     if (__atomic_load_n(&j->no_range, __ATOMIC_ACQUIRE)) {
         rc = mm_error_set(err, MM_EUNSUPPORTED, "%s: the server ignored a Range request",
                           f->filename);

@@ -52,8 +52,8 @@ typedef struct hub_options {
     int         parallel_files;       /* files fetched at once by a snapshot download; 4 */
     int         parallel_parts;       /* concurrent Range requests for one large file
                                          (1..64; 1 = a single stream); 4 */
-    uint64_t    part_min_bytes;       /* smallest part worth its own request: files
-                                         under 2x this are one stream; 8 MiB */
+    uint64_t    part_min_bytes;       /* smallest part (one Range request): files under
+                                         2x this are one stream; 8 MiB */
     hub_progress_fn progress;         /* optional */
     void       *progress_user;
 } hub_options;
@@ -304,15 +304,16 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err);
 /* hub-parts.c: one blob fetched as several concurrent Range requests into a
  * pre-allocated <blob>.incomplete, each part's progress kept in
  * <blob>.incomplete.parts so a later run resumes every part. */
-/* How many parts hub_fetch_blob would use for a file of size bytes (1: a
- * single stream). */
+/* How many concurrent requests hub_fetch_blob would use for a file of size
+ * bytes (1: a single stream). */
 int  hub_parts_plan(const hub *h, uint64_t size);
 /* True when an earlier parallel run left a parts state for f. */
 bool hub_parts_pending(const hub_fetch *f);
-/* Fetch f in n_parts parts (or as the parts state says), verify, rename into
+/* Fetch f with n_workers concurrent requests over parts of at least
+ * part_min_bytes (or as the parts state says), verify, rename into
  * place. MM_EUNSUPPORTED: the server ignored Range; the partial files are
  * gone and the caller fetches a single stream. A transient failure (MM_ENET,
  * MM_ETIMEDOUT) or a full disk keeps the partial file and its state. */
-int  hub_fetch_parts(hub *h, const hub_fetch *f, int n_parts, char sha256[65], mm_error *err);
+int  hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], mm_error *err);
 
 #endif /* MM_HUB_H */

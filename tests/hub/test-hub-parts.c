@@ -13,8 +13,9 @@
 #define BIG "big.gguf"
 #define BIG_SIZE 1000000
 #define BIG_SEED 7
-#define PART_MIN 65536
-#define PART_SIZE 249856   /* 1000000/4 = 250000 rounded down to a page; the last part 250432 */
+#define PART_MIN 65536     /* 1000000 bytes: 16 parts of 65536, the last 16960 */
+#define PART_SIZE 65536
+#define N_PARTS 16
 
 static char big_blob[128];       /* "/blob/<sha256>" of BIG */
 static char big_sha[65];
@@ -124,28 +125,23 @@ static void test_assembles(void)
     CHECK_INT(res.status, HUB_STATUS_DOWNLOADED);
     CHECK_STR(res.sha256, big_sha);
     CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
-    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 4);
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), N_PARTS);
     CHECK_INT(mockhub_cdn_auth_seen(fx.mh), 0);
-    /* Four closed ranges, page-aligned, 206 each, together the file once. */
-    static const int64_t starts[] = { 0, 249856, 499712, 749568 };
+    /* Sixteen closed ranges of 64 KiB (the last one shorter), 206 each,
+     * together the file once. */
     mockhub_request rq;
     int seen = 0;
     for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++) {
         if (!rq.cdn)
             continue;
         CHECK_INT(rq.status, 206);
-        bool known = false;
-        for (int k = 0; k < 4; k++)
-            if (rq.range_start == starts[k]) {
-                known = true;
-                CHECK_INT(rq.range_end, k == 3 ? BIG_SIZE - 1 : starts[k + 1] - 1);
-            }
-        CHECK(known);
+        CHECK_INT(rq.range_start % PART_SIZE, 0);
+        CHECK_INT(rq.range_end, rq.range_start == 983040 ? 999999 : rq.range_start + 65535);
         seen++;
     }
-    CHECK_INT(seen, 4);
-    span s[16];
-    size_t n = served(&fx, s, 16);
+    CHECK_INT(seen, N_PARTS);
+    span s[64];
+    size_t n = served(&fx, s, 64);
     CHECK(disjoint_cover(s, n, 0));
     char path[8192];
     blob_file(&fx, ".incomplete", path, sizeof path);
@@ -168,11 +164,11 @@ static void test_drop_resumes_one_part(void)
     mockhub_fault_add(fx.mh, &drop);
     CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
     CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
-    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 5);    /* 4 parts + 1 resume */
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), N_PARTS + 1);    /* + 1 resume */
     CHECK_INT(mockhub_bytes_sent(fx.mh, big_blob), BIG_SIZE);
-    span s[16];
-    size_t n = served(&fx, s, 16);
-    CHECK_INT(n, 5);
+    span s[64];
+    size_t n = served(&fx, s, 64);
+    CHECK_INT(n, N_PARTS + 1);
     CHECK(disjoint_cover(s, n, 0));
     /* The resume asked for the rest of one part, 30000 bytes in. */
     int resumed = 0;
@@ -228,8 +224,9 @@ static void test_killed_process_resumes(void)
     CHECK(pid > 0);
     int with_bytes = 0;
     int64_t done = -1;
-    /* Every part is paused at 40000 bytes for 2.5 s, and the state is saved
-     * every second: wait (up to 8 s) until a save shows all four there. */
+    /* The four workers' first parts pause at 40000 bytes for 2.5 s, and the
+     * state is saved every second: wait (up to 8 s) until a save shows all
+     * four there. */
     for (int i = 0; i < 800 && done < 4 * 40000; i++) {
         hub_sleep_ms(10);
         done = state_done(state, &with_bytes);
@@ -239,7 +236,7 @@ static void test_killed_process_resumes(void)
     int status = 0;
     CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
     done = state_done(state, &with_bytes);   /* what the killed run left */
-    CHECK(done >= 4 * 40000 && done < BIG_SIZE);
+    CHECK_INT(done, 4 * 40000);
     struct stat st;
     CHECK(stat(partial, &st) == 0 && st.st_size == BIG_SIZE);   /* pre-allocated */
 
@@ -252,12 +249,17 @@ static void test_killed_process_resumes(void)
     CHECK_STR(res.sha256, big_sha);
     CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
     /* Every part continued where the state said; no saved byte came again. */
-    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 4);
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), N_PARTS);
     CHECK_INT(mockhub_bytes_sent(fx.mh, big_blob), BIG_SIZE - done);
     mockhub_request rq;
+    int continued = 0;
     for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++)
-        if (rq.cdn)
-            CHECK(rq.range_start > 0 && rq.range_start % PART_SIZE >= 40000);
+        if (rq.cdn) {
+            int64_t in_part = rq.range_start % PART_SIZE;
+            CHECK(in_part == 0 || in_part == 40000);
+            continued += in_part == 40000;
+        }
+    CHECK_INT(continued, 4);
     CHECK(!fx_exists(state));
     hub_close(h);
     fx_stop(&fx);
@@ -316,7 +318,7 @@ static void test_corrupt_part(void)
     mockhub_fault_add(fx.mh, &bad);
     CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
     CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
-    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 8);
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), 2 * N_PARTS);
     hub_close(h);
     fx_stop(&fx);
 
