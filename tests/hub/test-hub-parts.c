@@ -390,6 +390,50 @@ static void test_parallel_one(void)
     fx_stop(&fx);
 }
 
+/* `modelmgr pull` wires download_parallel through: 17 MiB is three parts of
+ * the default 8 MiB (8 + 8 + 1) by default, and one stream with 1. */
+static void test_cli_setting(void)
+{
+    fixture fx;
+    fx_start(&fx, NULL);
+    const size_t size = 17u << 20;
+    CHECK_INT(mockhub_file_add(fx.mh, FX_REPO, "large.gguf", size, 9, true), 0);
+    mockhub_file_info info;
+    CHECK_INT(mockhub_file_info_get(fx.mh, FX_REPO, "main", "large.gguf", &info), 0);
+    char blob[128];
+    snprintf(blob, sizeof blob, "/blob/%s", info.sha256);
+    for (int round = 0; round < 2; round++) {
+        static char ep[128], cache[4200], home[4200], models[4200];
+        snprintf(ep, sizeof ep, "HF_ENDPOINT=%s", mockhub_url(fx.mh));
+        snprintf(cache, sizeof cache, "HF_HUB_CACHE=%s/cache%d", fx.tmp, round);
+        snprintf(home, sizeof home, "HF_HOME=%s/home", fx.tmp);
+        snprintf(models, sizeof models, "MODELS_DIR=%s/models", fx.tmp);
+        const char *env[] = { ep, cache, home, models, "HF_TOKEN=", "HUGGING_FACE_HUB_TOKEN=",
+                              "HF_HUB_OFFLINE=0", "NO_PROXY=127.0.0.1",
+                              round == 0 ? "MODELMGR_DOWNLOAD_PARALLEL=4" : "MODELMGR_DOWNLOAD_PARALLEL=3",
+                              NULL };
+        const char *with_env[] = { "pull", FX_REPO, "large.gguf", "--revision", "v1.0",
+                                   "--quiet", NULL };
+        const char *with_flag[] = { "pull", FX_REPO, "large.gguf", "--revision", "v1.0",
+                                    "--quiet", "--download-parallel", "1", NULL };
+        mockhub_log_clear(fx.mh);
+        char *out = NULL, *err = NULL;
+        CHECK_INT(mmtest_run_cli(round == 0 ? with_env : with_flag, env, &out, &err), 0);
+        CHECK_CONTAINS(out, "downloaded org/model/large.gguf (17825792 bytes, sha256 ");
+        CHECK_CONTAINS(out, info.sha256);
+        CHECK_INT(mockhub_count(fx.mh, "GET", blob), round == 0 ? 3 : 1);
+        mockhub_request rq;
+        for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++)
+            if (rq.cdn)
+                CHECK_INT(rq.range_end, round == 1 ? -1 : rq.range_start == 16777216
+                                                              ? (int64_t)size - 1
+                                                              : rq.range_start + 8388607);
+        free(out);
+        free(err);
+    }
+    fx_stop(&fx);
+}
+
 int main(void)
 {
     test_plan();
@@ -400,5 +444,6 @@ int main(void)
     test_corrupt_part();
     test_range_ignored_falls_back();
     test_parallel_one();
+    test_cli_setting();
     return mmtest_finish();
 }
