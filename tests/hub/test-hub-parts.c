@@ -6,6 +6,7 @@
 // labels: integration
 #include "hub-fixture.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -390,6 +391,45 @@ static void test_parallel_one(void)
     fx_stop(&fx);
 }
 
+typedef struct racer {
+    fixture   *fx;
+    hub_result res;
+    int        rc;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    hub *h = big_hub(r->fx, 4);
+    r->rc = hub_download_file(h, FX_REPO, BIG, r->fx->commit, false, &r->res, NULL);
+    hub_close(h);
+    return NULL;
+}
+
+/* Two clients of one blob: the per-blob lock lets one download (in parts)
+ * while the other waits, and both end with the same verified file. */
+static void test_two_clients(void)
+{
+    fixture fx;
+    big_start(&fx);
+    racer a = { .fx = &fx }, b = { .fx = &fx };
+    pthread_t ta, tb;
+    CHECK_INT(pthread_create(&ta, NULL, race, &a), 0);
+    CHECK_INT(pthread_create(&tb, NULL, race, &b), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_INT(a.rc, 0);
+    CHECK_INT(b.rc, 0);
+    CHECK_STR(a.res.sha256, big_sha);
+    CHECK_STR(b.res.sha256, big_sha);
+    CHECK(fx_content_is(a.res.path, BIG_SEED, BIG_SIZE));
+    CHECK_INT(mockhub_count(fx.mh, "GET", big_blob), N_PARTS);   /* fetched once */
+    char dir[8192];
+    snprintf(dir, sizeof dir, "%s/models--org--model/blobs", fx.cache);
+    CHECK_INT(fx_count_entries(dir, big_sha), 1);
+    fx_stop(&fx);
+}
+
 /* `modelmgr pull` wires download_parallel through: 17 MiB is three parts of
  * the default 8 MiB (8 + 8 + 1) by default, and one stream with 1. */
 static void test_cli_setting(void)
@@ -444,6 +484,7 @@ int main(void)
     test_corrupt_part();
     test_range_ignored_falls_back();
     test_parallel_one();
+    test_two_clients();
     test_cli_setting();
     return mmtest_finish();
 }
