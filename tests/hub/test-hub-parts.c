@@ -1,8 +1,10 @@
 /* test-hub-parts.c - a large file fetched as concurrent Range requests: it
  * assembles exactly, a dropped part resumes alone (the mock's request log
  * proves no byte range was served twice), a killed process resumes every
- * part from its saved state, corruption in one part is caught, a server
- * ignoring Range gets a single stream, and parallel_parts 1 is one stream. */
+ * part from its saved state, a full disk fails cleanly before any GET,
+ * corruption in one part is caught, a server ignoring Range gets a single
+ * stream, parallel_parts 1 is one stream, two clients share one download,
+ * and `modelmgr pull` honours download_parallel. */
 // labels: integration
 #include "hub-fixture.h"
 
