@@ -187,7 +187,8 @@ static void test_stories(const char *path)
         }
     }
     shown[o] = '\0';
-    printf("stories260K: \"Once upon a time\" ->%s\n", shown);
+    printf("stories260K: prompt ids [%d, %d, %d, %d, %d] \"Once upon a time\" ->%s\n",
+           prompt[0], prompt[1], prompt[2], prompt[3], prompt[4], shown);
     CHECK(strncmp(shown, ", there was a little girl named Lily.",
                   strlen(", there was a little girl named Lily.")) == 0);
 done:
