@@ -40,36 +40,40 @@ typedef struct timing {
     double dq_gbs, dot_gbs, dot_gelem;
 } timing;
 
-/* Passes over the whole matrix until min_s has passed; returns seconds per pass. */
+/* Passes over the whole matrix until min_s has passed; returns the fastest
+ * pass in seconds (the machine may be shared: the minimum is the figure
+ * least disturbed by other work). */
 static double time_dot(const engine_quant_traits *t, const uint8_t *w, size_t row_bytes,
                        int64_t rows, const void *aq, double min_s)
 {
-    int passes = 0;
-    double start = now_s(), elapsed;
+    double start = now_s(), best = 1e30;
     float acc = 0.0f;
     do {
+        double t0 = now_s();
         for (int64_t r = 0; r < rows; r++)
             acc += t->vec_dot(K, w + (size_t)r * row_bytes, aq);
-        passes++;
-        elapsed = now_s() - start;
-    } while (elapsed < min_s);
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+    } while (now_s() - start < min_s);
     sink = acc;
-    return elapsed / passes;
+    return best;
 }
 
 static double time_dequant(const engine_quant_traits *t, const uint8_t *w, size_t row_bytes,
                            int64_t rows, float *out, double min_s)
 {
-    int passes = 0;
-    double start = now_s(), elapsed;
+    double start = now_s(), best = 1e30;
     do {
+        double t0 = now_s();
         for (int64_t r = 0; r < rows; r++)
             t->dequantize_row(w + (size_t)r * row_bytes, out, K);
-        sink = out[passes % K];
-        passes++;
-        elapsed = now_s() - start;
-    } while (elapsed < min_s);
-    return elapsed / passes;
+        double dt = now_s() - t0;
+        if (dt < best)
+            best = dt;
+        sink = out[(size_t)rows % K];
+    } while (now_s() - start < min_s);
+    return best;
 }
 
 int main(int argc, char **argv)
@@ -79,16 +83,12 @@ int main(int argc, char **argv)
         GGML_TYPE_Q4_1, GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,
         GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
     };
-    long mib = 64;
-    if (argc > 1) {
-        char *end;
-        mib = strtol(argv[1], &end, 10);
-        if (*end != '\0' || mib < 1 || mib > 4096) {
-            fprintf(stderr, "usage: %s [matrix MiB, 1..4096]\n", argv[0]);
-            return 2;
-        }
+    int64_t mib = 64;
+    if (argc > 1 && mm_parse_i64(argv[1], 1, 4096, &mib) != 0) {
+        fprintf(stderr, "usage: %s [matrix MiB, 1..4096]\n", argv[0]);
+        return 2;
     }
-    const double min_s = 0.25;
+    const double min_s = 0.4;
     size_t budget = (size_t)mib << 20;
     uint8_t *w = malloc(budget);
     float *src = malloc(sizeof(float) * K * SEED_ROWS);
@@ -105,8 +105,8 @@ int main(int argc, char **argv)
         act[i] = rng_gauss();
 
     engine_quant_force_scalar(false);
-    printf("quantization kernels: K=%d, weight matrix ~%ld MiB per type, SIMD path: %s\n",
-           K, mib, engine_quant_isa());
+    printf("quantization kernels: K=%d, weight matrix ~%lld MiB per type, SIMD path: %s\n",
+           K, (long long)mib, engine_quant_isa());
     printf("GB/s counts quantized weight bytes read; Gelem/s weight elements.\n\n");
     printf("%-5s %7s | %-21s | %-21s | %-21s\n", "type", "bits/w",
            "dequantize GB/s", "vec_dot GB/s", "vec_dot Gelem/s");

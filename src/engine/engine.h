@@ -19,16 +19,20 @@
  * How a matmul uses this section (y = W x, W of type T with rows of K
  * elements, see gguf-and-quants.md section 4):
  *
- *     const engine_quant_traits *wt = engine_quant_get(T);
+ *     const engine_quant_traits *wt = engine_quant_get(T);   // NULL: unsupported
  *     const engine_quant_traits *at = engine_quant_get(wt->vec_dot_type);
- *     at->quantize_row(x, xq, K);              // once per activation vector
- *     for (m = 0; m < M; m++)                   // rows split across threads
- *         y[m] = wt->vec_dot(K, W + m * engine_row_size(T, K), xq);
+ *     size_t row_bytes = engine_row_size(T, K);
+ *     at->quantize_row(x, xq, K);        // once per activation vector; xq holds
+ *                                        // engine_row_size(at->type, K) bytes
+ *     for (m = 0; m < M; m++)            // threads split the rows
+ *         y[m] = wt->vec_dot(K, (const uint8_t *)W + m * row_bytes, xq);
  *
+ * An embedding lookup is wt->dequantize_row(row t, out, K).
  * K must be a multiple of both types' block_size (the loader checks this
- * once per tensor; the kernels do not). Every function here is pure: no
- * allocation, no locks, thread-safe, and blocks may be unaligned in memory
- * (they live inside a mmapped file).
+ * once per tensor with engine_row_size() != 0; the kernels do not check).
+ * The kernels are pure: no allocation, no locks, thread-safe; rows may
+ * start at any address (GGUF alignment can be 1). Inputs are assumed
+ * finite; a NaN weight gives a NaN result, as in ggml.
  * ====================================================================== */
 
 #define ENGINE_QK        32   /* elements per block of Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q8_1 */
@@ -38,7 +42,8 @@
 /* ---- fp16 / bf16 (IEEE binary16 and bfloat16 bit patterns) ---- */
 
 /* Exact: subnormals, +-0, +-inf and NaN are preserved. Inline because
- * every kernel calls it once per block. */
+ * every kernel calls it once per block. Scalar definition (no table, no
+ * initialisation); the AVX2 kernels use F16C instead. */
 static inline float engine_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -60,6 +65,7 @@ static inline float engine_f16_to_f32(uint16_t h)
     memcpy(&f, &bits, sizeof f);
     return f;
 }
+
 /* Round to nearest even; overflow gives +-inf, tiny values subnormals or
  * +-0, NaN stays a (quiet) NaN. Same results as x86 F16C vcvtps2ph. */
 uint16_t engine_f32_to_f16(float f);
@@ -67,69 +73,92 @@ float    engine_bf16_to_f32(uint16_t b);
 /* Round to nearest even; NaN becomes a quiet NaN (ggml's rule). */
 uint16_t engine_f32_to_bf16(float f);
 
+/* Element i of a row of uint16 (f16/bf16) or f32 values at any address. */
+static inline uint16_t engine_load_u16(const void *row, int64_t i)
+{
+    uint16_t v;
+    memcpy(&v, (const uint8_t *)row + 2 * i, sizeof v);
+    return v;
+}
+
+static inline float engine_load_f32(const void *row, int64_t i)
+{
+    float v;
+    memcpy(&v, (const uint8_t *)row + 4 * i, sizeof v);
+    return v;
+}
+
 /* ---- block layouts (bit-exact to ggml; sizes static-asserted) ----
  * Scales typed uint16_t are fp16 bit patterns. Element order inside the
- * blocks is described in gguf-and-quants.md section 3. */
+ * blocks is described in gguf-and-quants.md section 3. The structs have no
+ * padding; they are packed (alignment 1) because GGUF allows any power-of-two
+ * alignment, so a tensor may start at an odd address and every kernel must
+ * accept blocks at any address. */
+#if defined(__GNUC__)
+#define ENGINE_PACKED __attribute__((packed))
+#else
+#define ENGINE_PACKED
+#endif
 
-typedef struct engine_block_q4_0 {
+typedef struct ENGINE_PACKED engine_block_q4_0 {
     uint16_t d;                      /* scale */
     uint8_t  qs[ENGINE_QK / 2];      /* nibbles: low = elements 0..15, high = 16..31 */
 } engine_block_q4_0;
 
-typedef struct engine_block_q4_1 {
+typedef struct ENGINE_PACKED engine_block_q4_1 {
     uint16_t d;                      /* scale */
     uint16_t m;                      /* min, added */
     uint8_t  qs[ENGINE_QK / 2];
 } engine_block_q4_1;
 
-typedef struct engine_block_q5_0 {
+typedef struct ENGINE_PACKED engine_block_q5_0 {
     uint16_t d;
     uint8_t  qh[4];                  /* little-endian u32: bit i = 5th bit of element i */
     uint8_t  qs[ENGINE_QK / 2];
 } engine_block_q5_0;
 
-typedef struct engine_block_q5_1 {
+typedef struct ENGINE_PACKED engine_block_q5_1 {
     uint16_t d;
     uint16_t m;
     uint8_t  qh[4];
     uint8_t  qs[ENGINE_QK / 2];
 } engine_block_q5_1;
 
-typedef struct engine_block_q8_0 {
+typedef struct ENGINE_PACKED engine_block_q8_0 {
     uint16_t d;
     int8_t   qs[ENGINE_QK];
 } engine_block_q8_0;
 
 /* Activation-only: Q8_0 plus s = d * sum(qs), so the Q4_1/Q5_1 min folds
  * into one multiply per block. */
-typedef struct engine_block_q8_1 {
+typedef struct ENGINE_PACKED engine_block_q8_1 {
     uint16_t d;
     uint16_t s;
     int8_t   qs[ENGINE_QK];
 } engine_block_q8_1;
 
-typedef struct engine_block_q2_k {
+typedef struct ENGINE_PACKED engine_block_q2_k {
     uint8_t  scales[ENGINE_QK_K / 16];   /* low nibble scale, high nibble min, per 16 */
     uint8_t  qs[ENGINE_QK_K / 4];        /* 2-bit planes */
     uint16_t d;                          /* multiplies the scales */
     uint16_t dmin;                       /* multiplies the mins */
 } engine_block_q2_k;
 
-typedef struct engine_block_q3_k {
+typedef struct ENGINE_PACKED engine_block_q3_k {
     uint8_t  hmask[ENGINE_QK_K / 8];     /* 3rd bit; clear means "minus 4" */
     uint8_t  qs[ENGINE_QK_K / 4];        /* low 2 bits */
     uint8_t  scales[12];                 /* 16 x 6-bit, biased by 32 */
     uint16_t d;
 } engine_block_q3_k;
 
-typedef struct engine_block_q4_k {
+typedef struct ENGINE_PACKED engine_block_q4_k {
     uint16_t d;
     uint16_t dmin;
     uint8_t  scales[ENGINE_K_SCALE_SIZE]; /* 8 scales + 8 mins, 6 bits each */
     uint8_t  qs[ENGINE_QK_K / 2];
 } engine_block_q4_k;
 
-typedef struct engine_block_q5_k {
+typedef struct ENGINE_PACKED engine_block_q5_k {
     uint16_t d;
     uint16_t dmin;
     uint8_t  scales[ENGINE_K_SCALE_SIZE];
@@ -137,7 +166,7 @@ typedef struct engine_block_q5_k {
     uint8_t  qs[ENGINE_QK_K / 2];
 } engine_block_q5_k;
 
-typedef struct engine_block_q6_k {
+typedef struct ENGINE_PACKED engine_block_q6_k {
     uint8_t  ql[ENGINE_QK_K / 2];        /* low 4 bits */
     uint8_t  qh[ENGINE_QK_K / 4];        /* high 2 bits */
     int8_t   scales[ENGINE_QK_K / 16];   /* signed */
@@ -145,7 +174,7 @@ typedef struct engine_block_q6_k {
 } engine_block_q6_k;
 
 /* Activation-only: f32 scale (may be negative), sums per 16 for the mins. */
-typedef struct engine_block_q8_k {
+typedef struct ENGINE_PACKED engine_block_q8_k {
     float    d;
     int8_t   qs[ENGINE_QK_K];
     int16_t  bsums[ENGINE_QK_K / 16];
@@ -167,8 +196,11 @@ static inline void engine_k_scale_min(int i, const uint8_t packed[12], uint8_t *
 
 /* ---- kernels ----
  * dequantize_row: n elements (a multiple of the block size) from src blocks.
- * quantize_row:   the reverse (ggml's reference quantizers; slow for the
- *                 K-quants, meant for activations, tests and tools).
+ * quantize_row:   the reverse: ggml's reference quantizers, giving the same
+ *                 bytes llama.cpp writes without an importance matrix
+ *                 (tests/engine/test-conformance.c checks every type).
+ *                 Slow for the K-quants: meant for activations (Q8_0, Q8_1,
+ *                 Q8_K, F32), tests and tools.
  * vec_dot:        dot product of n elements of a weight row with an
  *                 activation row already quantized to vec_dot_type. */
 typedef void  (*engine_dequantize_fn)(const void *src, float *dst, int64_t n);
@@ -188,7 +220,10 @@ typedef struct engine_quant_traits {
 
 /* The kernels for a type, using the fastest path this CPU supports (AVX2
  * when present, unless engine_quant_force_scalar(true)); NULL for a type the
- * engine cannot compute with. The returned table is static: never freed. */
+ * engine cannot compute with. Q8_1 and Q8_K (activation formats) have an
+ * entry with vec_dot NULL, so a usable weight type is `t && t->vec_dot`.
+ * The entry is static (never freed). Thread-safe and lock-free; the first
+ * call detects the CPU. */
 const engine_quant_traits *engine_quant_get(uint32_t type);
 /* Always the portable scalar kernels (tests compare the two). */
 const engine_quant_traits *engine_quant_get_scalar(uint32_t type);
@@ -255,8 +290,9 @@ float engine_vec_dot_q6_k_q8_k(int64_t n, const void *w, const void *a);
 
 /* x86-64 AVX2+FMA+F16C variants (quant-avx2.c). Only call them when
  * engine_quant_get chose them; on other CPUs they fault. Not declared off
- * x86, where the file compiles to nothing. */
-#if defined(__x86_64__) || defined(__i386__)
+ * x86 (or when built with -DENGINE_NO_SIMD, which is how the portable-only
+ * build is checked on x86), where the file compiles to nothing. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(ENGINE_NO_SIMD)
 #define ENGINE_HAVE_AVX2_KERNELS 1
 bool  engine_cpu_has_avx2(void);
 void  engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n);

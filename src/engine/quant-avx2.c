@@ -7,16 +7,33 @@
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
+/* CPUID by hand rather than __builtin_cpu_supports, whose feature names
+ * differ between compilers (clang 14 does not know "f16c"). AVX2 also needs
+ * the OS to save the YMM registers (OSXSAVE and XCR0 bits 1-2). */
 bool engine_cpu_has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+        return false;
+    bool fma = ecx & (1u << 12), osxsave = ecx & (1u << 27), avx = ecx & (1u << 28),
+         f16c = ecx & (1u << 29);
+    if (!(fma && osxsave && avx && f16c))
+        return false;
+    unsigned int xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    (void)xcr0_hi;
+    if ((xcr0_lo & 6u) != 6u)
+        return false;
+    if (__get_cpuid_max(0, NULL) < 7)
+        return false;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    return (ebx & (1u << 5)) != 0;     /* AVX2 */
 }
 
 AVX2 static inline float hsum_ps(__m256 v)
@@ -66,12 +83,12 @@ AVX2 static inline __m256i bits_to_bytes(uint32_t bits)
 
 AVX2 void engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *s = src;
+    const uint8_t *s = src;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + 2 * i))));
     for (; i < n; i++)
-        dst[i] = f16_scalar(s[i]);
+        dst[i] = f16_scalar(engine_load_u16(src, i));
 }
 
 AVX2 void engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n)
@@ -105,7 +122,7 @@ AVX2 void engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n
 
 AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
 {
-    const float *x = w, *y = a;
+    const float *x = w, *y = a;   /* x may be misaligned: loadu only, tail via memcpy */
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     int64_t i = 0;
@@ -119,57 +136,57 @@ AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
         acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
     float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     for (; i < n; i++)
-        sum += x[i] * y[i];
+        sum += engine_load_f32(w, i) * engine_load_f32(a, i);
     return sum;
 }
 
-AVX2 static inline __m256 load_f16x8(const uint16_t *p)
+/* 8 f16 / bf16 values from element i of a row at any address */
+AVX2 static inline __m256 load_f16x8(const void *row, int64_t i)
 {
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + 2 * i)));
 }
 
 AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
     const float *y = a;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16x8(x + i),      _mm256_loadu_ps(y + i),      acc0);
-        acc1 = _mm256_fmadd_ps(load_f16x8(x + i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
-        acc2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+        acc0 = _mm256_fmadd_ps(load_f16x8(w, i),      _mm256_loadu_ps(y + i),      acc0);
+        acc1 = _mm256_fmadd_ps(load_f16x8(w, i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
+        acc2 = _mm256_fmadd_ps(load_f16x8(w, i + 16), _mm256_loadu_ps(y + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(load_f16x8(w, i + 24), _mm256_loadu_ps(y + i + 24), acc3);
     }
     for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_f16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc0 = _mm256_fmadd_ps(load_f16x8(w, i), _mm256_loadu_ps(y + i), acc0);
     float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
     for (; i < n; i++)
-        sum += f16_scalar(x[i]) * y[i];
+        sum += f16_scalar(engine_load_u16(w, i)) * engine_load_f32(a, i);
     return sum;
 }
 
-AVX2 static inline __m256 load_bf16x8(const uint16_t *p)
+AVX2 static inline __m256 load_bf16x8(const void *row, int64_t i)
 {
-    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    const __m128i *p = (const __m128i *)((const uint8_t *)row + 2 * i);
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
 }
 
 AVX2 float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
     const float *y = a;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i),     _mm256_loadu_ps(y + i),     acc0);
-        acc1 = _mm256_fmadd_ps(load_bf16x8(x + i + 8), _mm256_loadu_ps(y + i + 8), acc1);
+        acc0 = _mm256_fmadd_ps(load_bf16x8(w, i),     _mm256_loadu_ps(y + i),     acc0);
+        acc1 = _mm256_fmadd_ps(load_bf16x8(w, i + 8), _mm256_loadu_ps(y + i + 8), acc1);
     }
     for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_bf16x8(x + i), _mm256_loadu_ps(y + i), acc0);
+        acc0 = _mm256_fmadd_ps(load_bf16x8(w, i), _mm256_loadu_ps(y + i), acc0);
     float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
     for (; i < n; i++)
-        sum += engine_bf16_to_f32(x[i]) * y[i];
+        sum += engine_bf16_to_f32(engine_load_u16(w, i)) * engine_load_f32(a, i);
     return sum;
 }
 
@@ -274,10 +291,11 @@ static inline void k_scales_unpack(const uint8_t packed[12], uint8_t sc[8], uint
 }
 
 /* sum over sub-blocks i of m[i] * (bsums[2i] + bsums[2i+1]), as 4 int32 */
-AVX2 static inline __m128i k_mins_dot(const uint8_t m[8], const int16_t bsums[16])
+AVX2 static inline __m128i k_mins_dot(const uint8_t m[8], const void *bsums)
 {
-    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
-                                   _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    const uint8_t *p = bsums;    /* 16 int16, any alignment */
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)p),
+                                   _mm_loadu_si128((const __m128i *)(p + 16)));
     __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
     return _mm_madd_epi16(mins, pairs);
 }
@@ -300,7 +318,7 @@ AVX2 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a
         uint8_t sc[8], m[8];
         k_scales_unpack(x[i].scales, sc, m);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
-                             _mm_cvtepi32_ps(k_mins_dot(m, y[i].bsums)), acc_m);
+                             _mm_cvtepi32_ps(k_mins_dot(m, (const void *)y[i].bsums)), acc_m);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
@@ -332,7 +350,7 @@ AVX2 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a
         uint8_t sc[8], m[8];
         k_scales_unpack(x[i].scales, sc, m);
         acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
-                             _mm_cvtepi32_ps(k_mins_dot(m, y[i].bsums)), acc_m);
+                             _mm_cvtepi32_ps(k_mins_dot(m, (const void *)y[i].bsums)), acc_m);
         /* qh byte l, bit k: 5th bit of element 32k + l */
         __m256i hbits = _mm256_loadu_si256((const __m256i *)x[i].qh);
         __m256i sumi = _mm256_setzero_si256();

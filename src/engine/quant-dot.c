@@ -6,31 +6,64 @@
 
 float engine_vec_dot_f32_f32(int64_t n, const void *w, const void *a)
 {
-    const float *x = w, *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)x[i] * (double)y[i];
+        sum += (double)engine_load_f32(w, i) * (double)engine_load_f32(a, i);
     return (float)sum;
 }
 
 float engine_vec_dot_f16_f32(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
-    const float *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)engine_f16_to_f32(x[i]) * (double)y[i];
+        sum += (double)engine_f16_to_f32(engine_load_u16(w, i)) * (double)engine_load_f32(a, i);
     return (float)sum;
 }
 
 float engine_vec_dot_bf16_f32(int64_t n, const void *w, const void *a)
 {
-    const uint16_t *x = w;
-    const float *y = a;
     double sum = 0.0;
     for (int64_t i = 0; i < n; i++)
-        sum += (double)engine_bf16_to_f32(x[i]) * (double)y[i];
+        sum += (double)engine_bf16_to_f32(engine_load_u16(w, i)) * (double)engine_load_f32(a, i);
     return (float)sum;
+}
+
+/* Most scalar kernels unpack a block's quants into int8 arrays and then do
+ * plain int8 x int8 loops, shapes compilers auto-vectorize (this is the
+ * only path on non-x86 CPUs). Q2_K/Q3_K/Q4_0 measured faster as direct
+ * loops over the packed bits, so they stay that way. */
+static int dot_i8(const int8_t *a, const int8_t *b, int len)
+{
+    int sum = 0;
+    for (int l = 0; l < len; l++)
+        sum += a[l] * b[l];
+    return sum;
+}
+
+/* 32 nibbles: low nibbles are elements 0..15, high nibbles 16..31. */
+static void unpack_nibbles(const uint8_t qs[16], int8_t q[32])
+{
+    for (int j = 0; j < 16; j++) {
+        q[j]      = (int8_t)(qs[j] & 0x0F);
+        q[j + 16] = (int8_t)(qs[j] >> 4);
+    }
+}
+
+/* Adds the 5th bits (LE u32: bit j = element j) to unpacked nibbles. */
+static void add_fifth_bits(const uint8_t qh_bytes[4], int8_t q[32])
+{
+    uint32_t qh = (uint32_t)qh_bytes[0] | (uint32_t)qh_bytes[1] << 8 |
+                  (uint32_t)qh_bytes[2] << 16 | (uint32_t)qh_bytes[3] << 24;
+    for (int j = 0; j < 32; j++)
+        q[j] = (int8_t)(q[j] | (((qh >> j) & 1u) << 4));
+}
+
+static int sum_i8(const int8_t *a, int len)
+{
+    int sum = 0;
+    for (int l = 0; l < len; l++)
+        sum += a[l];
+    return sum;
 }
 
 float engine_vec_dot_q4_0_q8_0(int64_t n, const void *w, const void *a)
@@ -54,21 +87,14 @@ float engine_vec_dot_q4_1_q8_1(int64_t n, const void *w, const void *a)
     const engine_block_q4_1 *x = w;
     const engine_block_q8_1 *y = a;
     float sum = 0.0f;
+    int8_t q[32];
     for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        int sumi = 0;
-        for (int j = 0; j < ENGINE_QK / 2; j++) {
-            sumi += (x[i].qs[j] & 0x0F) * y[i].qs[j];
-            sumi += (x[i].qs[j] >> 4) * y[i].qs[j + 16];
-        }
+        unpack_nibbles(x[i].qs, q);
+        int sumi = dot_i8(q, y[i].qs, 32);
         sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d)
              + engine_f16_to_f32(x[i].m) * engine_f16_to_f32(y[i].s);
     }
     return sum;
-}
-
-static uint32_t qh_u32(const uint8_t qh[4])
-{
-    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
 }
 
 float engine_vec_dot_q5_0_q8_0(int64_t n, const void *w, const void *a)
@@ -76,14 +102,11 @@ float engine_vec_dot_q5_0_q8_0(int64_t n, const void *w, const void *a)
     const engine_block_q5_0 *x = w;
     const engine_block_q8_0 *y = a;
     float sum = 0.0f;
+    int8_t q[32];
     for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        uint32_t qh = qh_u32(x[i].qh);
-        int sumi = 0;
-        for (int j = 0; j < ENGINE_QK / 2; j++) {
-            int lo = ((x[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4)) - 16;
-            int hi = ((x[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) - 16;
-            sumi += lo * y[i].qs[j] + hi * y[i].qs[j + 16];
-        }
+        unpack_nibbles(x[i].qs, q);
+        add_fifth_bits(x[i].qh, q);
+        int sumi = dot_i8(q, y[i].qs, 32) - 16 * sum_i8(y[i].qs, 32);
         sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d);
     }
     return sum;
@@ -94,14 +117,11 @@ float engine_vec_dot_q5_1_q8_1(int64_t n, const void *w, const void *a)
     const engine_block_q5_1 *x = w;
     const engine_block_q8_1 *y = a;
     float sum = 0.0f;
+    int8_t q[32];
     for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        uint32_t qh = qh_u32(x[i].qh);
-        int sumi = 0;
-        for (int j = 0; j < ENGINE_QK / 2; j++) {
-            int lo = (x[i].qs[j] & 0x0F) | (int)(((qh >> j) & 1u) << 4);
-            int hi = (x[i].qs[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4);
-            sumi += lo * y[i].qs[j] + hi * y[i].qs[j + 16];
-        }
+        unpack_nibbles(x[i].qs, q);
+        add_fifth_bits(x[i].qh, q);
+        int sumi = dot_i8(q, y[i].qs, 32);
         sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d)
              + engine_f16_to_f32(x[i].m) * engine_f16_to_f32(y[i].s);
     }
@@ -114,9 +134,7 @@ float engine_vec_dot_q8_0_q8_0(int64_t n, const void *w, const void *a)
     const engine_block_q8_0 *y = a;
     float sum = 0.0f;
     for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        int sumi = 0;
-        for (int j = 0; j < ENGINE_QK; j++)
-            sumi += x[i].qs[j] * y[i].qs[j];
+        int sumi = dot_i8(x[i].qs, y[i].qs, 32);
         sum += (float)sumi * engine_f16_to_f32(x[i].d) * engine_f16_to_f32(y[i].d);
     }
     return sum;
@@ -249,27 +267,21 @@ float engine_vec_dot_q6_k_q8_k(int64_t n, const void *w, const void *a)
     const engine_block_q6_k *x = w;
     const engine_block_q8_k *y = a;
     float sum = 0.0f;
+    int8_t q[ENGINE_QK_K];
     for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
-        int isum = 0;
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
-            const int8_t *sc = x[i].scales + 8 * h;
-            const int8_t *q8 = y[i].qs + 128 * h;
-            int part[8] = { 0 };   /* per 16-element group of this half */
+            int8_t *qq = q + 128 * h;
             for (int l = 0; l < 32; l++) {
-                int g = l / 16;
-                int q1 = ((ql[l] & 0x0F)      | (((qh[l] >> 0) & 3) << 4)) - 32;
-                int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                int q3 = ((ql[l] >> 4)        | (((qh[l] >> 4) & 3) << 4)) - 32;
-                int q4 = ((ql[l + 32] >> 4)   | (((qh[l] >> 6) & 3) << 4)) - 32;
-                part[g + 0] += q1 * q8[l];
-                part[g + 2] += q2 * q8[l + 32];
-                part[g + 4] += q3 * q8[l + 64];
-                part[g + 6] += q4 * q8[l + 96];
+                qq[l]      = (int8_t)(((ql[l] & 0x0F)      | (((qh[l] >> 0) & 3) << 4)) - 32);
+                qq[l + 32] = (int8_t)(((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                qq[l + 64] = (int8_t)(((ql[l] >> 4)        | (((qh[l] >> 4) & 3) << 4)) - 32);
+                qq[l + 96] = (int8_t)(((ql[l + 32] >> 4)   | (((qh[l] >> 6) & 3) << 4)) - 32);
             }
-            for (int g = 0; g < 8; g++)
-                isum += sc[g] * part[g];
         }
+        int isum = 0;
+        for (int g = 0; g < 16; g++)
+            isum += x[i].scales[g] * dot_i8(q + 16 * g, y[i].qs + 16 * g, 16);
         sum += y[i].d * engine_f16_to_f32(x[i].d) * (float)isum;
     }
     return sum;

@@ -34,16 +34,18 @@ void engine_quantize_row_f32(const float *src, void *dst, int64_t n)
 
 void engine_quantize_row_f16(const float *src, void *dst, int64_t n)
 {
-    uint16_t *d = dst;
-    for (int64_t i = 0; i < n; i++)
-        d[i] = engine_f32_to_f16(src[i]);
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t h = engine_f32_to_f16(src[i]);
+        memcpy((uint8_t *)dst + 2 * i, &h, sizeof h);
+    }
 }
 
 void engine_quantize_row_bf16(const float *src, void *dst, int64_t n)
 {
-    uint16_t *d = dst;
-    for (int64_t i = 0; i < n; i++)
-        d[i] = engine_f32_to_bf16(src[i]);
+    for (int64_t i = 0; i < n; i++) {
+        uint16_t b = engine_f32_to_bf16(src[i]);
+        memcpy((uint8_t *)dst + 2 * i, &b, sizeof b);
+    }
 }
 
 /* The signed value of largest magnitude (first one on ties) and its |.|. */
@@ -543,7 +545,10 @@ void engine_quantize_row_q4_k(const float *src, void *dst, int64_t n)
     uint8_t L[ENGINE_QK_K];
     for (int64_t i = 0; i < n / ENGINE_QK_K; i++, b++, src += ENGINE_QK_K) {
         memset(L, 0, sizeof L);
-        quantize_k_groups(src, 15, -1.0f, 20, &b->d, &b->dmin, b->scales, L);
+        uint16_t d, dmin;
+        quantize_k_groups(src, 15, -1.0f, 20, &d, &dmin, b->scales, L);
+        b->d = d;
+        b->dmin = dmin;
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++)
                 b->qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
@@ -556,7 +561,10 @@ void engine_quantize_row_q5_k(const float *src, void *dst, int64_t n)
     uint8_t L[ENGINE_QK_K];
     for (int64_t i = 0; i < n / ENGINE_QK_K; i++, b++, src += ENGINE_QK_K) {
         memset(L, 0, sizeof L);
-        quantize_k_groups(src, 31, -0.5f, 15, &b->d, &b->dmin, b->scales, L);
+        uint16_t d, dmin;
+        quantize_k_groups(src, 31, -0.5f, 15, &d, &dmin, b->scales, L);
+        b->d = d;
+        b->dmin = dmin;
         memset(b->qh, 0, sizeof b->qh);
         for (int c = 0; c < 4; c++) {
             for (int l = 0; l < 32; l++) {

@@ -6,6 +6,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the engine reads GGUF's little-endian blocks directly: big-endian hosts are not supported"
+#endif
+
 _Static_assert(sizeof(engine_block_q4_0) == 18, "Q4_0 block is 18 bytes");
 _Static_assert(sizeof(engine_block_q4_1) == 20, "Q4_1 block is 20 bytes");
 _Static_assert(sizeof(engine_block_q5_0) == 22, "Q5_0 block is 22 bytes");
@@ -18,9 +22,9 @@ _Static_assert(sizeof(engine_block_q4_k) == 144, "Q4_K block is 144 bytes");
 _Static_assert(sizeof(engine_block_q5_k) == 176, "Q5_K block is 176 bytes");
 _Static_assert(sizeof(engine_block_q6_k) == 210, "Q6_K block is 210 bytes");
 _Static_assert(sizeof(engine_block_q8_k) == 292, "Q8_K block is 292 bytes");
-/* Every block size above is even (and Q8_K's a multiple of 4), so blocks
- * inside a tensor whose data is 32-byte aligned (GGUF guarantees it) keep
- * their members naturally aligned; Q5_0/Q5_1 qh is bytes, read as LE. */
+/* The sizes equal the sum of the members, so the packed structs match the
+ * file layout with no padding; packing (alignment 1) is what lets blocks sit
+ * at any address. Q5_0/Q5_1 qh is kept as bytes and read little-endian. */
 
 static uint32_t f32_bits(float f)
 {
@@ -82,16 +86,14 @@ void engine_dequantize_row_f32(const void *src, float *dst, int64_t n)
 
 void engine_dequantize_row_f16(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *s = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = engine_f16_to_f32(s[i]);
+        dst[i] = engine_f16_to_f32(engine_load_u16(src, i));
 }
 
 void engine_dequantize_row_bf16(const void *src, float *dst, int64_t n)
 {
-    const uint16_t *s = src;
     for (int64_t i = 0; i < n; i++)
-        dst[i] = engine_bf16_to_f32(s[i]);
+        dst[i] = engine_bf16_to_f32(engine_load_u16(src, i));
 }
 
 void engine_dequantize_row_q4_0(const void *src, float *dst, int64_t n)
@@ -349,10 +351,10 @@ static const engine_quant_traits scalar_traits[GGML_TYPE_COUNT] = {
            engine_dequantize_row_q8_k, engine_quantize_row_q8_k, NULL, GGML_TYPE_Q8_K),
 };
 
-/* Built once: the scalar table with the AVX2 kernels swapped in. Reads
- * after initialisation are lock-free; initialisation is idempotent, so a
- * race between two first callers writes the same bytes twice at worst
- * (guarded by an atomic flag so no reader sees a half-built table). */
+/* Built once: the scalar table with the AVX2 kernels swapped in. One
+ * caller wins the compare-and-swap and builds it; callers that arrive while
+ * it is being built get the scalar table (a correct answer), so nobody
+ * waits and no reader sees a half-built table. */
 static engine_quant_traits simd_traits[GGML_TYPE_COUNT];
 static atomic_int simd_state;          /* 0 unknown, 1 building, 2 available, 3 none */
 static atomic_bool force_scalar;

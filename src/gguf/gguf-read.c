@@ -145,8 +145,9 @@ static size_t fixed_size(gguf_type t)
 static int index_reserve(cursor *c, uint64_t n, int64_t *base)
 {
     gguf_file *f = c->f;
-    if (n > SIZE_MAX / sizeof(uint64_t) - f->index_len)
-        return mm_error_set(c->err, MM_ENOMEM, "%s: array index too large", c->label);
+    if (n > GGUF_MAX_INDEXED - f->index_len)
+        return fail_at(c, c->pos, "the arrays need more than %u index entries in total "
+                       "(one per string, two per nested array)", GGUF_MAX_INDEXED);
     size_t need = f->index_len + (size_t)n;
     if (need > f->index_cap) {
         size_t cap = f->index_cap ? f->index_cap : 1024;

@@ -60,6 +60,14 @@ const char *ggml_type_name(uint32_t type)
     return unknown;
 }
 
+uint64_t ggml_row_size(uint32_t type, uint64_t ne0)
+{
+    const ggml_type_traits *tt = ggml_type_get_traits(type);
+    if (!tt || ne0 % tt->block_size != 0)
+        return 0;
+    return ne0 / tt->block_size * tt->type_size;
+}
+
 /* llama_ftype values; gaps are removed types (4-6, 33-35). */
 static const char *const ftype_names[] = {
     [0] = "F32",      [1] = "F16",      [2] = "Q4_0",     [3] = "Q4_1",

@@ -381,34 +381,30 @@ static uint64_t align_up(uint64_t v, uint32_t a)
     return v + (a - v % a) % a;
 }
 
-/* The alignment key: absent for 32, else written unless the caller wrote
- * the same value; a conflicting value is an error. */
-static int alignment_key(gguf_writer *w, bool *add)
+/* Whether to add general.alignment: not for 32, nor when the caller set it
+ * to the same UINT32; a conflicting value is a (sticky) error. */
+static bool alignment_key_needed(gguf_writer *w)
 {
-    *add = w->alignment != GGUF_DEFAULT_ALIGNMENT;
     for (size_t i = 0; i < w->n_kv; i++) {
-        if (strcmp(w->kv[i].key, "general.alignment") != 0)
+        const wkv *kv = &w->kv[i];
+        if (strcmp(kv->key, "general.alignment") != 0)
             continue;
-        uint32_t v = 0;
-        if (w->kv[i].type == GGUF_TYPE_UINT32)
-            v = (uint32_t)(uint8_t)w->kv[i].value.data[0] | (uint32_t)(uint8_t)w->kv[i].value.data[1] << 8 |
-                (uint32_t)(uint8_t)w->kv[i].value.data[2] << 16 | (uint32_t)(uint8_t)w->kv[i].value.data[3] << 24;
-        if (w->kv[i].type != GGUF_TYPE_UINT32 || v != w->alignment) {
+        const uint8_t *p = (const uint8_t *)kv->value.data;
+        if (kv->type != GGUF_TYPE_UINT32 || kv->value.len != 4 ||
+            ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24) !=
+                w->alignment)
             set_error(w, MM_EINVAL, "general.alignment must be the UINT32 %u set with "
                       "gguf_writer_set_alignment", w->alignment);
-            return MM_EINVAL;
-        }
-        *add = false;
+        return false;
     }
-    return 0;
+    return w->alignment != GGUF_DEFAULT_ALIGNMENT;
 }
 
 int gguf_writer_to_buffer(gguf_writer *w, void **out, size_t *size, mm_error *err)
 {
     *out = NULL;
     *size = 0;
-    bool add_alignment;
-    alignment_key(w, &add_alignment);
+    bool add_alignment = w->err_code == 0 && alignment_key_needed(w);
     if (w->err_code)
         return mm_error_set(err, w->err_code, "GGUF writer: %s", w->err_msg);
     mm_buf b;

@@ -77,6 +77,9 @@ typedef struct ggml_type_traits {
  * layout (to validate sizes) does not mean the engine can compute with it. */
 const ggml_type_traits *ggml_type_get_traits(uint32_t type);
 const char *ggml_type_name(uint32_t type);   /* "type 99" style for unknown; static */
+/* Bytes of one row of ne0 elements: (ne0 / block_size) * type_size; 0 when
+ * the type is unknown or ne0 is not a multiple of its block size. */
+uint64_t ggml_row_size(uint32_t type, uint64_t ne0);
 
 /* Bounds applied to every file, so a hostile header cannot make the reader
  * allocate or loop without limit. */
@@ -85,7 +88,12 @@ const char *ggml_type_name(uint32_t type);   /* "type 99" style for unknown; sta
 #define GGUF_MAX_STRING      (64u << 20)      /* one string: 64 MiB */
 #define GGUF_MAX_ARRAY       (1u << 26)       /* elements in one array */
 #define GGUF_MAX_ARRAY_DEPTH 8u
+/* Index slots for O(1) element access, all arrays together: one per string,
+ * two per nested array (at most 1 GiB of index for the worst file). */
+#define GGUF_MAX_INDEXED     (1u << 27)
 #define GGUF_MAX_DIMS        4u
+/* Keys are 1..GGUF_MAX_KEY printable ASCII bytes; tensor names 1..63 bytes
+ * without control bytes; tensors have 1..4 dimensions of at least 1. */
 #define GGUF_MAX_KEY         65535u           /* bytes in one key (spec) */
 #define GGUF_MAX_NAME        64u              /* tensor name bytes, exclusive (llama.cpp) */
 #define GGUF_DEFAULT_ALIGNMENT 32u
@@ -126,7 +134,9 @@ typedef struct gguf_file gguf_file;
  * exceeds the file size"), MM_EUNSUPPORTED for GGUF v1, big-endian files and
  * versions above 3, MM_EIO / MM_ENOTFOUND for filesystem errors. An opened
  * file is immutable: every lookup below is thread-safe, and every pointer it
- * hands out (strings, arrays, tensors, data) is borrowed until gguf_close. */
+ * hands out (strings, arrays, tensors, data) is borrowed until gguf_close.
+ * The file must not be truncated while open (reading the map would fault);
+ * files are replaced by rename, never rewritten in place, in this project. */
 int  gguf_open(const char *path, gguf_file **out, mm_error *err);
 /* The same over a caller-owned buffer that must outlive the object (tests,
  * fuzzing). Nothing is copied. */

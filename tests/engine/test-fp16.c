@@ -7,7 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
-#if defined(__x86_64__) || defined(__i386__)
+#ifdef ENGINE_HAVE_AVX2_KERNELS
 #include <immintrin.h>
 #define HAVE_F16C_CHECK 1
 #endif
@@ -127,7 +127,8 @@ __attribute__((target("f16c"))) static float hw_f16_to_f32(uint16_t h)
 {
     return _cvtsh_ss(h);
 }
-static bool hw_available(void) { return __builtin_cpu_supports("f16c"); }
+/* The engine's own CPU check covers F16C (it is one of its requirements). */
+static bool hw_available(void) { return engine_cpu_has_avx2(); }
 #else
 static uint16_t hw_f32_to_f16(float f) { (void)f; return 0; }
 static float hw_f16_to_f32(uint16_t h) { (void)h; return 0.0f; }

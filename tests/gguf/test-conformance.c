@@ -211,6 +211,47 @@ static void test_vocab(const char *dir)
     CHECK(seen >= 10);
 }
 
+/* Each chat-templates/gguf/NAME.gguf carries NAME.jinja as its template. */
+static void test_templates(const char *dir)
+{
+    char gguf_dir[4096];
+    snprintf(gguf_dir, sizeof gguf_dir, "%s/gguf", dir);
+    DIR *dh = opendir(gguf_dir);
+    CHECK(dh != NULL);
+    if (!dh)
+        return;
+    int seen = 0;
+    struct dirent *de;
+    while ((de = readdir(dh)) != NULL) {
+        if (!mm_str_has_suffix(de->d_name, ".gguf"))
+            continue;
+        char path[4500], jinja[4500];
+        snprintf(path, sizeof path, "%s/%s", gguf_dir, de->d_name);
+        snprintf(jinja, sizeof jinja, "%s/%.*s.jinja", dir, (int)(strlen(de->d_name) - 5), de->d_name);
+        char *want = NULL;
+        size_t want_len = 0;
+        if (mm_file_read(jinja, 1 << 20, &want, &want_len, NULL) != 0)
+            continue;
+        gguf_file *f = NULL;
+        CHECK_INT(gguf_open(path, &f, NULL), 0);
+        gguf_str s = { 0 };
+        if (f) {
+            seen++;
+            mm_model_facts mf;
+            gguf_model_facts(f, &mf);
+            CHECK(mf.has_chat_template);
+            CHECK_INT(gguf_get_str(f, "tokenizer.chat_template", &s), 0);
+            if (s.len != want_len || memcmp(s.ptr, want, want_len) != 0)
+                mmtest_fail(__FILE__, __LINE__, "%s: template differs from %s", path, jinja);
+            check_invariants(f, path);
+            gguf_close(f);
+        }
+        free(want);
+    }
+    closedir(dh);
+    CHECK(seen >= 10);
+}
+
 int main(void)
 {
     char *mini = mmtest_shared_path("models/mini");
@@ -225,6 +266,12 @@ int main(void)
     test_mini(mini);
     test_stories(stories);
     test_vocab(vocab);
+    char *templates = mmtest_shared_path("models/chat-templates");
+    if (templates)
+        test_templates(templates);
+    else
+        printf("chat-templates not present: template files not checked\n");
+    free(templates);
     free(mini);
     free(stories);
     free(vocab);

@@ -5,6 +5,7 @@
 #include "support/test.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 /* ---- a little-endian byte builder ---- */
 
@@ -367,6 +368,90 @@ static void test_files(void)
     free(dir);
 }
 
+/* The GGUF_MAX_* bounds, each one past its limit in a file big enough that
+ * only the limit (not the file size) can refuse it: sparse files, so the
+ * untouched bulk costs no disk or memory. */
+static void test_limits(void)
+{
+    char *dir = mmtest_tmpdir();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/big.gguf", dir);
+    static const struct { uint64_t file_size; const char *needle; int kind; } cases[] = {
+        { 2u << 20, "metadata count 65537 exceeds the limit of 65536", 0 },
+        { 3u << 20, "tensor count 65537 exceeds the limit of 65536", 1 },
+        { (64u << 20) + 4096, "string length 67108865 exceeds the limit of 67108864 bytes", 2 },
+        { (64u << 20) + 4096, "array count 67108865 exceeds the limit of 67108864 elements", 3 },
+    };
+    for (size_t i = 0; i < MM_ARRAY_LEN(cases); i++) {
+        bb b;
+        switch (cases[i].kind) {
+        case 0: header(&b, 3, 0, GGUF_MAX_KV + 1); break;
+        case 1: header(&b, 3, GGUF_MAX_TENSORS + 1, 0); break;
+        case 2:
+            header(&b, 3, 0, 1);
+            str(&b, "k"); u32(&b, GGUF_TYPE_STRING); u64(&b, GGUF_MAX_STRING + 1ull);
+            break;
+        default:
+            header(&b, 3, 0, 1);
+            str(&b, "k"); u32(&b, GGUF_TYPE_ARRAY); u32(&b, GGUF_TYPE_UINT8);
+            u64(&b, GGUF_MAX_ARRAY + 1ull);
+            break;
+        }
+        FILE *fp = fopen(path, "wb");
+        CHECK(fp != NULL);
+        if (!fp)
+            break;
+        CHECK_INT(fwrite(b.data, 1, b.len, fp), b.len);
+        CHECK_INT(ftruncate(fileno(fp), (off_t)cases[i].file_size), 0);
+        fclose(fp);
+        gguf_file *f = NULL;
+        mm_error err = { 0 };
+        CHECK_INT(gguf_open(path, &f, &err), MM_EFORMAT);
+        CHECK_CONTAINS(err.message, cases[i].needle);
+        gguf_close(f);
+    }
+    mmtest_rmtree(dir);
+    free(dir);
+}
+
+/* Every id of ggml's type enum against gguf-and-quants.md §2.1 (bits per
+ * weight there = 8 * bytes / block, which this also checks). */
+static void test_type_table(void)
+{
+    static const struct { uint32_t id; const char *name; uint32_t block, bytes; double bpw; } want[] = {
+        { 0, "F32", 1, 4, 32 }, { 1, "F16", 1, 2, 16 }, { 2, "Q4_0", 32, 18, 4.5 },
+        { 3, "Q4_1", 32, 20, 5.0 }, { 6, "Q5_0", 32, 22, 5.5 }, { 7, "Q5_1", 32, 24, 6.0 },
+        { 8, "Q8_0", 32, 34, 8.5 }, { 9, "Q8_1", 32, 36, 9.0 }, { 10, "Q2_K", 256, 84, 2.625 },
+        { 11, "Q3_K", 256, 110, 3.4375 }, { 12, "Q4_K", 256, 144, 4.5 },
+        { 13, "Q5_K", 256, 176, 5.5 }, { 14, "Q6_K", 256, 210, 6.5625 },
+        { 15, "Q8_K", 256, 292, 9.125 }, { 16, "IQ2_XXS", 256, 66, 2.0625 },
+        { 17, "IQ2_XS", 256, 74, 2.3125 }, { 18, "IQ3_XXS", 256, 98, 3.0625 },
+        { 19, "IQ1_S", 256, 50, 1.5625 }, { 20, "IQ4_NL", 32, 18, 4.5 },
+        { 21, "IQ3_S", 256, 110, 3.4375 }, { 22, "IQ2_S", 256, 82, 2.5625 },
+        { 23, "IQ4_XS", 256, 136, 4.25 }, { 24, "I8", 1, 1, 8 }, { 25, "I16", 1, 2, 16 },
+        { 26, "I32", 1, 4, 32 }, { 27, "I64", 1, 8, 64 }, { 28, "F64", 1, 8, 64 },
+        { 29, "IQ1_M", 256, 56, 1.75 }, { 30, "BF16", 1, 2, 16 },
+        { 34, "TQ1_0", 256, 54, 1.6875 }, { 35, "TQ2_0", 256, 66, 2.0625 },
+        { 39, "MXFP4", 32, 17, 4.25 },
+    };
+    size_t k = 0;
+    for (uint32_t id = 0; id < GGML_TYPE_COUNT + 5; id++) {
+        const ggml_type_traits *tt = ggml_type_get_traits(id);
+        if (k < MM_ARRAY_LEN(want) && want[k].id == id) {
+            CHECK(tt != NULL);
+            if (tt) {
+                CHECK_STR(tt->name, want[k].name);
+                CHECK_INT(tt->block_size, want[k].block);
+                CHECK_INT(tt->type_size, want[k].bytes);
+                CHECK_NEAR(8.0 * tt->type_size / tt->block_size, want[k].bpw, 1e-9);
+            }
+            k++;
+        } else if (tt) {
+            mmtest_fail(__FILE__, __LINE__, "type %u (%s) should have no layout", id, tt->name);
+        }
+    }
+}
+
 int main(void)
 {
     test_valid();
@@ -374,11 +459,19 @@ int main(void)
     test_metadata_errors();
     test_tensor_errors();
     test_files();
+    test_limits();
+    test_type_table();
     CHECK_STR(ggml_type_name(GGML_TYPE_Q6_K), "Q6_K");
     CHECK_STR(ggml_type_name(77), "type 77");
     CHECK(ggml_type_get_traits(31) == NULL);
     CHECK_STR(gguf_file_type_name(15), "Q4_K_M");
     CHECK(gguf_file_type_name(4) == NULL);
     CHECK(gguf_file_type_name(-1) == NULL);
+    /* Row sizes from the block tables: 4096 Q4_K = 16 blocks of 144 bytes. */
+    CHECK_INT(ggml_row_size(GGML_TYPE_Q4_K, 4096), 16 * 144);
+    CHECK_INT(ggml_row_size(GGML_TYPE_Q5_0, 896), 28 * 22);
+    CHECK_INT(ggml_row_size(GGML_TYPE_F16, 7), 14);
+    CHECK_INT(ggml_row_size(GGML_TYPE_Q6_K, 896), 0);
+    CHECK_INT(ggml_row_size(99, 32), 0);
     return mmtest_finish();
 }
