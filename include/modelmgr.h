@@ -91,6 +91,39 @@ typedef enum mm_origin {
     MM_ORIGIN_FLAG       /* a command-line flag */
 } mm_origin;
 
+/* A `models:` entry of config.yaml: overrides of what the router derives
+ * from a model's GGUF facts. Unset numbers are 0 (cost: negative). */
+typedef struct mm_model_override {
+    char    *name;              /* catalog key or a remote's model name */
+    char   **capabilities;      /* chat, completion, embeddings, tools, json, vision */
+    size_t   n_capabilities;    /* 0: derived from the model */
+    int      quality_tier;      /* 1-5; 0: from the parameter count */
+    int64_t  context_length;    /* tokens; 0: from the model */
+    double   cost_in;           /* per million input tokens; < 0: unset */
+    double   cost_out;          /* per million output tokens; < 0: unset */
+    double   weight;            /* load-balancing weight; 0: 1 */
+    char   **fallbacks;         /* model names tried when this one fails */
+    size_t   n_fallbacks;
+    char    *where;             /* "config.yaml:12" */
+} mm_model_override;
+
+/* A `remotes:` entry: an OpenAI-compatible server. The API key itself is
+ * never in the configuration, only the name of the variable holding it. */
+typedef struct mm_remote {
+    char    *name;              /* deployment name, unique */
+    char    *base_url;          /* "http://host:port/v1" */
+    char    *api_key_env;       /* environment variable with the key, or NULL */
+    char   **models;            /* model names it serves (at least one) */
+    size_t   n_models;
+    double   cost_in;           /* per million tokens, for every model; default 0 */
+    double   cost_out;
+    double   weight;            /* default 1 */
+    int64_t  timeout_s;         /* whole request; default 120 */
+    int64_t  connect_timeout_s; /* default 10 */
+    int64_t  first_byte_timeout_s; /* until the answer starts; 0 (default): timeout_s */
+    char    *where;             /* "config.yaml:20" */
+} mm_remote;
+
 /* The effective configuration: built once, immutable afterwards, safe to read
  * from any thread. Strings are owned by the config; NULL means unset. */
 typedef struct mm_config {
@@ -116,6 +149,26 @@ typedef struct mm_config {
     char     *api_key;           /* MODELMGR_API_KEY; secret */
     mm_log_level log_level;      /* MODELMGR_LOG_LEVEL, default info */
     char     *vosk_model_path;   /* VOSK_MODEL_PATH */
+    int       router_strategy;   /* router.strategy: index into
+                                    auto|cost|latency|least-busy|round-robin|fixed */
+    double    router_complexity_threshold; /* router.complexity_threshold, default 0.5 */
+    int       router_quality_floor;        /* router.quality_floor, tier 1-5, default 1 */
+    int       router_retries;              /* router.retries, default 2 */
+    int64_t   router_backoff_ms;           /* router.backoff_ms, first retry delay, default 200 */
+    char    **router_default_fallbacks;    /* router.default_fallbacks */
+    size_t    n_router_default_fallbacks;
+    int       router_allowed_fails;        /* router.allowed_fails, default 3 */
+    int64_t   router_fail_window_s;        /* router.fail_window, default 60 */
+    int64_t   router_cooldown_s;           /* router.cooldown, default 30 */
+    mm_model_override *model_overrides;    /* config.yaml `models:` (file only) */
+    size_t    n_model_overrides;
+    mm_remote *remotes;                    /* config.yaml `remotes:` (file only) */
+    size_t    n_remotes;
+    char    **preload;           /* MODEL_PRELOAD, comma list of models loaded at start */
+    size_t    n_preload;
+    int       queue_size;        /* MODEL_QUEUE_SIZE, waiters per model, default 16 */
+    int64_t   queue_timeout_s;   /* MODEL_QUEUE_TIMEOUT, default 30 */
+    int       device;            /* MODELMGR_DEVICE: index into auto|cpu|gpu */
     struct mm_config_meta *meta; /* origins and file positions; internal */
 } mm_config;
 
@@ -259,6 +312,209 @@ const mm_model_info *mm_catalog_default(const mm_catalog *cat, bool *is_fallback
 const char *mm_source_name(mm_source source);
 const char *mm_format_name(mm_format format);
 const char *mm_model_state_name(mm_model_state state);
+
+/* ---- Pulling models from the Hugging Face Hub --------------------------- */
+
+/* What to pull. Strings are borrowed for the call. */
+typedef struct mm_pull_request {
+    const char *repo;        /* "org/name", or "org/name:QUANT" for a GGUF quant (Q4_K_M...) */
+    const char *file;        /* one file in the repo; NULL: the quant's files, else every file */
+    const char *revision;    /* a commit or tag; a branch, "main", "latest" or none only
+                                when automated (MM_EPINNING otherwise) */
+    bool        automated;   /* a scheduled pull, allowed to follow a branch */
+    const char *models_dir;  /* models.lock and audit.jsonl go here; NULL: neither is written */
+} mm_pull_request;
+
+/* One file a pull produced. */
+typedef struct mm_pull_file {
+    char     repo_path[1024];  /* the file's path inside the repo */
+    char     path[4096];       /* where it is on disk (HF cache snapshot link) */
+    char     commit[41];       /* the commit the revision resolved to */
+    uint64_t size;
+    char     sha256[65];
+    bool     downloaded;       /* false: it was already in the cache */
+} mm_pull_file;
+
+/* Progress of a file being downloaded; called from the downloading thread
+ * (a whole-repo pull fetches several files at once: calls may come from
+ * different threads, but never two at the same time). */
+typedef void (*mm_pull_progress_fn)(const char *repo_path, uint64_t bytes_done,
+                                    uint64_t bytes_total, double bytes_per_s, void *user);
+
+/* Download what rq names into the Hugging Face cache, verified (sha256 for
+ * LFS files, git SHA-1 otherwise), resuming partial downloads and retrying
+ * transient failures; files already cached cost no download. cfg supplies
+ * hf_endpoint, hf_token, hf_cache and offline (NULL: the environment, as
+ * huggingface_hub reads it). Each file is recorded in <models_dir>/audit.jsonl
+ * and, when every file succeeded, in <models_dir>/models.lock. Fills up to
+ * max_files entries of files and sets *n_files. Returns 0 or a negative
+ * MM_E* code with err filled. Thread-safe. */
+int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn progress,
+            void *progress_user, mm_pull_file *files, size_t max_files, size_t *n_files,
+            mm_error *err);
+
+/* ---- Router ------------------------------------------------------------- */
+
+/* Picks a model for each request from the catalog's models and the models of
+ * configured remotes (see docs/ROUTER.md). */
+typedef struct mm_router mm_router;
+
+/* Build the candidates from cat (borrowed: it must outlive the router) and
+ * cfg (router.*, models:, remotes:). A bad models:/remotes: entry (unknown
+ * capability, too many fallbacks) is MM_ECONFIG naming config.yaml:line.
+ * API keys are read from the environment variables that remotes name and
+ * registered with mm_log_add_secret. Caller owns *out (mm_router_close). */
+int  mm_router_open(const mm_config *cfg, const mm_catalog *cat, mm_router **out, mm_error *err);
+void mm_router_close(mm_router *r);   /* NULL is a no-op */
+
+/* A request to route. Borrowed strings; NULL/0 fields take defaults. */
+typedef struct mm_route_request {
+    const char *prompt;          /* the prompt or the conversation's text */
+    int64_t     prompt_tokens;   /* > 0: known token count; 0: estimated from bytes */
+    int64_t     max_tokens;      /* 0: 256 */
+    int         n_messages;      /* conversation depth; 0: 1 */
+    const char *capabilities;    /* comma list: chat, completion, embeddings, tools,
+                                    json, vision; NULL: "chat" */
+    const char *strategy;        /* overrides router.strategy; NULL: the configured one */
+    const char *model;           /* the model for strategy "fixed" (default: default_model) */
+} mm_route_request;
+
+/* Route req and describe the decision: the request's features and
+ * complexity signals, every candidate with its figures or why it was
+ * excluded, the choice and the fallback chain; as text, or JSON when json is
+ * true. *out (caller frees) is filled even when no model qualifies; then
+ * the return is MM_ENOTFOUND or MM_EBUSY and err says which requirement no
+ * model meets. A bad strategy or capability name is MM_EINVAL.
+ * Thread-safe for one router. */
+int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char **out,
+                      mm_error *err);
+
+/* ---- Model manager (runtime) -------------------------------------------- */
+
+/* Health of one model, or of the whole manager. */
+typedef enum mm_health_status {
+    MM_HEALTH_HEALTHY = 0,   /* usable, last load/request succeeded */
+    MM_HEALTH_DEGRADED,      /* usable, but its last load or request failed
+                                (busy, over budget, generation error) */
+    MM_HEALTH_UNAVAILABLE    /* cannot serve: not on disk, or its load failed
+                                and the retry back-off has not passed */
+} mm_health_status;
+
+/* "healthy", "degraded", "unavailable". Static string. */
+const char *mm_health_status_name(mm_health_status status);
+
+/* One row of mm_manager_list / mm_manager_health. */
+typedef struct mm_model_health {
+    char     key[128];            /* catalog key ("speech" for the Vosk model) */
+    char     kind[8];             /* "llm" or "speech" */
+    mm_health_status status;
+    bool     loaded;
+    int      instances;           /* instances created */
+    int      busy;                /* instances serving a request now */
+    int      queued;              /* requests waiting for an instance */
+    int64_t  last_used_s;         /* Unix seconds of the last use; 0: never */
+    uint64_t bytes;               /* estimated bytes held (0 when not loaded) */
+    uint64_t requests;            /* requests served or attempted */
+    uint64_t failures;            /* loads and requests that failed */
+    char     path[512];           /* the file or directory, "" when not on disk */
+    char     last_error[MM_ERROR_MSG_MAX]; /* "" when none */
+} mm_model_health;
+
+/* The manager's health: the overall status and one row per model. */
+typedef struct mm_health {
+    mm_health_status status;      /* healthy when every model is; unavailable
+                                     when none can serve; else degraded */
+    mm_model_health *models;      /* n_models rows; owned (mm_health_clear) */
+    size_t   n_models;
+    char     default_model[128];  /* the model a request naming none gets; "" none */
+    char     device[16];          /* "cpu" */
+    char     device_note[256];    /* why, when a GPU was asked for; else "" */
+    uint64_t memory_budget;       /* bytes */
+    uint64_t memory_used;         /* estimated bytes of the loaded models */
+    uint64_t cache_hits, cache_misses, cache_evictions;
+    size_t   cache_entries, cache_capacity;
+} mm_health;
+
+/* A generation request. Strings are borrowed for the call. */
+typedef struct mm_gen_message {
+    const char *role;             /* "system", "user", "assistant" */
+    const char *content;
+} mm_gen_message;
+
+typedef struct mm_gen_request {
+    const char *model;            /* catalog key; NULL or "": the default model */
+    const char *prompt;           /* plain completion prompt, or NULL */
+    const mm_gen_message *messages; /* chat messages, or NULL */
+    size_t   n_messages;
+    double   temperature;         /* 0: greedy (deterministic) */
+    double   top_p;               /* 0 or 1: off */
+    int      top_k;               /* 0: off */
+    int      max_tokens;          /* 0: the engine's default */
+    bool     has_seed;            /* seed below is fixed: output is repeatable */
+    uint64_t seed;
+    bool     no_cache;            /* bypass the response cache */
+} mm_gen_request;
+
+typedef struct mm_gen_result {
+    char *text;                   /* owned (mm_gen_result_clear) */
+    char  model[128];             /* the model that answered */
+    bool  fell_back;              /* the requested model was not usable */
+    char  note[MM_ERROR_MSG_MAX]; /* why it fell back; "" otherwise */
+    bool  cached;                 /* served from the response cache */
+} mm_gen_result;
+
+typedef struct mm_manager mm_manager;
+
+/* Open the model manager over cfg (borrowed until mm_manager_close): builds
+ * the catalog, loads the models named in cfg->preload, resolves the Vosk
+ * model and starts the idle reaper (downloads and the update check start
+ * with mm_manager_start_downloads). A missing or broken model never makes it fail: it is
+ * logged and shows as unavailable. With no model at all it logs "No models
+ * available at all!" and the ways out. Fails only on a malformed models.txt
+ * (MM_EFORMAT) or OOM. Caller owns *out. */
+int  mm_manager_open(const mm_config *cfg, mm_manager **out, mm_error *err);
+/* Stops the reaper and joins the download thread (see
+ * mm_manager_start_downloads); every request must have returned first.
+ * NULL is a no-op. */
+void mm_manager_close(mm_manager *mgr);
+
+/* Generate with req->model (lazily loaded), falling back to the default
+ * model when that one is unknown or cannot load (result->fell_back and
+ * result->note say so). Deterministic requests (temperature 0 or a fixed
+ * seed) are served from the response cache when possible. MM_EBUSY when
+ * every instance stays busy past queue_timeout ("... busy ...; retry in a
+ * few seconds"); MM_ELIMIT when the model does not fit the memory budget.
+ * Fill result with mm_gen_result_clear before reuse. Thread-safe. */
+int  mm_manager_generate(mm_manager *mgr, const mm_gen_request *req,
+                         mm_gen_result *result, mm_error *err);
+void mm_gen_result_clear(mm_gen_result *result);
+
+/* Load name now (no fallback); 0 when it is loaded. MM_ENOTFOUND for an
+ * unknown name, MM_ELIMIT over budget, the load error otherwise. Thread-safe. */
+int  mm_manager_load(mm_manager *mgr, const char *name, mm_error *err);
+/* Unload name; MM_EBUSY while a request uses it. Unloading a model that is
+ * not loaded is not an error. Thread-safe. */
+int  mm_manager_unload(mm_manager *mgr, const char *name, mm_error *err);
+
+/* Start the start-up downloads in a background thread (a server calls this
+ * after mm_manager_open; `modelmgr health` does not): unless skip_downloads
+ * or offline, each minimal_models entry not on disk is pulled as an
+ * automated download, and when update_interval has passed since the time in
+ * <models_dir>/.last_model_check every entry is pulled again to follow its
+ * branch (the stamp is rewritten when all succeed). Failures are logged,
+ * never fatal; downloaded models join the manager's catalog. Returns 0
+ * (also when there is nothing to do), MM_EEXIST when already started.
+ * mm_manager_close waits for the file being downloaded. Thread-safe. */
+int  mm_manager_start_downloads(mm_manager *mgr, mm_error *err);
+/* Wait up to timeout_ms for them; true when they are over (or never ran). */
+bool mm_manager_wait_downloads(mm_manager *mgr, int64_t timeout_ms);
+
+/* One row per model the manager knows (catalog models, then the speech
+ * model when there is one). Caller owns *rows (free with free()). Thread-safe. */
+int  mm_manager_list(mm_manager *mgr, mm_model_health **rows, size_t *n_rows, mm_error *err);
+/* Fill out (caller clears it with mm_health_clear). Thread-safe. */
+int  mm_manager_health(mm_manager *mgr, mm_health *out, mm_error *err);
+void mm_health_clear(mm_health *health);
 
 #ifdef __cplusplus
 }

@@ -23,8 +23,11 @@ typedef struct cli_command {
 
 /* The commands, one file each (cmd-<name>.c); argv[0] is the command name. */
 int cmd_config(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

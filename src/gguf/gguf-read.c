@@ -114,7 +114,7 @@ static int read_u64(cursor *c, const char *field, uint64_t *out)
 /* A length-prefixed string at c->pos, at most max bytes. */
 static int read_str(cursor *c, const char *field, uint64_t max, gguf_str *out)
 {
-    uint64_t at = c->pos, len;
+    uint64_t at = c->pos, len = 0;
     int rc = read_u64(c, field, &len);
     if (rc)
         return rc;
@@ -168,7 +168,7 @@ static int index_reserve(cursor *c, uint64_t n, int64_t *base)
 static int parse_array(cursor *c, unsigned depth, gguf_arr *out)
 {
     uint64_t at = c->pos, count;
-    uint32_t et;
+    uint32_t et = 0;
     int rc;
     if (depth > GGUF_MAX_ARRAY_DEPTH)
         return fail_at(c, at, "arrays nested deeper than %u levels", GGUF_MAX_ARRAY_DEPTH);
@@ -298,7 +298,7 @@ static int parse_kv(cursor *c, size_t i)
     gguf_kv *kv = &f->kv[i];
     uint64_t at = c->pos;
     gguf_str key;
-    uint32_t type;
+    uint32_t type = 0;
     int rc;
     snprintf(c->what, sizeof c->what, "metadata key %zu", i);
     if ((rc = read_str(c, "key", GGUF_MAX_KEY, &key)) != 0)

@@ -148,6 +148,28 @@ static const layer_case cases[] = {
       "debug", "warn", "error" },
     { "vosk_model_path", "VOSK_MODEL_PATH", "--vosk-model-path", "/f/vosk", "/e/vosk", "/c/vosk",
       "/f/vosk", "/e/vosk", "/c/vosk" },
+    { "router.strategy", "MODELMGR_ROUTER_STRATEGY", "--router-strategy", "cost", "least-busy",
+      "fixed", "cost", "least-busy", "fixed" },
+    { "router.complexity_threshold", "MODELMGR_ROUTER_COMPLEXITY_THRESHOLD",
+      "--router-complexity-threshold", "0.25", "1", ".75", "0.25", "1", "0.75" },
+    { "router.quality_floor", "MODELMGR_ROUTER_QUALITY_FLOOR", "--router-quality-floor",
+      "2", "5", "1", "2", "5", "1" },
+    { "router.retries", "MODELMGR_ROUTER_RETRIES", "--router-retries", "0", "10", "3",
+      "0", "10", "3" },
+    { "router.backoff_ms", "MODELMGR_ROUTER_BACKOFF_MS", "--router-backoff-ms", "50", "0", "60000",
+      "50", "0", "60000" },
+    { "router.default_fallbacks", "MODELMGR_ROUTER_DEFAULT_FALLBACKS", "--router-default-fallbacks",
+      "a, b", "c", "d,e", "a,b", "c", "d,e" },
+    { "router.allowed_fails", "MODELMGR_ROUTER_ALLOWED_FAILS", "--router-allowed-fails",
+      "1", "32", "5", "1", "32", "5" },
+    { "router.fail_window", "MODELMGR_ROUTER_FAIL_WINDOW", "--router-fail-window",
+      "10", "86400", "1", "10", "86400", "1" },
+    { "router.cooldown", "MODELMGR_ROUTER_COOLDOWN", "--router-cooldown",
+      "5", "60", "1", "5", "60", "1" },
+    { "preload", "MODEL_PRELOAD", "--preload", "a, b", "c", "d,e", "a,b", "c", "d,e" },
+    { "queue_size", "MODEL_QUEUE_SIZE", "--queue-size", "1", "0", "4096", "1", "0", "4096" },
+    { "queue_timeout", "MODEL_QUEUE_TIMEOUT", "--queue-timeout", "5", "0", "3600", "5", "0", "3600" },
+    { "device", "MODELMGR_DEVICE", "--device", "cpu", "GPU", "auto", "cpu", "gpu", "auto" },
 };
 
 static void check_layer(const layer_case *c, int layers, const char *yaml_path)
@@ -377,7 +399,7 @@ static void test_unknown_key_warning(void)
 {
     char path[1100], expect[4000];
     write_tmp(path, sizeof path, "unknown.yaml",
-              "port: 8000\n\npool_sise: 2\nrouter:\n  strategy: fast\nhost: ~\nMODELS_DIR: /x\n");
+              "port: 8000\n\npool_sise: 2\nrouting:\n  strategy: fast\nhost: ~\nMODELS_DIR: /x\n");
     warnings[0] = '\0';
     mm_log_set_callback(capture_warnings, NULL);
     mm_config *cfg = NULL;
@@ -386,7 +408,7 @@ static void test_unknown_key_warning(void)
     mm_log_set_callback(NULL, NULL);
     snprintf(expect, sizeof expect,
              "%s:3: unknown configuration key 'pool_sise' (ignored; did you mean 'pool_size'?)\n"
-             "%s:4: unknown configuration key 'router' (ignored; see 'modelmgr config')\n"
+             "%s:4: unknown configuration key 'routing' (ignored; see 'modelmgr config')\n"
              "%s:7: unknown configuration key 'MODELS_DIR' (ignored; did you mean 'models_dir'?)\n",
              path, path, path);
     CHECK_STR(warnings, expect);
@@ -643,6 +665,28 @@ static void test_docs_cover_keys(void)
         snprintf(row, sizeof row, "| `%s` | `%s` | `%s` |", item.key, item.env, item.flag);
         CHECK_CONTAINS(doc, row);
     }
+    /* And the other way: every row of the key table names a key the code has. */
+    int rows = 0;
+    for (const char *line = strstr(doc, "\n| `"); line; line = strstr(line + 1, "\n| `")) {
+        const char *key = line + 4, *end = strchr(key, '`');
+        if (!end || (size_t)(end - key) >= 128)
+            continue;
+        char name[128];
+        memcpy(name, key, (size_t)(end - key));
+        name[end - key] = '\0';
+        bool known = false;
+        for (size_t i = 0; i < mm_config_key_count() && !known; i++) {
+            mm_config_item item;
+            mm_config_item_get(NULL, i, &item);
+            known = strcmp(item.key, name) == 0;
+        }
+        mmtest_checks++;
+        if (!known)
+            mmtest_fail(__FILE__, __LINE__, "docs/CONFIGURATION.md lists '%s', which the code "
+                        "does not know", name);
+        rows++;
+    }
+    CHECK_INT(rows, (long long)mm_config_key_count());
     free(doc);
 }
 

@@ -1,0 +1,295 @@
+/* hub.h - the Hugging Face Hub client: pinned, verified, resumable downloads
+ * into the cache layout huggingface_hub uses (models--org--name/blobs,
+ * snapshots, refs), with retries, per-blob locks and offline resolution.
+ * The only place besides future backends/ that uses libcurl and libcrypto. */
+#ifndef MM_HUB_H
+#define MM_HUB_H
+
+#include "core/core.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
+
+typedef struct hub hub;
+
+/* Progress of one file; called from the downloading thread (a snapshot
+ * download runs several: calls may come from different threads, never two
+ * at once), at most every 100 ms per file and once at its end. The strings
+ * are borrowed for the call. */
+typedef struct hub_progress {
+    const char *repo;
+    const char *filename;
+    uint64_t    bytes_done;     /* including bytes resumed from an earlier run */
+    uint64_t    bytes_total;
+    double      bytes_per_s;    /* over this run's transfer */
+} hub_progress;
+typedef void (*hub_progress_fn)(const hub_progress *progress, void *user);
+
+/* Fill with hub_options_init, then change what you need. Strings are copied
+ * by hub_open. */
+typedef struct hub_options {
+    const char *endpoint;       /* NULL: $HF_ENDPOINT, else HUB_DEFAULT_ENDPOINT */
+    const char *token;          /* NULL: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, the file
+                                   $HF_TOKEN_PATH or $HF_HOME/token; "" = none; secret */
+    const char *cache_dir;      /* NULL: $HF_HUB_CACHE, $HF_HOME/hub,
+                                   $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub */
+    bool        use_env;        /* consult the environment for NULL values (default true) */
+    bool        offline;        /* no network; also set by HF_HUB_OFFLINE=1 when use_env */
+    int64_t     connect_timeout_ms;   /* 10000 */
+    int64_t     request_timeout_ms;   /* one HEAD or API call, whole; 10000, or
+                                         $HF_HUB_ETAG_TIMEOUT seconds when left at that */
+    int64_t     stall_timeout_ms;     /* GET: no byte for this long ends the attempt; 10000,
+                                         or $HF_HUB_DOWNLOAD_TIMEOUT seconds likewise */
+    int         max_retries;          /* retries after the first try; default 3 */
+    int64_t     backoff_initial_ms;   /* 1000, doubled per retry, plus up to 25% jitter */
+    int64_t     backoff_max_ms;       /* 8000 */
+    int64_t     retry_after_max_ms;   /* bound on a server's Retry-After wait; 60000 */
+    int64_t     lock_timeout_ms;      /* wait for another process's download while its
+                                         partial file does not grow; 600000 */
+    int         parallel_files;       /* files fetched at once by a snapshot download; 4 */
+    hub_progress_fn progress;         /* optional */
+    void       *progress_user;
+} hub_options;
+
+void hub_options_init(hub_options *opts);
+
+/* Resolve the options (environment included) and check them. Registers the
+ * token with mm_log_add_secret. Caller owns *out (hub_close). Thread-safe;
+ * one hub may be used by one thread at a time. */
+int  hub_open(const hub_options *opts, hub **out, mm_error *err);
+void hub_close(hub *h);
+/* A second handle with the same endpoint, token, cache and options, for
+ * another thread. Caller owns *out. */
+int  hub_clone(const hub *h, hub **out, mm_error *err);
+/* Borrowed until hub_close. */
+const char *hub_cache_dir(const hub *h);
+const char *hub_endpoint(const hub *h);
+
+typedef enum hub_status {
+    HUB_STATUS_ERROR = 0,
+    HUB_STATUS_DOWNLOADED,
+    HUB_STATUS_CACHED
+} hub_status;
+
+const char *hub_status_name(hub_status status);
+
+typedef struct hub_result {
+    hub_status status;
+    char       path[4096];     /* snapshots/<commit>/<filename> (a relative symlink) */
+    char       filename[1024]; /* the file's path inside the repo */
+    char       commit[41];     /* the commit the revision resolved to */
+    char       etag[65];       /* blob name: git SHA-1 or LFS SHA-256 */
+    uint64_t   size;
+    char       sha256[65];     /* SHA-256 of the content */
+    char       message[MM_ERROR_MSG_MAX];
+    int64_t    duration_ms;
+} hub_result;
+
+/* Download repo/filename at revision into the cache, or find it there.
+ * A manual download (automated false) needs a pinned revision: a 40-hex
+ * commit or a tag; "main", a branch, "latest" or none is MM_EPINNING.
+ * Automated downloads may use any revision; NULL and "latest" mean "main".
+ * Fills res in every case (status, message); returns 0 or a negative
+ * MM_E* code with err filled. */
+int hub_download_file(hub *h, const char *repo, const char *filename,
+                      const char *revision, bool automated, hub_result *res,
+                      mm_error *err);
+
+/* The pinning rule of hub_download_file on its own: 0 when revision may be
+ * used (*rev_out: the revision to resolve, "main" for NULL/"latest"), else
+ * MM_EPINNING / MM_ENOTFOUND / MM_EINVAL. May ask the refs API. */
+int hub_pin_revision(hub *h, const char *repo, const char *revision, bool automated,
+                     const char **rev_out, mm_error *err);
+
+/* ---- listing, snapshots, quant tags (hub-snapshot.c) ---- */
+
+typedef struct hub_entry {
+    char    *path;
+    uint64_t size;
+    bool     lfs;
+} hub_entry;
+
+typedef struct hub_listing {
+    char       commit[41];
+    hub_entry *files;
+    size_t     n_files;
+} hub_listing;
+
+/* Every file of repo at revision (the tree API, all pages). The revision is
+ * resolved to a commit first (repo-info API) unless it is one. Caller owns
+ * *out (hub_listing_free). */
+int  hub_list_files(hub *h, const char *repo, const char *revision, hub_listing **out,
+                    mm_error *err);
+void hub_listing_free(hub_listing *listing);
+
+/* huggingface_hub's allow/ignore patterns: fnmatch, '*' crosses '/', and a
+ * pattern ending in '/' matches everything under that folder. */
+bool hub_pattern_match(const char *pattern, const char *path);
+
+/* The .gguf files of a quant tag ("Q4_K_M", case-insensitive, a whole word
+ * of the file name; mmproj files excluded): one file, or every part of one
+ * split set in order. *paths (borrowed from listing) is caller-freed. */
+int hub_pick_quant(const hub_listing *listing, const char *quant, const char ***paths,
+                   size_t *n_paths, mm_error *err);
+
+/* Download the files of repo at revision that match include (NULL: all)
+ * and no exclude pattern, parallel_files at a time, under the same pinning
+ * rule as hub_download_file. *results (n entries, in listing order, one per
+ * file started) is caller-freed; on an error no new file is started, the
+ * first failure is returned and the files already fetched stay cached. */
+int hub_download_snapshot(hub *h, const char *repo, const char *revision, bool automated,
+                          const char *const *include, const char *const *exclude,
+                          hub_result **results, size_t *n_results, mm_error *err);
+
+/* ---- models.lock and the audit log (hub-record.c) ---- */
+
+/* Record in lock_path (models.lock, JSON) that repo at requested revision
+ * resolved to the files' commit, with each file's path, size and sha256.
+ * Merges with what is there (same repo and commit: files added or updated;
+ * another commit: the entry is replaced); written atomically under a lock
+ * on the directory. A malformed models.lock is MM_EFORMAT and left alone. */
+int hub_lock_update(const char *lock_path, const char *repo, const char *revision,
+                    const hub_result *files, size_t n_files, mm_error *err);
+
+typedef struct hub_audit_record {
+    const char *action;        /* "pull" */
+    const char *repo;
+    const char *revision;      /* as requested; NULL: none */
+    const char *commit;        /* resolved; NULL/"" when unknown */
+    const char *file;
+    uint64_t    bytes;
+    const char *sha256;
+    const char *result;        /* "downloaded", "cached", "error" */
+    const char *error;         /* message, or NULL */
+    int64_t     duration_ms;
+} hub_audit_record;
+
+/* Append one JSON line (with time in RFC 3339 UTC, user and host) to
+ * <models_dir>/audit.jsonl with a single O_APPEND write, so concurrent
+ * writers never interleave. Registered secrets are redacted. */
+int hub_audit_append(const char *models_dir, const hub_audit_record *rec, mm_error *err);
+
+/* ---- internals shared by the hub files ---- */
+
+struct hub {
+    char       *endpoint;      /* no trailing '/' */
+    char       *token;         /* NULL: anonymous */
+    char       *cache_dir;
+    bool        offline;
+    hub_options opts;          /* timeouts, retries, progress; strings not kept */
+    pthread_mutex_t *progress_mu;  /* serializes progress calls across clones; shared */
+    bool        owns_progress_mu;
+    char        user_agent[128];
+};
+
+/* 40 lowercase hex digits. */
+bool hub_is_commit(const char *rev);
+/* "org/name" (or a legacy single "name"): safe characters, bounded. */
+bool hub_valid_repo(const char *repo);
+/* A relative path without "..", "." or empty segments, bounded. */
+bool hub_valid_filename(const char *filename);
+
+/* hub-hash.c: streaming SHA-256 and git blob SHA-1. */
+typedef struct hub_hasher hub_hasher;
+/* A hasher for content of total_size bytes (the git header needs it). */
+int  hub_hasher_new(uint64_t total_size, hub_hasher **out);
+void hub_hasher_free(hub_hasher *hs);
+int  hub_hasher_reset(hub_hasher *hs);
+int  hub_hasher_update(hub_hasher *hs, const void *data, size_t len);
+/* Hex digests; the hasher cannot be updated afterwards. */
+int  hub_hasher_final(hub_hasher *hs, char sha256[65], char git_sha1[41]);
+/* Both digests of a whole file. */
+int  hub_hash_file(const char *path, char sha256[65], char git_sha1[41], mm_error *err);
+
+/* hub-http.c: one HTTP exchange over libcurl, and the retry policy. */
+typedef struct hub_http_response {
+    long   status;              /* 0 when no response arrived */
+    int    transport_code;      /* 0, or MM_ENET / MM_ETIMEDOUT */
+    char   transport_error[256];
+    char   location[2048];
+    char   repo_commit[64];
+    char   etag[160];
+    char   linked_etag[160];
+    char   linked_size[32];
+    char   content_length[32];
+    char   content_range[96];
+    char   error_code[64];
+    char   error_message[256];
+    char   retry_after[32];
+    char   ratelimit[128];
+    char   link[2048];
+    mm_buf body;                /* captured body (API calls, error bodies) */
+} hub_http_response;
+
+/* Receives body bytes of a GET; returns 0 or a negative MM_E* to abort. */
+typedef int (*hub_http_sink)(const void *data, size_t len, hub_http_response *rs, void *user);
+
+typedef struct hub_http_request {
+    const char *method;         /* "HEAD" or "GET" */
+    const char *url;
+    int64_t     range_from;     /* >= 0: Range: bytes=N- */
+    int64_t     timeout_ms;     /* whole request; 0: none */
+    int64_t     stall_ms;       /* no byte for this long aborts; 0: none */
+    size_t      body_max;       /* cap on captured body */
+    hub_http_sink sink;         /* 2xx GET bodies go here when set */
+    void       *sink_user;
+} hub_http_request;
+
+void hub_http_response_init(hub_http_response *rs);
+void hub_http_response_free(hub_http_response *rs);
+/* Perform one exchange. Authorization goes only to the endpoint's origin.
+ * Returns 0 when a response arrived (any status), MM_ENET / MM_ETIMEDOUT on
+ * a transport failure (rs->transport_*), or the sink's error. */
+int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs);
+/* True for statuses worth retrying: 408, 429, 500, 502, 503, 504. */
+bool hub_http_retryable_status(long status);
+/* The wait before retry number attempt (0-based), honouring Retry-After /
+ * RateLimit in rs (NULL: none), bounded by the options. */
+int64_t hub_http_backoff_ms(const hub *h, int attempt, const hub_http_response *rs);
+void hub_sleep_ms(int64_t ms);
+/* Same scheme, host and port. */
+bool hub_same_origin(const char *url_a, const char *url_b);
+/* Percent-encode text (keep_slash: '/' stays) into a new string. */
+char *hub_url_encode(const char *text, bool keep_slash);
+/* A request with retries on transport errors and retryable statuses. */
+int hub_http_retry(hub *h, const hub_http_request *rq, hub_http_response *rs);
+/* Turn an error response into err: gated, bad token, repo / revision / file
+ * not found, disabled, rate limit, server error. Returns the MM_E* code. */
+int hub_http_error(const hub *h, const hub_http_response *rs, const char *repo,
+                   const char *revision, const char *filename, mm_error *err);
+
+/* hub-cache.c: the huggingface_hub cache layout. Paths are caller-freed. */
+char *hub_cache_repo_dir(const hub *h, const char *repo);        /* .../models--org--name */
+int   hub_cache_read_ref(const hub *h, const char *repo, const char *ref, char commit[41]);
+int   hub_cache_write_ref(const hub *h, const char *repo, const char *ref,
+                          const char *commit, mm_error *err);
+/* snapshots/<commit>/<filename> when it resolves to a regular file, else NULL. */
+char *hub_cache_snapshot(const hub *h, const char *repo, const char *commit,
+                         const char *filename);
+/* Point snapshots/<commit>/<filename> at ../../blobs/<etag> (relative). */
+int   hub_cache_link(const hub *h, const char *repo, const char *commit,
+                     const char *filename, const char *etag, mm_error *err);
+/* Exclusive lock on .locks/models--org--name/<etag>.lock; *fd for unlock. */
+int   hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm_error *err);
+void  hub_cache_unlock(int fd);
+/* Record that filename is absent from commit (.no_exist/<commit>/<filename>). */
+void  hub_cache_mark_missing(const hub *h, const char *repo, const char *commit,
+                             const char *filename);
+
+/* hub-fetch.c: download one blob (resume, hash, verify, rename into place). */
+typedef struct hub_fetch {
+    const char *repo;
+    const char *filename;
+    const char *url;           /* where the bytes are (resolve URL or CDN) */
+    const char *etag;          /* 40-hex git SHA-1 or 64-hex SHA-256 */
+    uint64_t    size;
+    const char *blob_path;     /* final path; <blob_path>.incomplete while working */
+} hub_fetch;
+/* On success the blob exists at blob_path, verified; sha256 filled. A hash
+ * mismatch is MM_EINTEGRITY (the partial file is removed). */
+int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err);
+
+#endif /* MM_HUB_H */

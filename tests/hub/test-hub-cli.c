@@ -1,0 +1,98 @@
+/* test-hub-cli.c - `modelmgr pull` end to end against the mock hub: the
+ * pinning refusal and its exit status, a pinned pull writing models.lock
+ * and audit.jsonl, a quant tag pulling a split set, and a cached re-run. */
+// labels: integration
+#include "hub-fixture.h"
+
+#include <cjson/cJSON.h>
+
+static int pull(const fixture *fx, const char *const *args, char **out, char **err)
+{
+    static char ep[128], cache[4200], home[4200], models[4200];
+    snprintf(ep, sizeof ep, "HF_ENDPOINT=%s", mockhub_url(fx->mh));
+    snprintf(cache, sizeof cache, "HF_HUB_CACHE=%s", fx->cache);
+    snprintf(home, sizeof home, "HF_HOME=%s/home", fx->tmp);
+    snprintf(models, sizeof models, "MODELS_DIR=%s/models", fx->tmp);
+    const char *env[] = { ep, cache, home, models, "HF_TOKEN=", "HUGGING_FACE_HUB_TOKEN=",
+                          "HF_HUB_OFFLINE=0", "NO_PROXY=127.0.0.1", NULL };
+    return mmtest_run_cli(args, env, out, err);
+}
+
+int main(void)
+{
+    fixture fx;
+    fx_start(&fx, NULL);
+    mockhub_repo_add(fx.mh, "org/gguf", MOCKHUB_PUBLIC);
+    mockhub_file_add(fx.mh, "org/gguf", "m-Q5_K_M-00002-of-00002.gguf", 1000, 4, true);
+    mockhub_file_add(fx.mh, "org/gguf", "m-Q5_K_M-00001-of-00002.gguf", 2000, 5, true);
+    mockhub_file_add(fx.mh, "org/gguf", "m-Q8_0.gguf", 1000, 6, true);
+    mockhub_tag_add(fx.mh, "org/gguf", "v2", "main");
+    char *out = NULL, *err = NULL;
+
+    const char *unpinned[] = { "pull", FX_REPO, FX_LFS, NULL };
+    CHECK_INT(pull(&fx, unpinned, &out, &err), 2);
+    CHECK_CONTAINS(err, "modelmgr: Revision must be explicitly pinned: pass a commit hash or "
+                        "tag (got 'main')");
+    free(out);
+    free(err);
+
+    const char *pinned[] = { "pull", FX_REPO, FX_LFS, "--revision", "v1.0", NULL };
+    CHECK_INT(pull(&fx, pinned, &out, &err), 0);
+    CHECK_CONTAINS(out, "downloaded org/model/model.gguf (200000 bytes, sha256 ");
+    CHECK_CONTAINS(out, fx.commit);
+    free(out);
+    free(err);
+    CHECK_INT(pull(&fx, pinned, &out, &err), 0);
+    CHECK_CONTAINS(out, "cached org/model/model.gguf");
+    free(out);
+    free(err);
+
+    const char *quant[] = { "pull", "org/gguf:q5_k_m", "--revision=v2", "--quiet", NULL };
+    CHECK_INT(pull(&fx, quant, &out, &err), 0);
+    char *first = out ? strstr(out, "m-Q5_K_M-00001-of-00002.gguf") : NULL;
+    char *second = out ? strstr(out, "m-Q5_K_M-00002-of-00002.gguf") : NULL;
+    CHECK(first && second && first < second);
+    CHECK(out && !strstr(out, "Q8_0"));
+    free(out);
+    free(err);
+
+    char path[4300];
+    snprintf(path, sizeof path, "%s/models/models.lock", fx.tmp);
+    char *text = NULL;
+    CHECK_INT(mm_file_read(path, 1 << 20, &text, NULL, NULL), 0);
+    cJSON *doc = cJSON_Parse(text ? text : "");
+    const cJSON *models = cJSON_GetObjectItem(doc, "models");
+    CHECK_INT(cJSON_GetArraySize(models), 2);
+    const cJSON *m0 = cJSON_GetArrayItem(models, 0);
+    CHECK_STR(cJSON_GetObjectItem(m0, "repo")->valuestring, FX_REPO);
+    CHECK_STR(cJSON_GetObjectItem(m0, "revision")->valuestring, "v1.0");
+    CHECK_STR(cJSON_GetObjectItem(m0, "commit")->valuestring, fx.commit);
+    mockhub_file_info info;
+    mockhub_file_info_get(fx.mh, FX_REPO, "main", FX_LFS, &info);
+    const cJSON *f0 = cJSON_GetArrayItem(cJSON_GetObjectItem(m0, "files"), 0);
+    CHECK_STR(cJSON_GetObjectItem(f0, "sha256")->valuestring, info.sha256);
+    CHECK_INT(cJSON_GetObjectItem(f0, "size")->valueint, FX_LFS_SIZE);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(models, 1), "files")), 2);
+    cJSON_Delete(doc);
+    free(text);
+
+    snprintf(path, sizeof path, "%s/models/audit.jsonl", fx.tmp);
+    CHECK_INT(mm_file_read(path, 1 << 20, &text, NULL, NULL), 0);
+    int lines = 0, errors = 0;
+    for (char *p = text; p && *p; p++)
+        lines += *p == '\n';
+    for (char *p = text; p && (p = strstr(p, "\"result\":\"error\"")); p++)
+        errors++;
+    CHECK_INT(lines, 5);   /* refused, downloaded, cached, two split parts */
+    CHECK_INT(errors, 1);
+    CHECK_CONTAINS(text, "\"result\":\"cached\"");
+    free(text);
+
+    const char *bad[] = { "pull", "--bogus", NULL };
+    CHECK_INT(pull(&fx, bad, &out, &err), 2);
+    CHECK_CONTAINS(err, "unknown option '--bogus'");
+    free(out);
+    free(err);
+    fx_stop(&fx);
+    return mmtest_finish();
+}
