@@ -151,6 +151,31 @@ CASES = {
                                      {"role": "user", "content": "ok"}],
                         "add_generation_prompt": False},
     "empty": {"messages": [], "add_generation_prompt": True},
+    # every property described, as Command R+ requires; functions/datetime
+    # are the extra context firefunction-v2 reads
+    "tools-described": {"messages": tool_conversation("{\"city\": \"Paris\"}"),
+                        "tools": [WEATHER_TOOL], "add_generation_prompt": True,
+                        "functions": json.dumps([WEATHER_TOOL["function"]], indent=2),
+                        "datetime": "2024-07-26"},
+    "functions": {"messages": [{"role": "system", "content": "  Use tools wisely.  "},
+                               {"role": "user", "content": "Weather in Rome?"}],
+                  "add_generation_prompt": True,
+                  "functions": json.dumps([WEATHER_TOOL["function"]]),
+                  "datetime": "2024-07-26"},
+    "cohere-tools": {"messages": [{"role": "user", "content": "Find the weather"}],
+                     "tools": [{"name": "internet_search",
+                                "description": "Returns a list of relevant document snippets",
+                                "parameter_definitions": {
+                                    "query": {"description": "Query to search the internet with",
+                                              "type": "str", "required": True},
+                                    "limit": {"description": "How many results",
+                                              "type": "int", "required": False}}}],
+                     "add_generation_prompt": True},
+    "documents": {"messages": [{"role": "system", "content": "Answer from the documents."},
+                               {"role": "user", "content": "What is the capital of France?"}],
+                  "documents": [{"title": "France", "text": "Paris is the capital of France."},
+                                {"title": "Fruit", "text": "Apples are \"red\" — or green."}],
+                  "tools": [WEATHER_TOOL], "add_generation_prompt": True},
 }
 
 
@@ -167,8 +192,11 @@ def main():
     names = sorted(f[:-len(".jinja")] for f in os.listdir(template_dir) if f.endswith(".jinja"))
     cases = {}
     for case, ctx in CASES.items():
-        full = {"messages": ctx["messages"], "tools": ctx.get("tools"), "documents": None,
+        full = {"messages": ctx["messages"], "tools": ctx.get("tools"),
+                "documents": ctx.get("documents"),
                 "add_generation_prompt": ctx["add_generation_prompt"]}
+        for key, value in ctx.items():
+            full.setdefault(key, value)
         cases[case] = full
     templates = {}
     for name in names:
