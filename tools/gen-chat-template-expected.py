@@ -15,6 +15,7 @@ import sys
 
 import jinja2
 import jinja2.ext
+import jinja2.nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,6 +32,20 @@ class RaisedError(Exception):
     pass
 
 
+class GenerationTag(jinja2.ext.Extension):
+    """transformers' {% generation %} tag, minus the index tracking: its body
+    renders as it is."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_render"), [], [], body).set_lineno(lineno)
+
+    def _render(self, caller):
+        return caller()
+
+
 def compile_template(source):
     """As transformers' _compile_jinja_template (chat_template_utils.py)."""
 
@@ -45,7 +60,7 @@ def compile_template(source):
         return NOW.strftime(fmt)
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[jinja2.ext.loopcontrols])
+                                        extensions=[GenerationTag, jinja2.ext.loopcontrols])
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = strftime_now

@@ -83,7 +83,8 @@ bool jinja_apply_test(jinja_ctx *c, int id, jinja_val v, const jinja_args *a)
 {
     switch (id) {
     case T_BOOLEAN: return v.type == JT_BOOL;
-    case T_CALLABLE: return v.type == JT_MACRO || v.type == JT_FUNC;
+    case T_CALLABLE:            /* Jinja2's Undefined has a __call__ (that fails) */
+        return v.type == JT_MACRO || v.type == JT_FUNC || v.type == JT_UNDEF;
     case T_DEFINED: return v.type != JT_UNDEF;
     case T_UNDEFINED: return v.type == JT_UNDEF;
     case T_DIVISIBLEBY: {

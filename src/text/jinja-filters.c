@@ -381,6 +381,24 @@ static jinja_val f_round(jinja_ctx *c, jinja_val v, const jinja_args *a)
         return jinja_float(floor(x * scale) / scale);
     if (!(method.u.s.len == 6 && memcmp(method.u.s.p, "common", 6) == 0))
         jinja_fail(c, MM_EINVAL, "method must be common, ceil or floor");
+    if (v.type != JT_FLOAT) {   /* round(int, n) stays an int in Python */
+        int64_t i = v.type == JT_INT ? v.u.i : v.u.b;
+        if (prec.u.i >= 0)
+            return jinja_int(i);
+        if (prec.u.i < -18)
+            return jinja_int(0);
+        int64_t p = 1;
+        for (int64_t k = 0; k < -prec.u.i; k++)
+            p *= 10;
+        int64_t q = i / p, r = i % p;
+        if (r < 0) {
+            q--;
+            r += p;
+        }
+        if (2 * r > p || (2 * r == p && (q & 1)))
+            q++;
+        return jinja_int(q * p);
+    }
     if (!isfinite(x) || prec.u.i > 300 || prec.u.i < -300)
         return jinja_float(x);
     /* Python's round(): correctly rounded, ties to even, as printf does */
