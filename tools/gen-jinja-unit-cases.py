@@ -108,6 +108,9 @@ CASES = [
     "{{ d is mapping }} {{ xs is mapping }} {{ xs is iterable }} {{ 1 is iterable }} {{ xs is sequence }} {{ 1 is number }} {{ 1.5 is float }} {{ 1 is integer }}",
     "{{ yes is boolean }} {{ yes is true }} {{ no is false }} {{ 1 is true }} {{ nothing is none }} {{ nothing is not none }} {{ 1 is eq 1 }} {{ 'a' is equalto 'b' }}",
     "{{ 2 is in xs }} {{ 2 is gt 1 }} {{ 2 is lt 1 }} {{ 'abc' is lower }} {{ 'ABC' is upper }} {{ undefined_var is undefined }} {{ greet is callable }} {{ range is callable }}",
+    # Unicode whitespace as Python's str.isspace() knows it
+    "[{{ '\u3000\u00a0 x \u2003\n'|trim }}] {{ 'a\u00a0b\u3000c'.split() }} [{{ '\u2028y\u205f'.strip() }}]",
+    "x\u3000 {%- if true %}y{% endif %}\n\u00a0 {% if true %}z{% endif %}",
     # methods
     "{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ 'xyhixy'.strip('xy') }}|{{ name.upper() }}|{{ name.lower() }}",
     "{{ 'a b  c'.split() }} {{ 'a,b,,c'.split(',') }} {{ 'a,b,c'.split(',', 1) }} {{ '</think>x</think>y'.split('</think>')[-1] }}",

@@ -154,12 +154,6 @@ bool jinja_apply_test(jinja_ctx *c, int id, jinja_val v, const jinja_args *a)
 
 /* ---- str methods ---- */
 
-static bool is_ws(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f' ||
-           (ch >= 0x1c && ch <= 0x1f);
-}
-
 static bool name_is(const char *name, const char *want) { return strcmp(name, want) == 0; }
 
 static jinja_val str_of(jinja_ctx *c, jinja_val v, const char *method)
@@ -175,13 +169,14 @@ static jinja_val strip(jinja_ctx *c, jinja_val s, const jinja_args *a, bool left
     const char *set = chars.type == JT_STR ? chars.u.s.p : NULL;
     size_t set_len = chars.type == JT_STR ? chars.u.s.len : 0;
     size_t b = 0, e = s.u.s.len;
-#define STRIPPABLE(ch) (set ? memchr(set, (ch), set_len) != NULL : is_ws(ch))
-    while (left && b < e && STRIPPABLE(s.u.s.p[b]))
-        b++;
-    while (right && e > b && STRIPPABLE(s.u.s.p[e - 1]))
-        e--;
-#undef STRIPPABLE
-    return jinja_str(s.u.s.p + b, e - b);
+    const char *p = s.u.s.p;
+    for (size_t n; left && b < e; b += n)
+        if (!(n = set ? (memchr(set, p[b], set_len) != NULL) : jinja_space_len(p + b, e - b)))
+            break;
+    for (size_t n; right && e > b; e -= n)
+        if (!(n = set ? (memchr(set, p[e - 1], set_len) != NULL) : jinja_space_len_back(p + b, e - b)))
+            break;
+    return jinja_str(p + b, e - b);
 }
 
 static const char *find_sub(const char *h, size_t hl, const char *n, size_t nl)
@@ -203,19 +198,19 @@ static jinja_val split(jinja_ctx *c, jinja_val s, const jinja_args *a)
     const char *p = s.u.s.p, *end = p + s.u.s.len;
     if (sep.type == JT_NONE) {
         while (p < end) {
-            while (p < end && is_ws(*p))
-                p++;
+            for (size_t n; p < end && (n = jinja_space_len(p, (size_t)(end - p))) > 0;)
+                p += n;
             if (p == end)
                 break;
             if (max >= 0 && (int64_t)out.u.list->len == max) {
                 const char *e = end;
-                while (e > p && is_ws(e[-1]))
-                    e--;
+                for (size_t n; e > p && (n = jinja_space_len_back(p, (size_t)(e - p))) > 0;)
+                    e -= n;
                 jinja_list_push(c, out.u.list, jinja_str(p, (size_t)(e - p)));
                 break;
             }
             const char *w = p;
-            while (p < end && !is_ws(*p))
+            while (p < end && jinja_space_len(p, (size_t)(end - p)) == 0)
                 p++;
             jinja_list_push(c, out.u.list, jinja_str(w, (size_t)(p - w)));
         }

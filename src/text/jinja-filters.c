@@ -113,13 +113,14 @@ static jinja_val trim_chars(jinja_ctx *c, jinja_val v, jinja_val chars, bool lef
         set = chars.u.s.p;
         set_len = chars.u.s.len;
     }
-#define STRIPPABLE(ch) (set ? memchr(set, (ch), set_len) != NULL : is_ws(ch))
-    while (left && b < e && STRIPPABLE(v.u.s.p[b]))
-        b++;
-    while (right && e > b && STRIPPABLE(v.u.s.p[e - 1]))
-        e--;
-#undef STRIPPABLE
-    return jinja_str(v.u.s.p + b, e - b);
+    const char *s = v.u.s.p;
+    for (size_t n; left && b < e; b += n)
+        if (!(n = set ? (memchr(set, s[b], set_len) != NULL) : jinja_space_len(s + b, e - b)))
+            break;
+    for (size_t n; right && e > b; e -= n)
+        if (!(n = set ? (memchr(set, s[e - 1], set_len) != NULL) : jinja_space_len_back(s + b, e - b)))
+            break;
+    return jinja_str(s + b, e - b);
 }
 
 static jinja_val f_trim(jinja_ctx *c, jinja_val v, const jinja_args *a)

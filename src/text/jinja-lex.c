@@ -79,16 +79,16 @@ static int emit_data(lexer *lx, const char *text, size_t len, char sign, bool ls
 {
     size_t keep = len;
     if (sign == '-') {
-        while (keep > 0 && is_space(text[keep - 1]))
-            keep--;
+        for (size_t n; keep > 0 && (n = jinja_space_len_back(text, keep)) > 0;)
+            keep -= n;
     } else if (sign != '+' && lstrip_ok) {
         size_t l_pos = len;
         while (l_pos > 0 && text[l_pos - 1] != '\n')
             l_pos--;
         if ((l_pos > 0 || lx->line_starting) && l_pos < len) {
             bool all_ws = true;
-            for (size_t i = l_pos; i < len; i++)
-                all_ws = all_ws && is_space(text[i]);
+            for (size_t i = l_pos, n; i < len && all_ws; i += n)
+                all_ws = (n = jinja_space_len(text + i, len - i)) > 0;
             if (all_ws)
                 keep = l_pos;
         }
@@ -104,9 +104,10 @@ static int emit_data(lexer *lx, const char *text, size_t len, char sign, bool ls
 static void after_end(lexer *lx, char sign, bool trim)
 {
     if (sign == '-') {
-        while (lx->pos < lx->len && is_space(lx->s[lx->pos])) {
+        for (size_t n; lx->pos < lx->len &&
+                       (n = jinja_space_len(lx->s + lx->pos, lx->len - lx->pos)) > 0;) {
             lx->line += lx->s[lx->pos] == '\n';
-            lx->pos++;
+            lx->pos += n;
         }
     } else if (sign != '+' && trim && lx->s[lx->pos] == '\n') {
         lx->pos++;

@@ -709,6 +709,40 @@ jinja_val jinja_from_json(jinja_ctx *c, const cJSON *j, int depth)
 
 /* ---- UTF-8 ---- */
 
+/* Python's str.isspace(): ASCII \t\n\v\f\r, \x1c-\x1f and space, plus
+ * U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F
+ * and U+3000. */
+static bool space_seq(const unsigned char *p, size_t n)
+{
+    if (n == 1)
+        return p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r') || (p[0] >= 0x1c && p[0] <= 0x1f);
+    if (n == 2)
+        return p[0] == 0xC2 && (p[1] == 0x85 || p[1] == 0xA0);
+    if (p[0] == 0xE1)
+        return p[1] == 0x9A && p[2] == 0x80;
+    if (p[0] == 0xE2 && p[1] == 0x80)
+        return p[2] <= 0x8A || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF;
+    if (p[0] == 0xE2 && p[1] == 0x81)
+        return p[2] == 0x9F;
+    return p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80;
+}
+
+size_t jinja_space_len(const char *s, size_t len)
+{
+    for (size_t n = 1; n <= 3 && n <= len; n++)
+        if (space_seq((const unsigned char *)s, n))
+            return n;
+    return 0;
+}
+
+size_t jinja_space_len_back(const char *s, size_t len)
+{
+    for (size_t n = 1; n <= 3 && n <= len; n++)
+        if (space_seq((const unsigned char *)s + len - n, n))
+            return n;
+    return 0;
+}
+
 size_t jinja_utf8_len(const char *s, size_t len)
 {
     size_t n = 0;

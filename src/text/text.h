@@ -254,6 +254,10 @@ jinja_val jinja_buf_to_str(jinja_ctx *c, mm_buf *b);
 
 jinja_val jinja_from_json(jinja_ctx *c, const cJSON *j, int depth);
 
+/* Bytes of the whitespace character (as Python's str.isspace()) starting
+ * at s / ending at s + len; 0 when there is none. */
+size_t jinja_space_len(const char *s, size_t len);
+size_t jinja_space_len_back(const char *s, size_t len);
 /* UTF-8 code points in s; byte offset of code point index i (clamped). */
 size_t jinja_utf8_len(const char *s, size_t len);
 size_t jinja_utf8_offset(const char *s, size_t len, size_t index);
@@ -265,6 +269,15 @@ jinja_val jinja_getitem(jinja_ctx *c, jinja_val obj, jinja_val key);
 /* Iterate v as a list (lists/tuples as they are, dict keys, string chars,
  * undefined as empty); fails when v is not iterable. */
 jinja_list *jinja_iterable(jinja_ctx *c, jinja_val v);
+
+/* Fail with "'name' is undefined" for an undefined value (jinja-ops.c). */
+_Noreturn void jinja_fail_undefined(jinja_ctx *c, jinja_val u);
+/* a op b for JOP_ADD..JOP_POW, with Python's types and errors. */
+jinja_val jinja_arith(jinja_ctx *c, int op, jinja_val a, jinja_val b);
+/* a op b for JOP_EQ..JOP_NOTIN. */
+bool jinja_compare_op(jinja_ctx *c, int op, jinja_val a, jinja_val b);
+/* obj[start:stop:step]; has[k] false where a bound is absent or None. */
+jinja_val jinja_slice(jinja_ctx *c, jinja_val obj, const bool has[3], const int64_t bound[3]);
 
 /* Arguments of a filter, test, method or function call. */
 typedef struct jinja_args {
