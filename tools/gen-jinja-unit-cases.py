@@ -20,7 +20,7 @@ CTX = {
     "d": {"b": 1, "a": 2, "c": {"x": "y"}},
     "msgs": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None},
              {"role": "user", "content": "bye", "extra": 1}],
-    "s": "  Hello, World!  ", "u": "héllo wörld 🙂",
+    "s": "  Hello, World!  ", "u": "héllo wörld 🙂", "schema": {"type": "array"},
 }
 
 CASES = [
@@ -117,6 +117,8 @@ CASES = [
     "{{ name.startswith('Wo') }} {{ name.endswith('ld') }} {{ name.startswith(('x', 'W')) }} {{ 'ab-cd'.replace('-', '') }} {{ \"they're\".title() }} {{ 'hELLO'.capitalize() }}",
     "{{ d.get('a') }} {{ d.get('zz') }} {{ d.get('zz', 'dflt') }} {{ d.keys()|list }} {{ d.values()|list|length }} {{ d.items()|list|first }}",
     "{{ 'abcabc'.find('c') }} {{ 'abcabc'.count('bc') }} {{ '-'.join(['a', 'b']) }}",
+    # method names as attributes: Python finds the method before the key
+    "{{ d.items is defined }} {{ d.pop is defined }} {{ s.upper is defined }} {{ xs.append is defined }} {{ xs.count is defined }} {% if schema.items %}method{% endif %} [{{ schema.type }}] [{{ d.pop }}]",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",
     "{{ dict(a=1, b='x') }} {{ namespace(a=1).a }} {{ strftime_now('%Y-%m-%d %H:%M %b %d') }}",

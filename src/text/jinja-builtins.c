@@ -506,6 +506,9 @@ jinja_val jinja_call_func(jinja_ctx *c, int func, const jinja_args *a)
         jinja_raise(c, msg.u.s.p, msg.u.s.len);
     }
     case JF_STRFTIME: return strftime_now(c, a);
+    case JF_METHOD:
+        jinja_fail(c, MM_EINVAL, "calling a method kept in a variable is not supported; "
+                   "call it directly, as in x.items()");
     default:
         jinja_fail(c, MM_EINTERNAL, "unknown function %d", func);
     }

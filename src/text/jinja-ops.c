@@ -27,10 +27,62 @@ static jinja_val missing(jinja_ctx *c, jinja_val obj, const char *what, const ch
     return u;
 }
 
+static bool in_list(const char *const *names, const char *name, size_t len)
+{
+    for (; *names; names++)
+        if (strlen(*names) == len && memcmp(*names, name, len) == 0)
+            return true;
+    return false;
+}
+
+/* Python attributes of dicts, lists and strings (their methods). Python's
+ * getattr finds them before a dict key of the same name, so d.items is a
+ * (truthy) method even when d has a key "items"; the sandbox turns the
+ * mutating ones into undefined. Calls obj.name(...) never get here. */
+static bool python_attr(jinja_ctx *c, jinja_val obj, const char *name, size_t len, jinja_val *out)
+{
+    static const char *const dict_safe[] = { "copy", "fromkeys", "get", "items", "keys",
+                                             "values", NULL };
+    static const char *const dict_unsafe[] = { "clear", "pop", "popitem", "setdefault",
+                                               "update", NULL };
+    static const char *const list_safe[] = { "copy", "count", "index", NULL };
+    static const char *const list_unsafe[] = { "append", "clear", "extend", "insert", "pop",
+                                               "remove", "reverse", "sort", NULL };
+    static const char *const str_safe[] = {
+        "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs",
+        "find", "format", "format_map", "index", "isalnum", "isalpha", "isascii",
+        "isdecimal", "isdigit", "isidentifier", "islower", "isnumeric", "isprintable",
+        "isspace", "istitle", "isupper", "join", "ljust", "lower", "lstrip", "maketrans",
+        "partition", "removeprefix", "removesuffix", "replace", "rfind", "rindex", "rjust",
+        "rpartition", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip",
+        "swapcase", "title", "translate", "upper", "zfill", NULL };
+    const char *const *safe = obj.type == JT_DICT ? dict_safe : obj.type == JT_STR ? str_safe :
+                              obj.type == JT_LIST && !obj.u.list->is_tuple ? list_safe : NULL;
+    const char *const *unsafe = obj.type == JT_DICT ? dict_unsafe :
+                                obj.type == JT_LIST && !obj.u.list->is_tuple ? list_unsafe : NULL;
+    if (safe && in_list(safe, name, len)) {
+        *out = (jinja_val){ .type = JT_FUNC };
+        out->u.func = JF_METHOD;
+        return true;
+    }
+    if (unsafe && in_list(unsafe, name, len)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "access to attribute '%.*s' of '%s' object is unsafe",
+                 (int)(len > 40 ? 40 : len), name, jinja_type_name(obj));
+        *out = jinja_str_copy(c, msg, strlen(msg));
+        out->type = JT_UNDEF;
+        return true;
+    }
+    return false;
+}
+
 jinja_val jinja_getattr(jinja_ctx *c, jinja_val obj, const char *name, size_t len)
 {
     if (obj.type == JT_UNDEF)
         jinja_fail_undefined(c, obj);
+    jinja_val m;
+    if (python_attr(c, obj, name, len, &m))
+        return m;
     if (obj.type == JT_DICT || obj.type == JT_NS) {
         jinja_val *v = jinja_dict_get(obj.u.dict, jinja_str(name, len));
         if (v)
@@ -82,6 +134,9 @@ jinja_val jinja_getitem(jinja_ctx *c, jinja_val obj, jinja_val key)
     default:
         break;
     }
+    jinja_val m;
+    if (key.type == JT_STR && python_attr(c, obj, key.u.s.p, key.u.s.len, &m))
+        return m;
     if (key.type == JT_STR)
         return missing(c, obj, "attribute", key.u.s.p, key.u.s.len);
     return jinja_undef("item");

@@ -478,7 +478,9 @@ static void write_repr_depth(jinja_ctx *c, mm_buf *b, jinja_val v, int depth)
         put_s(c, b, ">");
         break;
     case JT_MACRO: put_s(c, b, "<Macro '"); put_s(c, b, v.u.macro->name); put_s(c, b, "'>"); break;
-    default: put_s(c, b, "<built-in function>"); break;
+    default:
+        put_s(c, b, v.u.func == JF_METHOD ? "<built-in method>" : "<built-in function>");
+        break;
     }
 }
 

@@ -176,7 +176,8 @@ int jinja_parse(const char *src, size_t len, jinja_arena *arena,
 int jinja_filter_id(const char *name);
 int jinja_test_id(const char *name);
 
-enum { JF_RANGE, JF_NAMESPACE, JF_DICT, JF_RAISE, JF_STRFTIME, JF__COUNT };
+enum { JF_RANGE, JF_NAMESPACE, JF_DICT, JF_RAISE, JF_STRFTIME, JF__COUNT,
+       JF_METHOD = 100 /* a method taken as a value (d.items): truthy, not callable here */ };
 
 /* ---- render state (jinja-eval.c) ---- */
 
