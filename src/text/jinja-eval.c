@@ -261,6 +261,8 @@ static jinja_val eval(jinja_ctx *c, jinja_frame *f, const jinja_node *n)
         jinja_args args;
         eval_args(c, f, n, &args);
         c->line = n->line;
+        if (n->op < 0)
+            jinja_fail(c, MM_EINVAL, "no filter named '%s'", n->name);
         return jinja_apply_filter(c, n->op, v, &args);
     }
     case JN_TEST: {
@@ -268,6 +270,8 @@ static jinja_val eval(jinja_ctx *c, jinja_frame *f, const jinja_node *n)
         jinja_args args;
         eval_args(c, f, n, &args);
         c->line = n->line;
+        if (n->op < 0)
+            jinja_fail(c, MM_EINVAL, "no test named '%s'", n->name);
         return jinja_bool(jinja_apply_test(c, n->op, v, &args));
     }
     case JN_NEG: case JN_POS: {
@@ -360,6 +364,8 @@ static jinja_val apply_chain(jinja_ctx *c, jinja_frame *f, const jinja_node *cha
     jinja_args args;
     eval_args(c, f, chain, &args);
     c->line = chain->line;
+    if (chain->op < 0)
+        jinja_fail(c, MM_EINVAL, "no filter named '%s'", chain->name);
     return jinja_apply_filter(c, chain->op, v, &args);
 }
 

@@ -214,9 +214,7 @@ static jinja_node *parse_filter(parser *ps, jinja_node *operand)
     jinja_node *f = node(ps, JN_FILTER, line);
     f->a = operand;
     f->name = name;
-    f->op = jinja_filter_id(name);
-    if (f->op < 0)
-        perr(ps, line, "no filter named '%s'", name);
+    f->op = jinja_filter_id(name);     /* -1: see check_names() */
     if (is_op(ps, "("))
         parse_call_args(ps, f);
     return f;
@@ -232,8 +230,6 @@ static jinja_node *parse_test(parser *ps, jinja_node *operand)
     t->a = operand;
     t->name = name;
     t->op = jinja_test_id(name);
-    if (t->op < 0)
-        perr(ps, line, "no test named '%s'", name);
     jinja_token *c = cur(ps);
     if (is_op(ps, "(")) {
         parse_call_args(ps, t);
@@ -867,6 +863,46 @@ static jinja_node *parse_body(parser *ps, const char *const *end_tags, const cha
     return body;
 }
 
+/* Jinja2 reports an unknown filter or test when it compiles the template,
+ * except inside an if statement or a conditional expression (a "soft"
+ * frame), where the error waits until the filter or test runs. Loops,
+ * macros, filter blocks and block sets open frames that are not soft. */
+static void check_names(parser *ps, const jinja_node *n, bool soft)
+{
+    if (!n)
+        return;
+    if ((n->kind == JN_FILTER || n->kind == JN_TEST) && n->op < 0 && !soft)
+        perr(ps, n->line, "no %s named '%s'", n->kind == JN_FILTER ? "filter" : "test", n->name);
+    bool inner = soft;
+    switch (n->kind) {
+    case JN_IF: case JN_COND:
+        inner = true;
+        break;
+    case JN_FOR:
+        check_names(ps, n->a, soft);
+        inner = false;
+        break;
+    case JN_MACRO: case JN_SETBLOCK:
+        inner = false;
+        break;
+    case JN_FILTERBLOCK:
+        check_names(ps, n->a, false);
+        check_names(ps, n->b, false);
+        return;
+    default:
+        break;
+    }
+    if (n->kind != JN_FOR)
+        check_names(ps, n->a, inner);
+    check_names(ps, n->b, inner);
+    check_names(ps, n->c, inner);
+    check_names(ps, n->d, inner);
+    for (size_t i = 0; i < n->n_kids; i++)
+        check_names(ps, n->kids[i], inner);
+    for (size_t i = 0; i < n->n_names && n->kw_vals; i++)
+        check_names(ps, n->kw_vals[i], inner);
+}
+
 int jinja_parse(const char *src, size_t len, jinja_arena *arena,
                 jinja_node **out, mm_error *err)
 {
@@ -880,5 +916,6 @@ int jinja_parse(const char *src, size_t len, jinja_arena *arena,
         return ps.code;
     const char *found = NULL;
     *out = parse_body(&ps, NULL, &found);
+    check_names(&ps, *out, false);
     return 0;
 }

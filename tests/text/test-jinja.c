@@ -105,8 +105,21 @@ static void test_syntax_errors(void)
     expect_error("{{ x is no_such_test }}", NULL, MM_EINVAL, "line 1", "no test named 'no_such_test'");
     expect_error("{% macro m(a=1, b) %}{% endmacro %}", NULL, MM_EINVAL,
                  "non-default argument follows default argument", NULL);
-    /* an unknown filter fails at parse time even in a branch never taken */
-    expect_error("{% if false %}{{ 1|nope }}{% endif %}", NULL, MM_EINVAL, "no filter named 'nope'", NULL);
+    /* an unknown filter fails at parse time, except inside an if statement
+     * or a conditional expression, where Jinja2 waits until it runs */
+    expect_error("{% for x in [1] %}{% if false %}{% endif %}{{ x|nope }}{% endfor %}", NULL,
+                 MM_EINVAL, "syntax error at line 1: no filter named 'nope'", NULL);
+    expect_error("{% if true %}{% for x in [1] %}{{ x is nope }}{% endfor %}{% endif %}", NULL,
+                 MM_EINVAL, "syntax error at line 1: no test named 'nope'", NULL);
+    char *ok = show("{% if false %}{{ 1|nope }}{% for x in 1|nope %}{% endfor %}{% endif %}"
+                    "{{ 2|nope if false else 3 }}", NULL);
+    CHECK_STR(ok, "3");
+    free(ok);
+    ok = show("{% if false %}{% filter nope %}x{% endfilter %}{% endif %}", NULL);
+    CHECK_STR(ok, "ERROR: chat template syntax error at line 1: no filter named 'nope'");
+    free(ok);
+    expect_error("{% if true %}\n{{ 1|nope }}{% endif %}", NULL, MM_EINVAL,
+                 "chat template line 2: no filter named 'nope'", NULL);
     expect_error("{% for x in xs recursive %}{% endfor %}", NULL, MM_EINVAL, "not supported", NULL);
 }
 
