@@ -205,11 +205,13 @@ static jinja_val f_tojson(jinja_ctx *c, jinja_val v, const jinja_args *a)
 
 static jinja_val f_items(jinja_ctx *c, jinja_val v, const jinja_args *a)
 {
-    jinja_val out = jinja_new_list(c);
+    jinja_val out = gen(jinja_new_list(c));
     if (v.type == JT_UNDEF)
         return out;
-    if (v.type != JT_DICT)
-        jinja_fail(c, MM_EINVAL, "can only get item pairs from a mapping");
+    if (v.type != JT_DICT) {    /* a generator: the error comes when it is iterated */
+        out.u.list->fail_msg = "can only get item pairs from a mapping";
+        return out;
+    }
     for (size_t i = 0; i < v.u.dict->len; i++) {
         jinja_val pair = jinja_new_list(c);
         pair.u.list->is_tuple = true;
@@ -217,7 +219,7 @@ static jinja_val f_items(jinja_ctx *c, jinja_val v, const jinja_args *a)
         jinja_list_push(c, pair.u.list, v.u.dict->vals[i]);
         jinja_list_push(c, out.u.list, pair);
     }
-    return gen(out);
+    return out;
 }
 
 /* Attribute path "a.b.0" looked up with getitem, as make_attrgetter does. */
@@ -429,8 +431,12 @@ static jinja_val f_indent(jinja_ctx *c, jinja_val v, const jinja_args *a)
     } else {
         jinja_fail(c, MM_EINVAL, "indent width must be an integer or a string");
     }
-    v = jinja_to_str(c, v);
-    /* s += "\n"; then split into lines as str.splitlines() does */
+    /* Jinja2 starts with s += "\n", which only a string survives */
+    if (v.type == JT_UNDEF)
+        jinja_fail_undefined(c, v);
+    if (v.type != JT_STR)
+        jinja_fail(c, MM_EINVAL, "indent needs a string, not '%s'", jinja_type_name(v));
+    /* then split into lines as str.splitlines() does */
     size_t n = v.u.s.len + 1;
     char *s = jinja_alloc(c, n + 1);
     memcpy(s, v.u.s.p, v.u.s.len);
@@ -511,7 +517,10 @@ static jinja_val f_dictsort(jinja_ctx *c, jinja_val v, const jinja_args *a)
     jinja_val by = str_arg(c, a, 1, "by", "key");
     bool reverse = jinja_truthy(arg(a, 2, "reverse", jinja_bool(false)));
     bool by_value = by.u.s.len == 5 && memcmp(by.u.s.p, "value", 5) == 0;
-    jinja_val out = f_items(c, v, a);
+    if (v.type != JT_DICT && v.type != JT_UNDEF)
+        jinja_fail(c, MM_EINVAL, "can only sort a mapping by key or value");
+    jinja_args none = { 0 };
+    jinja_val out = f_items(c, v, &none);
     jinja_list *l = out.u.list;
     l->is_gen = false;
     jinja_val *keys = jinja_alloc(c, (l->len + 1) * sizeof *keys);
@@ -698,19 +707,67 @@ static jinja_val f_wordcount(jinja_ctx *c, jinja_val v, const jinja_args *a)
     return jinja_int(n);
 }
 
-static const struct { const char *name; filter_fn fn; } FILTERS[] = {
-    { "abs", f_abs }, { "capitalize", f_capitalize }, { "count", f_length },
-    { "d", f_default }, { "default", f_default }, { "dictsort", f_dictsort },
-    { "e", f_escape }, { "escape", f_escape }, { "first", f_first }, { "float", f_float },
-    { "indent", f_indent }, { "int", f_int }, { "items", f_items }, { "join", f_join },
-    { "last", f_last }, { "length", f_length }, { "list", f_list }, { "lower", f_lower },
-    { "map", f_map }, { "max", f_max }, { "min", f_min }, { "reject", f_reject },
-    { "rejectattr", f_rejectattr }, { "replace", f_replace }, { "reverse", f_reverse },
-    { "round", f_round }, { "safe", f_safe }, { "select", f_select },
-    { "selectattr", f_selectattr }, { "sort", f_sort }, { "string", f_string },
-    { "sum", f_sum }, { "title", f_title }, { "tojson", f_tojson }, { "trim", f_trim },
-    { "unique", f_unique }, { "upper", f_upper }, { "wordcount", f_wordcount },
+/* Parameters after the value, as Jinja2 (and transformers' tojson) declare
+ * them: a call with more positionals or an unknown keyword is an error, as
+ * Python's TypeError is. "*": takes any arguments (checked by the filter). */
+static const struct { const char *name; filter_fn fn; const char *params; } FILTERS[] = {
+    { "abs", f_abs, "" }, { "capitalize", f_capitalize, "" }, { "count", f_length, "" },
+    { "d", f_default, "default_value boolean" }, { "default", f_default, "default_value boolean" },
+    { "dictsort", f_dictsort, "case_sensitive by reverse" }, { "e", f_escape, "" },
+    { "escape", f_escape, "" }, { "first", f_first, "" }, { "float", f_float, "default" },
+    { "indent", f_indent, "width first blank" }, { "int", f_int, "default base" },
+    { "items", f_items, "" }, { "join", f_join, "d attribute" }, { "last", f_last, "" },
+    { "length", f_length, "" }, { "list", f_list, "" }, { "lower", f_lower, "" },
+    { "map", f_map, "*" }, { "max", f_max, "case_sensitive attribute" },
+    { "min", f_min, "case_sensitive attribute" }, { "reject", f_reject, "*" },
+    { "rejectattr", f_rejectattr, "*" }, { "replace", f_replace, "old new count" },
+    { "reverse", f_reverse, "" }, { "round", f_round, "precision method" },
+    { "safe", f_safe, "" }, { "select", f_select, "*" }, { "selectattr", f_selectattr, "*" },
+    { "sort", f_sort, "reverse case_sensitive attribute" }, { "string", f_string, "" },
+    { "sum", f_sum, "attribute start" }, { "title", f_title, "" },
+    { "tojson", f_tojson, "ensure_ascii indent separators sort_keys" },
+    { "trim", f_trim, "chars" }, { "unique", f_unique, "case_sensitive attribute" },
+    { "upper", f_upper, "" }, { "wordcount", f_wordcount, "" },
 };
+
+/* Index of name among the space-separated params, or -1. */
+static int param_index(const char *params, const char *name)
+{
+    size_t n = strlen(name);
+    int i = 0;
+    for (const char *p = params; *p; i++) {
+        const char *e = strchr(p, ' ');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return i;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return -1;
+}
+
+static void check_signature(jinja_ctx *c, int id, const jinja_args *a)
+{
+    const char *params = FILTERS[id].params;
+    if (strcmp(params, "*") == 0)
+        return;
+    int n_params = params[0] ? 1 : 0;
+    for (const char *p = params; *p; p++)
+        n_params += *p == ' ';
+    if (a->n_pos > (size_t)n_params)
+        jinja_fail(c, MM_EINVAL, "filter '%s' takes %d argument(s) but %zu were given",
+                   FILTERS[id].name, n_params, a->n_pos);
+    for (size_t k = 0; k < a->n_kw; k++) {
+        int at = param_index(params, a->kw_names[k]);
+        if (at < 0)
+            jinja_fail(c, MM_EINVAL, "filter '%s' got an unexpected keyword argument '%s'",
+                       FILTERS[id].name, a->kw_names[k]);
+        if ((size_t)at < a->n_pos)
+            jinja_fail(c, MM_EINVAL, "filter '%s' got multiple values for argument '%s'",
+                       FILTERS[id].name, a->kw_names[k]);
+    }
+}
 
 int jinja_filter_id(const char *name)
 {
@@ -723,5 +780,6 @@ int jinja_filter_id(const char *name)
 jinja_val jinja_apply_filter(jinja_ctx *c, int id, jinja_val v, const jinja_args *args)
 {
     MM_ASSERT(id >= 0 && (size_t)id < MM_ARRAY_LEN(FILTERS));
+    check_signature(c, id, args);
     return FILTERS[id].fn(c, v, args);
 }

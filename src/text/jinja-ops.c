@@ -116,10 +116,8 @@ jinja_val jinja_getitem(jinja_ctx *c, jinja_val obj, jinja_val key)
             return *v;
         break;
     }
-    case JT_LIST:
-        if (obj.u.list->is_gen)
-            jinja_fail(c, MM_EINVAL, "'generator' object is not subscriptable");
-        if (py_index(c, key, obj.u.list->len, &idx))
+    case JT_LIST:               /* a generator's TypeError becomes undefined */
+        if (!obj.u.list->is_gen && py_index(c, key, obj.u.list->len, &idx))
             return obj.u.list->items[idx];
         break;
     case JT_STR: {
@@ -147,6 +145,8 @@ jinja_list *jinja_iterable(jinja_ctx *c, jinja_val v)
     jinja_val l;
     switch (v.type) {
     case JT_LIST:
+        if (v.u.list->fail_msg)
+            jinja_fail(c, MM_EINVAL, "%s", v.u.list->fail_msg);
         return v.u.list;
     case JT_UNDEF:
         return jinja_new_list(c).u.list;
@@ -366,6 +366,7 @@ jinja_val jinja_slice(jinja_ctx *c, jinja_val obj, const bool has[3], const int6
         jinja_fail(c, MM_EINVAL, "slice step cannot be zero");
     if (obj.type == JT_UNDEF)
         jinja_fail_undefined(c, obj);
+    /* slices bypass the sandbox's getitem: Python's TypeError stays an error */
     if ((obj.type != JT_LIST && obj.type != JT_STR) || (obj.type == JT_LIST && obj.u.list->is_gen))
         jinja_fail(c, MM_EINVAL, "'%s' object is not subscriptable", jinja_type_name(obj));
     int64_t len = obj.type == JT_LIST ? (int64_t)obj.u.list->len

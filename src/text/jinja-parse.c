@@ -311,9 +311,19 @@ static jinja_node *parse_postfix(parser *ps, jinja_node *n)
             at->name = expect_ident(ps);
             n = at;
         } else if (skip_op(ps, "[")) {
-            n = parse_subscribed(ps, n, line);
-            if (is_op(ps, ","))
-                perr(ps, line, "tuple subscripts are not supported");
+            jinja_node *sub = parse_subscribed(ps, n, line);
+            if (is_op(ps, ",") && sub->kind == JN_SLICE)
+                perr(ps, line, "tuples of slices are not supported");
+            if (is_op(ps, ",")) {   /* x[a, b]: the key is a tuple */
+                nvec items = { 0 };
+                nvec_push(ps, &items, sub->b);
+                while (skip_op(ps, ",") && !is_op(ps, "]"))
+                    nvec_push(ps, &items, parse_expr(ps));
+                sub->b = node(ps, JN_TUPLE, line);
+                sub->b->kids = items.v;
+                sub->b->n_kids = items.n;
+            }
+            n = sub;
             expect_op(ps, "]");
         } else if (is_op(ps, "(")) {
             jinja_node *call = node(ps, JN_CALL, line);

@@ -101,6 +101,7 @@ struct jinja_list {
     size_t len, cap;
     bool is_tuple;
     bool is_gen;             /* a generator (|map, |select...): always true, no len(), not JSON */
+    const char *fail_msg;    /* a generator that fails with this when iterated */
 };
 
 struct jinja_dict {                                /* insertion ordered */
