@@ -451,6 +451,8 @@ static jinja_val make_dict(jinja_ctx *c, const jinja_args *a, jinja_type type)
         jinja_fail(c, MM_EINVAL, "expected at most 1 positional argument, got %zu", a->n_pos);
     if (a->n_pos == 1) {
         jinja_val src = a->pos[0];
+        if (src.type == JT_UNDEF)   /* dict() asks it for .keys, which fails */
+            jinja_fail_undefined(c, src);
         if (src.type == JT_DICT) {
             for (size_t i = 0; i < src.u.dict->len; i++)
                 jinja_dict_set(c, d.u.dict, src.u.dict->keys[i], src.u.dict->vals[i]);

@@ -414,6 +414,7 @@ static void exec_for(jinja_ctx *c, jinja_frame *f, const jinja_node *n, mm_buf *
         items = kept;
     }
     jinja_dict *loop = jinja_new_dict(c).u.dict;
+    loop->is_loop = true;
     jinja_val loop_val = { .type = JT_DICT };
     loop_val.u.dict = loop;
     jinja_val *outer_loop = NULL;

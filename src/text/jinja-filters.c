@@ -499,7 +499,11 @@ static jinja_val sort_key(jinja_ctx *c, jinja_val item, jinja_val attr, bool cas
 
 static jinja_val f_sort(jinja_ctx *c, jinja_val v, const jinja_args *a)
 {
-    bool reverse = jinja_truthy(arg(a, 0, "reverse", jinja_bool(false)));
+    jinja_val rev = arg(a, 0, "reverse", jinja_bool(false));
+    if (rev.type != JT_BOOL && rev.type != JT_INT)   /* sorted(reverse=) wants an int */
+        jinja_fail(c, MM_EINVAL, "'%s' object cannot be interpreted as an integer",
+                   jinja_type_name(rev));
+    bool reverse = jinja_truthy(rev);
     bool cs = jinja_truthy(arg(a, 1, "case_sensitive", jinja_bool(false)));
     jinja_val attr = arg(a, 2, "attribute", jinja_none());
     jinja_val out = f_list(c, v, a);

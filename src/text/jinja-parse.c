@@ -311,6 +311,13 @@ static jinja_node *parse_postfix(parser *ps, jinja_node *n)
             at->name = expect_ident(ps);
             n = at;
         } else if (skip_op(ps, "[")) {
+            if (skip_op(ps, "]")) {     /* x[]: the key is an empty tuple */
+                jinja_node *it = node(ps, JN_ITEM, line);
+                it->a = n;
+                it->b = node(ps, JN_TUPLE, line);
+                n = it;
+                continue;
+            }
             jinja_node *sub = parse_subscribed(ps, n, line);
             if (is_op(ps, ",") && sub->kind == JN_SLICE)
                 perr(ps, line, "tuples of slices are not supported");

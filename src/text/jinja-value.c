@@ -471,7 +471,18 @@ static void write_repr_depth(jinja_ctx *c, mm_buf *b, jinja_val v, int depth)
         put_s(c, b, l->is_tuple ? ")" : "]");
         break;
     }
-    case JT_DICT: write_dict_repr(c, b, v.u.dict, depth); break;
+    case JT_DICT:
+        if (v.u.dict->is_loop) {
+            jinja_val *i = jinja_dict_get_str(v.u.dict, "index");
+            jinja_val *n = jinja_dict_get_str(v.u.dict, "length");
+            char tmp[64];
+            snprintf(tmp, sizeof tmp, "<LoopContext %lld/%lld>", i ? (long long)i->u.i : 0LL,
+                     n ? (long long)n->u.i : 0LL);
+            put_s(c, b, tmp);
+            break;
+        }
+        write_dict_repr(c, b, v.u.dict, depth);
+        break;
     case JT_NS:
         put_s(c, b, "<Namespace ");
         write_dict_repr(c, b, v.u.dict, depth);

@@ -107,6 +107,7 @@ struct jinja_list {
 struct jinja_dict {                                /* insertion ordered */
     jinja_val *keys, *vals;
     size_t len, cap;
+    bool is_loop;            /* the loop object: prints as <LoopContext i/n> */
 };
 
 /* ---- tokens (jinja-lex.c) ---- */
