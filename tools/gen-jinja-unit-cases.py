@@ -121,7 +121,8 @@ CASES = [
     "{{ d.items is defined }} {{ d.pop is defined }} {{ s.upper is defined }} {{ xs.append is defined }} {{ xs.count is defined }} {% if schema.items %}method{% endif %} [{{ schema.type }}] [{{ d.pop }}]",
     # the sandbox's getitem turns a TypeError into undefined
     "[{{ nothing[0] }}] [{{ (xs|map('string'))[0] }}] [{{ n[0] }}] [{{ xs['a', 1] }}] [{{ d['a', 1] }}]",
-    "[{{ xs[] }}] {% for x in xs %}{{ loop }}{% endfor %}",
+    "[{{ xs[] }}] {% for x in xs %}{{ loop }}{% endfor %} {% if no %}{{ 1 is a.b }}{% endif %}",
+    "{% if (yes if yes else no) %}x{% endif %} {% set v = 1 if yes else 2 %}{{ v }}",
     # filters check their arguments as Python does
     "{{ xs|length(indent=2) if false else 'ok' }}",
     # errors in Jinja2 (the expected output is NULL): each must fail here too
@@ -129,6 +130,7 @@ CASES = [
     "{{ xs|indent }}", "{{ nothing|indent }}", "{{ xs|title(1, 2) }}", "{{ 'a' < 1 }}",
     "{{ nothing + 1 }}", "{{ xs|tojson(indnt=2) }}", "{% for a, b in xs %}{% endfor %}",
     "{{ xs|sort('type') }}", "{% set ns = namespace(undefined_var) %}",
+    "{% if yes if yes else no %}x{% endif %}", "{% if no %}{% elif a if b %}{% endif %}",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",
     "{{ dict(a=1, b='x') }} {{ namespace(a=1).a }} {{ strftime_now('%Y-%m-%d %H:%M %b %d') }}",

@@ -226,6 +226,13 @@ static jinja_node *parse_test(parser *ps, jinja_node *operand)
     advance(ps);                        /* "is" */
     bool negated = skip_name(ps, "not");
     const char *name = expect_ident(ps);
+    while (skip_op(ps, ".")) {          /* dotted test names are one name */
+        const char *part = expect_ident(ps);
+        size_t size = strlen(name) + strlen(part) + 2;
+        char *joined = palloc(ps, size);
+        snprintf(joined, size, "%s.%s", name, part);
+        name = joined;
+    }
     jinja_node *t = node(ps, JN_TEST, line);
     t->a = operand;
     t->name = name;
@@ -616,11 +623,12 @@ static jinja_node *parse_expr(parser *ps)
     return n;
 }
 
-/* Expressions separated by commas form a tuple, as in {{ a, b }}. */
-static jinja_node *parse_tuple(parser *ps)
+/* Expressions separated by commas form a tuple, as in {{ a, b }}. An if
+ * statement's condition admits no "a if b else c" (with_cond false). */
+static jinja_node *parse_tuple(parser *ps, bool with_cond)
 {
     int line = cur(ps)->line;
-    jinja_node *first = parse_expr(ps);
+    jinja_node *first = with_cond ? parse_expr(ps) : parse_or(ps);
     if (!is_op(ps, ","))
         return first;
     nvec items = { 0 };
@@ -628,7 +636,7 @@ static jinja_node *parse_tuple(parser *ps)
     while (skip_op(ps, ",")) {
         if (cur(ps)->type == JK_VAR_END || cur(ps)->type == JK_BLOCK_END)
             break;
-        nvec_push(ps, &items, parse_expr(ps));
+        nvec_push(ps, &items, with_cond ? parse_expr(ps) : parse_or(ps));
     }
     jinja_node *n = node(ps, JN_TUPLE, line);
     n->kids = items.v;
@@ -699,7 +707,7 @@ static jinja_node *parse_for(parser *ps, int line)
 static jinja_node *parse_if(parser *ps, int line)
 {
     jinja_node *n = node(ps, JN_IF, line);
-    n->a = parse_tuple(ps);
+    n->a = parse_tuple(ps, false);
     expect_block_end(ps);
     static const char *const ends[] = { "endif", "elif", "else", NULL };
     const char *found = NULL;
@@ -733,7 +741,7 @@ static jinja_node *parse_set(parser *ps, int line)
         parse_targets(ps, n);
     }
     if (skip_op(ps, "=")) {
-        n->a = parse_tuple(ps);
+        n->a = parse_tuple(ps, true);
         expect_block_end(ps);
         return n;
     }
@@ -846,7 +854,7 @@ static jinja_node *parse_body(parser *ps, const char *const *end_tags, const cha
         } else if (t->type == JK_VAR_BEGIN) {
             advance(ps);
             jinja_node *n = node(ps, JN_OUTPUT, t->line);
-            n->a = parse_tuple(ps);
+            n->a = parse_tuple(ps, true);
             if (cur(ps)->type != JK_VAR_END)
                 unexpected(ps, "end of print statement");
             advance(ps);
