@@ -100,6 +100,7 @@ CASES = [
     "{{ 'one\\ntwo\\n\\nthree'|indent }}|{{ 'one\\ntwo'|indent(2, true) }}|{{ 'a\\n\\nb'|indent(1, blank=true) }}|{{ 'x'|indent('> ', first=true) }}",
     "{{ d|tojson }} {{ msgs[1]|tojson }} {{ u|tojson }} {{ 'q\"\\\\\\n\\t<&>'|tojson }} {{ [1.5, true, none]|tojson }}",
     "{{ d|tojson(indent=2) }}\n{{ xs|tojson(indent=4) }}\n{{ empty|tojson(indent=2) }} {{ {}|tojson(indent=2) }}",
+    "{{ d|tojson(separators=',:') }} {{ d|tojson(indent='--') }} {{ xs|tojson(true, 1) }}",
     "{{ d|tojson(sort_keys=true) }} {{ u|tojson(ensure_ascii=true) }} {{ d|tojson(separators=(',', ':')) }}",
     "{{ '<a href=\"x\">'|e }} {{ 'a&b'|escape }} {{ '<b>'|safe }} {{ ('<i>'|safe) + '<u>' }}",
     "{{ 'Hello World'|wordcount }} {{ 'a' if false else 'skip' }}",
@@ -130,6 +131,7 @@ CASES = [
     "{{ xs|indent }}", "{{ nothing|indent }}", "{{ xs|title(1, 2) }}", "{{ 'a' < 1 }}",
     "{{ nothing + 1 }}", "{{ xs|tojson(indnt=2) }}", "{% for a, b in xs %}{% endfor %}",
     "{{ xs|sort('type') }}", "{% set ns = namespace(undefined_var) %}",
+    "{{ d|tojson(separators='user') }}", "{{ d|tojson(separators=(1, 2)) }}",
     "{% if yes if yes else no %}x{% endif %}", "{% if no %}{% elif a if b %}{% endif %}",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",

@@ -181,20 +181,29 @@ static jinja_val f_tojson(jinja_ctx *c, jinja_val v, const jinja_args *a)
     jinja_val sort_keys = arg(a, 3, "sort_keys", jinja_bool(false));
     char spaces[64];
     const char *ind = NULL;
-    if (indent.type == JT_INT) {
-        int64_t n = indent.u.i < 0 ? 0 : indent.u.i > 32 ? 32 : indent.u.i;
+    if (indent.type == JT_INT || indent.type == JT_BOOL) {
+        int64_t i = indent.type == JT_INT ? indent.u.i : indent.u.b;
+        int64_t n = i < 0 ? 0 : i > 32 ? 32 : i;
         memset(spaces, ' ', (size_t)n);
         spaces[n] = '\0';
         ind = spaces;
     } else if (indent.type == JT_STR) {
         ind = jinja_str_copy(c, indent.u.s.p, indent.u.s.len).u.s.p;
+    } else if (indent.type != JT_NONE) {
+        jinja_fail(c, MM_EINVAL, "tojson indent must be an integer, a string or none");
     }
     const char *item_sep = NULL, *key_sep = NULL;
-    if (seps.type == JT_LIST && seps.u.list->len == 2 && seps.u.list->items[0].type == JT_STR &&
-        seps.u.list->items[1].type == JT_STR) {
-        jinja_val s0 = seps.u.list->items[0], s1 = seps.u.list->items[1];
-        item_sep = jinja_str_copy(c, s0.u.s.p, s0.u.s.len).u.s.p;
-        key_sep = jinja_str_copy(c, s1.u.s.p, s1.u.s.len).u.s.p;
+    if (seps.type != JT_NONE) {  /* item_separator, key_separator = separators */
+        jinja_list *l = jinja_iterable(c, seps);
+        if (l->len != 2)
+            jinja_fail(c, MM_EINVAL, "%s values to unpack (expected 2, got %zu)",
+                       l->len > 2 ? "too many" : "not enough", l->len);
+        for (int k = 0; k < 2; k++) {
+            if (l->items[k].type != JT_STR)
+                jinja_fail(c, MM_EINVAL, "tojson separators must be strings");
+            const char *sep = jinja_str_copy(c, l->items[k].u.s.p, l->items[k].u.s.len).u.s.p;
+            *(k ? &key_sep : &item_sep) = sep;
+        }
     }
     mm_buf b;
     jinja_buf_init(c, &b);
