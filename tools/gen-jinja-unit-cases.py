@@ -118,6 +118,10 @@ CASES = [
     "{{ name.startswith('Wo') }} {{ name.endswith('ld') }} {{ name.startswith(('x', 'W')) }} {{ 'ab-cd'.replace('-', '') }} {{ \"they're\".title() }} {{ 'hELLO'.capitalize() }}",
     "{{ d.get('a') }} {{ d.get('zz') }} {{ d.get('zz', 'dflt') }} {{ d.keys()|list }} {{ d.values()|list|length }} {{ d.items()|list|first }}",
     "{{ 'abcabc'.find('c') }} {{ 'abcabc'.count('bc') }} {{ '-'.join(['a', 'b']) }}",
+    # case mappings beyond ASCII
+    "{{ u|upper }} {{ 'ÉCOLE Ωμέγα ПРИВЕТ ĞÜŞ Straße'|lower }} {{ 'straße ß'|upper }} {{ 'élan vital ßx'|title }} {{ 'ßa'|capitalize }}",
+    "{{ 'élan ÉLAN'.title() }} {{ 'ÿ µ ı ſ ŉ'.upper() }} {{ 'İx'.lower() }} {{ 'ÀÉ' is upper }} {{ 'àé' is lower }} {{ 'ß' is lower }}",
+    "{{ ['é', 'E', 'e', 'É']|sort }} {{ ['É', 'é']|unique|list }}",
     # method names as attributes: Python finds the method before the key
     "{{ d.items is defined }} {{ d.pop is defined }} {{ s.upper is defined }} {{ xs.append is defined }} {{ xs.count is defined }} {% if schema.items %}method{% endif %} [{{ schema.type }}] [{{ d.pop }}]",
     # the sandbox's getitem turns a TypeError into undefined

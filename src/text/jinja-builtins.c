@@ -67,18 +67,6 @@ static int64_t int_of(jinja_ctx *c, jinja_val v, const char *what)
     jinja_fail(c, MM_EINVAL, "%s needs an integer, got '%s'", what, jinja_type_name(v));
 }
 
-static bool has_case(const jinja_val v, bool upper)
-{
-    bool cased = false;
-    for (size_t i = 0; i < v.u.s.len; i++) {
-        char ch = v.u.s.p[i];
-        if ((upper && ch >= 'a' && ch <= 'z') || (!upper && ch >= 'A' && ch <= 'Z'))
-            return false;
-        cased = cased || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-    }
-    return cased;
-}
-
 bool jinja_apply_test(jinja_ctx *c, int id, jinja_val v, const jinja_args *a)
 {
     switch (id) {
@@ -119,8 +107,8 @@ bool jinja_apply_test(jinja_ctx *c, int id, jinja_val v, const jinja_args *a)
     case T_MAPPING: return v.type == JT_DICT;
     case T_ITERABLE: case T_SEQUENCE:
         return v.type == JT_STR || v.type == JT_LIST || v.type == JT_DICT || v.type == JT_UNDEF;
-    case T_LOWER: return v.type == JT_STR && has_case(v, false);
-    case T_UPPER: return v.type == JT_STR && has_case(v, true);
+    case T_LOWER: return v.type == JT_STR && jinja_has_case(v, false);
+    case T_UPPER: return v.type == JT_STR && jinja_has_case(v, true);
     case T_SAMEAS: {
         jinja_val o = need_arg(c, a, 0, "other", "sameas");
         if (v.type != o.type)
@@ -287,24 +275,6 @@ static jinja_val replace(jinja_ctx *c, jinja_val s, const jinja_args *a)
     return jinja_buf_to_str(c, &b);
 }
 
-static jinja_val change_case(jinja_ctx *c, jinja_val s, int mode)
-{
-    char *o = jinja_alloc(c, s.u.s.len + 1);
-    bool prev_cased = false;
-    for (size_t i = 0; i < s.u.s.len; i++) {
-        char ch = s.u.s.p[i];
-        bool up = ch >= 'a' && ch <= 'z', low = ch >= 'A' && ch <= 'Z';
-        bool to_upper = mode == 'U' || (mode == 'T' && !prev_cased) || (mode == 'C' && i == 0);
-        if (to_upper && up)
-            ch = (char)(ch - 32);
-        else if (!to_upper && low && mode != 'U')
-            ch = (char)(ch + 32);
-        prev_cased = up || low;
-        o[i] = ch;
-    }
-    return jinja_str(o, s.u.s.len);
-}
-
 static jinja_val str_method(jinja_ctx *c, jinja_val s, const char *name, const jinja_args *a,
                             bool *found)
 {
@@ -315,10 +285,10 @@ static jinja_val str_method(jinja_ctx *c, jinja_val s, const char *name, const j
     if (name_is(name, "split")) return split(c, s, a);
     if (name_is(name, "startswith")) return jinja_bool(affix(c, s, a, true));
     if (name_is(name, "endswith")) return jinja_bool(affix(c, s, a, false));
-    if (name_is(name, "upper")) return change_case(c, s, 'U');
-    if (name_is(name, "lower")) return change_case(c, s, 'L');
-    if (name_is(name, "title")) return change_case(c, s, 'T');
-    if (name_is(name, "capitalize")) return change_case(c, s, 'C');
+    if (name_is(name, "upper")) return jinja_change_case(c, s, 'U');
+    if (name_is(name, "lower")) return jinja_change_case(c, s, 'L');
+    if (name_is(name, "title")) return jinja_change_case(c, s, 'T');
+    if (name_is(name, "capitalize")) return jinja_change_case(c, s, 'C');
     if (name_is(name, "replace")) return replace(c, s, a);
     if (name_is(name, "find") || name_is(name, "count")) {
         jinja_val sub = str_of(c, need_arg(c, a, 0, "sub", name), name);

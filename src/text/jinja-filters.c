@@ -28,22 +28,9 @@ static jinja_val str_arg(jinja_ctx *c, const jinja_args *a, size_t pos, const ch
     return jinja_to_str(c, v);
 }
 
-static bool is_ws(char ch)
+static jinja_val change_case(jinja_ctx *c, jinja_val v, int mode)
 {
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f' ||
-           (ch >= 0x1c && ch <= 0x1f);
-}
-
-static char lower_ascii(char ch) { return ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch; }
-static char upper_ascii(char ch) { return ch >= 'a' && ch <= 'z' ? (char)(ch - 32) : ch; }
-
-static jinja_val map_chars(jinja_ctx *c, jinja_val v, char (*fn)(char))
-{
-    v = jinja_to_str(c, v);
-    char *s = jinja_alloc(c, v.u.s.len + 1);
-    for (size_t i = 0; i < v.u.s.len; i++)
-        s[i] = fn(v.u.s.p[i]);
-    return jinja_str(s, v.u.s.len);
+    return jinja_change_case(c, jinja_to_str(c, v), mode);
 }
 
 static int64_t len_of(jinja_ctx *c, jinja_val v)
@@ -71,36 +58,24 @@ static jinja_val f_length(jinja_ctx *c, jinja_val v, const jinja_args *a)
 
 static jinja_val f_upper(jinja_ctx *c, jinja_val v, const jinja_args *a)
 {
-    return map_chars(c, v, upper_ascii);
+    return change_case(c, v, 'U');
 }
 
 static jinja_val f_lower(jinja_ctx *c, jinja_val v, const jinja_args *a)
 {
-    return map_chars(c, v, lower_ascii);
+    return change_case(c, v, 'L');
 }
 
 static jinja_val f_capitalize(jinja_ctx *c, jinja_val v, const jinja_args *a)
 {
-    jinja_val s = map_chars(c, v, lower_ascii);
-    if (s.u.s.len)
-        ((char *)s.u.s.p)[0] = upper_ascii(s.u.s.p[0]);
-    return s;
+    return change_case(c, v, 'C');
 }
 
 /* Jinja's title: each piece split at runs of [-\s({[<] gets its first
  * character upper-cased and the rest lower-cased. */
 static jinja_val f_title(jinja_ctx *c, jinja_val v, const jinja_args *a)
 {
-    jinja_val s = map_chars(c, v, lower_ascii);
-    char *p = (char *)s.u.s.p;
-    bool start = true;
-    for (size_t i = 0; i < s.u.s.len; i++) {
-        bool sep = is_ws(p[i]) || strchr("-({[<", p[i]) != NULL;
-        if (start && !sep)
-            p[i] = upper_ascii(p[i]);
-        start = sep;
-    }
-    return s;
+    return change_case(c, v, 'J');
 }
 
 static jinja_val trim_chars(jinja_ctx *c, jinja_val v, jinja_val chars, bool left, bool right)
@@ -502,7 +477,7 @@ static jinja_val sort_key(jinja_ctx *c, jinja_val item, jinja_val attr, bool cas
 {
     jinja_val k = attr.type == JT_NONE ? item : get_path(c, item, attr);
     if (!case_sensitive && k.type == JT_STR)
-        k = map_chars(c, k, lower_ascii);
+        k = change_case(c, k, 'L');
     return k;
 }
 
@@ -713,7 +688,7 @@ static jinja_val f_wordcount(jinja_ctx *c, jinja_val v, const jinja_args *a)
     for (size_t i = 0; i < v.u.s.len; i++) {
         unsigned char ch = (unsigned char)v.u.s.p[i];
         bool w = ch >= 0x80 || ch == '_' || (ch >= '0' && ch <= '9') ||
-                 (lower_ascii((char)ch) >= 'a' && lower_ascii((char)ch) <= 'z');
+                 (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
         n += w && !in_word;
         in_word = w;
     }

@@ -149,24 +149,6 @@ static size_t match_word_tag(const char *s, const char *name, char *open_sign, c
     return 0;
 }
 
-/* Decode a Python string literal body (escapes as unicode-escape reads them). */
-static int put_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12)); out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18)); out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static int hex_val(char ch)
 {
     if (is_digit(ch)) return ch - '0';
@@ -221,7 +203,7 @@ static int lex_string(lexer *lx)
                 while (n < 3 && s[k] >= '0' && s[k] <= '7')
                     cp = cp * 8 + (uint32_t)(s[k++] - '0'), n++;
                 k--;
-                o += (size_t)put_utf8(out + o, cp);
+                o += jinja_utf8_encode(out + o, cp);
             } else {
                 out[o++] = '\\';
                 out[o++] = e;
@@ -238,7 +220,7 @@ static int lex_string(lexer *lx)
             if (cp > 0x10FFFF)
                 return fail(lx, "illegal Unicode escape in a string literal");
             k += (size_t)digits;
-            o += (size_t)put_utf8(out + o, cp);
+            o += jinja_utf8_encode(out + o, cp);
         }
     }
     out[o] = '\0';

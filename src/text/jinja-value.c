@@ -369,22 +369,6 @@ static void write_int(jinja_ctx *c, mm_buf *b, int64_t i)
     put_s(c, b, tmp);
 }
 
-/* Decode one UTF-8 sequence at s (len > 0); invalid bytes decode as themselves. */
-static uint32_t utf8_next(const unsigned char *s, size_t len, size_t *adv)
-{
-    uint32_t ch = s[0];
-    int n = ch >= 0xF0 ? 3 : ch >= 0xE0 ? 2 : ch >= 0xC0 ? 1 : 0;
-    if ((size_t)n >= len) {
-        *adv = 1;
-        return ch;
-    }
-    uint32_t cp = n == 3 ? ch & 0x07 : n == 2 ? ch & 0x0F : n == 1 ? ch & 0x1F : ch;
-    for (int k = 1; k <= n; k++)
-        cp = (cp << 6) | (s[k] & 0x3F);
-    *adv = (size_t)n + 1;
-    return cp;
-}
-
 static void write_repr_str(jinja_ctx *c, mm_buf *b, const char *p, size_t len)
 {
     bool has_sq = memchr(p, '\'', len) != NULL, has_dq = memchr(p, '"', len) != NULL;
@@ -411,7 +395,7 @@ static void write_repr_str(jinja_ctx *c, mm_buf *b, const char *p, size_t len)
             i++;
         } else {
             size_t adv;
-            uint32_t cp = utf8_next((const unsigned char *)p + i, len - i, &adv);
+            uint32_t cp = jinja_utf8_decode(p + i, len - i, &adv);
             /* the non-printable code points Python escapes that templates may meet */
             if ((cp >= 0x80 && cp <= 0xA0) || cp == 0xAD) {
                 snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
@@ -546,7 +530,7 @@ static void write_json_str(jinja_ctx *c, mm_buf *b, const char *p, size_t len, b
             i++;
         } else if (ch >= 0x80 && ascii) {
             size_t adv;
-            uint32_t cp = utf8_next((const unsigned char *)p + i, len - i, &adv);
+            uint32_t cp = jinja_utf8_decode(p + i, len - i, &adv);
             if (cp >= 0x10000) {
                 uint32_t v = cp - 0x10000;
                 snprintf(esc, sizeof esc, "\\u%04x\\u%04x", (unsigned)(0xD800 | (v >> 10)),
@@ -718,60 +702,4 @@ jinja_val jinja_from_json(jinja_ctx *c, const cJSON *j, int depth)
         return d;
     }
     return jinja_none();
-}
-
-/* ---- UTF-8 ---- */
-
-/* Python's str.isspace(): ASCII \t\n\v\f\r, \x1c-\x1f and space, plus
- * U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F
- * and U+3000. */
-static bool space_seq(const unsigned char *p, size_t n)
-{
-    if (n == 1)
-        return p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r') || (p[0] >= 0x1c && p[0] <= 0x1f);
-    if (n == 2)
-        return p[0] == 0xC2 && (p[1] == 0x85 || p[1] == 0xA0);
-    if (p[0] == 0xE1)
-        return p[1] == 0x9A && p[2] == 0x80;
-    if (p[0] == 0xE2 && p[1] == 0x80)
-        return p[2] <= 0x8A || p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF;
-    if (p[0] == 0xE2 && p[1] == 0x81)
-        return p[2] == 0x9F;
-    return p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80;
-}
-
-size_t jinja_space_len(const char *s, size_t len)
-{
-    for (size_t n = 1; n <= 3 && n <= len; n++)
-        if (space_seq((const unsigned char *)s, n))
-            return n;
-    return 0;
-}
-
-size_t jinja_space_len_back(const char *s, size_t len)
-{
-    for (size_t n = 1; n <= 3 && n <= len; n++)
-        if (space_seq((const unsigned char *)s + len - n, n))
-            return n;
-    return 0;
-}
-
-size_t jinja_utf8_len(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
-}
-
-size_t jinja_utf8_offset(const char *s, size_t len, size_t index)
-{
-    size_t i = 0;
-    while (i < len && index > 0) {
-        i++;
-        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-            i++;
-        index--;
-    }
-    return i;
 }

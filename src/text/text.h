@@ -257,6 +257,20 @@ jinja_val jinja_buf_to_str(jinja_ctx *c, mm_buf *b);
 
 jinja_val jinja_from_json(jinja_ctx *c, const cJSON *j, int depth);
 
+/* Decode one UTF-8 sequence at s (len > 0; *adv its bytes); an invalid
+ * byte decodes as itself. Encode cp into out (4 bytes room); returns bytes. */
+uint32_t jinja_utf8_decode(const char *s, size_t len, size_t *adv);
+size_t jinja_utf8_encode(char *out, uint32_t cp);
+/* Python's one-to-one case mappings for the scripts jinja-utf8.c covers;
+ * other code points map to themselves. */
+uint32_t jinja_upper(uint32_t cp);
+uint32_t jinja_lower(uint32_t cp);
+bool jinja_is_cased(uint32_t cp);
+/* Python's str.upper() ('U'), lower() ('L'), title() ('T'), capitalize()
+ * ('C') and Jinja's title filter ('J': a word starts after [-\s({[<]). */
+jinja_val jinja_change_case(jinja_ctx *c, jinja_val s, int mode);
+/* str.isupper() (upper) or str.islower(). */
+bool jinja_has_case(jinja_val s, bool upper);
 /* Bytes of the whitespace character (as Python's str.isspace()) starting
  * at s / ending at s + len; 0 when there is none. */
 size_t jinja_space_len(const char *s, size_t len);
