@@ -172,6 +172,50 @@ struct jinja_node {
 int jinja_parse(const char *src, size_t len, jinja_arena *arena,
                 jinja_node **out, mm_error *err);
 
+/* Parser state and helpers shared by jinja-parse.c (expressions) and
+ * jinja-stmt.c (statements). A syntax error longjmps to jmp. */
+#define JINJA_PARSE_MAX_DEPTH 200
+
+typedef struct jinja_parser {
+    jinja_token *t;
+    size_t n, i;
+    jinja_arena *arena;
+    mm_error *err;
+    jmp_buf jmp;
+    int depth;
+    int code;                /* the error code jinja_perr/jinja_palloc unwound with */
+} jinja_parser;
+
+/* Growable arrays of nodes and names in the arena. */
+typedef struct jinja_nvec { jinja_node **v; size_t n, cap; } jinja_nvec;
+typedef struct jinja_svec { const char **v; size_t n, cap; } jinja_svec;
+
+_Noreturn void jinja_perr(jinja_parser *ps, int line, const char *fmt, ...) MM_PRINTF(3, 4);
+_Noreturn void jinja_unexpected(jinja_parser *ps, const char *wanted);
+void *jinja_palloc(jinja_parser *ps, size_t size);
+jinja_token *jinja_tok_cur(jinja_parser *ps);
+jinja_token *jinja_tok_peek(jinja_parser *ps, size_t k);
+jinja_token *jinja_tok_next(jinja_parser *ps);
+bool jinja_tok_is(const jinja_token *t, jinja_tok_type type, const char *text);
+bool jinja_is_op(jinja_parser *ps, const char *op);
+bool jinja_is_name(jinja_parser *ps, const char *name);
+bool jinja_skip_op(jinja_parser *ps, const char *op);
+bool jinja_skip_name(jinja_parser *ps, const char *name);
+void jinja_expect_op(jinja_parser *ps, const char *op);
+const char *jinja_expect_ident(jinja_parser *ps);
+jinja_node *jinja_new_node(jinja_parser *ps, jinja_kind kind, int line);
+void jinja_nvec_push(jinja_parser *ps, jinja_nvec *a, jinja_node *x);
+void jinja_svec_push(jinja_parser *ps, jinja_svec *a, const char *x);
+/* Count one nesting level against JINJA_PARSE_MAX_DEPTH (callers decrement). */
+void jinja_enter(jinja_parser *ps);
+/* An expression (with "a if b else c"); an or-expression (without). */
+jinja_node *jinja_parse_expr(jinja_parser *ps);
+jinja_node *jinja_parse_or(jinja_parser *ps);
+/* Comma-separated expressions as a tuple; with_cond as above. */
+jinja_node *jinja_parse_tuple(jinja_parser *ps, bool with_cond);
+/* The filter after "|" applied to operand (NULL inside {% filter %}). */
+jinja_node *jinja_parse_filter(jinja_parser *ps, jinja_node *operand);
+
 /* ---- builtins (jinja-filters.c, jinja-builtins.c) ---- */
 
 /* Ids of filters and tests, or -1 when there is none with that name. */
