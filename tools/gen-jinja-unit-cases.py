@@ -126,6 +126,7 @@ CASES = [
     "{{ d.items is defined }} {{ d.pop is defined }} {{ s.upper is defined }} {{ xs.append is defined }} {{ xs.count is defined }} {% if schema.items %}method{% endif %} [{{ schema.type }}] [{{ d.pop }}]",
     # the sandbox's getitem turns a TypeError into undefined
     "[{{ nothing[0] }}] [{{ (xs|map('string'))[0] }}] [{{ n[0] }}] [{{ xs['a', 1] }}] [{{ d['a', 1] }}]",
+    "{{ xs|select|reverse|length }} {{ xs|select|reverse|list }} {{ 'abc'|reverse }}",
     "[{{ xs[] }}] {% for x in xs %}{{ loop }}{% endfor %} {% if no %}{{ 1 is a.b }}{% endif %}",
     "{% if (yes if yes else no) %}x{% endif %} {% set v = 1 if yes else 2 %}{{ v }}",
     # filters check their arguments as Python does
@@ -135,7 +136,7 @@ CASES = [
     "{{ xs|indent }}", "{{ nothing|indent }}", "{{ xs|title(1, 2) }}", "{{ 'a' < 1 }}",
     "{{ nothing + 1 }}", "{{ xs|tojson(indnt=2) }}", "{% for a, b in xs %}{% endfor %}",
     "{{ xs|sort('type') }}", "{% set ns = namespace(undefined_var) %}",
-    "{{ d|tojson(separators='user') }}", "{{ d|tojson(separators=(1, 2)) }}",
+    "{{ d|tojson(separators='user') }}", "{{ xs|reverse|length }}", "{{ d|tojson(separators=(1, 2)) }}",
     "{% if yes if yes else no %}x{% endif %}", "{% if no %}{% elif a if b %}{% endif %}",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",

@@ -544,6 +544,10 @@ static jinja_val f_reverse(jinja_ctx *c, jinja_val v, const jinja_args *a)
     jinja_val out = jinja_new_list(c);
     for (size_t i = l->len; i > 0; i--)
         jinja_list_push(c, out.u.list, l->items[i - 1]);
+    /* reversed() of a list or dict is an iterator; a generator cannot be
+     * reversed, so Jinja2 falls back to a reversed list */
+    if (v.type == JT_LIST && v.u.list->is_gen)
+        return out;
     if (v.type != JT_STR)
         return gen(out);
     mm_buf b;

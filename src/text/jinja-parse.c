@@ -48,8 +48,16 @@ bool jinja_tok_is(const jinja_token *t, jinja_tok_type type, const char *text)
         return false;
     return !text || (strlen(text) == t->len && memcmp(t->p, text, t->len) == 0);
 }
-bool jinja_is_op(jinja_parser *ps, const char *op) { return jinja_tok_is(jinja_tok_cur(ps), JK_OP, op); }
-bool jinja_is_name(jinja_parser *ps, const char *name) { return jinja_tok_is(jinja_tok_cur(ps), JK_NAME, name); }
+
+bool jinja_is_op(jinja_parser *ps, const char *op)
+{
+    return jinja_tok_is(jinja_tok_cur(ps), JK_OP, op);
+}
+
+bool jinja_is_name(jinja_parser *ps, const char *name)
+{
+    return jinja_tok_is(jinja_tok_cur(ps), JK_NAME, name);
+}
 
 bool jinja_skip_op(jinja_parser *ps, const char *op)
 {
