@@ -129,6 +129,10 @@ CASES = [
     "{{ xs|select|reverse|length }} {{ xs|select|reverse|list }} {{ 'abc'|reverse }}",
     "[{{ xs[] }}] {% for x in xs %}{{ loop }}{% endfor %} {% if no %}{{ 1 is a.b }}{% endif %}",
     "{% if (yes if yes else no) %}x{% endif %} {% set v = 1 if yes else 2 %}{{ v }}",
+    # printf-style string formatting
+    "{{ '%s-%s' % (1, 'a') }} {{ '%d items' % n }} {{ '%5.2f|%-4d|%04d' % (f, 3, 42) }} {{ '%(a)s/%(b)s' % d }} {{ '100%%' % () }}",
+    "{{ '%r %s' % ('x', none) }} {{ '%x %X %o %c' % (255, 255, 8, 65) }} {{ '%e %g %.3s' % (12345.678, 0.0001, 'abcdef') }} {{ 'x' % [] }} {{ '%s' % xs }}",
+    "{{ '%5s|%-5s|' % ('ab', 'cd') }} {{ '%i' % 3.9 }} {{ '%s' % undefined_var }}|",
     # filters check their arguments as Python does
     "{{ xs|length(indent=2) if false else 'ok' }}",
     # errors in Jinja2 (the expected output is NULL): each must fail here too
@@ -136,7 +140,8 @@ CASES = [
     "{{ xs|indent }}", "{{ nothing|indent }}", "{{ xs|title(1, 2) }}", "{{ 'a' < 1 }}",
     "{{ nothing + 1 }}", "{{ xs|tojson(indnt=2) }}", "{% for a, b in xs %}{% endfor %}",
     "{{ xs|sort('type') }}", "{% set ns = namespace(undefined_var) %}",
-    "{{ d|tojson(separators='user') }}", "{{ xs|reverse|length }}", "{{ d|tojson(separators=(1, 2)) }}",
+    "{{ d|tojson(separators='user') }}", "{{ xs|reverse|length }}",
+    "{{ '%s %s' % (1,) }}", "{{ 'x' % 1 }}", "{{ '%d' % 'a' }}", "{{ '%(a)s' % 1 }}", "{{ '%z' % 1 }}", "{{ '%x' % 1.5 }}", "{{ d|tojson(separators=(1, 2)) }}",
     "{% if yes if yes else no %}x{% endif %}", "{% if no %}{% elif a if b %}{% endif %}",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",

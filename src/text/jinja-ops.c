@@ -200,6 +200,149 @@ static jinja_val repeat(jinja_ctx *c, jinja_val seq, int64_t times)
     return out;
 }
 
+/* Python's printf-style "fmt % args": a tuple gives positional values, a
+ * dict (or anything with items: a list, undefined) may be used by %(key)s,
+ * anything else is the one value. Covers the conversions s r a d i u x X o
+ * c e E f F g G with flags, width and precision. */
+static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
+{
+    bool is_tuple = args.type == JT_LIST && args.u.list->is_tuple;
+    bool is_map = !is_tuple && (args.type == JT_DICT || args.type == JT_LIST || args.type == JT_UNDEF);
+    size_t next = 0, n_args = is_tuple ? args.u.list->len : 1;
+    const char *f = fmt.u.s.p;
+    size_t len = fmt.u.s.len;
+    mm_buf b;
+    jinja_buf_init(c, &b);
+    for (size_t i = 0; i < len; i++) {
+        if (f[i] != '%') {
+            jinja_buf_put(c, &b, f + i, 1);
+            continue;
+        }
+        size_t start = i++;
+        jinja_val v = { .type = JT_NONE };
+        bool have_value = false;
+        if (i < len && f[i] == '(') {
+            size_t k = i + 1;
+            while (k < len && f[k] != ')')
+                k++;
+            if (k >= len)
+                jinja_fail(c, MM_EINVAL, "incomplete format key");
+            if (!is_map)
+                jinja_fail(c, MM_EINVAL, "format requires a mapping");
+            v = jinja_getitem(c, args, jinja_str(f + i + 1, k - i - 1));
+            if (v.type == JT_UNDEF && args.type == JT_DICT)
+                jinja_fail(c, MM_EINVAL, "KeyError: '%.*s'", (int)(k - i - 1), f + i + 1);
+            have_value = true;
+            i = k + 1;
+        }
+        char spec[32];
+        size_t sp = 0;
+        spec[sp++] = '%';
+        while (i < len && strchr("-+ #0", f[i]) && sp < 8)
+            spec[sp++] = f[i++];
+        while (i < len && f[i] >= '0' && f[i] <= '9' && sp < 16)
+            spec[sp++] = f[i++];
+        int prec = -1;
+        if (i < len && f[i] == '.') {
+            spec[sp++] = f[i++];
+            prec = 0;
+            while (i < len && f[i] >= '0' && f[i] <= '9' && sp < 24) {
+                prec = prec * 10 + (f[i] - '0');
+                spec[sp++] = f[i++];
+            }
+        }
+        while (i < len && strchr("hlL", f[i]))
+            i++;
+        if (i >= len)
+            jinja_fail(c, MM_EINVAL, "incomplete format");
+        char conv = f[i];
+        if (conv == '%') {
+            jinja_buf_put(c, &b, "%", 1);
+            continue;
+        }
+        if (!have_value) {
+            if (is_tuple && next < n_args)
+                v = args.u.list->items[next++];
+            else if (!is_tuple && next == 0)
+                v = args, next = 1;
+            else
+                jinja_fail(c, MM_EINVAL, "not enough arguments for format string");
+        }
+        char out[512];
+        if (strchr("sra", conv)) {
+            mm_buf t;
+            jinja_buf_init(c, &t);
+            if (conv == 's')
+                jinja_write_str(c, &t, v);
+            else
+                jinja_write_repr(c, &t, v);
+            jinja_val text = jinja_buf_to_str(c, &t);
+            size_t cut = prec >= 0 ? jinja_utf8_offset(text.u.s.p, text.u.s.len, (size_t)prec)
+                                   : text.u.s.len;
+            size_t width = 0;
+            bool left = false;
+            for (size_t k = 1; k < sp && spec[k] != '.'; k++) {
+                if (spec[k] == '-')
+                    left = true;
+                else if (spec[k] >= '0' && spec[k] <= '9')
+                    width = width * 10 + (size_t)(spec[k] - '0');
+            }
+            size_t cps = jinja_utf8_len(text.u.s.p, cut);
+            for (size_t k = cps; !left && k < width; k++)
+                jinja_buf_put(c, &b, " ", 1);
+            jinja_buf_put(c, &b, text.u.s.p, cut);
+            for (size_t k = cps; left && k < width; k++)
+                jinja_buf_put(c, &b, " ", 1);
+            continue;
+        }
+        if (!jinja_is_number(v))
+            jinja_fail(c, MM_EINVAL, "%%%c format: a real number is required, not %s", conv,
+                       jinja_type_name(v));
+        if (strchr("diuxXoc", conv)) {
+            if (v.type == JT_FLOAT && conv != 'd' && conv != 'i' && conv != 'u')
+                jinja_fail(c, MM_EINVAL, "%%%c format: an integer is required, not float", conv);
+            double d = jinja_as_double(v);
+            if (v.type == JT_FLOAT && !(fabs(d) < 9.2e18))
+                jinja_fail(c, MM_EINVAL, "cannot convert float to integer");
+            long long iv = v.type == JT_INT ? (long long)v.u.i : (long long)d;
+            if (conv == 'c') {
+                char ch[4];
+                if (iv < 0 || iv > 0x10FFFF)
+                    jinja_fail(c, MM_EINVAL, "%%c arg not in range(0x110000)");
+                jinja_buf_put(c, &b, ch, jinja_utf8_encode(ch, (uint32_t)iv));
+                continue;
+            }
+            if (strchr("xXo", conv) && iv < 0) {
+                /* Python prints the sign before the digits: -0x1f is "-1f" */
+                spec[sp++] = 'l';
+                spec[sp++] = 'l';
+                spec[sp++] = conv;
+                spec[sp] = '\0';
+                snprintf(out, sizeof out, spec, (unsigned long long)(-iv));
+                jinja_buf_put(c, &b, "-", 1);
+                jinja_buf_put(c, &b, out, strlen(out));
+                continue;
+            }
+            spec[sp++] = 'l';
+            spec[sp++] = 'l';
+            spec[sp++] = conv == 'u' || conv == 'i' ? 'd' : conv;
+            spec[sp] = '\0';
+            snprintf(out, sizeof out, spec, iv);
+        } else if (strchr("eEfFgG", conv)) {
+            spec[sp++] = conv;
+            spec[sp] = '\0';
+            snprintf(out, sizeof out, spec, jinja_as_double(v));
+        } else {
+            jinja_fail(c, MM_EINVAL, "unsupported format character '%c' (0x%x) at index %zu",
+                       conv, (unsigned char)conv, start + (i - start));
+        }
+        jinja_buf_put(c, &b, out, strlen(out));
+    }
+    if (!is_map && next < n_args)
+        jinja_fail(c, MM_EINVAL, "not all arguments converted during string formatting");
+    return jinja_buf_to_str(c, &b);
+}
+
 jinja_val jinja_arith(jinja_ctx *c, int op, jinja_val a, jinja_val b)
 {
     static const char *const names[] = { "", "+", "-", "*", "/", "//", "%", "**" };
@@ -275,6 +418,8 @@ jinja_val jinja_arith(jinja_ctx *c, int op, jinja_val a, jinja_val b)
         break;
     case JOP_FLOORDIV:
     case JOP_MOD:
+        if (op == JOP_MOD && a.type == JT_STR)
+            return str_format(c, a, b);
         if (nums && fy == 0)
             jinja_fail(c, MM_EINVAL, op == JOP_MOD ? "modulo by zero" : "division by zero");
         if (ints) {
