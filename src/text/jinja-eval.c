@@ -218,7 +218,26 @@ jinja_val jinja_call_macro(jinja_ctx *c, const jinja_node *m, const jinja_args *
 
 /* ---- expressions ---- */
 
+static jinja_val eval_node(jinja_ctx *c, jinja_frame *f, const jinja_node *n);
+
+/* The C stack grows with expression and statement nesting times macro
+ * depth; bound the product so no template can overflow it. */
+static void enter(jinja_ctx *c)
+{
+    if (++c->nesting > JINJA_MAX_NESTING)
+        jinja_fail(c, MM_ELIMIT, "template nests expressions, statements and macro calls "
+                   "deeper than %d", JINJA_MAX_NESTING);
+}
+
 static jinja_val eval(jinja_ctx *c, jinja_frame *f, const jinja_node *n)
+{
+    enter(c);
+    jinja_val v = eval_node(c, f, n);
+    c->nesting--;
+    return v;
+}
+
+static jinja_val eval_node(jinja_ctx *c, jinja_frame *f, const jinja_node *n)
 {
     c->line = n->line;
     switch (n->kind) {
@@ -456,7 +475,16 @@ static void exec_set(jinja_ctx *c, jinja_frame *f, const jinja_node *n)
     jinja_dict_set(c, ns.u.dict, name_val(n->attr), v);
 }
 
+static void exec_node(jinja_ctx *c, jinja_frame *f, const jinja_node *n, mm_buf *out, int *flow);
+
 static void exec_stmt(jinja_ctx *c, jinja_frame *f, const jinja_node *n, mm_buf *out, int *flow)
+{
+    enter(c);
+    exec_node(c, f, n, out, flow);
+    c->nesting--;
+}
+
+static void exec_node(jinja_ctx *c, jinja_frame *f, const jinja_node *n, mm_buf *out, int *flow)
 {
     c->line = n->line;
     switch (n->kind) {

@@ -232,6 +232,8 @@ typedef struct jinja_frame {
     struct jinja_frame *parent;
 } jinja_frame;
 
+#define JINJA_MAX_NESTING 1000
+
 typedef struct jinja_ctx {
     jinja_arena *arena;
     jmp_buf *jmp;            /* jinja_fail jumps here */
@@ -241,6 +243,7 @@ typedef struct jinja_ctx {
     text_tmpl_opts opts;
     uint64_t steps;
     int depth;
+    int nesting;             /* eval/exec calls on the C stack */
     int code;                /* the error being unwound */
     mm_buf *tmp[256];        /* scratch buffers in use (LIFO), freed on unwind */
     int n_tmp;

@@ -210,6 +210,22 @@ static void test_limits(void)
     snprintf(deep + n, sizeof deep - n, "1 }}");
     expect_error(deep, NULL, MM_EINVAL, "nested deeper than", NULL);
 
+    /* deep statement nesting times deep macro recursion stays off the end
+     * of the C stack */
+    mm_buf nest;
+    mm_buf_init(&nest, 1u << 20);
+    mm_buf_puts(&nest, "{% macro r(n) %}");
+    for (int i = 0; i < 150; i++)
+        mm_buf_puts(&nest, "{% if true %}");
+    mm_buf_puts(&nest, "{{ r(n + 1) }}");
+    for (int i = 0; i < 150; i++)
+        mm_buf_puts(&nest, "{% endif %}");
+    mm_buf_puts(&nest, "{% endmacro %}{{ r(0) }}");
+    CHECK_INT(render(nest.data, NULL, NULL, &out, &err), MM_ELIMIT);
+    CHECK_CONTAINS(err.message, "deeper than");
+    free(out);
+    mm_buf_free(&nest);
+
     /* a source over 1 MiB is refused before parsing */
     size_t big_len = (1u << 20) + 1;
     char *big = malloc(big_len);
