@@ -253,10 +253,13 @@ static jinja_node *parse_body(jinja_parser *ps, const char *const *end_tags, con
  * except inside an if statement or a conditional expression (a "soft"
  * frame), where the error waits until the filter or test runs. Loops,
  * macros, filter blocks and block sets open frames that are not soft. */
-static void check_names(jinja_parser *ps, const jinja_node *n, bool soft)
+static void check_names(jinja_parser *ps, const jinja_node *n, bool soft, int depth)
 {
     if (!n)
         return;
+    /* chains (a + b + ..., x|f|g|...) nest without bound at parse time */
+    if (depth > JINJA_MAX_NESTING)
+        jinja_perr(ps, n->line, "expression nested deeper than %d levels", JINJA_MAX_NESTING);
     if ((n->kind == JN_FILTER || n->kind == JN_TEST) && n->op < 0 && !soft)
         jinja_perr(ps, n->line, "no %s named '%s'", n->kind == JN_FILTER ? "filter" : "test", n->name);
     bool inner = soft;
@@ -265,28 +268,28 @@ static void check_names(jinja_parser *ps, const jinja_node *n, bool soft)
         inner = true;
         break;
     case JN_FOR:
-        check_names(ps, n->a, soft);
+        check_names(ps, n->a, soft, depth + 1);
         inner = false;
         break;
     case JN_MACRO: case JN_SETBLOCK:
         inner = false;
         break;
     case JN_FILTERBLOCK:
-        check_names(ps, n->a, false);
-        check_names(ps, n->b, false);
+        check_names(ps, n->a, false, depth + 1);
+        check_names(ps, n->b, false, depth + 1);
         return;
     default:
         break;
     }
     if (n->kind != JN_FOR)
-        check_names(ps, n->a, inner);
-    check_names(ps, n->b, inner);
-    check_names(ps, n->c, inner);
-    check_names(ps, n->d, inner);
+        check_names(ps, n->a, inner, depth + 1);
+    check_names(ps, n->b, inner, depth + 1);
+    check_names(ps, n->c, inner, depth + 1);
+    check_names(ps, n->d, inner, depth + 1);
     for (size_t i = 0; i < n->n_kids; i++)
-        check_names(ps, n->kids[i], inner);
+        check_names(ps, n->kids[i], inner, depth + 1);
     for (size_t i = 0; i < n->n_names && n->kw_vals; i++)
-        check_names(ps, n->kw_vals[i], inner);
+        check_names(ps, n->kw_vals[i], inner, depth + 1);
 }
 
 int jinja_parse(const char *src, size_t len, jinja_arena *arena,
@@ -302,6 +305,6 @@ int jinja_parse(const char *src, size_t len, jinja_arena *arena,
         return ps.code;
     const char *found = NULL;
     *out = parse_body(&ps, NULL, &found);
-    check_names(&ps, *out, false);
+    check_names(&ps, *out, false, 0);
     return 0;
 }

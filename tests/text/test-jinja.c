@@ -210,6 +210,16 @@ static void test_limits(void)
     snprintf(deep + n, sizeof deep - n, "1 }}");
     expect_error(deep, NULL, MM_EINVAL, "nested deeper than", NULL);
 
+    /* long chains (x|trim|trim|..., 1+1+...) nest the AST without brackets */
+    mm_buf chain;
+    mm_buf_init(&chain, 1u << 20);
+    mm_buf_puts(&chain, "{{ x");
+    for (int i = 0; i < 20000; i++)
+        mm_buf_puts(&chain, "|trim");
+    mm_buf_puts(&chain, " }}");
+    expect_error(chain.data, NULL, MM_EINVAL, "nested deeper than 1000", NULL);
+    mm_buf_free(&chain);
+
     /* deep statement nesting times deep macro recursion stays off the end
      * of the C stack */
     mm_buf nest;
