@@ -187,8 +187,21 @@ bool jinja_truthy(jinja_val v)
     }
 }
 
+/* Python raises RecursionError on values nested this deep; here they
+ * compare unequal (equal) or fail (ordering), and the C stack is safe. */
+#define COMPARE_MAX_NESTING 1000
+
+static bool equal_depth(jinja_val a, jinja_val b, int depth);
+
 bool jinja_equal(jinja_val a, jinja_val b)
 {
+    return equal_depth(a, b, 0);
+}
+
+static bool equal_depth(jinja_val a, jinja_val b, int depth)
+{
+    if (depth > COMPARE_MAX_NESTING)
+        return false;
     if (jinja_is_number(a) && jinja_is_number(b)) {
         if (a.type != JT_FLOAT && b.type != JT_FLOAT)
             return as_int(a) == as_int(b);
@@ -200,21 +213,23 @@ bool jinja_equal(jinja_val a, jinja_val b)
     case JT_UNDEF: case JT_NONE: return true;
     case JT_STR:
         return a.u.s.len == b.u.s.len && memcmp(a.u.s.p, b.u.s.p, a.u.s.len) == 0;
-    case JT_LIST:
-        if (a.u.list->is_gen || b.u.list->is_gen)
+    case JT_LIST:               /* the same object is equal, as Python's shortcut */
+        if (a.u.list == b.u.list || a.u.list->is_gen || b.u.list->is_gen)
             return a.u.list == b.u.list;
         if (a.u.list->is_tuple != b.u.list->is_tuple || a.u.list->len != b.u.list->len)
             return false;
         for (size_t i = 0; i < a.u.list->len; i++)
-            if (!jinja_equal(a.u.list->items[i], b.u.list->items[i]))
+            if (!equal_depth(a.u.list->items[i], b.u.list->items[i], depth + 1))
                 return false;
         return true;
     case JT_DICT:
+        if (a.u.dict == b.u.dict)
+            return true;
         if (a.u.dict->len != b.u.dict->len)
             return false;
         for (size_t i = 0; i < a.u.dict->len; i++) {
             jinja_val *o = jinja_dict_get(b.u.dict, a.u.dict->keys[i]);
-            if (!o || !jinja_equal(a.u.dict->vals[i], *o))
+            if (!o || !equal_depth(a.u.dict->vals[i], *o, depth + 1))
                 return false;
         }
         return true;
@@ -242,8 +257,18 @@ const char *jinja_type_name(jinja_val v)
     }
 }
 
+static int compare_depth(jinja_ctx *c, jinja_val a, jinja_val b, int depth);
+
 int jinja_compare(jinja_ctx *c, jinja_val a, jinja_val b)
 {
+    return compare_depth(c, a, b, 0);
+}
+
+static int compare_depth(jinja_ctx *c, jinja_val a, jinja_val b, int depth)
+{
+    if (depth > COMPARE_MAX_NESTING)
+        jinja_fail(c, MM_ELIMIT, "values nested deeper than %d cannot be compared",
+                   COMPARE_MAX_NESTING);
     if (jinja_is_number(a) && jinja_is_number(b)) {
         if (a.type != JT_FLOAT && b.type != JT_FLOAT)
             return (as_int(a) > as_int(b)) - (as_int(a) < as_int(b));
@@ -261,7 +286,7 @@ int jinja_compare(jinja_ctx *c, jinja_val a, jinja_val b)
         size_t n = a.u.list->len < b.u.list->len ? a.u.list->len : b.u.list->len;
         for (size_t i = 0; i < n; i++) {
             if (!jinja_equal(a.u.list->items[i], b.u.list->items[i]))
-                return jinja_compare(c, a.u.list->items[i], b.u.list->items[i]);
+                return compare_depth(c, a.u.list->items[i], b.u.list->items[i], depth + 1);
         }
         return (a.u.list->len > b.u.list->len) - (a.u.list->len < b.u.list->len);
     }

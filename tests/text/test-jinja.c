@@ -210,6 +210,20 @@ static void test_limits(void)
     snprintf(deep + n, sizeof deep - n, "1 }}");
     expect_error(deep, NULL, MM_EINVAL, "nested deeper than", NULL);
 
+    /* values nested 20000 deep: identical ones are equal at once (Python's
+     * identity shortcut); distinct ones hit the nesting bound, not the stack */
+    CHECK_INT(render("{% set ns = namespace(x=[], y=[]) %}{% for i in range(20000) %}"
+                     "{% set ns.x = [ns.x] %}{% set ns.y = [ns.y] %}{% endfor %}"
+                     "{{ ns.x == ns.x }} {{ [ns.x] < [ns.x] }} {{ ns.x == ns.y }}",
+                     NULL, NULL, &out, &err), 0);
+    CHECK_STR(out, "True False False");
+    free(out);
+    CHECK_INT(render("{% set ns = namespace(x=[], y=[]) %}{% for i in range(20000) %}"
+                     "{% set ns.x = [ns.x] %}{% set ns.y = [ns.y] %}{% endfor %}{{ ns.x < ns.y }}",
+                     NULL, NULL, &out, &err), MM_ELIMIT);
+    CHECK_CONTAINS(err.message, "nested deeper than 1000");
+    free(out);
+
     /* long chains (x|trim|trim|..., 1+1+...) nest the AST without brackets */
     mm_buf chain;
     mm_buf_init(&chain, 1u << 20);
