@@ -127,6 +127,7 @@ CASES = [
     # the sandbox's getitem turns a TypeError into undefined
     "[{{ nothing[0] }}] [{{ (xs|map('string'))[0] }}] [{{ n[0] }}] [{{ xs['a', 1] }}] [{{ d['a', 1] }}]",
     "{{ xs|select|reverse|length }} {{ xs|select|reverse|list }} {{ 'abc'|reverse }}",
+    "{% for x in xs %}{{ loop.cycle('odd', 'even') }} {% endfor %}",
     "[{{ xs[] }}] {% for x in xs %}{{ loop }}{% endfor %} {% if no %}{{ 1 is a.b }}{% endif %}",
     "{% if (yes if yes else no) %}x{% endif %} {% set v = 1 if yes else 2 %}{{ v }}",
     # printf-style string formatting
@@ -141,7 +142,7 @@ CASES = [
     "{{ nothing + 1 }}", "{{ xs|tojson(indnt=2) }}", "{% for a, b in xs %}{% endfor %}",
     "{{ xs|sort('type') }}", "{% set ns = namespace(undefined_var) %}",
     "{{ d|tojson(separators='user') }}", "{{ xs|reverse|length }}",
-    "{{ '%s %s' % (1,) }}", "{{ 'x' % 1 }}", "{{ '%d' % 'a' }}", "{{ '%(a)s' % 1 }}", "{{ '%z' % 1 }}", "{{ '%x' % 1.5 }}", "{{ d|tojson(separators=(1, 2)) }}",
+    "{% for x in xs %}{{ loop.cycle() }}{% endfor %}", "{{ '%s %s' % (1,) }}", "{{ 'x' % 1 }}", "{{ '%d' % 'a' }}", "{{ '%(a)s' % 1 }}", "{{ '%z' % 1 }}", "{{ '%x' % 1.5 }}", "{{ d|tojson(separators=(1, 2)) }}",
     "{% if yes if yes else no %}x{% endif %}", "{% if no %}{% elif a if b %}{% endif %}",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",

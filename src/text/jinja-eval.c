@@ -158,6 +158,12 @@ static jinja_val eval_call(jinja_ctx *c, jinja_frame *f, const jinja_node *n)
         jinja_val obj = eval(c, f, n->a->a);
         eval_args(c, f, n, &args);
         c->line = n->line;
+        if (obj.type == JT_DICT && obj.u.dict->is_loop && strcmp(n->a->name, "cycle") == 0) {
+            if (args.n_pos == 0)
+                jinja_fail(c, MM_EINVAL, "no items for cycling given");
+            jinja_val *i0 = jinja_dict_get_str(obj.u.dict, "index0");
+            return args.pos[(size_t)i0->u.i % args.n_pos];
+        }
         bool found = false;
         jinja_val r = jinja_call_method(c, obj, n->a->name, &args, &found);
         if (found)
