@@ -80,6 +80,7 @@ CASES = [
     "{% macro fact(k) %}{% if k <= 1 %}1{% else %}{{ k * fact(k - 1)|int }}{% endif %}{% endmacro %}{{ fact(5) }}",
     "{% set top = 'T' %}{% macro m() %}{{ top }}{{ name }}{% endmacro %}{{ m() }}",
     "{% generation %}gen {{ name }}{% endgeneration %}",
+    "{% set a = 5 %}{% with a = 1, b = a %}{{ a }}{{ b }}{% set c = 2 %}{{ c }}{% endwith %}{{ a }}[{{ c }}] {% with %}x{% endwith %}",
     # filters
     "{{ s|trim }}|{{ 'xxhixx'|trim('x') }}|{{ name|upper }}|{{ name|lower }}|{{ 'hELLO wORLD'|capitalize }}",
     "{{ 'hello big-world (x)'|title }}|{{ \"they're bill's\"|title }}|{{ 'a  b'|title }}",

@@ -532,6 +532,13 @@ static void exec_node(jinja_ctx *c, jinja_frame *f, const jinja_node *n, mm_buf 
         jinja_write_str(c, out, v);
         break;
     }
+    case JN_WITH: {
+        jinja_frame *scope = new_frame(c, f);
+        for (size_t i = 0; i < n->n_kids; i++)
+            set_var(c, scope, n->names[i], eval(c, f, n->kids[i]));
+        exec_body(c, scope, n->b, out, flow);
+        break;
+    }
     case JN_BREAK:
         *flow = FLOW_BREAK;
         break;

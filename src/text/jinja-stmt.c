@@ -183,6 +183,28 @@ static jinja_node *parse_statement(jinja_parser *ps)
         n->b = parse_body(ps, ends, &found);
         return n;
     }
+    if (jinja_tok_is(t, JK_NAME, "with")) {
+        /* {% with a = 1, b = x %}: values from the outer scope, a scope of its own */
+        jinja_node *n = jinja_new_node(ps, JN_WITH, line);
+        jinja_svec names = { 0 };
+        jinja_nvec values = { 0 };
+        while (jinja_tok_cur(ps)->type != JK_BLOCK_END) {
+            if (names.n)
+                jinja_expect_op(ps, ",");
+            jinja_svec_push(ps, &names, jinja_expect_ident(ps));
+            jinja_expect_op(ps, "=");
+            jinja_nvec_push(ps, &values, jinja_parse_expr(ps));
+        }
+        expect_block_end(ps);
+        n->names = names.v;
+        n->n_names = names.n;
+        n->kids = values.v;
+        n->n_kids = values.n;
+        static const char *const ends[] = { "endwith", NULL };
+        const char *found = NULL;
+        n->b = parse_body(ps, ends, &found);
+        return n;
+    }
     if (jinja_tok_is(t, JK_NAME, "generation")) {
         /* transformers' {% generation %} marks assistant text; renders as is */
         expect_block_end(ps);
@@ -274,6 +296,11 @@ static void check_names(jinja_parser *ps, const jinja_node *n, bool soft, int de
     case JN_MACRO: case JN_SETBLOCK:
         inner = false;
         break;
+    case JN_WITH:
+        for (size_t i = 0; i < n->n_kids; i++)
+            check_names(ps, n->kids[i], soft, depth + 1);
+        check_names(ps, n->b, false, depth + 1);
+        return;
     case JN_FILTERBLOCK:
         check_names(ps, n->a, false, depth + 1);
         check_names(ps, n->b, false, depth + 1);

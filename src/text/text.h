@@ -140,7 +140,7 @@ typedef enum jinja_kind {
     JN_AND, JN_OR, JN_COND,
     /* statements */
     JN_BODY, JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SETBLOCK,
-    JN_MACRO, JN_FILTERBLOCK, JN_BREAK, JN_CONTINUE
+    JN_MACRO, JN_FILTERBLOCK, JN_BREAK, JN_CONTINUE, JN_WITH
 } jinja_kind;
 
 /* Binary and comparison operators. */
