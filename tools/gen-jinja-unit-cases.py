@@ -106,6 +106,7 @@ CASES = [
     "{{ '<a href=\"x\">'|e }} {{ 'a&b'|escape }} {{ '<b>'|safe }} {{ ('<i>'|safe) + '<u>' }}",
     "{{ 'Hello World'|wordcount }} {{ 'a' if false else 'skip' }}",
     # tests
+    "{{ 9 is divisibleby(num=3) }} {{ 1 is sameas(other=1) }} {{ 2 is in(seq=xs) }}", "{{ 1 is eq(other=1) }}",
     "{{ 3 is odd }} {{ 3 is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(4) }} {{ 'x' is string }} {{ 1 is string }}",
     "{{ d is mapping }} {{ xs is mapping }} {{ xs is iterable }} {{ 1 is iterable }} {{ xs is sequence }} {{ 1 is number }} {{ 1.5 is float }} {{ 1 is integer }}",
     "{{ yes is boolean }} {{ yes is true }} {{ no is false }} {{ 1 is true }} {{ nothing is none }} {{ nothing is not none }} {{ 1 is eq 1 }} {{ 'a' is equalto 'b' }}",
@@ -143,7 +144,8 @@ CASES = [
     "{{ nothing + 1 }}", "{{ xs|tojson(indnt=2) }}", "{% for a, b in xs %}{% endfor %}",
     "{{ xs|sort('type') }}", "{% set ns = namespace(undefined_var) %}",
     "{{ d|tojson(separators='user') }}", "{{ xs|reverse|length }}",
-    "{% for x in xs %}{{ loop.cycle() }}{% endfor %}", "{{ '%s %s' % (1,) }}", "{{ 'x' % 1 }}", "{{ '%d' % 'a' }}", "{{ '%(a)s' % 1 }}", "{{ '%z' % 1 }}", "{{ '%x' % 1.5 }}", "{{ d|tojson(separators=(1, 2)) }}",
+    "{% for x in xs %}{{ loop.cycle() }}{% endfor %}", "{{ n is defined(1) }}", "{{ n is odd 3 }}",
+    "{{ n is divisibleby(3, 4) }}", "{{ n is eq(x=1) }}", "{{ '%s %s' % (1,) }}", "{{ 'x' % 1 }}", "{{ '%d' % 'a' }}", "{{ '%(a)s' % 1 }}", "{{ '%z' % 1 }}", "{{ '%x' % 1.5 }}", "{{ d|tojson(separators=(1, 2)) }}",
     "{% if yes if yes else no %}x{% endif %}", "{% if no %}{% elif a if b %}{% endif %}",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",

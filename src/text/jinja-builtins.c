@@ -67,8 +67,30 @@ static int64_t int_of(jinja_ctx *c, jinja_val v, const char *what)
     jinja_fail(c, MM_EINVAL, "%s needs an integer, got '%s'", what, jinja_type_name(v));
 }
 
+/* The one parameter a test takes after the value, or NULL for none. */
+static const char *test_param(int id)
+{
+    switch (id) {
+    case T_DIVISIBLEBY: return "num";
+    case T_EQ: case T_NE: case T_GE: case T_GT: case T_LE: case T_LT: case T_SAMEAS:
+        return "other";
+    case T_IN: return "seq";
+    default: return NULL;
+    }
+}
+
 bool jinja_apply_test(jinja_ctx *c, int id, jinja_val v, const jinja_args *a)
 {
+    const char *param = test_param(id);
+    size_t given = a->n_pos + a->n_kw;
+    if (given > (param ? 1u : 0u))
+        jinja_fail(c, MM_EINVAL, "test takes %d argument(s) but %zu were given", param ? 1 : 0,
+                   given);
+    /* the comparison tests are Python's operator functions: no keywords */
+    bool is_operator = id == T_EQ || id == T_NE || id == T_GE || id == T_GT || id == T_LE ||
+                       id == T_LT;
+    if (a->n_kw && (is_operator || strcmp(a->kw_names[0], param) != 0))
+        jinja_fail(c, MM_EINVAL, "test got an unexpected keyword argument '%s'", a->kw_names[0]);
     switch (id) {
     case T_BOOLEAN: return v.type == JT_BOOL;
     case T_CALLABLE:            /* Jinja2's Undefined has a __call__ (that fails) */
