@@ -116,6 +116,7 @@ CASES = [
     "x\u3000 {%- if true %}y{% endif %}\n\u00a0 {% if true %}z{% endif %}",
     # methods
     "{{ s.strip() }}|{{ s.lstrip() }}|{{ s.rstrip() }}|{{ 'xyhixy'.strip('xy') }}|{{ name.upper() }}|{{ name.lower() }}",
+    "{{ 'a,b,c'.split(sep=',', maxsplit=1) }} {{ 'a b'.split(maxsplit=0) }}",
     "{{ 'a b  c'.split() }} {{ 'a,b,,c'.split(',') }} {{ 'a,b,c'.split(',', 1) }} {{ '</think>x</think>y'.split('</think>')[-1] }}",
     "{{ name.startswith('Wo') }} {{ name.endswith('ld') }} {{ name.startswith(('x', 'W')) }} {{ 'ab-cd'.replace('-', '') }} {{ \"they're\".title() }} {{ 'hELLO'.capitalize() }}",
     "{{ d.get('a') }} {{ d.get('zz') }} {{ d.get('zz', 'dflt') }} {{ d.keys()|list }} {{ d.values()|list|length }} {{ d.items()|list|first }}",
@@ -145,7 +146,8 @@ CASES = [
     "{{ xs|sort('type') }}", "{% set ns = namespace(undefined_var) %}",
     "{{ d|tojson(separators='user') }}", "{{ xs|reverse|length }}",
     "{% for x in xs %}{{ loop.cycle() }}{% endfor %}", "{{ n is defined(1) }}", "{{ n is odd 3 }}",
-    "{{ n is divisibleby(3, 4) }}", "{{ n is eq(x=1) }}", "{{ '%s %s' % (1,) }}", "{{ 'x' % 1 }}", "{{ '%d' % 'a' }}", "{{ '%(a)s' % 1 }}", "{{ '%z' % 1 }}", "{{ '%x' % 1.5 }}", "{{ d|tojson(separators=(1, 2)) }}",
+    "{{ n is divisibleby(3, 4) }}", "{{ n is eq(x=1) }}", "{{ s.strip(1, 2) }}", "{{ s.upper(1) }}",
+    "{{ d.items(1) }}", "{{ d.get('a', 1, 2) }}", "{{ s.replace(old='a', new='b') }}", "{{ '%s %s' % (1,) }}", "{{ 'x' % 1 }}", "{{ '%d' % 'a' }}", "{{ '%(a)s' % 1 }}", "{{ '%z' % 1 }}", "{{ '%x' % 1.5 }}", "{{ d|tojson(separators=(1, 2)) }}",
     "{% if yes if yes else no %}x{% endif %}", "{% if no %}{% elif a if b %}{% endif %}",
     # globals
     "{{ range(3)|list }} {{ range(1, 4)|list }} {{ range(5, 0, -2)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",

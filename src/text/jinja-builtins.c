@@ -297,9 +297,34 @@ static jinja_val replace(jinja_ctx *c, jinja_val s, const jinja_args *a)
     return jinja_buf_to_str(c, &b);
 }
 
+/* Python's TypeError for a method called with too many arguments or with
+ * keywords it does not take (split's sep/maxsplit are the only ones). */
+static void check_method_args(jinja_ctx *c, const char *name, const jinja_args *a)
+{
+    static const struct { const char *name; size_t max_pos; } ARITY[] = {
+        { "strip", 1 }, { "lstrip", 1 }, { "rstrip", 1 }, { "split", 2 }, { "startswith", 1 },
+        { "endswith", 1 }, { "upper", 0 }, { "lower", 0 }, { "title", 0 }, { "capitalize", 0 },
+        { "replace", 3 }, { "find", 1 }, { "count", 1 }, { "join", 1 }, { "get", 2 },
+        { "items", 0 }, { "keys", 0 }, { "values", 0 },
+    };
+    for (size_t i = 0; i < MM_ARRAY_LEN(ARITY); i++) {
+        if (!name_is(name, ARITY[i].name))
+            continue;
+        if (a->n_pos > ARITY[i].max_pos)
+            jinja_fail(c, MM_EINVAL, "%s() takes at most %zu argument(s) (%zu given)", name,
+                       ARITY[i].max_pos, a->n_pos);
+        for (size_t k = 0; k < a->n_kw; k++)
+            if (!name_is(name, "split") || !(name_is(a->kw_names[k], "sep") ||
+                                              name_is(a->kw_names[k], "maxsplit")))
+                jinja_fail(c, MM_EINVAL, "%s() takes no keyword argument '%s'", name,
+                           a->kw_names[k]);
+    }
+}
+
 static jinja_val str_method(jinja_ctx *c, jinja_val s, const char *name, const jinja_args *a,
                             bool *found)
 {
+    check_method_args(c, name, a);
     *found = true;
     if (name_is(name, "strip")) return strip(c, s, a, true, true);
     if (name_is(name, "lstrip")) return strip(c, s, a, true, false);
@@ -347,6 +372,7 @@ static jinja_val str_method(jinja_ctx *c, jinja_val s, const char *name, const j
 static jinja_val dict_method(jinja_ctx *c, jinja_val d, const char *name, const jinja_args *a,
                              bool *found)
 {
+    check_method_args(c, name, a);
     *found = true;
     jinja_dict *dict = d.u.dict;
     if (name_is(name, "get")) {
