@@ -35,10 +35,11 @@ typedef struct text_tmpl_opts {
 } text_tmpl_opts;
 
 /* Parse a template of len bytes (at most 1 MiB). On success *out is the
- * parsed template, owned by the caller (text_tmpl_free). A syntax error, an
- * unknown filter or test is MM_EINVAL with "line N: ..." in err. The source
- * is copied; the template is immutable and may be rendered from several
- * threads at once. */
+ * parsed template, owned by the caller (text_tmpl_free). A syntax error, or
+ * an unknown filter or test outside an if statement (where Jinja2 reports
+ * it at compile time), is MM_EINVAL with "... at line N: ..." in err. The
+ * template keeps no pointer to src; it is immutable and may be rendered
+ * from several threads at once. */
 int text_tmpl_parse(const char *src, size_t len, text_tmpl **out, mm_error *err);
 
 /* Render tmpl with context, a JSON object whose members become template
@@ -46,7 +47,8 @@ int text_tmpl_parse(const char *src, size_t len, text_tmpl **out, mm_error *err)
  * for the call). The text is appended to out. opts may be NULL.
  * Errors: raise_exception("msg") gives MM_EINVAL with exactly "msg" as the
  * message; other template errors MM_EINVAL with "chat template line N: ...";
- * a bound exceeded gives MM_ELIMIT. On error out may hold partial text. */
+ * a bound exceeded gives MM_ELIMIT. On error out is left as it was.
+ * Thread-safe for distinct out buffers. */
 int text_tmpl_render(const text_tmpl *tmpl, const cJSON *context,
                      const text_tmpl_opts *opts, mm_buf *out, mm_error *err);
 
