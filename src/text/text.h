@@ -1,17 +1,61 @@
-/* text.h - the text subsystem's header. Its tokenizer section covers
- * everything between a user's string and token ids, built only from a
- * GGUF's tokenizer.ggml.* metadata (SentencePiece-style "llama" and
- * byte-level BPE "gpt2" with its pre-tokenizers), special-token matching,
- * and streaming-safe decoding back to UTF-8. */
+/* text.h - the text subsystem's one header: chat templates (a Jinja
+ * interpreter for the subset Hugging Face chat templates use) and
+ * tokenizers (SentencePiece-style "llama" and byte-level BPE "gpt2" with its
+ * pre-tokenizers, built only from a GGUF's tokenizer.ggml.* metadata), with
+ * special-token matching and streaming-safe decoding back to UTF-8. */
 #ifndef MM_TEXT_H
 #define MM_TEXT_H
 
 #include "core/core.h"
 #include "gguf/gguf.h"
 
+#include <cjson/cJSON.h>
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ======================================================================
+ * Chat templates
+ *
+ * The GGUF key tokenizer.chat_template holds a Jinja template. text_tmpl
+ * renders it byte-for-byte as Python's Jinja2 does when Hugging Face
+ * transformers applies it: ImmutableSandboxedEnvironment(trim_blocks=True,
+ * lstrip_blocks=True) with the loopcontrols extension, globals
+ * raise_exception and strftime_now, and a tojson filter that keeps
+ * non-ASCII text (json.dumps(ensure_ascii=False)).
+ * ====================================================================== */
+
+typedef struct text_tmpl text_tmpl;
+
+/* Bounds on one render; a zero field takes the default in brackets. */
+typedef struct text_tmpl_opts {
+    int64_t  now_unix;     /* time strftime_now() formats, as UTC; 0: the current local time */
+    size_t   max_output;   /* bytes of rendered text [4 MiB] */
+    size_t   max_memory;   /* bytes of working memory [64 MiB] */
+    uint64_t max_steps;    /* loop iterations + macro calls + filter items [1,000,000] */
+    int      max_depth;    /* nested macro calls [64] */
+} text_tmpl_opts;
+
+/* Parse a template of len bytes (at most 1 MiB). On success *out is the
+ * parsed template, owned by the caller (text_tmpl_free). A syntax error, or
+ * an unknown filter or test outside an if statement (where Jinja2 reports
+ * it at compile time), is MM_EINVAL with "... at line N: ..." in err. The
+ * template keeps no pointer to src; it is immutable and may be rendered
+ * from several threads at once. */
+int text_tmpl_parse(const char *src, size_t len, text_tmpl **out, mm_error *err);
+
+/* Render tmpl with context, a JSON object whose members become template
+ * variables (messages, tools, add_generation_prompt, bos_token, ...; borrowed
+ * for the call). The text is appended to out. opts may be NULL.
+ * Errors: raise_exception("msg") gives MM_EINVAL with exactly "msg" as the
+ * message; other template errors MM_EINVAL with "chat template line N: ...";
+ * a bound exceeded gives MM_ELIMIT. On error out is left as it was.
+ * Thread-safe for distinct out buffers. */
+int text_tmpl_render(const text_tmpl *tmpl, const cJSON *context,
+                     const text_tmpl_opts *opts, mm_buf *out, mm_error *err);
+
+void text_tmpl_free(text_tmpl *tmpl);
 
 /* ======================================================================
  * Tokenizer
@@ -293,5 +337,318 @@ int text_spm_encode(const text_vocab *v, const char *text, size_t len,
                     bool prefix_space, text_ids *out, mm_error *err);
 int text_bpe_encode(const text_vocab *v, const char *text, size_t len,
                     text_ids *out, mm_error *err);
+
+/* ----------------------------------------------------------------------
+ * Template internals, shared by src/text/jinja-*.c only.
+ * Every value and AST node lives in an arena: the AST in the template's,
+ * values in one per render, so nothing is freed piecemeal and an error
+ * can unwind with longjmp from any depth (as Lua does) without leaking.
+ * ---------------------------------------------------------------------- */
+
+typedef struct jinja_arena jinja_arena;
+
+/* max_bytes bounds the sum of all allocations; caller frees with
+ * jinja_arena_free. */
+jinja_arena *jinja_arena_new(size_t max_bytes);
+void jinja_arena_free(jinja_arena *a);
+/* Zeroed memory, or NULL when out of memory or over the arena's bound. */
+void *jinja_arena_alloc(jinja_arena *a, size_t size);
+
+typedef enum jinja_type {
+    JT_UNDEF, JT_NONE, JT_BOOL, JT_INT, JT_FLOAT, JT_STR,
+    JT_LIST,      /* list, or tuple when list->is_tuple */
+    JT_DICT,      /* dict; also the loop object */
+    JT_NS,        /* namespace(): a dict whose attributes may be set */
+    JT_MACRO,     /* a {% macro %} */
+    JT_FUNC       /* a global function (range, namespace, ...) */
+} jinja_type;
+
+typedef struct jinja_list jinja_list;
+typedef struct jinja_dict jinja_dict;
+typedef struct jinja_node jinja_node;
+
+typedef struct jinja_val {
+    jinja_type type;
+    bool safe;               /* STR: a Markup (from |safe or |e): "+" escapes the other side */
+    union {
+        bool    b;
+        int64_t i;
+        double  f;
+        struct { const char *p; size_t len; } s;  /* STR; UNDEF: what is undefined */
+        jinja_list *list;
+        jinja_dict *dict;                          /* DICT, NS */
+        const jinja_node *macro;
+        int func;
+    } u;
+} jinja_val;
+
+struct jinja_list {
+    jinja_val *items;
+    size_t len, cap;
+    bool is_tuple;
+    bool is_gen;             /* a generator (|map, |select...): always true, no len(), not JSON */
+    const char *fail_msg;    /* a generator that fails with this when iterated */
+};
+
+struct jinja_dict {                                /* insertion ordered */
+    jinja_val *keys, *vals;
+    size_t len, cap;
+    bool is_loop;            /* the loop object: prints as <LoopContext i/n> */
+};
+
+/* ---- tokens (jinja-lex.c) ---- */
+
+typedef enum jinja_tok_type {
+    JK_DATA, JK_BLOCK_BEGIN, JK_BLOCK_END, JK_VAR_BEGIN, JK_VAR_END,
+    JK_NAME, JK_STRING, JK_INT, JK_FLOAT, JK_OP, JK_EOF
+} jinja_tok_type;
+
+typedef struct jinja_token {
+    jinja_tok_type type;
+    int line;
+    const char *p;           /* DATA/NAME/OP text; STRING: the decoded value */
+    size_t len;
+    int64_t i;               /* INT */
+    double f;                /* FLOAT */
+} jinja_token;
+
+/* Split a template into tokens (in arena), applying Jinja2's whitespace
+ * control with trim_blocks and lstrip_blocks; the last token is JK_EOF. */
+int jinja_lex(const char *src, size_t len, jinja_arena *arena,
+              jinja_token **out, size_t *n_out, mm_error *err);
+
+/* ---- AST (jinja-parse.c) ---- */
+
+typedef enum jinja_kind {
+    /* expressions */
+    JN_LIT, JN_NAME, JN_LIST, JN_TUPLE, JN_DICT, JN_ATTR, JN_ITEM, JN_SLICE,
+    JN_CALL, JN_FILTER, JN_TEST, JN_NEG, JN_POS, JN_NOT, JN_BIN, JN_CMP,
+    JN_AND, JN_OR, JN_COND,
+    /* statements */
+    JN_BODY, JN_TEXT, JN_OUTPUT, JN_IF, JN_FOR, JN_SET, JN_SETBLOCK,
+    JN_MACRO, JN_FILTERBLOCK, JN_BREAK, JN_CONTINUE, JN_WITH
+} jinja_kind;
+
+/* Binary and comparison operators. */
+enum {
+    JOP_ADD = 1, JOP_SUB, JOP_MUL, JOP_DIV, JOP_FLOORDIV, JOP_MOD, JOP_POW,
+    JOP_CONCAT, JOP_EQ, JOP_NE, JOP_LT, JOP_LE, JOP_GT, JOP_GE, JOP_IN, JOP_NOTIN
+};
+
+struct jinja_node {
+    jinja_kind kind;
+    int line;
+    int op;                  /* JOP_*; TEST: 1 when negated; FILTER/TEST: builtin id */
+    jinja_val lit;           /* LIT, TEXT */
+    const char *name;        /* NAME, ATTR, FILTER, TEST, SET/SETBLOCK/MACRO target */
+    const char *attr;        /* SET ns.attr */
+    jinja_node *a, *b, *c, *d;
+    jinja_node **kids;       /* BODY statements, LIST/TUPLE items, DICT k,v pairs,
+                                CALL/FILTER/TEST positional args, CMP operands,
+                                MACRO defaults (NULL where none) */
+    size_t n_kids;
+    const char **names;      /* CALL/FILTER/TEST keyword names (kw_vals parallel),
+                                FOR/SET targets, MACRO parameters */
+    jinja_node **kw_vals;
+    size_t n_names;
+    int *ops;                /* CMP: n_kids - 1 operators */
+};
+
+/* Parse src (NUL-terminated, len bytes) into a BODY node in arena. */
+int jinja_parse(const char *src, size_t len, jinja_arena *arena,
+                jinja_node **out, mm_error *err);
+
+/* Parser state and helpers shared by jinja-parse.c (expressions) and
+ * jinja-stmt.c (statements). A syntax error longjmps to jmp. */
+#define JINJA_PARSE_MAX_DEPTH 200
+
+typedef struct jinja_parser {
+    jinja_token *t;
+    size_t n, i;
+    jinja_arena *arena;
+    mm_error *err;
+    jmp_buf jmp;
+    int depth;
+    int code;                /* the error code jinja_perr/jinja_palloc unwound with */
+} jinja_parser;
+
+/* Growable arrays of nodes and names in the arena. */
+typedef struct jinja_nvec { jinja_node **v; size_t n, cap; } jinja_nvec;
+typedef struct jinja_svec { const char **v; size_t n, cap; } jinja_svec;
+
+_Noreturn void jinja_perr(jinja_parser *ps, int line, const char *fmt, ...) MM_PRINTF(3, 4);
+_Noreturn void jinja_unexpected(jinja_parser *ps, const char *wanted);
+void *jinja_palloc(jinja_parser *ps, size_t size);
+jinja_token *jinja_tok_cur(jinja_parser *ps);
+jinja_token *jinja_tok_peek(jinja_parser *ps, size_t k);
+jinja_token *jinja_tok_next(jinja_parser *ps);
+bool jinja_tok_is(const jinja_token *t, jinja_tok_type type, const char *text);
+bool jinja_is_op(jinja_parser *ps, const char *op);
+bool jinja_is_name(jinja_parser *ps, const char *name);
+bool jinja_skip_op(jinja_parser *ps, const char *op);
+bool jinja_skip_name(jinja_parser *ps, const char *name);
+void jinja_expect_op(jinja_parser *ps, const char *op);
+const char *jinja_expect_ident(jinja_parser *ps);
+jinja_node *jinja_new_node(jinja_parser *ps, jinja_kind kind, int line);
+void jinja_nvec_push(jinja_parser *ps, jinja_nvec *a, jinja_node *x);
+void jinja_svec_push(jinja_parser *ps, jinja_svec *a, const char *x);
+/* Count one nesting level against JINJA_PARSE_MAX_DEPTH (callers decrement). */
+void jinja_enter(jinja_parser *ps);
+/* An expression (with "a if b else c"); an or-expression (without). */
+jinja_node *jinja_parse_expr(jinja_parser *ps);
+jinja_node *jinja_parse_or(jinja_parser *ps);
+/* Comma-separated expressions as a tuple; with_cond as above. */
+jinja_node *jinja_parse_tuple(jinja_parser *ps, bool with_cond);
+/* The filter after "|" applied to operand (NULL inside {% filter %}). */
+jinja_node *jinja_parse_filter(jinja_parser *ps, jinja_node *operand);
+
+/* ---- builtins (jinja-filters.c, jinja-builtins.c) ---- */
+
+/* Ids of filters and tests, or -1 when there is none with that name. */
+int jinja_filter_id(const char *name);
+int jinja_test_id(const char *name);
+
+enum { JF_RANGE, JF_NAMESPACE, JF_DICT, JF_RAISE, JF_STRFTIME, JF__COUNT,
+       JF_METHOD = 100 /* a method taken as a value (d.items): truthy, not callable here */ };
+
+/* ---- render state (jinja-eval.c) ---- */
+
+typedef struct jinja_frame {
+    jinja_dict *vars;
+    struct jinja_frame *parent;
+} jinja_frame;
+
+#define JINJA_MAX_NESTING 1000
+
+typedef struct jinja_ctx {
+    jinja_arena *arena;
+    jmp_buf *jmp;            /* jinja_fail jumps here */
+    mm_error *err;
+    int line;                /* template line being evaluated, for messages */
+    jinja_frame *root;
+    text_tmpl_opts opts;
+    uint64_t steps;
+    int depth;
+    int nesting;             /* eval/exec calls on the C stack */
+    int code;                /* the error being unwound */
+    mm_buf *tmp[256];        /* scratch buffers in use (LIFO), freed on unwind */
+    int n_tmp;
+} jinja_ctx;
+
+/* Fill err with "chat template line N: msg" and unwind the render. */
+_Noreturn void jinja_fail(jinja_ctx *c, int code, const char *fmt, ...) MM_PRINTF(3, 4);
+/* Unwind with msg as the whole message (raise_exception). */
+_Noreturn void jinja_raise(jinja_ctx *c, const char *msg, size_t len);
+/* Count one unit of work against max_steps. */
+void jinja_step(jinja_ctx *c);
+void *jinja_alloc(jinja_ctx *c, size_t size);
+
+/* ---- values (jinja-value.c) ---- */
+
+jinja_val jinja_undef(const char *what);
+jinja_val jinja_none(void);
+jinja_val jinja_bool(bool b);
+jinja_val jinja_int(int64_t i);
+jinja_val jinja_float(double f);
+/* A string value pointing at p (not copied: p must outlive the render). */
+jinja_val jinja_str(const char *p, size_t len);
+jinja_val jinja_str_copy(jinja_ctx *c, const char *p, size_t len);
+jinja_val jinja_new_list(jinja_ctx *c);
+jinja_val jinja_new_dict(jinja_ctx *c);
+void jinja_list_push(jinja_ctx *c, jinja_list *l, jinja_val v);
+/* Insert or replace key. */
+void jinja_dict_set(jinja_ctx *c, jinja_dict *d, jinja_val key, jinja_val v);
+/* Pointer to the value for key, or NULL. */
+jinja_val *jinja_dict_get(jinja_dict *d, jinja_val key);
+jinja_val *jinja_dict_get_str(jinja_dict *d, const char *key);
+
+bool jinja_truthy(jinja_val v);
+bool jinja_equal(jinja_val a, jinja_val b);
+/* <0, 0, >0 for Python's ordering of a and b; fails on unorderable types. */
+int jinja_compare(jinja_ctx *c, jinja_val a, jinja_val b);
+const char *jinja_type_name(jinja_val v);
+bool jinja_is_number(jinja_val v);        /* int, float or bool */
+double jinja_as_double(jinja_val v);
+
+/* str(v) as Python prints it (undefined prints as ""). */
+void jinja_write_str(jinja_ctx *c, mm_buf *b, jinja_val v);
+/* repr(v) as Python prints it. */
+void jinja_write_repr(jinja_ctx *c, mm_buf *b, jinja_val v);
+/* json.dumps(v, ensure_ascii, indent (NULL: none), separators, sort_keys). */
+void jinja_write_json(jinja_ctx *c, mm_buf *b, jinja_val v, bool ensure_ascii,
+                      const char *indent, const char *item_sep, const char *key_sep,
+                      bool sort_keys);
+/* str(v) as a string value (strings are returned as they are). */
+jinja_val jinja_to_str(jinja_ctx *c, jinja_val v);
+/* Append to b, failing the render when b refuses (over its bound). */
+void jinja_buf_put(jinja_ctx *c, mm_buf *b, const char *p, size_t len);
+/* A scratch buffer bounded by max_output; every jinja_buf_init is paired
+ * with jinja_buf_to_str in LIFO order, which copies the text into the arena
+ * and frees b. An error unwinding past them frees them all. */
+void jinja_buf_init(jinja_ctx *c, mm_buf *b);
+jinja_val jinja_buf_to_str(jinja_ctx *c, mm_buf *b);
+
+jinja_val jinja_from_json(jinja_ctx *c, const cJSON *j, int depth);
+
+/* Decode one UTF-8 sequence at s (len > 0; *adv its bytes); an invalid
+ * byte decodes as itself. Encode cp into out (4 bytes room); returns bytes. */
+uint32_t jinja_utf8_decode(const char *s, size_t len, size_t *adv);
+size_t jinja_utf8_encode(char *out, uint32_t cp);
+/* Python's one-to-one case mappings for the scripts jinja-utf8.c covers;
+ * other code points map to themselves. */
+uint32_t jinja_upper(uint32_t cp);
+uint32_t jinja_lower(uint32_t cp);
+bool jinja_is_cased(uint32_t cp);
+/* Python's str.upper() ('U'), lower() ('L'), title() ('T'), capitalize()
+ * ('C') and Jinja's title filter ('J': a word starts after [-\s({[<]). */
+jinja_val jinja_change_case(jinja_ctx *c, jinja_val s, int mode);
+/* str.isupper() (upper) or str.islower(). */
+bool jinja_has_case(jinja_val s, bool upper);
+/* Bytes of the whitespace character (as Python's str.isspace()) starting
+ * at s / ending at s + len; 0 when there is none. */
+size_t jinja_space_len(const char *s, size_t len);
+size_t jinja_space_len_back(const char *s, size_t len);
+/* UTF-8 code points in s; byte offset of code point index i (clamped). */
+size_t jinja_utf8_len(const char *s, size_t len);
+size_t jinja_utf8_offset(const char *s, size_t len, size_t index);
+
+/* ---- evaluation helpers used by the builtins ---- */
+
+jinja_val jinja_getattr(jinja_ctx *c, jinja_val obj, const char *name, size_t len);
+jinja_val jinja_getitem(jinja_ctx *c, jinja_val obj, jinja_val key);
+/* Iterate v as a list (lists/tuples as they are, dict keys, string chars,
+ * undefined as empty); fails when v is not iterable. */
+jinja_list *jinja_iterable(jinja_ctx *c, jinja_val v);
+
+/* Fail with "'name' is undefined" for an undefined value (jinja-ops.c). */
+_Noreturn void jinja_fail_undefined(jinja_ctx *c, jinja_val u);
+/* a op b for JOP_ADD..JOP_POW, with Python's types and errors. */
+jinja_val jinja_arith(jinja_ctx *c, int op, jinja_val a, jinja_val b);
+/* a op b for JOP_EQ..JOP_NOTIN. */
+bool jinja_compare_op(jinja_ctx *c, int op, jinja_val a, jinja_val b);
+/* obj[start:stop:step]; has[k] false where a bound is absent or None. */
+jinja_val jinja_slice(jinja_ctx *c, jinja_val obj, const bool has[3], const int64_t bound[3]);
+
+/* Arguments of a filter, test, method or function call. */
+typedef struct jinja_args {
+    jinja_val *pos;
+    size_t n_pos;
+    const char **kw_names;
+    jinja_val *kw_vals;
+    size_t n_kw;
+} jinja_args;
+
+/* HTML-escape v into a Markup string (a Markup is returned as it is). */
+jinja_val jinja_escape(jinja_ctx *c, jinja_val v);
+jinja_val jinja_apply_filter(jinja_ctx *c, int id, jinja_val v, const jinja_args *args);
+bool jinja_apply_test(jinja_ctx *c, int id, jinja_val v, const jinja_args *args);
+/* A method call obj.name(args); *found false when obj has no such method. */
+jinja_val jinja_call_method(jinja_ctx *c, jinja_val obj, const char *name,
+                            const jinja_args *args, bool *found);
+jinja_val jinja_call_func(jinja_ctx *c, int func, const jinja_args *args);
+/* Lookup a global (range, namespace, ...) by name; false when none. */
+bool jinja_global(const char *name, jinja_val *out);
+/* Call a macro value; defined in jinja-eval.c. */
+jinja_val jinja_call_macro(jinja_ctx *c, const jinja_node *m, const jinja_args *args);
 
 #endif /* MM_TEXT_H */
