@@ -239,6 +239,25 @@ typedef struct text_ids {
 } text_ids;
 int text_ids_push(text_ids *o, int32_t id);
 
+/* A merge candidate of the SPM and BPE merge loops. The queue pops the
+ * highest priority first, ties broken by the leftmost symbol, which is the
+ * order both llama.cpp tokenizers merge in. */
+typedef struct text_merge {
+    double  priority;     /* SPM: the merged token's score; BPE: -rank */
+    int32_t left, right;  /* symbol indices */
+    int32_t aux[3];       /* the algorithm's own payload */
+} text_merge;
+
+/* A binary heap of merges; zero-initialise, reuse across words, free once. */
+typedef struct text_merge_queue {
+    text_merge *items;
+    size_t      n, cap;
+} text_merge_queue;
+
+int        text_mq_push(text_merge_queue *q, const text_merge *m);  /* 0 or MM_ENOMEM */
+text_merge text_mq_pop(text_merge_queue *q);                        /* q->n must be > 0 */
+void       text_mq_free(text_merge_queue *q);
+
 /* Compiled pre-tokenizer of one BPE vocabulary (tok-pre.c). Immutable after
  * text_pretok_new; splitting is thread-safe with per-call scratch. */
 typedef struct text_pretok text_pretok;

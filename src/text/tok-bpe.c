@@ -14,66 +14,12 @@ typedef struct bpe_sym {
     uint32_t n;      /* bytes of the word covered; 0 once merged away */
 } bpe_sym;
 
-typedef struct bpe_pair {
-    int32_t rank;
-    int32_t left, right;
-    int32_t left_id, right_id, result;
-} bpe_pair;
-
 typedef struct bpe_work {
     bpe_sym  *sym;
-    bpe_pair *heap;
-    size_t    heap_n, heap_cap, sym_cap;
+    text_merge_queue q;
+    size_t    sym_cap;
     char     *enc;   /* byte-encoded word, for whole-word lookups */
 } bpe_work;
-
-static bool pair_less(const bpe_pair *a, const bpe_pair *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static int heap_push(bpe_work *w, const bpe_pair *p)
-{
-    if (w->heap_n == w->heap_cap) {
-        size_t cap = w->heap_cap ? w->heap_cap * 2 : 64;
-        bpe_pair *h = realloc(w->heap, cap * sizeof *h);
-        if (!h)
-            return MM_ENOMEM;
-        w->heap = h;
-        w->heap_cap = cap;
-    }
-    size_t i = w->heap_n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_less(p, &w->heap[parent]))
-            break;
-        w->heap[i] = w->heap[parent];
-        i = parent;
-    }
-    w->heap[i] = *p;
-    return 0;
-}
-
-static bpe_pair heap_pop(bpe_work *w)
-{
-    bpe_pair top = w->heap[0];
-    bpe_pair last = w->heap[--w->heap_n];
-    size_t i = 0, n = w->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pair_less(&w->heap[c + 1], &w->heap[c]))
-            c++;
-        if (!pair_less(&w->heap[c], &last))
-            break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        w->heap[i] = last;
-    return top;
-}
 
 static int add_pair(const text_vocab *v, bpe_work *w, int32_t left, int32_t right)
 {
@@ -95,8 +41,9 @@ static int add_pair(const text_vocab *v, bpe_work *w, int32_t left, int32_t righ
             break;
         i = (i + 1) & v->merge_mask;
     }
-    bpe_pair p = { v->merge_rank[i], left, right, l, r, v->merge_result[i] };
-    return heap_push(w, &p);
+    /* Lower ranks merge first: the queue pops the highest priority. */
+    text_merge p = { -(double)v->merge_rank[i], left, right, { l, r, v->merge_result[i] } };
+    return text_mq_push(&w->q, &p);
 }
 
 static int encode_word(const text_vocab *v, bpe_work *w, const uint8_t *word, size_t n,
@@ -116,19 +63,19 @@ static int encode_word(const text_vocab *v, bpe_work *w, const uint8_t *word, si
         w->sym[i].next = i + 1 < n ? (int32_t)i + 1 : -1;
         w->sym[i].n = 1;
     }
-    w->heap_n = 0;
+    w->q.n = 0;
     for (size_t i = 1; i < n; i++)
         if (add_pair(v, w, (int32_t)i - 1, (int32_t)i) != 0)
             return MM_ENOMEM;
-    while (w->heap_n > 0) {
-        bpe_pair p = heap_pop(w);
+    while (w->q.n > 0) {
+        text_merge p = text_mq_pop(&w->q);
         bpe_sym *l = &w->sym[p.left], *r = &w->sym[p.right];
         /* stale: either side merged since; texts only grow, so equal ids
          * mean unchanged symbols */
-        if (l->n == 0 || r->n == 0 || l->id != p.left_id || r->id != p.right_id ||
+        if (l->n == 0 || r->n == 0 || l->id != p.aux[0] || r->id != p.aux[1] ||
             l->next != p.right)
             continue;
-        l->id = p.result;
+        l->id = p.aux[2];
         l->n += r->n;
         r->n = 0;
         l->next = r->next;
@@ -194,7 +141,7 @@ int text_bpe_encode(const text_vocab *v, const char *text, size_t len, text_ids 
 done:
     free(w.sym);
     free(w.enc);
-    free(w.heap);
+    text_mq_free(&w.q);
     text_spans_free(&words);
     text_spans_free(&scratch);
     return rc;

@@ -13,66 +13,11 @@ typedef struct spm_sym {
     uint32_t off, n;      /* bytes of the escaped text; n = 0 once merged away */
 } spm_sym;
 
-typedef struct spm_pair {
-    float    score;
-    int32_t  left, right;
-    uint32_t size;
-} spm_pair;
-
 typedef struct spm_work {
     spm_sym  *sym;
-    spm_pair *heap;
-    size_t    heap_n, heap_cap;
+    text_merge_queue q;
     const char *text;
 } spm_work;
-
-static bool pair_before(const spm_pair *a, const spm_pair *b)
-{
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static int heap_push(spm_work *w, const spm_pair *p)
-{
-    if (w->heap_n == w->heap_cap) {
-        size_t cap = w->heap_cap ? w->heap_cap * 2 : 64;
-        spm_pair *h = realloc(w->heap, cap * sizeof *h);
-        if (!h)
-            return MM_ENOMEM;
-        w->heap = h;
-        w->heap_cap = cap;
-    }
-    size_t i = w->heap_n++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!pair_before(p, &w->heap[parent]))
-            break;
-        w->heap[i] = w->heap[parent];
-        i = parent;
-    }
-    w->heap[i] = *p;
-    return 0;
-}
-
-static spm_pair heap_pop(spm_work *w)
-{
-    spm_pair top = w->heap[0];
-    spm_pair last = w->heap[--w->heap_n];
-    size_t i = 0, n = w->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && pair_before(&w->heap[c + 1], &w->heap[c]))
-            c++;
-        if (!pair_before(&w->heap[c], &last))
-            break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n > 0)
-        w->heap[i] = last;
-    return top;
-}
 
 static int try_pair(const text_vocab *v, spm_work *w, int32_t left, int32_t right)
 {
@@ -82,8 +27,8 @@ static int try_pair(const text_vocab *v, spm_work *w, int32_t left, int32_t righ
     int32_t id = text_vocab_lookup(v, w->text + w->sym[left].off, size);
     if (id < 0)
         return 0;
-    spm_pair p = { v->scores[id], left, right, size };
-    return heap_push(w, &p);
+    text_merge p = { v->scores[id], left, right, { (int32_t)size, 0, 0 } };
+    return text_mq_push(&w->q, &p);
 }
 
 /* lead byte -> sequence length, as llama.cpp's unicode_len_utf8 (stray
@@ -100,7 +45,7 @@ static int encode_segment(const text_vocab *v, spm_work *w, uint32_t off, uint32
 {
     const char *esc = w->text;
     size_t n_sym = 0;
-    w->heap_n = 0;
+    w->q.n = 0;
     for (uint32_t o = off; o < off + len;) {
         uint32_t cl = (uint32_t)utf8_len((uint8_t)esc[o]);
         if (cl > off + len - o)
@@ -115,10 +60,10 @@ static int encode_segment(const text_vocab *v, spm_work *w, uint32_t off, uint32
     for (size_t i = 1; i < n_sym; i++)
         if (try_pair(v, w, (int32_t)i - 1, (int32_t)i) != 0)
             return MM_ENOMEM;
-    while (w->heap_n > 0) {
-        spm_pair p = heap_pop(w);
+    while (w->q.n > 0) {
+        text_merge p = text_mq_pop(&w->q);
         spm_sym *l = &w->sym[p.left], *r = &w->sym[p.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != p.size)
+        if (l->n == 0 || r->n == 0 || l->n + r->n != (uint32_t)p.aux[0])
             continue;
         l->n += r->n;
         r->n = 0;
@@ -243,6 +188,6 @@ done:
     text_word_cache_free(cache);
     free(esc);
     free(w.sym);
-    free(w.heap);
+    text_mq_free(&w.q);
     return rc;
 }
