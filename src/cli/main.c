@@ -10,6 +10,7 @@ static const cli_command commands[] = {
     { "list",   "list the models in the catalog and the default model", cmd_list },
     { "show",   "show one model's facts and metadata", cmd_show },
     { "pull", "download a model from the Hugging Face Hub (pinned, verified)", cmd_pull },
+    { "serve",  "serve the OpenAI- and Ollama-compatible HTTP API", cmd_serve },
     { NULL, NULL, NULL }
 };
 
