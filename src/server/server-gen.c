@@ -47,6 +47,13 @@ static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
     pthread_cond_timedwait(cv, mu, &ts);
 }
 
+int64_t server_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 server_gen *server_gen_new(server_call *call, server_request *rq, const server_model *model,
                            const char *id_prefix, const server_framing *framing)
 {
@@ -64,7 +71,7 @@ server_gen *server_gen_new(server_call *call, server_request *rq, const server_m
     g->model = *model;
     server_random_id(id_prefix, g->id, sizeof g->id);
     g->created = mm_wall_ms() / 1000;
-    g->started_ns = mm_now_ms() * 1000000;
+    g->started_ns = server_now_ns();
     g->framing = framing;
     atomic_init(&g->cancel, 0);
     mm_buf_init(&g->text, WHOLE_TEXT_MAX);

@@ -71,7 +71,7 @@ static cJSON *final(const server_gen *g, const char *text, size_t len)
     const char *reason = g->load_only ? "load"
                        : g->res.finish == SERVER_FINISH_LENGTH ? "length" : "stop";
     cJSON_AddStringToObject(o, "done_reason", reason);
-    add_nonzero(o, "total_duration", mm_now_ms() * 1000000 - g->started_ns);
+    add_nonzero(o, "total_duration", server_now_ns() - g->started_ns);
     add_nonzero(o, "load_duration", g->res.load_ns);
     add_nonzero(o, "prompt_eval_count", g->res.prompt_tokens);
     add_nonzero(o, "prompt_eval_duration", g->res.prompt_ns);

@@ -225,6 +225,8 @@ const server_service *server_get_service(server *srv);
 /* Ollama names may carry ":latest"; find_model with that fallback. */
 int server_find_model(server_call *call, const char *name, server_model *out, mm_error *err);
 
+/* CLOCK_MONOTONIC in nanoseconds (Ollama reports durations in ns). */
+int64_t server_now_ns(void);
 /* A random id "<prefix><24 hex>" into out. */
 void server_random_id(const char *prefix, char *out, size_t size);
 
