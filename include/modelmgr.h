@@ -91,6 +91,39 @@ typedef enum mm_origin {
     MM_ORIGIN_FLAG       /* a command-line flag */
 } mm_origin;
 
+/* A `models:` entry of config.yaml: overrides of what the router derives
+ * from a model's GGUF facts. Unset numbers are 0 (cost: negative). */
+typedef struct mm_model_override {
+    char    *name;              /* catalog key or a remote's model name */
+    char   **capabilities;      /* chat, completion, embeddings, tools, json, vision */
+    size_t   n_capabilities;    /* 0: derived from the model */
+    int      quality_tier;      /* 1-5; 0: from the parameter count */
+    int64_t  context_length;    /* tokens; 0: from the model */
+    double   cost_in;           /* per million input tokens; < 0: unset */
+    double   cost_out;          /* per million output tokens; < 0: unset */
+    double   weight;            /* load-balancing weight; 0: 1 */
+    char   **fallbacks;         /* model names tried when this one fails */
+    size_t   n_fallbacks;
+    char    *where;             /* "config.yaml:12" */
+} mm_model_override;
+
+/* A `remotes:` entry: an OpenAI-compatible server. The API key itself is
+ * never in the configuration, only the name of the variable holding it. */
+typedef struct mm_remote {
+    char    *name;              /* deployment name, unique */
+    char    *base_url;          /* "http://host:port/v1" */
+    char    *api_key_env;       /* environment variable with the key, or NULL */
+    char   **models;            /* model names it serves (at least one) */
+    size_t   n_models;
+    double   cost_in;           /* per million tokens, for every model; default 0 */
+    double   cost_out;
+    double   weight;            /* default 1 */
+    int64_t  timeout_s;         /* whole request; default 120 */
+    int64_t  connect_timeout_s; /* default 10 */
+    int64_t  first_byte_timeout_s; /* until the answer starts; 0 (default): timeout_s */
+    char    *where;             /* "config.yaml:20" */
+} mm_remote;
+
 /* The effective configuration: built once, immutable afterwards, safe to read
  * from any thread. Strings are owned by the config; NULL means unset. */
 typedef struct mm_config {
@@ -117,6 +150,21 @@ typedef struct mm_config {
     uint64_t  max_body;          /* MODELMGR_MAX_BODY, bytes, default 1 MiB */
     mm_log_level log_level;      /* MODELMGR_LOG_LEVEL, default info */
     char     *vosk_model_path;   /* VOSK_MODEL_PATH */
+    int       router_strategy;   /* router.strategy: index into
+                                    auto|cost|latency|least-busy|round-robin|fixed */
+    double    router_complexity_threshold; /* router.complexity_threshold, default 0.5 */
+    int       router_quality_floor;        /* router.quality_floor, tier 1-5, default 1 */
+    int       router_retries;              /* router.retries, default 2 */
+    int64_t   router_backoff_ms;           /* router.backoff_ms, first retry delay, default 200 */
+    char    **router_default_fallbacks;    /* router.default_fallbacks */
+    size_t    n_router_default_fallbacks;
+    int       router_allowed_fails;        /* router.allowed_fails, default 3 */
+    int64_t   router_fail_window_s;        /* router.fail_window, default 60 */
+    int64_t   router_cooldown_s;           /* router.cooldown, default 30 */
+    mm_model_override *model_overrides;    /* config.yaml `models:` (file only) */
+    size_t    n_model_overrides;
+    mm_remote *remotes;                    /* config.yaml `remotes:` (file only) */
+    size_t    n_remotes;
     struct mm_config_meta *meta; /* origins and file positions; internal */
 } mm_config;
 
@@ -300,6 +348,42 @@ typedef void (*mm_pull_progress_fn)(const char *repo_path, uint64_t bytes_done,
 int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn progress,
             void *progress_user, mm_pull_file *files, size_t max_files, size_t *n_files,
             mm_error *err);
+
+/* ---- Router ------------------------------------------------------------- */
+
+/* Picks a model for each request from the catalog's models and the models of
+ * configured remotes (see docs/ROUTER.md). */
+typedef struct mm_router mm_router;
+
+/* Build the candidates from cat (borrowed: it must outlive the router) and
+ * cfg (router.*, models:, remotes:). A bad models:/remotes: entry (unknown
+ * capability, too many fallbacks) is MM_ECONFIG naming config.yaml:line.
+ * API keys are read from the environment variables that remotes name and
+ * registered with mm_log_add_secret. Caller owns *out (mm_router_close). */
+int  mm_router_open(const mm_config *cfg, const mm_catalog *cat, mm_router **out, mm_error *err);
+void mm_router_close(mm_router *r);   /* NULL is a no-op */
+
+/* A request to route. Borrowed strings; NULL/0 fields take defaults. */
+typedef struct mm_route_request {
+    const char *prompt;          /* the prompt or the conversation's text */
+    int64_t     prompt_tokens;   /* > 0: known token count; 0: estimated from bytes */
+    int64_t     max_tokens;      /* 0: 256 */
+    int         n_messages;      /* conversation depth; 0: 1 */
+    const char *capabilities;    /* comma list: chat, completion, embeddings, tools,
+                                    json, vision; NULL: "chat" */
+    const char *strategy;        /* overrides router.strategy; NULL: the configured one */
+    const char *model;           /* the model for strategy "fixed" (default: default_model) */
+} mm_route_request;
+
+/* Route req and describe the decision: the request's features and
+ * complexity signals, every candidate with its figures or why it was
+ * excluded, the choice and the fallback chain; as text, or JSON when json is
+ * true. *out (caller frees) is filled even when no model qualifies; then
+ * the return is MM_ENOTFOUND or MM_EBUSY and err says which requirement no
+ * model meets. A bad strategy or capability name is MM_EINVAL.
+ * Thread-safe for one router. */
+int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char **out,
+                      mm_error *err);
 
 /* ---- HTTP server ----------------------------------------------------------- */
 

@@ -26,6 +26,7 @@ int cmd_config(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Print "modelmgr: <message>" to stderr. */

@@ -62,7 +62,8 @@ static cJSON *json_value(const mm_config_item *item)
         return cJSON_CreateNull();
     if (strcmp(item->type, "bool") == 0)
         return cJSON_CreateBool(strcmp(item->value, "true") == 0);
-    if (strcmp(item->type, "int") == 0 || strcmp(item->type, "size") == 0)
+    if (strcmp(item->type, "int") == 0 || strcmp(item->type, "size") == 0 ||
+        strcmp(item->type, "float") == 0)
         return cJSON_CreateRaw(item->value);
     if (strcmp(item->type, "list") == 0) {
         cJSON *array = cJSON_CreateArray();

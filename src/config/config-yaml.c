@@ -120,6 +120,9 @@ static int walk_pair(yaml_walk *w, yaml_node_t *key_node, yaml_node_t *value,
     if (len < 0 || (size_t)len >= sizeof name)
         return mm_error_set(err, MM_ECONFIG, "%s: key longer than %d characters", where, CFG_KEY_MAX);
 
+    if (!prefix && (strcmp(name, "models") == 0 || strcmp(name, "remotes") == 0))
+        return is_null(value) ? 0 : name[0] == 'm' ? config_yaml_models(w->cfg, w->doc, value, w->path, err)
+                              : config_yaml_remotes(w->cfg, w->doc, value, w->path, err);
     const cfg_key *k = config_key_find(name);
     if (!k) {
         if (value->type == YAML_MAPPING_NODE && config_key_is_section(name))

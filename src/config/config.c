@@ -3,6 +3,7 @@
  * value came from, and describes it key by key for `modelmgr config`. */
 #include "config/config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,9 @@ static void describe_expected(const cfg_key *k, char *out, size_t out_size)
         break;
     case CFG_ENUM:
         snprintf(out, out_size, "expected one of %s", k->choices);
+        break;
+    case CFG_FLOAT:
+        snprintf(out, out_size, "expected a number from %g to %g", k->fmin, k->fmax);
         break;
     case CFG_LIST:
         snprintf(out, out_size, "expected at most %d comma-separated items of at most %d characters",
@@ -255,6 +259,15 @@ int config_apply_text(mm_config *cfg, const cfg_key *k, const char *text,
         if (enum_index(k->choices, text, &v) != 0)
             return value_error(k, text, origin, where, err);
         *(int *)p = v;
+        break;
+    }
+    case CFG_FLOAT: {
+        char *end = NULL;
+        errno = 0;
+        double v = *text ? strtod(text, &end) : 0.0;
+        if (!*text || errno != 0 || !end || *end || !(v >= k->fmin && v <= k->fmax))
+            return value_error(k, text, origin, where, err);
+        *(double *)p = v;
         break;
     }
     case CFG_LIST: {
@@ -462,6 +475,7 @@ void mm_config_free(mm_config *cfg)
         return;
     for (size_t i = 0; i < config_n_keys; i++)
         clear_field(cfg, &config_keys[i]);
+    config_sections_free(cfg);
     if (cfg->meta)
         free(cfg->meta->config_path);
     free(cfg->meta);
@@ -482,6 +496,7 @@ static const char *type_name(cfg_type type)
     case CFG_INT:    return "int";
     case CFG_SIZE:   return "size";
     case CFG_ENUM:   return "enum";
+    case CFG_FLOAT:  return "float";
     case CFG_LIST:   return "list";
     }
     return "string";
@@ -515,6 +530,9 @@ static void format_value(const mm_config *cfg, const cfg_key *k, mm_config_item 
         break;
     case CFG_SIZE:
         snprintf(out, size, "%" PRIu64, *(const uint64_t *)p);
+        break;
+    case CFG_FLOAT:
+        snprintf(out, size, "%g", *(const double *)p);
         break;
     case CFG_ENUM: {
         int index = *(const int *)p;

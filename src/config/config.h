@@ -26,6 +26,7 @@ typedef enum cfg_type {
     CFG_INT,     /* mm_parse_i64 within [min, max] into an int or int64_t field */
     CFG_SIZE,    /* mm_parse_size, at least min bytes, into a uint64_t field */
     CFG_ENUM,    /* one of `choices` ("a|b|c"); its index into an int-sized field */
+    CFG_FLOAT,   /* a decimal number within [fmin, fmax] into a double field */
     CFG_LIST     /* comma string or yaml sequence into char ** + size_t count */
 } cfg_type;
 
@@ -58,6 +59,7 @@ typedef struct cfg_key {
     const char    *def;          /* default as text; NULL: unset or computed */
     cfg_default_fn compute;      /* computed default when def is NULL, or NULL */
     int64_t        min, max;     /* CFG_INT bounds; CFG_SIZE uses min */
+    double         fmin, fmax;   /* CFG_FLOAT bounds */
     const char    *choices;      /* CFG_ENUM: "error|warn|info|debug" */
     bool           secret;       /* never echoed; registered with the logger */
     const char    *help;         /* one line */
@@ -97,6 +99,14 @@ int config_apply_list(mm_config *cfg, const cfg_key *k, const char *const *items
 /* Error for a value of the wrong shape (a yaml list or mapping given for a
  * scalar key). */
 int config_shape_error(const cfg_key *k, const char *got, const char *where, mm_error *err);
+
+/* The `models:` and `remotes:` sections (config-sections.c): lists of
+ * mappings, read from config.yaml only. node is the yaml sequence; doc is
+ * the yaml_document_t (void * keeps libyaml out of this header). */
+int config_yaml_models(mm_config *cfg, void *doc, void *node, const char *path, mm_error *err);
+int config_yaml_remotes(mm_config *cfg, void *doc, void *node, const char *path, mm_error *err);
+/* Free what the sections hold. */
+void config_sections_free(mm_config *cfg);
 
 /* Read config.yaml at path into cfg (the file layer). Unknown keys are
  * logged as warnings naming path:line; malformed YAML and bad values are

@@ -150,6 +150,24 @@ static const layer_case cases[] = {
       "debug", "warn", "error" },
     { "vosk_model_path", "VOSK_MODEL_PATH", "--vosk-model-path", "/f/vosk", "/e/vosk", "/c/vosk",
       "/f/vosk", "/e/vosk", "/c/vosk" },
+    { "router.strategy", "MODELMGR_ROUTER_STRATEGY", "--router-strategy", "cost", "least-busy",
+      "fixed", "cost", "least-busy", "fixed" },
+    { "router.complexity_threshold", "MODELMGR_ROUTER_COMPLEXITY_THRESHOLD",
+      "--router-complexity-threshold", "0.25", "1", ".75", "0.25", "1", "0.75" },
+    { "router.quality_floor", "MODELMGR_ROUTER_QUALITY_FLOOR", "--router-quality-floor",
+      "2", "5", "1", "2", "5", "1" },
+    { "router.retries", "MODELMGR_ROUTER_RETRIES", "--router-retries", "0", "10", "3",
+      "0", "10", "3" },
+    { "router.backoff_ms", "MODELMGR_ROUTER_BACKOFF_MS", "--router-backoff-ms", "50", "0", "60000",
+      "50", "0", "60000" },
+    { "router.default_fallbacks", "MODELMGR_ROUTER_DEFAULT_FALLBACKS", "--router-default-fallbacks",
+      "a, b", "c", "d,e", "a,b", "c", "d,e" },
+    { "router.allowed_fails", "MODELMGR_ROUTER_ALLOWED_FAILS", "--router-allowed-fails",
+      "1", "32", "5", "1", "32", "5" },
+    { "router.fail_window", "MODELMGR_ROUTER_FAIL_WINDOW", "--router-fail-window",
+      "10", "86400", "1", "10", "86400", "1" },
+    { "router.cooldown", "MODELMGR_ROUTER_COOLDOWN", "--router-cooldown",
+      "5", "60", "1", "5", "60", "1" },
 };
 
 static void check_layer(const layer_case *c, int layers, const char *yaml_path)
@@ -379,7 +397,7 @@ static void test_unknown_key_warning(void)
 {
     char path[1100], expect[4000];
     write_tmp(path, sizeof path, "unknown.yaml",
-              "port: 8000\n\npool_sise: 2\nrouter:\n  strategy: fast\nhost: ~\nMODELS_DIR: /x\n");
+              "port: 8000\n\npool_sise: 2\nrouting:\n  strategy: fast\nhost: ~\nMODELS_DIR: /x\n");
     warnings[0] = '\0';
     mm_log_set_callback(capture_warnings, NULL);
     mm_config *cfg = NULL;
@@ -388,7 +406,7 @@ static void test_unknown_key_warning(void)
     mm_log_set_callback(NULL, NULL);
     snprintf(expect, sizeof expect,
              "%s:3: unknown configuration key 'pool_sise' (ignored; did you mean 'pool_size'?)\n"
-             "%s:4: unknown configuration key 'router' (ignored; see 'modelmgr config')\n"
+             "%s:4: unknown configuration key 'routing' (ignored; see 'modelmgr config')\n"
              "%s:7: unknown configuration key 'MODELS_DIR' (ignored; did you mean 'models_dir'?)\n",
              path, path, path);
     CHECK_STR(warnings, expect);
