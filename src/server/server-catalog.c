@@ -89,7 +89,7 @@ static void cat_health(void *ctx, cJSON *services)
 }
 
 static int cat_generate(void *ctx, const char *model, const server_request *rq,
-                        server_piece_fn on_piece, void *user, const atomic_int *cancel,
+                        server_piece_fn on_piece, void *user, const atomic_bool *cancel,
                         server_gen_result *res, mm_error *err)
 {
     return mm_error_set(err, MM_EUNSUPPORTED, "%s", SERVER_NO_ENGINE_MSG);

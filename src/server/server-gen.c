@@ -1,18 +1,22 @@
-/* server-gen.c - runs one generation for a request: whole answers in the
- * connection's thread, streamed answers on a generation thread that feeds
- * libmicrohttpd's content reader through a bounded buffer.
+/* server-gen.c - runs one generation for a request on its own thread:
+ * whole answers are sent when it ends, streamed answers feed libmicrohttpd's
+ * content reader through a bounded buffer.
  *
- * DESIGN: the generation thread appends framed events (SSE or NDJSON) under
+ * DESIGN: until the answer (or a stream's first output) is ready, the
+ * connection thread waits and polls the client's socket; a client that hangs
+ * up cancels the generation. For streams, the generation thread appends framed events (SSE or NDJSON) under
  * rt->mu and waits when more than STREAM_BACKLOG bytes are unsent; the
  * reader (the connection thread) blocks until bytes or the end arrive. A
  * failed write makes MHD drop the response, whose free callback raises the
  * cancel flag the service polls and joins the thread. Headers are sent only
  * after the first output, so a generation that fails at once still gets a
  * proper HTTP error status. */
+#define _GNU_SOURCE   /* POLLRDHUP */
 #include "server/server.h"
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,28 +127,42 @@ static int on_stream_piece(void *user, const char *piece, size_t len)
     return atomic_load(&g->cancel) || rt->out.failed ? 1 : 0;
 }
 
-static void *stream_thread(void *arg)
+static void *gen_thread(void *arg)
 {
     server_gen *g = arg;
     struct server_gen_rt *rt = g->rt;
     const server_service *svc = server_get_service(g->srv);
-    int rc = svc->generate(svc->ctx, g->model.id, &g->rq, on_stream_piece, g, &g->cancel,
+    int rc = svc->generate(svc->ctx, g->model.id, &g->rq,
+                           g->rq.stream ? on_stream_piece : on_whole_piece, g, &g->cancel,
                            &g->res, &g->err);
+    if (rc == 0 && g->text.failed)
+        rc = mm_error_set(&g->err, MM_ELIMIT, "the answer exceeded %d bytes", WHOLE_TEXT_MAX);
     pthread_mutex_lock(&rt->mu);
     g->rc = rc;
-    if (rc == 0) {
+    if (g->rq.stream && rc == 0) {
         if (!rt->begun) {
             g->framing->begin(g, &rt->out);
             rt->begun = true;
         }
         g->framing->end(g, &rt->out);
-    } else if (rt->begun && rc != MM_ECANCELED) {
+    } else if (g->rq.stream && rt->begun && rc != MM_ECANCELED) {
         g->framing->error(g, g->err.message[0] ? g->err.message : mm_strerror(rc), &rt->out);
     }
     rt->done = true;
     pthread_cond_broadcast(&rt->cv);
     pthread_mutex_unlock(&rt->mu);
     return NULL;
+}
+
+/* Whether the client has closed its side: it hung up while waiting. */
+static bool client_gone(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    struct pollfd p = { .fd = ci->connect_fd, .events = POLLRDHUP };
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -180,7 +198,7 @@ static void stream_free(void *cls)
     struct server_gen_rt *rt = g->rt;
     pthread_mutex_lock(&rt->mu);
     if (!rt->done) {
-        atomic_store(&g->cancel, 1);
+        atomic_store(&g->cancel, true);
         MM_LOG_INFO("client closed the stream %s: generation cancelled", g->id);
     }
     pthread_cond_broadcast(&rt->cv);
@@ -213,33 +231,31 @@ int server_gen_run(server_call *call, server_gen *g)
     }
     g->rt->admitted = true;
     struct server_gen_rt *rt = g->rt;
-    if (!g->rq.stream) {
-        const server_service *s = server_get_service(g->srv);
-        g->rc = s->generate(s->ctx, g->model.id, &g->rq, on_whole_piece, g, &g->cancel,
-                            &g->res, &g->err);
-        if (g->rc == 0 && g->text.failed)
-            g->rc = mm_error_set(&g->err, MM_ELIMIT, "the answer exceeded %d bytes",
-                                 WHOLE_TEXT_MAX);
-        if (g->rc != 0)
-            return fail_with(call, g, g->rc);
-        cJSON *body = g->framing->whole(g);
-        gen_free(g);
-        return server_reply_json(call, 200, body);
-    }
-    if (pthread_create(&rt->thread, NULL, stream_thread, g) != 0) {
+    if (pthread_create(&rt->thread, NULL, gen_thread, g) != 0) {
         mm_error_set(&g->err, MM_EINTERNAL, "cannot start a generation thread");
         return fail_with(call, g, MM_EINTERNAL);
     }
     rt->thread_started = true;
+    /* Wait for the whole answer, or for a stream's first output, watching
+     * the client: one that hangs up meanwhile cancels its generation. */
     pthread_mutex_lock(&rt->mu);
-    while (!rt->begun && !rt->done)
-        timed_wait(&rt->cv, &rt->mu, 100);
-    bool failed_early = !rt->begun;
+    while (!rt->done && !(g->rq.stream && rt->begun)) {
+        timed_wait(&rt->cv, &rt->mu, 50);
+        if (!atomic_load(&g->cancel) && client_gone(call->conn)) {
+            atomic_store(&g->cancel, true);
+            MM_LOG_INFO("client closed the connection of %s: generation cancelled", g->id);
+        }
+    }
+    bool have_output = rt->begun;
     pthread_mutex_unlock(&rt->mu);
-    if (failed_early) {
+    if (!g->rq.stream || !have_output) {
         pthread_join(rt->thread, NULL);
         rt->thread_started = false;
-        return fail_with(call, g, g->rc ? g->rc : MM_EINTERNAL);
+        if (g->rc != 0 || g->rq.stream)
+            return fail_with(call, g, g->rc ? g->rc : MM_EINTERNAL);
+        cJSON *body = g->framing->whole(g);
+        gen_free(g);
+        return server_reply_json(call, 200, body);
     }
     struct MHD_Response *resp = MHD_create_response_from_callback(
         MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, g, stream_free);

@@ -677,7 +677,7 @@ void server_stop(server *srv, int grace_ms)
         MM_LOG_WARN("stopping: %u request(s) still running after %d ms; cancelling them",
                     srv->active, grace_ms);
         for (server_gen *g = srv->gens; g; g = g->next_active)
-            atomic_store(&g->cancel, 1);
+            atomic_store(&g->cancel, true);
     }
     pthread_mutex_unlock(&srv->mu);
     /* Joins every connection thread; cancelled generations end promptly. */

@@ -144,7 +144,7 @@ typedef struct server_service {
      * MM_EUNSUPPORTED (not possible in this build: 501), MM_EINVAL /
      * MM_ELIMIT (the request cannot be served: 400), others 500. */
     int (*generate)(void *ctx, const char *model, const server_request *rq,
-                    server_piece_fn on_piece, void *user, const atomic_int *cancel,
+                    server_piece_fn on_piece, void *user, const atomic_bool *cancel,
                     server_gen_result *res, mm_error *err);
 } server_service;
 
@@ -254,7 +254,7 @@ struct server_gen {
     int64_t               started_ns;
     bool                  load_only; /* Ollama: empty prompt/messages */
     const server_framing *framing;
-    atomic_int            cancel;
+    atomic_bool           cancel;
     mm_buf                text;      /* non-streamed: the whole answer */
     server_gen_result     res;
     int                   rc;        /* the service's result */

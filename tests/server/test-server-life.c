@@ -94,6 +94,36 @@ static void test_concurrent(void)
     server_stop(srv, 1000);
 }
 
+/* Send a raw HTTP request for body to srv; returns the socket. */
+static int raw_post(server *srv, const char *body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)server_port(srv)) };
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    CHECK_INT(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    char req[1024];
+    int len = snprintf(req, sizeof req, "POST /v1/chat/completions HTTP/1.1\r\nHost: t\r\n"
+                       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                       strlen(body), body);
+    CHECK_INT(send(fd, req, (size_t)len, 0), len);
+    return fd;
+}
+
+/* A client waiting for a whole (non-streamed) answer hangs up: its
+ * generation is cancelled too. */
+static void test_disconnect_whole(void)
+{
+    server *srv = fx_start(&fake, NULL);
+    int before = atomic_load(&fake.cancels_seen);
+    int fd = raw_post(srv, "{\"model\":\"slow-model\","
+                           "\"messages\":[{\"role\":\"user\",\"content\":\"go\"}]}");
+    CHECK(wait_for_inflight(srv, 1));
+    close(fd);
+    CHECK(wait_for_inflight(srv, 0));
+    CHECK_INT(atomic_load(&fake.cancels_seen), before + 1);
+    server_stop(srv, 1000);
+}
+
 static void test_disconnect_cancels(void)
 {
     server *srv = fx_start(&fake, NULL);
@@ -209,6 +239,7 @@ int main(void)
     fakesvc_init(&fake);
     test_concurrent();
     test_disconnect_cancels();
+    test_disconnect_whole();
     test_inflight_limit();
     test_graceful_stop();
     fakesvc_destroy(&fake);

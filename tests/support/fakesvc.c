@@ -64,7 +64,7 @@ static void sleep_ms(long ms)
 }
 
 static int fk_generate(void *ctx, const char *model, const server_request *rq,
-                       server_piece_fn on_piece, void *user, const atomic_int *cancel,
+                       server_piece_fn on_piece, void *user, const atomic_bool *cancel,
                        server_gen_result *res, mm_error *err)
 {
     fakesvc *f = ctx;
