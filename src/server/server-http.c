@@ -268,8 +268,6 @@ int server_reply_json(server_call *call, int status, cJSON *body)
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
     if (!text) {
-        server_fault f;
-        server_fault_set(&f, 500, "server_error", NULL, NULL, "out of memory");
         /* A static body: nothing left to allocate. */
         static const char oom[] = "{\"error\":{\"message\":\"out of memory\","
                                   "\"type\":\"server_error\",\"param\":null,\"code\":null}}";
@@ -277,7 +275,7 @@ int server_reply_json(server_call *call, int status, cJSON *body)
             sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
         if (resp)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        return queue(call, f.status, resp);
+        return queue(call, 500, resp);
     }
     size_t len = strlen(text);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -476,6 +474,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&srv->mu);
 
         server_fault f;
+        st->call.ollama = mm_str_has_prefix(url, "/api/") &&
+                          !mm_str_has_prefix(url, "/api/health");
         size_t header_bytes = 0;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
         if (header_bytes > SERVER_HEADERS_MAX) {
@@ -493,8 +493,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             /* Answer before the body is sent (curl's Expect: 100-continue
              * then never sends it); MHD closes the connection after. */
             st->answered = true;
-            st->call.ollama = mm_str_has_prefix(url, "/api/") &&
-                              !mm_str_has_prefix(url, "/api/health");
             server_fault_set(&f, 413, "invalid_request_error", "request_too_large", NULL,
                              "request body is larger than the limit of %zu bytes (config "
                              "key max_body)", srv->max_body);

@@ -327,6 +327,32 @@ static void test_auth(void)
     server_stop(locked, 1000);
 }
 
+static char warned[1024];
+
+static void capture_log(mm_log_level level, const char *line, void *user)
+{
+    if (level == MM_LOG_LEVEL_WARN)
+        mm_strlcpy(warned, line, sizeof warned);
+}
+
+/* A server on every interface without a key says so. */
+static void test_open_bind_warning(void)
+{
+    mm_log_set_callback(capture_log, NULL);
+    server_options opts = { .host = "0.0.0.0" };
+    server *open_srv = fx_start(&fake, &opts);
+    mm_log_set_callback(NULL, NULL);
+    CHECK_CONTAINS(warned, "listening on 0.0.0.0 without an api_key");
+    server_stop(open_srv, 100);
+    warned[0] = '\0';
+    mm_log_set_callback(capture_log, NULL);
+    opts.api_key = "sk-some-key-5678";
+    open_srv = fx_start(&fake, &opts);
+    mm_log_set_callback(NULL, NULL);
+    CHECK_STR(warned, "");
+    server_stop(open_srv, 100);
+}
+
 static void test_health_and_metrics(void)
 {
     httpc_result r;
@@ -385,6 +411,7 @@ int main(void)
     test_health_and_metrics();
     test_body_limit();
     test_auth();
+    test_open_bind_warning();
     server_stop(srv, 1000);
     fakesvc_destroy(&fake);
     curl_global_cleanup();
