@@ -52,6 +52,16 @@ typedef struct req_state {
 
 typedef int (*handler_fn)(server_call *call);
 
+/* Known endpoints this build cannot serve: an explicit 501, not a 404. */
+static int h_no_embeddings(server_call *call)
+{
+    server_fault f;
+    server_fault_set(&f, 501, "not_supported_error", "not_implemented", NULL,
+                     "embeddings are not available in this build: no embedding model can "
+                     "be served yet");
+    return server_reply_fault(call, &f);
+}
+
 typedef struct route {
     const char *method;     /* "GET" (HEAD is served too) or "POST" */
     const char *path;       /* exact, or a prefix when it ends in '/' */
@@ -70,6 +80,10 @@ static const route routes[] = {
     { "GET", "/models", server_h_models, "models", false, false },
     { "GET", "/v1/models/", server_h_model, "model", false, false },
     { "GET", "/models/", server_h_model, "model", false, false },
+    { "POST", "/v1/embeddings", h_no_embeddings, "embeddings", false, false },
+    { "POST", "/embeddings", h_no_embeddings, "embeddings", false, false },
+    { "POST", "/api/embed", h_no_embeddings, "ollama_embed", false, true },
+    { "POST", "/api/embeddings", h_no_embeddings, "ollama_embed", false, true },
     { "GET", "/api/health", server_h_health, "health", true, false },
     { "GET", "/api/health/detailed", server_h_health_detailed, "health_detailed", false, false },
     { "GET", "/metrics", server_h_metrics, "metrics", false, false },

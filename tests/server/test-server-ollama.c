@@ -193,6 +193,9 @@ static void test_errors(void)
     fx_post(srv, "/api/generate", "{\"model\":\"fake-model\",\"options\":{\"seed\":\"x\"}}", &r);
     fx_check_ollama_error(&r, 400, "options.seed");
     httpc_result_free(&r);
+    fx_post(srv, "/api/embed", "{\"model\":\"fake-model\",\"input\":\"x\"}", &r);
+    fx_check_ollama_error(&r, 501, "embeddings are not available");
+    httpc_result_free(&r);
     fx_post(srv, "/api/tags", "{}", &r);
     fx_check_ollama_error(&r, 405, "not allowed");
     httpc_result_free(&r);

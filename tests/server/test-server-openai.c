@@ -216,6 +216,9 @@ static void test_errors(void)
     fx_post(srv, "/v1/foo", "{}", &r);
     fx_check_openai_error(&r, 404, "invalid_request_error", NULL, "Invalid URL (POST /v1/foo)");
     httpc_result_free(&r);
+    fx_post(srv, "/v1/embeddings", "{\"input\":\"x\"}", &r);
+    fx_check_openai_error(&r, 501, "not_supported_error", "not_implemented", "embeddings");
+    httpc_result_free(&r);
     fx_get(srv, "/v1/chat/completions", &r);
     fx_check_openai_error(&r, 405, "invalid_request_error", "method_not_allowed", "use POST");
     httpc_result_free(&r);
