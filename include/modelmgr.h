@@ -523,12 +523,13 @@ typedef struct mm_server mm_server;
 
 /* Serve the OpenAI- and Ollama-compatible HTTP API (docs/API.md) on
  * cfg->host:cfg->port (port 0: any free port), requiring cfg->api_key when
- * set and bounding bodies by cfg->max_body. Models come from cat (borrowed
- * until mm_server_stop). Generation endpoints answer 501 until an engine is
- * wired. Returns 0 with *out owned by the caller (mm_server_stop), or MM_EIO
- * when the address cannot be bound, MM_EINVAL, MM_ENOMEM. */
-int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_server **out,
-                    mm_error *err);
+ * set and bounding bodies by cfg->max_body. Models come from cat, detailed
+ * health and loaded state from mgr (may be NULL); both are borrowed until
+ * mm_server_stop. Generation endpoints answer 501 until an engine is wired
+ * to the server. Returns 0 with *out owned by the caller (mm_server_stop),
+ * or MM_EIO when the address cannot be bound, MM_EINVAL, MM_ENOMEM. */
+int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr,
+                    mm_server **out, mm_error *err);
 /* "http://HOST:PORT" with the port actually bound. Borrowed from srv. */
 const char *mm_server_url(const mm_server *srv);
 /* Stop accepting, let requests in progress finish for up to grace_ms, cancel

@@ -68,9 +68,17 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     mm_server *srv = NULL;
+    mm_manager *mgr = NULL;
     mm_error err = { 0 };
-    if (mm_server_start(args.cfg, cat, &srv, &err) != 0) {
+    if (mm_manager_open(args.cfg, &mgr, &err) != 0) {
         cli_error("%s", err.message);
+        mm_catalog_close(cat);
+        cli_args_free(&args);
+        return CLI_USAGE;
+    }
+    if (mm_server_start(args.cfg, cat, mgr, &srv, &err) != 0) {
+        cli_error("%s", err.message);
+        mm_manager_close(mgr);
         mm_catalog_close(cat);
         cli_args_free(&args);
         return err.code == MM_EIO ? CLI_FAIL : CLI_USAGE;
@@ -86,6 +94,7 @@ int cmd_serve(int argc, char **argv)
             sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)grace_s);
     mm_server_stop(srv, (int)(grace_s * 1000));
     fprintf(stderr, "modelmgr: stopped\n");
+    mm_manager_close(mgr);
     mm_catalog_close(cat);
     cli_args_free(&args);
     return CLI_OK;

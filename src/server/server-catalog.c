@@ -1,6 +1,7 @@
 /* server-catalog.c - the service `modelmgr serve` runs on while no engine is
- * wired: models and health from the catalog, and generation answered
- * honestly as not available. Also the public mm_server_* wrappers. */
+ * wired to the server: models from the catalog, health from the model
+ * manager (the runtime) when one is given, and generation answered honestly
+ * as not available. Also the public mm_server_* wrappers. */
 #include "server/server.h"
 
 #include <cjson/cJSON.h>
@@ -10,6 +11,7 @@
 
 typedef struct catalog_svc {
     const mm_catalog *cat;   /* borrowed */
+    mm_manager       *mgr;   /* borrowed, or NULL: health from the catalog only */
 } catalog_svc;
 
 static void fill_model(const mm_model_info *info, server_model *out)
@@ -40,6 +42,17 @@ static int cat_list(void *ctx, server_model *out, size_t max, size_t *n_out)
             fill_model(info, &out[n++]);
     }
     *n_out = n;
+    if (c->mgr && n) {
+        mm_model_health *rows = NULL;
+        size_t n_rows = 0;
+        if (mm_manager_list(c->mgr, &rows, &n_rows, NULL) == 0) {
+            for (size_t i = 0; i < n; i++)
+                for (size_t r = 0; r < n_rows; r++)
+                    if (strcmp(rows[r].key, out[i].id) == 0)
+                        out[i].loaded = rows[r].loaded;
+            free(rows);
+        }
+    }
     return 0;
 }
 
@@ -68,9 +81,55 @@ static int cat_find(void *ctx, const char *name, server_model *out, mm_error *er
     return 0;
 }
 
+/* The runtime's own report: per model status and counters, the response
+ * cache and the memory budget. */
+static bool manager_health(mm_manager *mgr, cJSON *services)
+{
+    mm_health h;
+    if (mm_manager_health(mgr, &h, NULL) != 0)
+        return false;
+    cJSON *models = cJSON_AddObjectToObject(services, "models");
+    cJSON_AddStringToObject(models, "status", mm_health_status_name(h.status));
+    cJSON_AddStringToObject(models, "default_model", h.default_model);
+    cJSON *each = cJSON_AddObjectToObject(models, "models");
+    for (size_t i = 0; i < h.n_models && i < SERVER_MODELS_MAX; i++) {
+        const mm_model_health *r = &h.models[i];
+        cJSON *m = cJSON_AddObjectToObject(each, r->key);
+        cJSON_AddStringToObject(m, "status", mm_health_status_name(r->status));
+        cJSON_AddStringToObject(m, "kind", r->kind);
+        cJSON_AddBoolToObject(m, "loaded", r->loaded);
+        cJSON_AddNumberToObject(m, "instances", r->instances);
+        cJSON_AddNumberToObject(m, "busy", r->busy);
+        cJSON_AddNumberToObject(m, "queued", r->queued);
+        cJSON_AddNumberToObject(m, "requests", (double)r->requests);
+        cJSON_AddNumberToObject(m, "failures", (double)r->failures);
+        if (r->last_error[0])
+            cJSON_AddStringToObject(m, "last_error", r->last_error);
+    }
+    cJSON *cache = cJSON_AddObjectToObject(services, "cache");
+    cJSON_AddStringToObject(cache, "status", "ok");
+    cJSON_AddNumberToObject(cache, "entries", (double)h.cache_entries);
+    cJSON_AddNumberToObject(cache, "capacity", (double)h.cache_capacity);
+    cJSON_AddNumberToObject(cache, "hits", (double)h.cache_hits);
+    cJSON_AddNumberToObject(cache, "misses", (double)h.cache_misses);
+    cJSON_AddNumberToObject(cache, "evictions", (double)h.cache_evictions);
+    cJSON *memory = cJSON_AddObjectToObject(services, "memory");
+    cJSON_AddStringToObject(memory, "status", "ok");
+    cJSON_AddNumberToObject(memory, "budget_bytes", (double)h.memory_budget);
+    cJSON_AddNumberToObject(memory, "used_bytes", (double)h.memory_used);
+    cJSON_AddStringToObject(memory, "device", h.device);
+    mm_health_clear(&h);
+    return true;
+}
+
 static void cat_health(void *ctx, cJSON *services)
 {
     catalog_svc *c = ctx;
+    cJSON *engine = cJSON_AddObjectToObject(services, "engine");
+    cJSON_AddStringToObject(engine, "status", "unavailable");
+    cJSON_AddStringToObject(engine, "detail", SERVER_NO_ENGINE_MSG);
+    if (c->mgr && manager_health(c->mgr, services))
+        return;
     cJSON *models = cJSON_AddObjectToObject(services, "models");
     cJSON_AddStringToObject(models, "status", "ok");
     cJSON *each = cJSON_AddObjectToObject(models, "models");
@@ -83,9 +142,6 @@ static void cat_health(void *ctx, cJSON *services)
         available += info->state == MM_MODEL_AVAILABLE;
     }
     cJSON_AddNumberToObject(models, "available", (double)available);
-    cJSON *engine = cJSON_AddObjectToObject(services, "engine");
-    cJSON_AddStringToObject(engine, "status", "unavailable");
-    cJSON_AddStringToObject(engine, "detail", SERVER_NO_ENGINE_MSG);
 }
 
 static int cat_generate(void *ctx, const char *model, const server_request *rq,
@@ -95,7 +151,7 @@ static int cat_generate(void *ctx, const char *model, const server_request *rq,
     return mm_error_set(err, MM_EUNSUPPORTED, "%s", SERVER_NO_ENGINE_MSG);
 }
 
-int server_catalog_service_new(const mm_catalog *cat, const mm_config *cfg,
+int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,
                                server_service *out, mm_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -103,6 +159,7 @@ int server_catalog_service_new(const mm_catalog *cat, const mm_config *cfg,
     if (!c)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
     c->cat = cat;
+    c->mgr = mgr;
     out->ctx = c;
     out->list_models = cat_list;
     out->find_model = cat_find;
@@ -126,14 +183,14 @@ struct mm_server {
     server_service svc;
 };
 
-int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_server **out,
-                    mm_error *err)
+int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr,
+                    mm_server **out, mm_error *err)
 {
     *out = NULL;
     mm_server *s = calloc(1, sizeof *s);
     if (!s)
         return mm_error_set(err, MM_ENOMEM, "out of memory starting the server");
-    int rc = server_catalog_service_new(cat, cfg, &s->svc, err);
+    int rc = server_catalog_service_new(cat, mgr, &s->svc, err);
     if (rc != 0)
         goto fail;
     server_options opts = {

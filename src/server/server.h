@@ -179,10 +179,11 @@ unsigned server_inflight(server *srv);
  * and free srv. NULL is a no-op. Not to be called from a handler. */
 void server_stop(server *srv, int grace_ms);
 
-/* A service over the catalog (borrowed): lists its available models and
+/* A service over the catalog (borrowed): lists its available models,
+ * reports the health of mgr (borrowed; NULL: the catalog's states only) and
  * answers generation with MM_EUNSUPPORTED until an engine is wired. Caller
  * frees with server_catalog_service_free. */
-int server_catalog_service_new(const mm_catalog *cat, const mm_config *cfg,
+int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,
                                server_service *out, mm_error *err);
 void server_catalog_service_free(server_service *svc);
 

@@ -1,6 +1,7 @@
 /* test-serve-cli.c - `modelmgr serve` end to end: it prints the URL it
- * listens on, lists the catalog's models over both APIs, answers generation
- * with the honest 501 while no engine is wired, refuses a second server on
+ * listens on, lists the catalog's models over both APIs, reports the model
+ * manager's health, answers generation with the honest 501 while no engine
+ * is wired, refuses a second server on
  * the same port, and exits 0 on SIGTERM. */
 // labels: integration
 #include "support/httpc.h"
@@ -131,7 +132,12 @@ int main(void)
     snprintf(full, sizeof full, "%s/api/health/detailed", url);
     httpc_request("GET", full, NULL, NULL, &r);
     CHECK_CONTAINS(r.body, "\"engine\":{\"status\":\"unavailable\"");
-    CHECK_CONTAINS(r.body, "\"tiny\":{\"state\":\"available\"");
+    /* From the model manager: the model is known and healthy, not loaded;
+     * the response cache and the memory budget are reported. */
+    CHECK_CONTAINS(r.body, "\"tiny\":{\"status\":\"healthy\",\"kind\":\"llm\",\"loaded\":false");
+    CHECK_CONTAINS(r.body, "\"cache\":{\"status\":\"ok\",\"entries\":0,\"capacity\":1000");
+    CHECK_CONTAINS(r.body, "\"memory\":{\"status\":\"ok\"");
+    CHECK_CONTAINS(r.body, "\"hub\":{\"status\":\"not_reported\"");
     httpc_result_free(&r);
 
     /* A second server on the same port fails with a clear message. */
