@@ -148,6 +148,7 @@ typedef struct mm_config {
     char     *host;              /* MODELMGR_HOST, default 127.0.0.1 */
     int       port;              /* MODELMGR_PORT, default 8000 */
     char     *api_key;           /* MODELMGR_API_KEY; secret */
+    uint64_t  max_body;          /* MODELMGR_MAX_BODY, bytes, default 1 MiB */
     mm_log_level log_level;      /* MODELMGR_LOG_LEVEL, default info */
     char     *vosk_model_path;   /* VOSK_MODEL_PATH */
     int       router_strategy;   /* router.strategy: index into
@@ -516,6 +517,25 @@ int  mm_manager_list(mm_manager *mgr, mm_model_health **rows, size_t *n_rows, mm
 /* Fill out (caller clears it with mm_health_clear). Thread-safe. */
 int  mm_manager_health(mm_manager *mgr, mm_health *out, mm_error *err);
 void mm_health_clear(mm_health *health);
+
+/* ---- HTTP server ----------------------------------------------------------- */
+
+typedef struct mm_server mm_server;
+
+/* Serve the OpenAI- and Ollama-compatible HTTP API (docs/API.md) on
+ * cfg->host:cfg->port (port 0: any free port), requiring cfg->api_key when
+ * set and bounding bodies by cfg->max_body. Models come from cat, detailed
+ * health and loaded state from mgr (may be NULL); both are borrowed until
+ * mm_server_stop. Generation endpoints answer 501 until an engine is wired
+ * to the server. Returns 0 with *out owned by the caller (mm_server_stop),
+ * or MM_EIO when the address cannot be bound, MM_EINVAL, MM_ENOMEM. */
+int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr,
+                    mm_server **out, mm_error *err);
+/* "http://HOST:PORT" with the port actually bound. Borrowed from srv. */
+const char *mm_server_url(const mm_server *srv);
+/* Stop accepting, let requests in progress finish for up to grace_ms, cancel
+ * what still runs, and free srv. NULL is a no-op. */
+void mm_server_stop(mm_server *srv, int grace_ms);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     { "route",  "show which model the router picks for a prompt, and why", cmd_route },
     { "run",    "generate tokens with the built-in engine", cmd_run },
     { "bench",  "measure prompt and generation speed of the built-in engine", cmd_bench },
+    { "serve",  "serve the OpenAI- and Ollama-compatible HTTP API", cmd_serve },
     { NULL, NULL, NULL }
 };
 

@@ -146,6 +146,8 @@ static const layer_case cases[] = {
     { "port", "MODELMGR_PORT", "--port", "8001", "65535", "0", "8001", "65535", "0" },
     { "api_key", "MODELMGR_API_KEY", "--api-key", "sk-fileKEY000011112222", "sk-envKEY0000333344445555",
       "sk-flagKEY00006666", "sk-***2222", "sk-***5555", "sk-***6666" },
+    { "max_body", "MODELMGR_MAX_BODY", "--max-body", "64K", "2M", "1024",
+      "65536", "2097152", "1024" },
     { "log_level", "MODELMGR_LOG_LEVEL", "--log-level", "debug", "WARN", "error",
       "debug", "warn", "error" },
     { "vosk_model_path", "VOSK_MODEL_PATH", "--vosk-model-path", "/f/vosk", "/e/vosk", "/c/vosk",

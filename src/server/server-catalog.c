@@ -1,0 +1,223 @@
+/* server-catalog.c - the service `modelmgr serve` runs on while no engine is
+ * wired to the server: models from the catalog, health from the model
+ * manager (the runtime) when one is given, and generation answered honestly
+ * as not available. Also the public mm_server_* wrappers. */
+#include "server/server.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct catalog_svc {
+    const mm_catalog *cat;   /* borrowed */
+    mm_manager       *mgr;   /* borrowed, or NULL: health from the catalog only */
+} catalog_svc;
+
+static void fill_model(const mm_model_info *info, server_model *out)
+{
+    memset(out, 0, sizeof *out);
+    mm_strlcpy(out->id, info->key, sizeof out->id);
+    mm_strlcpy(out->format, mm_format_name(info->format), sizeof out->format);
+    out->size = info->size_bytes;
+    struct stat st;
+    if (info->n_paths && stat(info->paths[0], &st) == 0)
+        out->created = (int64_t)st.st_mtime;
+    if (info->has_facts) {
+        mm_strlcpy(out->family, info->facts.architecture, sizeof out->family);
+        mm_strlcpy(out->quant, info->facts.file_type_name, sizeof out->quant);
+        out->n_params = info->facts.n_params;
+        out->context_length = info->facts.context_length;
+    }
+    out->loaded = false;   /* nothing is loaded without an engine */
+}
+
+static int cat_list(void *ctx, server_model *out, size_t max, size_t *n_out)
+{
+    catalog_svc *c = ctx;
+    size_t n = 0;
+    for (size_t i = 0; i < mm_catalog_count(c->cat) && n < max; i++) {
+        const mm_model_info *info = mm_catalog_at(c->cat, i);
+        if (info->state == MM_MODEL_AVAILABLE)
+            fill_model(info, &out[n++]);
+    }
+    *n_out = n;
+    if (c->mgr && n) {
+        mm_model_health *rows = NULL;
+        size_t n_rows = 0;
+        if (mm_manager_list(c->mgr, &rows, &n_rows, NULL) == 0) {
+            for (size_t i = 0; i < n; i++)
+                for (size_t r = 0; r < n_rows; r++)
+                    if (strcmp(rows[r].key, out[i].id) == 0)
+                        out[i].loaded = rows[r].loaded;
+            free(rows);
+        }
+    }
+    return 0;
+}
+
+static int cat_find(void *ctx, const char *name, server_model *out, mm_error *err)
+{
+    catalog_svc *c = ctx;
+    const mm_model_info *info;
+    if (!name) {
+        bool fallback = false;
+        info = mm_catalog_default(c->cat, &fallback);
+        if (!info)
+            return mm_error_set(err, MM_ENOTFOUND, "the request names no model and there is "
+                                "no default model: name one from GET /v1/models");
+    } else {
+        info = mm_catalog_find(c->cat, name);
+        if (!info)
+            return mm_error_set(err, MM_ENOTFOUND, "The model `%.128s` does not exist: see "
+                                "GET /v1/models for the models this server has", name);
+    }
+    if (info->state != MM_MODEL_AVAILABLE)
+        return mm_error_set(err, MM_ENOTFOUND, "the model `%.128s` is in the catalog but %s",
+                            info->key, info->state == MM_MODEL_NOT_DOWNLOADED
+                            ? "not downloaded yet ('modelmgr pull' fetches it)"
+                            : "its files are unreadable ('modelmgr show' says why)");
+    fill_model(info, out);
+    return 0;
+}
+
+/* The runtime's own report: per model status and counters, the response
+ * cache and the memory budget. */
+static bool manager_health(mm_manager *mgr, cJSON *services)
+{
+    mm_health h;
+    if (mm_manager_health(mgr, &h, NULL) != 0)
+        return false;
+    cJSON *models = cJSON_AddObjectToObject(services, "models");
+    cJSON_AddStringToObject(models, "status", mm_health_status_name(h.status));
+    cJSON_AddStringToObject(models, "default_model", h.default_model);
+    cJSON *each = cJSON_AddObjectToObject(models, "models");
+    for (size_t i = 0; i < h.n_models && i < SERVER_MODELS_MAX; i++) {
+        const mm_model_health *r = &h.models[i];
+        cJSON *m = cJSON_AddObjectToObject(each, r->key);
+        cJSON_AddStringToObject(m, "status", mm_health_status_name(r->status));
+        cJSON_AddStringToObject(m, "kind", r->kind);
+        cJSON_AddBoolToObject(m, "loaded", r->loaded);
+        cJSON_AddNumberToObject(m, "instances", r->instances);
+        cJSON_AddNumberToObject(m, "busy", r->busy);
+        cJSON_AddNumberToObject(m, "queued", r->queued);
+        cJSON_AddNumberToObject(m, "requests", (double)r->requests);
+        cJSON_AddNumberToObject(m, "failures", (double)r->failures);
+        if (r->last_error[0])
+            cJSON_AddStringToObject(m, "last_error", r->last_error);
+    }
+    cJSON *cache = cJSON_AddObjectToObject(services, "cache");
+    cJSON_AddStringToObject(cache, "status", "ok");
+    cJSON_AddNumberToObject(cache, "entries", (double)h.cache_entries);
+    cJSON_AddNumberToObject(cache, "capacity", (double)h.cache_capacity);
+    cJSON_AddNumberToObject(cache, "hits", (double)h.cache_hits);
+    cJSON_AddNumberToObject(cache, "misses", (double)h.cache_misses);
+    cJSON_AddNumberToObject(cache, "evictions", (double)h.cache_evictions);
+    cJSON *memory = cJSON_AddObjectToObject(services, "memory");
+    cJSON_AddStringToObject(memory, "status", "ok");
+    cJSON_AddNumberToObject(memory, "budget_bytes", (double)h.memory_budget);
+    cJSON_AddNumberToObject(memory, "used_bytes", (double)h.memory_used);
+    cJSON_AddStringToObject(memory, "device", h.device);
+    mm_health_clear(&h);
+    return true;
+}
+
+static void cat_health(void *ctx, cJSON *services)
+{
+    catalog_svc *c = ctx;
+    cJSON *engine = cJSON_AddObjectToObject(services, "engine");
+    cJSON_AddStringToObject(engine, "status", "unavailable");
+    cJSON_AddStringToObject(engine, "detail", SERVER_NO_ENGINE_MSG);
+    if (c->mgr && manager_health(c->mgr, services))
+        return;
+    cJSON *models = cJSON_AddObjectToObject(services, "models");
+    cJSON_AddStringToObject(models, "status", "ok");
+    cJSON *each = cJSON_AddObjectToObject(models, "models");
+    size_t available = 0;
+    for (size_t i = 0; i < mm_catalog_count(c->cat) && i < SERVER_MODELS_MAX; i++) {
+        const mm_model_info *info = mm_catalog_at(c->cat, i);
+        cJSON *m = cJSON_AddObjectToObject(each, info->key);
+        cJSON_AddStringToObject(m, "state", mm_model_state_name(info->state));
+        cJSON_AddBoolToObject(m, "loaded", false);
+        available += info->state == MM_MODEL_AVAILABLE;
+    }
+    cJSON_AddNumberToObject(models, "available", (double)available);
+}
+
+static int cat_generate(void *ctx, const char *model, const server_request *rq,
+                        server_piece_fn on_piece, void *user, const atomic_bool *cancel,
+                        server_gen_result *res, mm_error *err)
+{
+    return mm_error_set(err, MM_EUNSUPPORTED, "%s", SERVER_NO_ENGINE_MSG);
+}
+
+int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,
+                               server_service *out, mm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    catalog_svc *c = calloc(1, sizeof *c);
+    if (!c)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    c->cat = cat;
+    c->mgr = mgr;
+    out->ctx = c;
+    out->list_models = cat_list;
+    out->find_model = cat_find;
+    out->health = cat_health;
+    out->generate = cat_generate;
+    return 0;
+}
+
+void server_catalog_service_free(server_service *svc)
+{
+    if (!svc)
+        return;
+    free(svc->ctx);
+    memset(svc, 0, sizeof *svc);
+}
+
+/* ---- public API ---- */
+
+struct mm_server {
+    server        *srv;
+    server_service svc;
+};
+
+int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr,
+                    mm_server **out, mm_error *err)
+{
+    *out = NULL;
+    mm_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return mm_error_set(err, MM_ENOMEM, "out of memory starting the server");
+    int rc = server_catalog_service_new(cat, mgr, &s->svc, err);
+    if (rc != 0)
+        goto fail;
+    server_options opts = {
+        .host = cfg->host, .port = cfg->port, .api_key = cfg->api_key,
+        .max_body = (size_t)cfg->max_body,
+    };
+    rc = server_start(&opts, &s->svc, &s->srv, err);
+    if (rc != 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    server_catalog_service_free(&s->svc);
+    free(s);
+    return rc;
+}
+
+const char *mm_server_url(const mm_server *srv)
+{
+    return server_url(srv->srv);
+}
+
+void mm_server_stop(mm_server *srv, int grace_ms)
+{
+    if (!srv)
+        return;
+    server_stop(srv->srv, grace_ms);
+    server_catalog_service_free(&srv->svc);
+    free(srv);
+}

@@ -1,0 +1,698 @@
+/* server-http.c - the HTTP core on libmicrohttpd (a thread per connection):
+ * request bodies with a bound, routing, authentication, error answers in the
+ * OpenAI or Ollama shape, the access log, and a graceful stop.
+ *
+ * DESIGN: each connection has its own thread, so a handler may block while
+ * the service generates; streamed answers are fed by a generation thread
+ * through server-gen.c. `active` counts requests from their first byte to
+ * the end of their answer; server_stop waits on it. */
+#include "server/server.h"
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct server {
+    struct MHD_Daemon *daemon;
+    server_service     svc;
+    char              *api_key;      /* NULL: no authentication */
+    size_t             max_body;
+    unsigned           max_inflight;
+    int                port;
+    char               url[320];
+    pthread_mutex_t    mu;           /* guards active, n_gens, gens */
+    pthread_cond_t     cv;           /* signalled when a request ends */
+    unsigned           active;
+    unsigned           n_gens;
+    server_gen        *gens;
+    atomic_int         stopping;
+    server_metrics    *metrics;
+    int64_t            start_ms;
+};
+
+/* Per-request state behind MHD's con_cls. */
+typedef struct req_state {
+    server_call call;
+    mm_buf      body;
+    bool        too_large;
+    bool        answered;
+    int64_t     start_ms;
+    char        method[16];
+    char        path[256];      /* for the access log, truncated */
+} req_state;
+
+typedef int (*handler_fn)(server_call *call);
+
+/* Known endpoints this build cannot serve: an explicit 501, not a 404. */
+static int h_no_embeddings(server_call *call)
+{
+    server_fault f;
+    server_fault_set(&f, 501, "not_supported_error", "not_implemented", NULL,
+                     "embeddings are not available in this build: no embedding model can "
+                     "be served yet");
+    return server_reply_fault(call, &f);
+}
+
+typedef struct route {
+    const char *method;     /* "GET" (HEAD is served too) or "POST" */
+    const char *path;       /* exact, or a prefix when it ends in '/' */
+    handler_fn  fn;
+    const char *label;      /* metrics label */
+    bool        open;       /* answered without the API key */
+    bool        ollama;     /* Ollama error shape */
+} route;
+
+static const route routes[] = {
+    { "POST", "/v1/chat/completions", server_h_chat, "chat", false, false },
+    { "POST", "/chat/completions", server_h_chat, "chat", false, false },
+    { "POST", "/v1/completions", server_h_completions, "completions", false, false },
+    { "POST", "/completions", server_h_completions, "completions", false, false },
+    { "GET", "/v1/models", server_h_models, "models", false, false },
+    { "GET", "/models", server_h_models, "models", false, false },
+    { "GET", "/v1/models/", server_h_model, "model", false, false },
+    { "GET", "/models/", server_h_model, "model", false, false },
+    { "POST", "/v1/embeddings", h_no_embeddings, "embeddings", false, false },
+    { "POST", "/embeddings", h_no_embeddings, "embeddings", false, false },
+    { "POST", "/api/embed", h_no_embeddings, "ollama_embed", false, true },
+    { "POST", "/api/embeddings", h_no_embeddings, "ollama_embed", false, true },
+    { "GET", "/api/health", server_h_health, "health", true, false },
+    { "GET", "/api/health/detailed", server_h_health_detailed, "health_detailed", false, false },
+    { "GET", "/metrics", server_h_metrics, "metrics", false, false },
+    { "GET", "/", server_h_ollama_root, "root", false, true },
+    { "GET", "/api/version", server_h_ollama_version, "ollama_version", false, true },
+    { "GET", "/api/tags", server_h_ollama_tags, "ollama_tags", false, true },
+    { "GET", "/api/ps", server_h_ollama_ps, "ollama_ps", false, true },
+    { "POST", "/api/show", server_h_ollama_show, "ollama_show", false, true },
+    { "POST", "/api/generate", server_h_ollama_generate, "ollama_generate", false, true },
+    { "POST", "/api/chat", server_h_ollama_chat, "ollama_chat", false, true },
+};
+
+/* ---- small helpers ---- */
+
+void server_random_id(const char *prefix, char *out, size_t size)
+{
+    unsigned char raw[12];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        /* Only for uniqueness, not secrecy: fall back to time and address. */
+        int64_t t = mm_wall_ms() ^ (int64_t)(uintptr_t)out;
+        for (size_t i = 0; i < sizeof raw; i++)
+            raw[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)(i * 37);
+    }
+    char hex[sizeof raw * 2 + 1];
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    snprintf(out, size, "%s%s", prefix, hex);
+}
+
+/* Compare without an early exit so the time taken does not reveal how much
+ * of the key matched. */
+static bool key_equal(const char *given, size_t given_len, const char *key)
+{
+    size_t key_len = strlen(key);
+    unsigned diff = (unsigned)(given_len ^ key_len);
+    for (size_t i = 0; i < key_len; i++)
+        diff |= (unsigned char)key[i] ^ (unsigned char)(i < given_len ? given[i] : 0);
+    return diff == 0;
+}
+
+static bool origin_is_local(const char *origin)
+{
+    static const char *const locals[] = {
+        "http://localhost", "https://localhost", "http://127.0.0.1", "https://127.0.0.1",
+        "http://[::1]", "https://[::1]",
+    };
+    for (size_t i = 0; origin && i < MM_ARRAY_LEN(locals); i++) {
+        size_t n = strlen(locals[i]);
+        if (strncmp(origin, locals[i], n) == 0 && (origin[n] == '\0' || origin[n] == ':'))
+            return true;
+    }
+    return false;
+}
+
+const server_service *server_svc(const server_call *call)
+{
+    return &call->srv->svc;
+}
+
+const server_service *server_get_service(server *srv)
+{
+    return &srv->svc;
+}
+
+server_metrics *server_get_metrics(server *srv)
+{
+    return srv->metrics;
+}
+
+int64_t server_uptime_s(const server *srv)
+{
+    return (mm_now_ms() - srv->start_ms) / 1000;
+}
+
+int server_port(const server *srv)
+{
+    return srv->port;
+}
+
+const char *server_url(const server *srv)
+{
+    return srv->url;
+}
+
+unsigned server_inflight(server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    unsigned n = srv->n_gens;
+    pthread_mutex_unlock(&srv->mu);
+    return n;
+}
+
+bool server_gen_admit(server *srv, server_gen *g)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool ok = srv->n_gens < srv->max_inflight;
+    if (ok) {
+        srv->n_gens++;
+        g->prev_active = NULL;
+        g->next_active = srv->gens;
+        if (srv->gens)
+            srv->gens->prev_active = g;
+        srv->gens = g;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return ok;
+}
+
+void server_gen_release(server *srv, server_gen *g)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (g->prev_active)
+        g->prev_active->next_active = g->next_active;
+    else if (srv->gens == g)
+        srv->gens = g->next_active;
+    if (g->next_active)
+        g->next_active->prev_active = g->prev_active;
+    g->next_active = g->prev_active = NULL;
+    srv->n_gens--;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+int server_find_model(server_call *call, const char *name, server_model *out, mm_error *err)
+{
+    const server_service *svc = server_svc(call);
+    int rc = svc->find_model(svc->ctx, name, out, err);
+    if (rc == MM_ENOTFOUND && name && mm_str_has_suffix(name, ":latest")) {
+        char base[SERVER_MODEL_NAME_MAX];
+        size_t n = strlen(name) - strlen(":latest");
+        if (n > 0 && n < sizeof base) {
+            memcpy(base, name, n);
+            base[n] = '\0';
+            mm_error retry;
+            if (svc->find_model(svc->ctx, base, out, &retry) == 0) {
+                mm_error_clear(err);
+                rc = 0;
+            }
+        }
+    }
+    if (rc == 0)
+        mm_strlcpy(call->model, out->id, sizeof call->model);
+    return rc;
+}
+
+/* ---- answers ---- */
+
+void server_add_headers(server_call *call, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "x-request-id", call->request_id);
+    const char *origin = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, "Origin");
+    if (origin_is_local(origin)) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Vary", "Origin");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                "x-request-id, retry-after, retry-after-ms");
+    }
+    if (atomic_load(&call->srv->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+static int queue(server_call *call, int status, struct MHD_Response *resp)
+{
+    if (!resp)
+        return MHD_NO;
+    server_add_headers(call, resp);
+    if (status == 429 || status == 503) {
+        MHD_add_response_header(resp, "Retry-After", "1");
+        MHD_add_response_header(resp, "retry-after-ms", "1000");
+    }
+    if (status == 501)    /* the SDKs retry 5xx unless told this cannot change */
+        MHD_add_response_header(resp, "x-should-retry", "false");
+    call->status = status;
+    enum MHD_Result r = MHD_queue_response(call->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+int server_reply_text(server_call *call, int status, const char *content_type, const char *text)
+{
+    size_t len = strlen(text);
+    char *copy = mm_strndup(text, len);
+    if (!copy)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(copy);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    return queue(call, status, resp);
+}
+
+int server_reply_json(server_call *call, int status, cJSON *body)
+{
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    if (!text) {
+        /* A static body: nothing left to allocate. */
+        static const char oom[] = "{\"error\":{\"message\":\"out of memory\","
+                                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}";
+        struct MHD_Response *resp = MHD_create_response_from_buffer(
+            sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
+        if (resp)
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        return queue(call, 500, resp);
+    }
+    size_t len = strlen(text);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return queue(call, status, resp);
+}
+
+int server_reply_fault(server_call *call, const server_fault *f)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (call->ollama) {
+        cJSON_AddStringToObject(root, "error", f->message);
+    } else {
+        cJSON *e = cJSON_AddObjectToObject(root, "error");
+        cJSON_AddStringToObject(e, "message", f->message);
+        cJSON_AddStringToObject(e, "type", f->type ? f->type : "server_error");
+        if (f->param[0])
+            cJSON_AddStringToObject(e, "param", f->param);
+        else
+            cJSON_AddNullToObject(e, "param");
+        if (f->code)
+            cJSON_AddStringToObject(e, "code", f->code);
+        else
+            cJSON_AddNullToObject(e, "code");
+    }
+    return server_reply_json(call, f->status, root);
+}
+
+void server_fault_from_error(server_fault *f, int code, const char *message)
+{
+    switch (code) {
+    case MM_ENOTFOUND:
+        server_fault_set(f, 404, "invalid_request_error", "model_not_found", "model", "%s", message);
+        break;
+    case MM_EBUSY:
+        server_fault_set(f, 503, "service_unavailable_error", "server_is_overloaded", NULL,
+                         "%s", message);
+        break;
+    case MM_EUNSUPPORTED:
+        server_fault_set(f, 501, "not_supported_error", "not_implemented", NULL, "%s", message);
+        break;
+    case MM_EINVAL:
+        server_fault_set(f, 400, "invalid_request_error", NULL, NULL, "%s", message);
+        break;
+    case MM_ELIMIT:
+        server_fault_set(f, 400, "invalid_request_error", "context_length_exceeded", "messages",
+                         "%s", message);
+        break;
+    default:
+        server_fault_set(f, 500, "server_error", NULL, NULL, "%s", message);
+        break;
+    }
+}
+
+/* ---- request flow ---- */
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    size_t *total = cls;
+    *total += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static bool route_matches(const route *r, const char *url)
+{
+    size_t n = strlen(r->path);
+    if (n > 1 && r->path[n - 1] == '/')
+        return strncmp(url, r->path, n) == 0 && url[n] != '\0';
+    return strcmp(url, r->path) == 0;
+}
+
+static bool method_fits(const route *r, const char *method)
+{
+    if (strcmp(r->method, method) == 0)
+        return true;
+    return strcmp(r->method, "GET") == 0 && strcmp(method, "HEAD") == 0;
+}
+
+/* The route for method + url; *path_hit is some route of that path (for a
+ * 405) or NULL (a 404). */
+static const route *find_route(const char *url, const char *method, const route **path_hit)
+{
+    *path_hit = NULL;
+    for (size_t i = 0; i < MM_ARRAY_LEN(routes); i++) {
+        if (!route_matches(&routes[i], url))
+            continue;
+        if (!*path_hit)
+            *path_hit = &routes[i];
+        if (method_fits(&routes[i], method))
+            return &routes[i];
+    }
+    return NULL;
+}
+
+static bool authorized(server_call *call)
+{
+    const char *key = call->srv->api_key;
+    if (!key)
+        return true;
+    const char *auth = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    const char *given = auth + 7;
+    while (*given == ' ')
+        given++;
+    return key_equal(given, strlen(given), key);
+}
+
+static int answer_options(server_call *call)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    const char *want = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
+                                                   "Access-Control-Request-Headers");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            want && strlen(want) < 1024 ? want : "Authorization, Content-Type");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    return queue(call, 204, resp);
+}
+
+static int dispatch(req_state *st)
+{
+    server_call *call = &st->call;
+    server_fault f;
+    if (strcmp(call->method, "OPTIONS") == 0) {
+        call->route = "options";
+        return answer_options(call);
+    }
+    const route *path_hit = NULL;
+    const route *r = find_route(call->url, call->method, &path_hit);
+    call->ollama = mm_str_has_prefix(call->url, "/api/") &&
+                   !mm_str_has_prefix(call->url, "/api/health");
+    if (!path_hit) {
+        call->route = "unknown";
+        server_fault_set(&f, 404, "invalid_request_error", NULL, NULL,
+                         "Invalid URL (%s %s)", st->method, st->path);
+        return server_reply_fault(call, &f);
+    }
+    if (!r) {
+        call->route = path_hit->label;
+        server_fault_set(&f, 405, "invalid_request_error", "method_not_allowed", NULL,
+                         "method %s is not allowed on %s (use %s)", st->method, st->path,
+                         path_hit->method);
+        return server_reply_fault(call, &f);
+    }
+    call->route = r->label;
+    call->ollama = r->ollama;
+    if (!r->open && !authorized(call)) {
+        server_fault_set(&f, 401, "invalid_request_error", "invalid_api_key", NULL,
+                         "missing or invalid API key: send the header "
+                         "'Authorization: Bearer <key>' with the server's api_key");
+        return server_reply_fault(call, &f);
+    }
+    if (st->too_large) {
+        server_fault_set(&f, 413, "invalid_request_error", "request_too_large", NULL,
+                         "request body is larger than the limit of %zu bytes (config key "
+                         "max_body)", call->srv->max_body);
+        return server_reply_fault(call, &f);
+    }
+    call->body = st->body.data ? st->body.data : "";
+    call->body_len = st->body.len;
+    return r->fn(call);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **con_cls)
+{
+    server *srv = cls;
+    req_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        *con_cls = st;
+        st->start_ms = mm_now_ms();
+        mm_buf_init(&st->body, srv->max_body);
+        mm_strlcpy(st->method, method, sizeof st->method);
+        mm_strlcpy(st->path, url, sizeof st->path);
+        st->call.srv = srv;
+        st->call.conn = conn;
+        st->call.method = st->method;
+        st->call.url = url;
+        st->call.route = "unknown";
+        server_random_id("req-", st->call.request_id, sizeof st->call.request_id);
+        pthread_mutex_lock(&srv->mu);
+        srv->active++;
+        pthread_mutex_unlock(&srv->mu);
+
+        server_fault f;
+        st->call.ollama = mm_str_has_prefix(url, "/api/") &&
+                          !mm_str_has_prefix(url, "/api/health");
+        size_t header_bytes = 0;
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
+        if (header_bytes > SERVER_HEADERS_MAX) {
+            st->answered = true;
+            server_fault_set(&f, 431, "invalid_request_error", "headers_too_large", NULL,
+                             "request headers are larger than the limit of %d bytes",
+                             SERVER_HEADERS_MAX);
+            return (enum MHD_Result)server_reply_fault(&st->call, &f);
+        }
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        int64_t declared = 0;
+        if (cl && mm_parse_i64(cl, 0, INT64_MAX, &declared) == 0 &&
+            (uint64_t)declared > srv->max_body) {
+            /* Answer before the body is sent (curl's Expect: 100-continue
+             * then never sends it); MHD closes the connection after. */
+            st->answered = true;
+            server_fault_set(&f, 413, "invalid_request_error", "request_too_large", NULL,
+                             "request body is larger than the limit of %zu bytes (config "
+                             "key max_body)", srv->max_body);
+            return (enum MHD_Result)server_reply_fault(&st->call, &f);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->answered && !st->too_large) {
+            if (st->body.len + *upload_size > srv->max_body) {
+                st->too_large = true;
+                mm_buf_free(&st->body);
+            } else if (mm_buf_append(&st->body, upload, *upload_size) < 0) {
+                st->too_large = true;
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (st->answered)
+        return MHD_YES;
+    st->answered = true;
+    st->call.url = url;
+    return (enum MHD_Result)dispatch(st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    server *srv = cls;
+    req_state *st = *con_cls;
+    if (!st)
+        return;
+    *con_cls = NULL;
+    server_call *call = &st->call;
+    double seconds = (double)(mm_now_ms() - st->start_ms) / 1000.0;
+    bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    /* No prompt text and no headers here: the log never carries secrets. */
+    MM_LOG_INFO("http %s %s %d %.0fms model=%s id=%s%s", st->method, st->path,
+                call->status, seconds * 1000.0, call->model[0] ? call->model : "-",
+                call->request_id, ok ? "" : " (connection closed before the answer ended)");
+    server_metrics_record(srv->metrics, call->route, call->model[0] ? call->model : "",
+                          call->status ? call->status : 499, seconds);
+    mm_buf_free(&st->body);
+    free(st);
+    pthread_mutex_lock(&srv->mu);
+    srv->active--;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    MM_LOG_DEBUG("libmicrohttpd: %s", line);
+}
+
+static bool host_is_loopback(const char *host)
+{
+    return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0 || mm_str_has_prefix(host, "127.");
+}
+
+static void server_free(server *srv)
+{
+    if (!srv)
+        return;
+    server_metrics_free(srv->metrics);
+    free(srv->api_key);
+    pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->cv);
+    free(srv);
+}
+
+int server_start(const server_options *opts, const server_service *svc, server **out,
+                 mm_error *err)
+{
+    *out = NULL;
+    const char *host = opts->host && opts->host[0] ? opts->host : "127.0.0.1";
+    if (opts->port < 0 || opts->port > 65535)
+        return mm_error_set(err, MM_EINVAL, "port %d is out of range (0-65535)", opts->port);
+    if (!svc || !svc->list_models || !svc->find_model || !svc->generate)
+        return mm_error_set(err, MM_EINVAL, "server_start: incomplete service");
+    server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return mm_error_set(err, MM_ENOMEM, "out of memory starting the server");
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cv, NULL);
+    srv->svc = *svc;
+    srv->max_body = opts->max_body ? opts->max_body : SERVER_BODY_DEFAULT;
+    srv->max_inflight = opts->max_inflight ? opts->max_inflight : 16;
+    srv->start_ms = mm_now_ms();
+    srv->metrics = server_metrics_new();
+    int rc = MM_ENOMEM;
+    if (!srv->metrics)
+        goto fail;
+    if (opts->api_key && opts->api_key[0]) {
+        if (!(srv->api_key = mm_strdup(opts->api_key)))
+            goto fail;
+        mm_log_add_secret(opts->api_key);
+    } else if (!host_is_loopback(host)) {
+        MM_LOG_WARN("listening on %s without an api_key: anyone who can reach this address "
+                    "can use the server (set api_key or MODELMGR_API_KEY)", host);
+    }
+
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE };
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &ai);
+    if (gai != 0 || !ai) {
+        rc = mm_error_set(err, MM_EINVAL, "cannot use host '%s': %s (set host to an address "
+                          "such as 127.0.0.1 or 0.0.0.0)", host, gai_strerror(gai));
+        goto fail;
+    }
+    struct sockaddr_storage addr;
+    memset(&addr, 0, sizeof addr);
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen < sizeof addr ? ai->ai_addrlen : sizeof addr);
+    bool v6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+    if (v6)
+        ((struct sockaddr_in6 *)&addr)->sin6_port = htons((uint16_t)opts->port);
+    else
+        ((struct sockaddr_in *)&addr)->sin_port = htons((uint16_t)opts->port);
+
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ? opts->max_connections : 64),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opts->idle_timeout_s ? opts->idle_timeout_s : 120),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_END);
+    if (!srv->daemon) {
+        rc = mm_error_set(err, MM_EIO, "cannot listen on %s port %d: the address is in use, "
+                          "not local, or needs privileges (choose another port with --port)",
+                          host, opts->port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon,
+                                                           MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = info ? (int)info->port : opts->port;
+    snprintf(srv->url, sizeof srv->url, v6 ? "http://[%s]:%d" : "http://%s:%d", host, srv->port);
+    *out = srv;
+    return 0;
+fail:
+    if (rc == MM_ENOMEM)
+        mm_error_set(err, MM_ENOMEM, "out of memory starting the server");
+    server_free(srv);
+    return rc;
+}
+
+void server_stop(server *srv, int grace_ms)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->stopping, 1);
+    MHD_socket listen = MHD_quiesce_daemon(srv->daemon);
+    if (listen != MHD_INVALID_SOCKET)
+        close(listen);
+    int64_t deadline = mm_now_ms() + (grace_ms > 0 ? grace_ms : 0);
+    pthread_mutex_lock(&srv->mu);
+    while (srv->active > 0 && mm_now_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->cv, &srv->mu, &ts);
+    }
+    if (srv->active > 0) {
+        MM_LOG_WARN("stopping: %u request(s) still running after %d ms; cancelling them",
+                    srv->active, grace_ms);
+        for (server_gen *g = srv->gens; g; g = g->next_active)
+            atomic_store(&g->cancel, true);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    /* Joins every connection thread; cancelled generations end promptly. */
+    MHD_stop_daemon(srv->daemon);
+    server_free(srv);
+}

@@ -1,0 +1,318 @@
+/* server.h - internals of the HTTP server: the service interface the server
+ * runs on (models, health, generation), the pure request parsers for the
+ * OpenAI and Ollama APIs, and the HTTP core built on libmicrohttpd (the only
+ * subsystem that uses it). */
+#ifndef MM_SERVER_H
+#define MM_SERVER_H
+
+#include "core/core.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cJSON;
+
+/* Bounds on what a request may carry. */
+#define SERVER_BODY_DEFAULT   (1024 * 1024) /* request body, bytes (config max_body) */
+#define SERVER_HEADERS_MAX    (16 * 1024)   /* all request header names + values */
+#define SERVER_MESSAGES_MAX   1024          /* chat messages in one request */
+#define SERVER_STOP_MAX       4             /* stop strings (OpenAI's limit) */
+#define SERVER_STOP_LEN_MAX   256           /* bytes of one stop string */
+#define SERVER_MODEL_NAME_MAX 128           /* a model id */
+#define SERVER_MODELS_MAX     1024          /* models one listing reports */
+#define SERVER_TOKENS_MAX     (1 << 20)     /* max_tokens / num_predict upper bound */
+
+/* ---- errors as the HTTP layer reports them ---- */
+
+/* An error answer: status, OpenAI `type`/`code`/`param` and the message. The
+ * Ollama routes send only the message ({"error":"..."}). */
+typedef struct server_fault {
+    int         status;        /* 400, 401, 404, 405, 413, 429, 500, 501, 503 */
+    const char *type;          /* "invalid_request_error", ...; static */
+    const char *code;          /* "model_not_found", ... or NULL; static */
+    char        param[64];     /* the offending field, "" for none */
+    char        message[MM_ERROR_MSG_MAX];
+} server_fault;
+
+/* Fill f; returns -1 so parsers can `return server_fault_set(...)`. */
+int server_fault_set(server_fault *f, int status, const char *type, const char *code,
+                     const char *param, const char *fmt, ...) MM_PRINTF(6, 7);
+
+/* ---- requests ---- */
+
+typedef enum server_api {
+    SERVER_API_CHAT = 0,       /* POST /v1/chat/completions */
+    SERVER_API_COMPLETION,     /* POST /v1/completions */
+    SERVER_API_OLLAMA_GENERATE,/* POST /api/generate */
+    SERVER_API_OLLAMA_CHAT     /* POST /api/chat */
+} server_api;
+
+typedef enum server_role {
+    SERVER_ROLE_SYSTEM = 0,    /* system and developer */
+    SERVER_ROLE_USER,
+    SERVER_ROLE_ASSISTANT,
+    SERVER_ROLE_TOOL
+} server_role;
+
+typedef struct server_message {
+    server_role role;
+    char       *content;       /* text parts joined in order; never NULL */
+    char       *name;          /* optional participant name, or NULL */
+    char       *tool_call_id;  /* role tool: the call answered, or NULL */
+} server_message;
+
+/* A generation request after validation: every field is in range and every
+ * field the server cannot honour was refused, so a service can trust it. */
+typedef struct server_request {
+    server_api      api;
+    char           *model;        /* as requested; NULL: the default ("auto", absent) */
+    server_message *messages;     /* chat APIs: at least one */
+    size_t          n_messages;
+    char           *prompt;       /* completion APIs; never NULL there */
+    char           *system;       /* Ollama generate `system`, or NULL */
+    double          temperature;  /* 0..2 */
+    double          top_p;        /* 0..1 */
+    double          presence_penalty;  /* -2..2 */
+    double          frequency_penalty; /* -2..2 */
+    int64_t         max_tokens;   /* -1: until stop or context end */
+    char           *stop[SERVER_STOP_MAX];
+    size_t          n_stop;
+    bool            has_seed;
+    int64_t         seed;
+    bool            stream;
+    bool            include_usage;/* OpenAI stream_options.include_usage */
+} server_request;
+
+/* Parse and validate a request body of len bytes for api. On success fills
+ * *out (caller frees with server_request_clear) and returns 0. On failure
+ * returns -1 with f filled (400 naming the field, e.g. param "messages") and
+ * *out empty. Pure: no I/O, no global state. Thread-safe. */
+int server_request_parse(server_api api, const char *body, size_t len,
+                         server_request *out, server_fault *f);
+void server_request_clear(server_request *rq);
+
+/* ---- the service the server runs on ---- */
+
+/* One model as the server reports it. */
+typedef struct server_model {
+    char     id[SERVER_MODEL_NAME_MAX]; /* exactly what `model` accepts */
+    int64_t  created;        /* Unix seconds (file modification), 0 unknown */
+    uint64_t size;           /* bytes on disk, 0 unknown */
+    char     format[16];     /* "gguf", ... */
+    char     family[32];     /* architecture, "" unknown */
+    char     quant[16];      /* "Q4_K_M", "" unknown */
+    uint64_t n_params;       /* 0 unknown */
+    uint32_t context_length; /* 0 unknown */
+    bool     loaded;         /* resident in memory now (Ollama /api/ps) */
+} server_model;
+
+typedef enum server_finish {
+    SERVER_FINISH_STOP = 0,  /* end of sequence or a stop string */
+    SERVER_FINISH_LENGTH     /* max_tokens or the context end */
+} server_finish;
+
+typedef struct server_gen_result {
+    int64_t       prompt_tokens;
+    int64_t       completion_tokens;
+    server_finish finish;
+    int64_t       load_ns, prompt_ns, eval_ns;  /* 0 when unknown */
+} server_gen_result;
+
+/* Receives each piece of generated text (complete UTF-8, stop strings
+ * already removed). Returns 0 to go on, non-zero to stop generating (the
+ * client is gone). */
+typedef int (*server_piece_fn)(void *user, const char *piece, size_t len);
+
+/* What the server needs from the rest of the program. Every function may be
+ * called from many connection threads at once and must be thread-safe. */
+typedef struct server_service {
+    void *ctx;
+    /* Fill up to max models into out; *n_out how many. 0 or MM_E*. */
+    int (*list_models)(void *ctx, server_model *out, size_t max, size_t *n_out);
+    /* The model `name` names (NULL: the default). MM_ENOTFOUND with an
+     * actionable message when there is none. */
+    int (*find_model)(void *ctx, const char *name, server_model *out, mm_error *err);
+    /* Add what the service knows to the detailed health `services` object:
+     * any of "models", "hub", "cache", "router", "memory" (members it leaves
+     * out are reported as not available). May be NULL. */
+    void (*health)(void *ctx, struct cJSON *services);
+    /* Generate for rq with model (the id find_model returned), calling
+     * on_piece for each piece; stops soon after *cancel becomes non-zero
+     * (then MM_ECANCELED). Fills *res. Errors: MM_EBUSY (no capacity: 503),
+     * MM_EUNSUPPORTED (not possible in this build: 501), MM_EINVAL /
+     * MM_ELIMIT (the request cannot be served: 400), others 500. */
+    int (*generate)(void *ctx, const char *model, const server_request *rq,
+                    server_piece_fn on_piece, void *user, const atomic_bool *cancel,
+                    server_gen_result *res, mm_error *err);
+} server_service;
+
+/* ---- the HTTP server ---- */
+
+typedef struct server_options {
+    const char *host;            /* address to bind; NULL: 127.0.0.1 */
+    int         port;            /* 0: any free port */
+    const char *api_key;         /* NULL or "": no authentication; copied */
+    size_t      max_body;        /* 0: SERVER_BODY_DEFAULT */
+    unsigned    max_connections; /* 0: 64 */
+    unsigned    max_inflight;    /* generations at once; beyond: 429. 0: 16 */
+    unsigned    idle_timeout_s;  /* keep-alive idle close; 0: 120 */
+} server_options;
+
+typedef struct server server;
+
+/* Start serving svc (borrowed until server_stop) on opts. Returns 0 with
+ * *out set, or MM_EIO (cannot bind: the message names host:port and why),
+ * MM_EINVAL, MM_ENOMEM. Logs a warning when binding a non-loopback host
+ * without an api_key. */
+int server_start(const server_options *opts, const server_service *svc, server **out,
+                 mm_error *err);
+/* The port actually bound (useful with port 0). */
+int server_port(const server *srv);
+/* "http://HOST:PORT" (borrowed until server_stop). */
+const char *server_url(const server *srv);
+/* Generation requests in progress now (for tests and health). */
+unsigned server_inflight(server *srv);
+/* Stop accepting connections, let requests in progress finish for up to
+ * grace_ms, then cancel the generations still running, close everything
+ * and free srv. NULL is a no-op. Not to be called from a handler. */
+void server_stop(server *srv, int grace_ms);
+
+/* A service over the catalog (borrowed): lists its available models,
+ * reports the health of mgr (borrowed; NULL: the catalog's states only) and
+ * answers generation with MM_EUNSUPPORTED until an engine is wired. Caller
+ * frees with server_catalog_service_free. */
+int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,
+                               server_service *out, mm_error *err);
+void server_catalog_service_free(server_service *svc);
+
+/* The message generation endpoints send while no engine is wired. */
+#define SERVER_NO_ENGINE_MSG "generation is not available in this build yet: " \
+    "the built-in engine is not wired to the server"
+
+/* ---- inside the server: shared by the handler files ---- */
+
+struct MHD_Connection;
+
+/* One HTTP request being answered (lives from its first byte to the end of
+ * its answer). */
+typedef struct server_call {
+    server                *srv;
+    struct MHD_Connection *conn;
+    const char            *method;
+    const char            *url;       /* path, percent-decoded by MHD, no query */
+    const char            *body;      /* NUL-terminated, body_len bytes */
+    size_t                 body_len;
+    char                   request_id[40];
+    char                   model[SERVER_MODEL_NAME_MAX]; /* for the log and metrics */
+    const char            *route;     /* route label for metrics ("chat", ...) */
+    bool                   ollama;    /* errors in Ollama's shape */
+    int                    status;    /* the status sent */
+} server_call;
+
+/* Answer with a JSON body (taken: freed here) or a fault. Return an MHD
+ * result (MHD_YES / MHD_NO) as int. */
+int server_reply_json(server_call *call, int status, struct cJSON *body);
+int server_reply_fault(server_call *call, const server_fault *f);
+int server_reply_text(server_call *call, int status, const char *content_type,
+                      const char *text);
+/* A fault from an mm_error code as the HTTP layer maps it (ENOTFOUND 404
+ * model_not_found, EBUSY 503, EUNSUPPORTED 501, EINVAL/ELIMIT 400, else 500). */
+void server_fault_from_error(server_fault *f, int code, const char *message);
+/* The service of call's server / of srv. */
+const server_service *server_svc(const server_call *call);
+const server_service *server_get_service(server *srv);
+/* Ollama names may carry ":latest"; find_model with that fallback. */
+int server_find_model(server_call *call, const char *name, server_model *out, mm_error *err);
+
+/* CLOCK_MONOTONIC in nanoseconds (Ollama reports durations in ns). */
+int64_t server_now_ns(void);
+/* A random id "<prefix><24 hex>" into out. */
+void server_random_id(const char *prefix, char *out, size_t size);
+
+/* ---- generation: one request's run of the service ---- */
+
+typedef struct server_gen server_gen;
+
+/* How one API frames a generation. Each appends to out (held under the
+ * generation's lock). */
+typedef struct server_framing {
+    const char *content_type;                       /* of the streamed answer */
+    void (*begin)(server_gen *g, mm_buf *out);      /* before the first piece */
+    void (*piece)(server_gen *g, const char *text, size_t len, mm_buf *out);
+    void (*end)(server_gen *g, mm_buf *out);        /* after success; g->res set */
+    void (*error)(server_gen *g, const char *message, mm_buf *out); /* in-band */
+    struct cJSON *(*whole)(server_gen *g);          /* non-streamed answer */
+} server_framing;
+
+struct server_gen {
+    server               *srv;
+    server_request        rq;        /* owned */
+    server_model          model;
+    char                  id[48];    /* "chatcmpl-..." */
+    int64_t               created;   /* Unix seconds */
+    int64_t               started_ns;
+    bool                  load_only; /* Ollama: empty prompt/messages */
+    const server_framing *framing;
+    atomic_bool           cancel;
+    mm_buf                text;      /* non-streamed: the whole answer */
+    server_gen_result     res;
+    int                   rc;        /* the service's result */
+    mm_error              err;
+    struct server_gen_rt *rt;        /* threading state (server-gen.c) */
+    server_gen           *next_active, *prev_active; /* the server's running list */
+};
+
+/* Admit g as a running generation (false: max_inflight reached) and release
+ * it when it ends; a server that stops past its grace period cancels every
+ * admitted generation. Thread-safe. */
+bool server_gen_admit(server *srv, server_gen *g);
+void server_gen_release(server *srv, server_gen *g);
+/* Headers every answer carries: x-request-id, CORS for local origins,
+ * Connection: close once the server is stopping. */
+struct MHD_Response;
+void server_add_headers(server_call *call, struct MHD_Response *resp);
+
+/* Run g (taken: freed by this call) for call: a 429 when too many run
+ * already, an HTTP error when generation fails before any output, else the
+ * streamed or whole answer through g->framing. */
+int server_gen_run(server_call *call, server_gen *g);
+/* A new generation for rq (taken) on model; NULL on OOM (rq cleared). */
+server_gen *server_gen_new(server_call *call, server_request *rq, const server_model *model,
+                           const char *id_prefix, const server_framing *framing);
+
+/* ---- handlers (server-openai.c, server-ollama.c, server-health.c) ---- */
+
+int server_h_chat(server_call *call);
+int server_h_completions(server_call *call);
+int server_h_models(server_call *call);
+int server_h_model(server_call *call);
+int server_h_ollama_root(server_call *call);
+int server_h_ollama_version(server_call *call);
+int server_h_ollama_tags(server_call *call);
+int server_h_ollama_ps(server_call *call);
+int server_h_ollama_show(server_call *call);
+int server_h_ollama_generate(server_call *call);
+int server_h_ollama_chat(server_call *call);
+int server_h_health(server_call *call);
+int server_h_health_detailed(server_call *call);
+int server_h_metrics(server_call *call);
+
+/* ---- metrics (server-metrics.c) ---- */
+
+typedef struct server_metrics server_metrics;
+server_metrics *server_metrics_new(void);
+void server_metrics_free(server_metrics *m);
+/* Count one finished request. Thread-safe. */
+void server_metrics_record(server_metrics *m, const char *route, const char *model, int status,
+                           double seconds);
+/* Count the tokens of one finished generation. Thread-safe. */
+void server_metrics_tokens(server_metrics *m, const char *model, int64_t tokens_in,
+                           int64_t tokens_out);
+/* Prometheus text exposition into out. Thread-safe. */
+void server_metrics_render(server_metrics *m, unsigned inflight, int64_t uptime_s, mm_buf *out);
+server_metrics *server_get_metrics(server *srv);
+int64_t server_uptime_s(const server *srv);
+
+#endif /* MM_SERVER_H */
