@@ -11,6 +11,9 @@ static const cli_command commands[] = {
     { "show",   "show one model's facts and metadata", cmd_show },
     { "pull",   "download a model from the Hugging Face Hub (pinned, verified)", cmd_pull },
     { "route",  "show which model the router picks for a prompt, and why", cmd_route },
+    { "verify", "re-hash pulled files against models.lock", cmd_verify },
+    { "rm",     "remove a pulled model (or one revision) from the Hugging Face cache", cmd_rm },
+    { "audit",  "show the audit log of pulls, verifications and removals", cmd_audit },
     { NULL, NULL, NULL }
 };
 
