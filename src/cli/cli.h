@@ -5,6 +5,7 @@
 
 #include "modelmgr.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -150,16 +151,22 @@ typedef struct cli_progress_file {
     bool    finished;
 } cli_progress_file;
 
-/* Zero it, then set out and tty. */
+/* Set up with cli_progress_init, end with cli_progress_end. */
 typedef struct cli_progress {
     FILE             *out;    /* stderr */
     bool              tty;    /* redraw lines in place; else a line at start and end */
+    size_t            cols;   /* terminal width: longer lines are cut to fit */
+    pthread_mutex_t   mu;     /* progress and log lines come from several threads */
     cli_progress_file files[CLI_PROGRESS_FILES_MAX];
     size_t            n_files;
-    size_t            n_lines;
+    size_t            n_lines; /* rows written since the first, log lines included */
 } cli_progress;
 
-/* An mm_pull_progress_fn; user is a cli_progress. mm_pull serializes calls. */
+/* Progress to out; on a terminal the log is routed through p too, so that a
+ * log line in between does not throw the redraws off (undone by _end). */
+void cli_progress_init(cli_progress *p, FILE *out);
+void cli_progress_end(cli_progress *p);
+/* An mm_pull_progress_fn; user is a cli_progress. Thread-safe. */
 void cli_progress_update(const char *repo_path, uint64_t done, uint64_t total, double rate,
                          void *user);
 

@@ -66,7 +66,7 @@ static void on_entry(const mm_audit_entry *e, void *user)
     snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)e->bytes);
     const char *values[AUDIT_COLS] = {
         e->time, e->action, e->repo[0] ? e->repo : "-", rev, e->file[0] ? e->file : "-",
-        bytes, e->result[0] ? e->result : "-", e->error,
+        bytes, e->result[0] ? e->result : "-", e->error[0] ? e->error : "-",
     };
     char **row = t->rows[t->n_seen % AUDIT_ROWS_MAX];
     for (size_t c = 0; c < AUDIT_COLS; c++) {

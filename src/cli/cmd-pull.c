@@ -57,13 +57,13 @@ int cmd_pull(int argc, char **argv)
         .locked = locked,
     };
     cli_progress *progress = cli_has(&args, "quiet") ? NULL : calloc(1, sizeof *progress);
-    if (progress) {
-        progress->out = stderr;
-        progress->tty = isatty(STDERR_FILENO);
-    }
+    if (progress)
+        cli_progress_init(progress, stderr);
     mm_pull_file *files = calloc(PULL_FILES_MAX, sizeof *files);
     if (!files || !lock_path) {
         cli_error("out of memory");
+        if (progress)
+            cli_progress_end(progress);
         free(files);
         free(progress);
         free(lock_path);
@@ -74,6 +74,8 @@ int cmd_pull(int argc, char **argv)
     mm_error err = { 0 };
     int rc = mm_pull(args.cfg, &rq, progress ? cli_progress_update : NULL, progress, files,
                      PULL_FILES_MAX, &n, &err);
+    if (progress)
+        cli_progress_end(progress);
     for (size_t i = 0; i < n; i++)
         printf("%s %s/%s (%llu bytes, sha256 %s) at commit %s\n  %s\n",
                files[i].downloaded ? "downloaded" : "cached", files[i].repo, files[i].repo_path,

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BAR_WIDTH 20
 #define NAME_WIDTH 28
@@ -37,16 +39,13 @@ static void format_eta(double seconds, char *out, size_t size)
         snprintf(out, size, "%d:%02d", s / 60, s % 60);
 }
 
-/* "name  [#######.............]  1.2 MiB / 4.0 MiB  3.1 MiB/s  ETA 0:01" */
+/* "name  [#######.............] 1.2 MiB / 4.0 MiB  3.1 MiB/s  ETA 0:01", the
+ * name cut (keeping its end, which tells split parts apart) so the line fits
+ * in cols - 1 columns. */
 static void format_line(const cli_progress_file *f, uint64_t done, uint64_t total, double rate,
-                        char *out, size_t size)
+                        size_t cols, char *out, size_t size)
 {
-    char name[NAME_WIDTH + 1], got[32], all[32], speed[32], eta[64];
-    size_t len = strlen(f->name);
-    if (len > NAME_WIDTH)   /* keep the end: it tells split parts apart */
-        snprintf(name, sizeof name, "...%s", f->name + len - (NAME_WIDTH - 3));
-    else
-        snprintf(name, sizeof name, "%s", f->name);
+    char got[32], all[32], speed[32], eta[64], tail[200];
     int filled = total ? (int)((double)done / (double)total * BAR_WIDTH) : 0;
     char bar[BAR_WIDTH + 1];
     for (int i = 0; i < BAR_WIDTH; i++)
@@ -59,8 +58,17 @@ static void format_line(const cli_progress_file *f, uint64_t done, uint64_t tota
         snprintf(eta, sizeof eta, "done");
     else
         format_eta(rate > 0 ? (double)(total - done) / rate : -1, eta, sizeof eta);
-    snprintf(out, size, "%-*s [%s] %s / %s  %s/s  %s%s", NAME_WIDTH, name, bar, got, all, speed,
+    snprintf(tail, sizeof tail, " [%s] %s / %s  %s/s  %s%s", bar, got, all, speed,
              done >= total ? "" : "ETA ", eta);
+    size_t room = cols > strlen(tail) + 1 ? cols - strlen(tail) - 1 : 0;
+    size_t width = room < 8 ? 8 : room > NAME_WIDTH ? NAME_WIDTH : room;
+    size_t len = strlen(f->name);
+    char name[NAME_WIDTH + 1];
+    if (len > width)
+        snprintf(name, sizeof name, "...%s", f->name + len - (width - 3));
+    else
+        snprintf(name, sizeof name, "%s", f->name);
+    snprintf(out, size, "%-*s%s", (int)width, name, tail);
 }
 
 static cli_progress_file *find_or_add(cli_progress *p, const char *name, bool *added)
@@ -91,10 +99,9 @@ static cli_progress_file *find_or_add(cli_progress *p, const char *name, bool *a
     return f;
 }
 
-void cli_progress_update(const char *repo_path, uint64_t done, uint64_t total, double rate,
-                         void *user)
+static void progress_locked(cli_progress *p, const char *repo_path, uint64_t done,
+                            uint64_t total, double rate)
 {
-    cli_progress *p = user;
     bool added;
     cli_progress_file *f = find_or_add(p, repo_path, &added);
     if (!f)
@@ -115,7 +122,9 @@ void cli_progress_update(const char *repo_path, uint64_t done, uint64_t total, d
         return;
     }
     char line[256];
-    format_line(f, done, total, rate, line, sizeof line);
+    format_line(f, done, total, rate, p->cols, line, sizeof line);
+    if (p->cols < sizeof line)   /* a wrapped line would throw the cursor moves off */
+        line[p->cols - 1] = '\0';
     if (added) {
         fprintf(out, "%s\033[K\n", line);
     } else {
@@ -125,4 +134,53 @@ void cli_progress_update(const char *repo_path, uint64_t done, uint64_t total, d
     }
     f->finished = done >= total;
     fflush(out);
+}
+
+/* Rows a line of len characters takes on the terminal. */
+static size_t rows_of(const cli_progress *p, size_t len)
+{
+    return len <= p->cols ? 1 : (len + p->cols - 1) / p->cols;
+}
+
+static void log_line(mm_log_level level, const char *line, void *user)
+{
+    cli_progress *p = user;
+    char text[1200];
+    snprintf(text, sizeof text, "modelmgr: %s: %s", mm_log_level_name(level), line);
+    cli_sanitize(text);
+    pthread_mutex_lock(&p->mu);
+    fprintf(p->out, "%s\033[K\n", text);
+    p->n_lines += rows_of(p, strlen(text));
+    fflush(p->out);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void cli_progress_init(cli_progress *p, FILE *out)
+{
+    memset(p, 0, sizeof *p);
+    pthread_mutex_init(&p->mu, NULL);
+    p->out = out;
+    p->tty = isatty(fileno(out));
+    p->cols = 80;
+    struct winsize ws;
+    if (p->tty && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+        p->cols = ws.ws_col;
+    if (p->tty)
+        mm_log_set_callback(log_line, p);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->tty)
+        mm_log_set_callback(NULL, NULL);
+    pthread_mutex_destroy(&p->mu);
+}
+
+void cli_progress_update(const char *repo_path, uint64_t done, uint64_t total, double rate,
+                         void *user)
+{
+    cli_progress *p = user;
+    pthread_mutex_lock(&p->mu);
+    progress_locked(p, repo_path, done, total, rate);
+    pthread_mutex_unlock(&p->mu);
 }

@@ -369,13 +369,13 @@ int mm_remove(const mm_config *cfg, const char *repo, const char *revision,
     struct stat st;
     if (lstat(dir, &st) != 0) {
         rc = mm_error_set(err, MM_ENOTFOUND, "%s is not in the cache %s", repo, h->cache_dir);
-        goto out;
+        goto audit;
     }
     if (!S_ISDIR(st.st_mode) || (repo_fd = open_dir_at(AT_FDCWD, dir)) < 0) {
         rc = mm_error_set(err, MM_EINVAL, "refusing to remove %s: it is a symlink or not a "
                           "folder, so its files may live outside the cache; remove it by hand",
                           dir);
-        goto out;
+        goto audit;
     }
     if ((rc = pick_commits(h, repo_fd, repo, revision, &commits, err)) != 0 ||
         (rc = remove_snapshots(repo_fd, &commits, report, err)) != 0)
