@@ -63,7 +63,7 @@ static void format_line(const cli_progress_file *f, uint64_t done, uint64_t tota
     size_t room = cols > strlen(tail) + 1 ? cols - strlen(tail) - 1 : 0;
     size_t width = room < 8 ? 8 : room > NAME_WIDTH ? NAME_WIDTH : room;
     size_t len = strlen(f->name);
-    char name[NAME_WIDTH + 1];
+    char name[sizeof f->name + 4];
     if (len > width)
         snprintf(name, sizeof name, "...%s", f->name + len - (width - 3));
     else
@@ -121,7 +121,7 @@ static void progress_locked(cli_progress *p, const char *repo_path, uint64_t don
         fflush(out);
         return;
     }
-    char line[256];
+    char line[512];
     format_line(f, done, total, rate, p->cols, line, sizeof line);
     if (p->cols < sizeof line)   /* a wrapped line would throw the cursor moves off */
         line[p->cols - 1] = '\0';

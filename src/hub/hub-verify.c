@@ -37,7 +37,7 @@ static void audit(const char *models_dir, const hub_lock_model *m, const mm_veri
 {
     if (!models_dir)
         return;
-    char why[MM_ERROR_MSG_MAX] = "";
+    char why[sizeof v->path + 256] = "";
     if (v->state == MM_VERIFY_MISSING)
         snprintf(why, sizeof why, "%s is missing", v->path);
     else if (v->state == MM_VERIFY_MISMATCH)

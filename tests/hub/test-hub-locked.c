@@ -150,6 +150,22 @@ int main(void)
     CHECK_CONTAINS(log, "config.json is missing");
     free(log);
 
+    /* MODEL may be a catalog key from models.txt. */
+    char list[4400];
+    snprintf(list, sizeof list, "%s/conf/models.txt", fx.tmp);
+    mmtest_write_file(list, "fx-model = org/model\n");
+    const char *verify_key[] = { "verify", "fx-model", NULL };
+    CHECK_INT(fx_cli(&fx, verify_key, &out, &err), 1);
+    CHECK_CONTAINS(out, "missing   org/model/config.json at ");
+    CHECK_CONTAINS(out, ": 1 ok, 1 mismatched, 1 missing\n");
+    free(out);
+    free(err);
+    const char *verify_unknown[] = { "verify", "no-such-key", NULL };
+    CHECK_INT(fx_cli(&fx, verify_unknown, &out, &err), 2);
+    CHECK_CONTAINS(err, "'no-such-key' is neither a repo (org/name) nor a catalog key");
+    free(out);
+    free(err);
+
     /* A repo that is not locked. */
     const char *verify_other[] = { "verify", "org/other", NULL };
     CHECK_INT(fx_cli(&fx, verify_other, &out, &err), 1);
