@@ -197,6 +197,8 @@ int hub_lock_remove(const char *lock_path, const char *repo, const char *commit,
     size_t len = 0;
     cJSON *doc = NULL;
     mm_error rerr;
+    if (access(lock_path, F_OK) != 0 && errno == ENOENT)
+        return 0;   /* nothing to edit, and no folder to create for the lock */
     int rc = hub_lock_dir_acquire(lock_path, &dfd, err);
     if (rc)
         return rc;
