@@ -164,6 +164,11 @@ typedef struct mm_config {
     size_t    n_model_overrides;
     mm_remote *remotes;                    /* config.yaml `remotes:` (file only) */
     size_t    n_remotes;
+    char    **preload;           /* MODEL_PRELOAD, comma list of models loaded at start */
+    size_t    n_preload;
+    int       queue_size;        /* MODEL_QUEUE_SIZE, waiters per model, default 16 */
+    int64_t   queue_timeout_s;   /* MODEL_QUEUE_TIMEOUT, default 30 */
+    int       device;            /* MODELMGR_DEVICE: index into auto|cpu|gpu */
     struct mm_config_meta *meta; /* origins and file positions; internal */
 } mm_config;
 
@@ -492,6 +497,133 @@ typedef struct mm_route_request {
  * Thread-safe for one router. */
 int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char **out,
                       mm_error *err);
+
+/* ---- Model manager (runtime) -------------------------------------------- */
+
+/* Health of one model, or of the whole manager. */
+typedef enum mm_health_status {
+    MM_HEALTH_HEALTHY = 0,   /* usable, last load/request succeeded */
+    MM_HEALTH_DEGRADED,      /* usable, but its last load or request failed
+                                (busy, over budget, generation error) */
+    MM_HEALTH_UNAVAILABLE    /* cannot serve: not on disk, or its load failed
+                                and the retry back-off has not passed */
+} mm_health_status;
+
+/* "healthy", "degraded", "unavailable". Static string. */
+const char *mm_health_status_name(mm_health_status status);
+
+/* One row of mm_manager_list / mm_manager_health. */
+typedef struct mm_model_health {
+    char     key[128];            /* catalog key ("speech" for the Vosk model) */
+    char     kind[8];             /* "llm" or "speech" */
+    mm_health_status status;
+    bool     loaded;
+    int      instances;           /* instances created */
+    int      busy;                /* instances serving a request now */
+    int      queued;              /* requests waiting for an instance */
+    int64_t  last_used_s;         /* Unix seconds of the last use; 0: never */
+    uint64_t bytes;               /* estimated bytes held (0 when not loaded) */
+    uint64_t requests;            /* requests served or attempted */
+    uint64_t failures;            /* loads and requests that failed */
+    char     path[512];           /* the file or directory, "" when not on disk */
+    char     last_error[MM_ERROR_MSG_MAX]; /* "" when none */
+} mm_model_health;
+
+/* The manager's health: the overall status and one row per model. */
+typedef struct mm_health {
+    mm_health_status status;      /* healthy when every model is; unavailable
+                                     when none can serve; else degraded */
+    mm_model_health *models;      /* n_models rows; owned (mm_health_clear) */
+    size_t   n_models;
+    char     default_model[128];  /* the model a request naming none gets; "" none */
+    char     device[16];          /* "cpu" */
+    char     device_note[256];    /* why, when a GPU was asked for; else "" */
+    uint64_t memory_budget;       /* bytes */
+    uint64_t memory_used;         /* estimated bytes of the loaded models */
+    uint64_t cache_hits, cache_misses, cache_evictions;
+    size_t   cache_entries, cache_capacity;
+} mm_health;
+
+/* A generation request. Strings are borrowed for the call. */
+typedef struct mm_gen_message {
+    const char *role;             /* "system", "user", "assistant" */
+    const char *content;
+} mm_gen_message;
+
+typedef struct mm_gen_request {
+    const char *model;            /* catalog key; NULL or "": the default model */
+    const char *prompt;           /* plain completion prompt, or NULL */
+    const mm_gen_message *messages; /* chat messages, or NULL */
+    size_t   n_messages;
+    double   temperature;         /* 0: greedy (deterministic) */
+    double   top_p;               /* 0 or 1: off */
+    int      top_k;               /* 0: off */
+    int      max_tokens;          /* 0: the engine's default */
+    bool     has_seed;            /* seed below is fixed: output is repeatable */
+    uint64_t seed;
+    bool     no_cache;            /* bypass the response cache */
+} mm_gen_request;
+
+typedef struct mm_gen_result {
+    char *text;                   /* owned (mm_gen_result_clear) */
+    char  model[128];             /* the model that answered */
+    bool  fell_back;              /* the requested model was not usable */
+    char  note[MM_ERROR_MSG_MAX]; /* why it fell back; "" otherwise */
+    bool  cached;                 /* served from the response cache */
+} mm_gen_result;
+
+typedef struct mm_manager mm_manager;
+
+/* Open the model manager over cfg (borrowed until mm_manager_close): builds
+ * the catalog, loads the models named in cfg->preload, resolves the Vosk
+ * model and starts the idle reaper (downloads and the update check start
+ * with mm_manager_start_downloads). A missing or broken model never makes it fail: it is
+ * logged and shows as unavailable. With no model at all it logs "No models
+ * available at all!" and the ways out. Fails only on a malformed models.txt
+ * (MM_EFORMAT) or OOM. Caller owns *out. */
+int  mm_manager_open(const mm_config *cfg, mm_manager **out, mm_error *err);
+/* Stops the reaper and joins the download thread (see
+ * mm_manager_start_downloads); every request must have returned first.
+ * NULL is a no-op. */
+void mm_manager_close(mm_manager *mgr);
+
+/* Generate with req->model (lazily loaded), falling back to the default
+ * model when that one is unknown or cannot load (result->fell_back and
+ * result->note say so). Deterministic requests (temperature 0 or a fixed
+ * seed) are served from the response cache when possible. MM_EBUSY when
+ * every instance stays busy past queue_timeout ("... busy ...; retry in a
+ * few seconds"); MM_ELIMIT when the model does not fit the memory budget.
+ * Fill result with mm_gen_result_clear before reuse. Thread-safe. */
+int  mm_manager_generate(mm_manager *mgr, const mm_gen_request *req,
+                         mm_gen_result *result, mm_error *err);
+void mm_gen_result_clear(mm_gen_result *result);
+
+/* Load name now (no fallback); 0 when it is loaded. MM_ENOTFOUND for an
+ * unknown name, MM_ELIMIT over budget, the load error otherwise. Thread-safe. */
+int  mm_manager_load(mm_manager *mgr, const char *name, mm_error *err);
+/* Unload name; MM_EBUSY while a request uses it. Unloading a model that is
+ * not loaded is not an error. Thread-safe. */
+int  mm_manager_unload(mm_manager *mgr, const char *name, mm_error *err);
+
+/* Start the start-up downloads in a background thread (a server calls this
+ * after mm_manager_open; `modelmgr health` does not): unless skip_downloads
+ * or offline, each minimal_models entry not on disk is pulled as an
+ * automated download, and when update_interval has passed since the time in
+ * <models_dir>/.last_model_check every entry is pulled again to follow its
+ * branch (the stamp is rewritten when all succeed). Failures are logged,
+ * never fatal; downloaded models join the manager's catalog. Returns 0
+ * (also when there is nothing to do), MM_EEXIST when already started.
+ * mm_manager_close waits for the file being downloaded. Thread-safe. */
+int  mm_manager_start_downloads(mm_manager *mgr, mm_error *err);
+/* Wait up to timeout_ms for them; true when they are over (or never ran). */
+bool mm_manager_wait_downloads(mm_manager *mgr, int64_t timeout_ms);
+
+/* One row per model the manager knows (catalog models, then the speech
+ * model when there is one). Caller owns *rows (free with free()). Thread-safe. */
+int  mm_manager_list(mm_manager *mgr, mm_model_health **rows, size_t *n_rows, mm_error *err);
+/* Fill out (caller clears it with mm_health_clear). Thread-safe. */
+int  mm_manager_health(mm_manager *mgr, mm_health *out, mm_error *err);
+void mm_health_clear(mm_health *health);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config
 libcurl4-openssl-dev libssl-dev libcjson-dev libyaml-dev
-libmicrohttpd-dev libpcre2-dev python3 python3-jinja2"
+libmicrohttpd-dev libpcre2-dev python3 python3-jinja2 jq"
 
 missing=""
 for pkg in $PACKAGES; do

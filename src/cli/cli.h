@@ -26,10 +26,13 @@ typedef struct cli_command {
 
 /* The commands, one file each (cmd-<name>.c); argv[0] is the command name. */
 int cmd_config(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_route(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
@@ -120,6 +123,13 @@ bool cli_has(const cli_args *args, const char *name);
 const char *cli_value(const cli_args *args, const char *name);
 /* Frees what cli_parse allocated (the config, the arrays). NULL is a no-op. */
 void cli_args_free(cli_args *args);
+
+/* ---- Model files for run and bench (model-path.c) ---- */
+
+/* The GGUF file MODEL names: a path to an existing .gguf file, or a catalog
+ * key whose model is one GGUF file on disk. Prints the error and returns
+ * CLI_FAIL / CLI_USAGE, or CLI_OK with *path owned by the caller (free). */
+int cli_model_path(const mm_config *cfg, const char *model, char **path);
 
 /* ---- Catalog views shared by list and show (catalog-view.c) ---- */
 

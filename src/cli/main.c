@@ -7,10 +7,13 @@
 
 static const cli_command commands[] = {
     { "config", "show every configuration value and where it came from", cmd_config },
+    { "health", "the model manager's health: status, memory, cache, one row per model", cmd_health },
     { "list",   "list the models in the catalog and the default model", cmd_list },
     { "show",   "show one model's facts and metadata", cmd_show },
     { "pull",   "download a model from the Hugging Face Hub (pinned, verified)", cmd_pull },
     { "route",  "show which model the router picks for a prompt, and why", cmd_route },
+    { "run",    "generate tokens with the built-in engine", cmd_run },
+    { "bench",  "measure prompt and generation speed of the built-in engine", cmd_bench },
     { "verify", "re-hash pulled files against models.lock", cmd_verify },
     { "rm",     "remove a pulled model (or one revision) from the Hugging Face cache", cmd_rm },
     { "audit",  "show the audit log of pulls, verifications and removals", cmd_audit },

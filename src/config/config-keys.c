@@ -112,6 +112,18 @@ const cfg_key config_keys[] = {
     { .key = "router.cooldown", .env = "MODELMGR_ROUTER_COOLDOWN", .flag = "--router-cooldown",
       .type = CFG_INT, CFG_FIELD(router_cooldown_s), .def = "30", .min = 1, .max = DAY_S,
       .help = "seconds an open circuit skips the model before one probe request" },
+    { .key = "preload", .env = "MODEL_PRELOAD", .flag = "--preload",
+      .type = CFG_LIST, CFG_LIST_FIELD(preload, n_preload),
+      .help = "models loaded at start-up instead of on first use (comma list)" },
+    { .key = "queue_size", .env = "MODEL_QUEUE_SIZE", .flag = "--queue-size",
+      .type = CFG_INT, CFG_FIELD(queue_size), .def = "16", .min = 0, .max = 4096,
+      .help = "requests that may wait for a busy model's instance (0: none wait)" },
+    { .key = "queue_timeout", .env = "MODEL_QUEUE_TIMEOUT", .flag = "--queue-timeout",
+      .type = CFG_INT, CFG_FIELD(queue_timeout_s), .def = "30", .min = 0, .max = 3600,
+      .help = "seconds a request waits for an instance before it is refused as busy" },
+    { .key = "device", .env = "MODELMGR_DEVICE", .flag = "--device",
+      .type = CFG_ENUM, CFG_FIELD(device), .def = "auto", .choices = "auto|cpu|gpu",
+      .help = "where models run (this build: cpu only; gpu falls back with a note)" },
 };
 
 const size_t config_n_keys = MM_ARRAY_LEN(config_keys);

@@ -1,7 +1,8 @@
 /* engine.h - the built-in CPU inference engine's internal interface.
- * Section 1 (this file's only section so far) is quantization: the ggml
- * block layouts, fp16/bf16 conversions, per-type dequantizers, reference
- * quantizers and the dot-product kernels a matmul is built from. */
+ * Section 1 is quantization: the ggml block layouts, fp16/bf16 conversions,
+ * per-type dequantizers, reference quantizers and the dot-product kernels a
+ * matmul is built from. Sections 2-5 are the model, the thread pool, the
+ * context (KV cache, forward pass) and the sampler. */
 #ifndef MM_ENGINE_H
 #define MM_ENGINE_H
 
@@ -311,5 +312,201 @@ float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 #endif
+
+/* ======================================================================
+ * 2. Model (model.c)
+ *
+ * A model is a validated view of a GGUF file's llama-family transformer:
+ * hyper-parameters from the metadata and, per layer, pointers to the
+ * tensors inside the read-only map (weights are never copied). Supported
+ * architectures: llama (normal RoPE, optional biases), qwen2 (Q/K/V biases,
+ * neox RoPE) and qwen2vl's text path (neox RoPE). A loaded model is
+ * immutable: any number of contexts and threads may share it.
+ * ====================================================================== */
+
+typedef enum engine_rope_mode {
+    ENGINE_ROPE_NORMAL = 0,   /* adjacent pairs (2i, 2i+1): llama */
+    ENGINE_ROPE_NEOX   = 1    /* halves (i, i + n_rot/2): qwen2, qwen2vl */
+} engine_rope_mode;
+
+typedef struct engine_hparams {
+    char     arch[32];         /* general.architecture */
+    uint32_t n_vocab;          /* rows of token_embd */
+    uint32_t n_embd;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim;         /* attention.key_length, default n_embd / n_head */
+    uint32_t n_rot;            /* rope.dimension_count, default head_dim */
+    uint32_t n_ff;
+    uint32_t n_ctx_train;      /* context_length */
+    float    rms_eps;
+    float    rope_freq_base;   /* default 10000 */
+    float    rope_freq_scale;  /* 1 / rope.scaling.factor (linear), default 1 */
+    engine_rope_mode rope_mode;
+    uint32_t q_dim;            /* n_head * head_dim */
+    uint32_t kv_dim;           /* n_head_kv * head_dim */
+    int32_t  bos_id, eos_id, eot_id;   /* -1 when absent */
+} engine_hparams;
+
+typedef struct engine_layer {
+    const gguf_tensor *attn_norm;  /* [n_embd] F32 */
+    const gguf_tensor *wq;         /* [n_embd, q_dim] */
+    const gguf_tensor *wk;         /* [n_embd, kv_dim] */
+    const gguf_tensor *wv;         /* [n_embd, kv_dim] */
+    const gguf_tensor *wo;         /* [q_dim, n_embd] */
+    const gguf_tensor *bq, *bk, *bv, *bo;   /* F32 biases or NULL */
+    const gguf_tensor *ffn_norm;   /* [n_embd] F32 */
+    const gguf_tensor *w_gate;     /* [n_embd, n_ff] */
+    const gguf_tensor *w_up;       /* [n_embd, n_ff] */
+    const gguf_tensor *w_down;     /* [n_ff, n_embd] */
+} engine_layer;
+
+typedef struct engine_model {
+    gguf_file         *file;        /* owned when loaded by path */
+    bool               owns_file;
+    engine_hparams     hp;
+    const gguf_tensor *tok_embd;    /* [n_embd, n_vocab] */
+    const gguf_tensor *output_norm; /* [n_embd] F32 */
+    const gguf_tensor *output;      /* [n_embd, n_vocab]; token_embd when tied */
+    bool               tied_output;
+    const gguf_tensor *rope_freqs;  /* [n_rot/2] F32 divisors, or NULL */
+    engine_layer      *layers;      /* n_layer entries, owned */
+    uint64_t           weight_bytes;/* bytes of every tensor the forward pass reads */
+    uint64_t           n_params;
+} engine_model;
+
+/* Open path and load it (engine_model_free closes the file), or load from
+ * an already open file that the caller keeps open until engine_model_free
+ * (borrowed). Errors: MM_EUNSUPPORTED "architecture X is not supported by
+ * the built-in engine (supported: llama, qwen2, qwen2vl)" or "tensor T has
+ * type Q which the built-in engine cannot compute with"; MM_EFORMAT for a
+ * missing key or tensor or a wrong shape, naming it; the gguf reader's
+ * errors. *out is caller-owned. Thread-safe (no shared state). */
+int  engine_model_load(const char *path, engine_model **out, mm_error *err);
+int  engine_model_load_file(gguf_file *file, engine_model **out, mm_error *err);
+void engine_model_free(engine_model *m);
+
+/* ======================================================================
+ * 3. Thread pool (pool.c)
+ *
+ * n_threads - 1 persistent workers plus the calling thread. engine_pool_run
+ * runs fn(arg, ith, nth) on every thread and returns when all are done.
+ * Workers spin briefly on an atomic generation counter and then sleep on a
+ * condition variable, so the per-call cost on a busy pool is a few atomics
+ * and no lock. One caller at a time (a context owns its pool).
+ * ====================================================================== */
+
+typedef struct engine_pool engine_pool;
+typedef void (*engine_task_fn)(void *arg, int ith, int nth);
+
+/* n_threads >= 1; caller owns *out (engine_pool_free). MM_ENOMEM or
+ * MM_EINVAL (thread creation failed). */
+int  engine_pool_new(int n_threads, engine_pool **out, mm_error *err);
+void engine_pool_free(engine_pool *pool);
+int  engine_pool_threads(const engine_pool *pool);
+void engine_pool_run(engine_pool *pool, engine_task_fn fn, void *arg);
+/* Rows [*begin, *end) of n that thread ith of nth handles. */
+static inline void engine_split_rows(int64_t n, int ith, int nth, int64_t *begin, int64_t *end)
+{
+    int64_t per = (n + nth - 1) / nth;
+    *begin = per * ith < n ? per * ith : n;
+    *end = *begin + per < n ? *begin + per : n;
+}
+
+/* ======================================================================
+ * 4. Context: KV cache and forward pass (ctx.c, forward.c)
+ *
+ * A context owns an F16 KV cache (K and V laid out [n_layer][n_ctx][kv_dim],
+ * cell index = position, K stored after RoPE), its thread pool and scratch
+ * buffers, all allocated once at creation: evaluation allocates nothing
+ * and takes no lock. One thread at a time per context; many contexts may
+ * share one model. Every output element is computed by one thread with a
+ * fixed reduction order, so results do not depend on the thread count or
+ * on how a prompt is split into calls.
+ * ====================================================================== */
+
+typedef struct engine_ctx_params {
+    uint32_t n_ctx;        /* KV cells; 0: min(model context, 4096) */
+    uint32_t n_batch;      /* most tokens per engine_eval call; 0: 512 */
+    int      n_threads;    /* <= 0: 1 */
+    bool     all_logits;   /* keep logits of every position of a call (tests) */
+} engine_ctx_params;
+
+void engine_ctx_default_params(engine_ctx_params *p);
+
+typedef struct engine_ctx engine_ctx;
+
+/* Caller owns *out (engine_ctx_free); the model is borrowed and must
+ * outlive the context. MM_ENOMEM, MM_EINVAL for impossible settings. */
+int  engine_ctx_new(const engine_model *model, const engine_ctx_params *params,
+                    engine_ctx **out, mm_error *err);
+void engine_ctx_free(engine_ctx *ctx);
+
+/* Evaluate n tokens at positions n_past .. n_past + n - 1 (n_past =
+ * engine_ctx_pos). Prompt batches run as matrix x matrix products
+ * (activations quantized once per token and reused for every weight row);
+ * n larger than n_batch is processed in chunks. MM_EINVAL for a token id
+ * outside the vocabulary, MM_ELIMIT when the context is full (nothing is
+ * evaluated in either case). */
+int  engine_eval(engine_ctx *ctx, const int32_t *tokens, uint32_t n, mm_error *err);
+/* Logits (n_vocab floats) of the last token of the latest call, or with
+ * all_logits of token i of that call. Borrowed until the next eval. */
+const float *engine_ctx_logits(const engine_ctx *ctx, uint32_t i);
+uint32_t engine_ctx_pos(const engine_ctx *ctx);      /* tokens in the cache */
+uint32_t engine_ctx_size(const engine_ctx *ctx);     /* n_ctx */
+/* Forget every cached position >= pos (rewind); pos > engine_ctx_pos is a
+ * no-op. */
+void engine_ctx_truncate(engine_ctx *ctx, uint32_t pos);
+
+/* Bytes a model plus one context with these settings needs: weights (the
+ * mapped tensors), the KV cache and the scratch buffers. */
+typedef struct engine_mem_estimate {
+    uint64_t weights;
+    uint64_t kv_cache;
+    uint64_t scratch;
+    uint64_t total;
+} engine_mem_estimate;
+void engine_mem_estimate_get(const engine_model *model, const engine_ctx_params *params,
+                             engine_mem_estimate *out);
+
+/* ======================================================================
+ * 5. Sampler (sampler.c)
+ *
+ * Chain (llama.cpp's order): penalties over the last penalty_last_n
+ * accepted tokens -> top_k -> top_p -> min_p -> temperature -> seeded
+ * draw. temperature <= 0 is greedy (argmax, first index wins ties) after
+ * the penalties. The result is a pure function of the logits, the
+ * parameters and the sampler's state (accepted tokens, RNG), so the same
+ * seed gives the same tokens.
+ * ====================================================================== */
+
+typedef struct engine_sampler_params {
+    float    temperature;     /* default 0.8; <= 0 greedy */
+    int32_t  top_k;           /* default 40; <= 0 off */
+    float    top_p;           /* default 0.95; >= 1 off */
+    float    min_p;           /* default 0.05; <= 0 off */
+    float    repeat_penalty;  /* default 1 (off) */
+    float    presence_penalty;/* default 0 */
+    float    frequency_penalty;/* default 0 */
+    int32_t  penalty_last_n;  /* default 64 */
+    uint64_t seed;            /* default 0xFFFFFFFF (a fixed seed: this engine has no "random") */
+} engine_sampler_params;
+
+void engine_sampler_default_params(engine_sampler_params *p);
+
+typedef struct engine_sampler engine_sampler;
+
+/* Caller owns *out (engine_sampler_free). Buffers for n_vocab candidates
+ * are allocated here, so sampling allocates nothing. */
+int  engine_sampler_new(const engine_sampler_params *p, uint32_t n_vocab,
+                        engine_sampler **out, mm_error *err);
+void engine_sampler_free(engine_sampler *s);
+/* Pick a token from logits (n_vocab floats, not modified). Does not accept it. */
+int32_t engine_sampler_sample(engine_sampler *s, const float *logits);
+/* Record a token (prompt or generated) in the penalty window. */
+void engine_sampler_accept(engine_sampler *s, int32_t token);
+/* Clear the penalty window and re-seed the RNG. */
+void engine_sampler_reset(engine_sampler *s);
 
 #endif /* MM_ENGINE_H */

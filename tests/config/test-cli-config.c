@@ -181,7 +181,7 @@ static void test_json(void)
         }
     }
     CHECK_INT(seen, 6);
-    CHECK_INT(cJSON_GetArraySize(keys), 30);   /* 21 + the 9 router.* keys */
+    CHECK_INT(cJSON_GetArraySize(keys), 34);   /* 21 + 9 router.* keys + preload, queue_size, queue_timeout, device */
     cJSON_Delete(root);
     free(out);
     free(err);

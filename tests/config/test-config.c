@@ -166,6 +166,10 @@ static const layer_case cases[] = {
       "10", "86400", "1", "10", "86400", "1" },
     { "router.cooldown", "MODELMGR_ROUTER_COOLDOWN", "--router-cooldown",
       "5", "60", "1", "5", "60", "1" },
+    { "preload", "MODEL_PRELOAD", "--preload", "a, b", "c", "d,e", "a,b", "c", "d,e" },
+    { "queue_size", "MODEL_QUEUE_SIZE", "--queue-size", "1", "0", "4096", "1", "0", "4096" },
+    { "queue_timeout", "MODEL_QUEUE_TIMEOUT", "--queue-timeout", "5", "0", "3600", "5", "0", "3600" },
+    { "device", "MODELMGR_DEVICE", "--device", "cpu", "GPU", "auto", "cpu", "gpu", "auto" },
 };
 
 static void check_layer(const layer_case *c, int layers, const char *yaml_path)
@@ -661,6 +665,28 @@ static void test_docs_cover_keys(void)
         snprintf(row, sizeof row, "| `%s` | `%s` | `%s` |", item.key, item.env, item.flag);
         CHECK_CONTAINS(doc, row);
     }
+    /* And the other way: every row of the key table names a key the code has. */
+    int rows = 0;
+    for (const char *line = strstr(doc, "\n| `"); line; line = strstr(line + 1, "\n| `")) {
+        const char *key = line + 4, *end = strchr(key, '`');
+        if (!end || (size_t)(end - key) >= 128)
+            continue;
+        char name[128];
+        memcpy(name, key, (size_t)(end - key));
+        name[end - key] = '\0';
+        bool known = false;
+        for (size_t i = 0; i < mm_config_key_count() && !known; i++) {
+            mm_config_item item;
+            mm_config_item_get(NULL, i, &item);
+            known = strcmp(item.key, name) == 0;
+        }
+        mmtest_checks++;
+        if (!known)
+            mmtest_fail(__FILE__, __LINE__, "docs/CONFIGURATION.md lists '%s', which the code "
+                        "does not know", name);
+        rows++;
+    }
+    CHECK_INT(rows, (long long)mm_config_key_count());
     free(doc);
 }
 

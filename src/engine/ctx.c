@@ -1,0 +1,529 @@
+/* ctx.c - an evaluation context: the F16 KV cache, scratch buffers sized once
+ * for the largest batch, and the llama/qwen2 forward pass over them
+ * (gguf-and-quants.md section 7). Matmuls and attention run on the
+ * context's thread pool; everything else is cheap and runs on the caller. */
+#include "engine/engine.h"
+
+#include "core/core.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CTX_DEFAULT_N_CTX   4096u
+#define CTX_DEFAULT_N_BATCH 512u
+#define CTX_MAX_N_CTX       (1u << 20)
+#define CTX_MAX_MATMULS     3    /* weights sharing one input in one pool call */
+
+/* Scratch sizes in floats (or bytes for act_q), shared by the allocator and
+ * the memory estimate so the two cannot disagree. */
+typedef struct ctx_layout {
+    size_t x, xb, q, kv, att, ff, tmp, scores, logits, cs; /* floats */
+    size_t act_row;                                        /* bytes per quantized token */
+    size_t act_q;                                          /* bytes */
+} ctx_layout;
+
+struct engine_ctx {
+    const engine_model *model;
+    engine_pool *pool;
+    uint32_t  n_ctx;
+    uint32_t  n_batch;
+    bool      all_logits;
+    uint32_t  n_past;        /* cells 0..n_past-1 hold positions 0..n_past-1 */
+    uint32_t  n_logits;      /* rows of logits valid after the last call */
+    uint32_t  last_n;        /* tokens in the last call */
+    ctx_layout lay;
+    uint16_t *k_cache;       /* [n_layer][n_ctx][kv_dim] f16, after RoPE */
+    uint16_t *v_cache;       /* [n_layer][n_ctx][kv_dim] f16 */
+    float    *x;             /* [n_batch][n_embd] residual stream */
+    float    *xb;            /* [n_batch][n_embd] normalized input of a block */
+    float    *q;             /* [n_batch][q_dim] */
+    float    *k;             /* [n_batch][kv_dim] */
+    float    *v;             /* [n_batch][kv_dim] */
+    float    *att;           /* [n_batch][q_dim] attention output, heads concatenated */
+    float    *hb;            /* [n_batch][n_ff] gate, then silu(gate) * up */
+    float    *hb2;           /* [n_batch][n_ff] up */
+    float    *tmp;           /* [n_batch][n_embd] projection output before the residual add */
+    float    *scores;        /* [n_threads][n_ctx] attention weights, one row per thread */
+    float    *logits;        /* [all_logits ? n_batch : 1][n_vocab] */
+    float    *cs;            /* [n_batch][n_rot] cos, sin per rotary pair and token */
+    float    *inv_freq;      /* [n_rot / 2] theta per unit position */
+    uint8_t  *act_q;         /* [n_batch][act_row] activations in a weight's vec_dot format */
+    /* which activations act_q holds, so Q/K/V (and gate/up) quantize once */
+    const float *act_src;
+    uint32_t  act_type;
+    uint32_t  act_k;
+    uint32_t  act_n;
+};
+
+void engine_ctx_default_params(engine_ctx_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->n_threads = 1;
+}
+
+static void resolve_params(const engine_model *m, const engine_ctx_params *in,
+                           engine_ctx_params *out)
+{
+    *out = *in;
+    if (out->n_ctx == 0)
+        out->n_ctx = m->hp.n_ctx_train < CTX_DEFAULT_N_CTX ? m->hp.n_ctx_train : CTX_DEFAULT_N_CTX;
+    if (out->n_ctx == 0)
+        out->n_ctx = CTX_DEFAULT_N_CTX;
+    if (out->n_batch == 0)
+        out->n_batch = CTX_DEFAULT_N_BATCH;
+    if (out->n_batch > out->n_ctx)
+        out->n_batch = out->n_ctx;
+    if (out->n_threads < 1)
+        out->n_threads = 1;
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+static void compute_layout(const engine_model *m, const engine_ctx_params *p, ctx_layout *l)
+{
+    const engine_hparams *hp = &m->hp;
+    size_t nb = p->n_batch;
+    l->x = nb * hp->n_embd;
+    l->xb = nb * max_sz(hp->n_embd, hp->q_dim);
+    l->q = nb * hp->q_dim;
+    l->kv = nb * hp->kv_dim;
+    l->att = nb * hp->q_dim;
+    l->ff = nb * hp->n_ff;
+    l->tmp = nb * hp->n_embd;
+    l->scores = (size_t)p->n_threads * p->n_ctx;
+    l->logits = (p->all_logits ? nb : 1) * (size_t)hp->n_vocab;
+    l->cs = nb * hp->n_rot;
+    /* F32 (4 bytes per element) is the widest activation format any kernel
+     * takes, so this bound holds for every weight type. */
+    size_t kmax = max_sz(max_sz(hp->n_embd, hp->q_dim), hp->n_ff);
+    l->act_row = kmax * sizeof(float);
+    l->act_q = nb * l->act_row;
+}
+
+void engine_mem_estimate_get(const engine_model *model, const engine_ctx_params *params,
+                             engine_mem_estimate *out)
+{
+    engine_ctx_params p;
+    ctx_layout l;
+    resolve_params(model, params, &p);
+    compute_layout(model, &p, &l);
+    out->weights = model->weight_bytes;
+    out->kv_cache = 2ull * model->hp.n_layer * p.n_ctx * model->hp.kv_dim * sizeof(uint16_t);
+    size_t floats = l.x + l.xb + l.q + 2 * l.kv + l.att + 2 * l.ff + l.tmp + l.scores + l.logits +
+                    l.cs + model->hp.n_rot / 2;
+    out->scratch = floats * sizeof(float) + l.act_q + sizeof(engine_ctx);
+    out->total = out->weights + out->kv_cache + out->scratch;
+}
+
+int engine_ctx_new(const engine_model *model, const engine_ctx_params *params,
+                   engine_ctx **out, mm_error *err)
+{
+    engine_ctx_params p;
+    engine_ctx_params dflt;
+    *out = NULL;
+    if (!params) {
+        engine_ctx_default_params(&dflt);
+        params = &dflt;
+    }
+    resolve_params(model, params, &p);
+    if (p.n_ctx > CTX_MAX_N_CTX)
+        return mm_error_set(err, MM_EINVAL, "context size %" PRIu32 " exceeds the limit of %u",
+                            p.n_ctx, CTX_MAX_N_CTX);
+    engine_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return mm_error_set(err, MM_ENOMEM, "out of memory creating a context");
+    c->model = model;
+    c->n_ctx = p.n_ctx;
+    c->n_batch = p.n_batch;
+    c->all_logits = p.all_logits;
+    compute_layout(model, &p, &c->lay);
+    const engine_hparams *hp = &model->hp;
+    size_t cache_elems = (size_t)hp->n_layer * p.n_ctx * hp->kv_dim;
+    c->k_cache = malloc(cache_elems * sizeof(uint16_t));
+    c->v_cache = malloc(cache_elems * sizeof(uint16_t));
+    c->x = malloc(c->lay.x * sizeof(float));
+    c->xb = malloc(c->lay.xb * sizeof(float));
+    c->q = malloc(c->lay.q * sizeof(float));
+    c->k = malloc(c->lay.kv * sizeof(float));
+    c->v = malloc(c->lay.kv * sizeof(float));
+    c->att = malloc(c->lay.att * sizeof(float));
+    c->hb = malloc(c->lay.ff * sizeof(float));
+    c->hb2 = malloc(c->lay.ff * sizeof(float));
+    c->tmp = malloc(c->lay.tmp * sizeof(float));
+    c->scores = malloc(c->lay.scores * sizeof(float));
+    c->logits = calloc(c->lay.logits, sizeof(float));
+    c->cs = malloc(c->lay.cs * sizeof(float));
+    c->inv_freq = malloc((hp->n_rot / 2) * sizeof(float));
+    c->act_q = malloc(c->lay.act_q);
+    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
+        !c->hb || !c->hb2 || !c->tmp || !c->scores || !c->logits || !c->cs || !c->inv_freq ||
+        !c->act_q)
+        goto fail_nomem;
+    for (uint32_t i = 0; i < hp->n_rot / 2; i++) {
+        double f = pow((double)hp->rope_freq_base, -2.0 * i / hp->n_rot) * hp->rope_freq_scale;
+        if (model->rope_freqs) {
+            float div;
+            memcpy(&div, (const float *)model->rope_freqs->data + i, sizeof div);
+            f /= div;
+        }
+        c->inv_freq[i] = (float)f;
+    }
+    int rc = engine_pool_new(p.n_threads, &c->pool, err);
+    if (rc != 0) {
+        engine_ctx_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+fail_nomem:
+    engine_ctx_free(c);
+    return mm_error_set(err, MM_ENOMEM,
+                        "out of memory allocating a context of %" PRIu32 " tokens (KV cache %zu MiB)",
+                        p.n_ctx, cache_elems * 4 >> 20);
+}
+
+void engine_ctx_free(engine_ctx *c)
+{
+    if (!c)
+        return;
+    engine_pool_free(c->pool);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->x);
+    free(c->xb);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->att);
+    free(c->hb);
+    free(c->hb2);
+    free(c->tmp);
+    free(c->scores);
+    free(c->logits);
+    free(c->cs);
+    free(c->inv_freq);
+    free(c->act_q);
+    free(c);
+}
+
+uint32_t engine_ctx_pos(const engine_ctx *ctx) { return ctx->n_past; }
+uint32_t engine_ctx_size(const engine_ctx *ctx) { return ctx->n_ctx; }
+
+void engine_ctx_truncate(engine_ctx *ctx, uint32_t pos)
+{
+    if (pos < ctx->n_past)
+        ctx->n_past = pos;
+}
+
+const float *engine_ctx_logits(const engine_ctx *ctx, uint32_t i)
+{
+    if (ctx->n_logits == 0)
+        return NULL;
+    if (!ctx->all_logits)
+        return i + 1 == ctx->last_n ? ctx->logits : NULL;
+    return i < ctx->n_logits ? ctx->logits + (size_t)i * ctx->model->hp.n_vocab : NULL;
+}
+
+/* ---- parallel matmul: out[t][m] = dot(W row m, act t) (+ bias[m]) ---- */
+
+typedef struct matmul_job {
+    const gguf_tensor *w;
+    float             *out;      /* row stride = w->ne[1] */
+    const float       *bias;     /* or NULL */
+} matmul_job;
+
+typedef struct matmul_task {
+    matmul_job     jobs[CTX_MAX_MATMULS];
+    int            n_jobs;
+    const uint8_t *act;
+    size_t         act_row;      /* bytes between tokens in act */
+    uint32_t       n_tok;
+} matmul_task;
+
+static void matmul_worker(void *arg, int ith, int nth)
+{
+    const matmul_task *t = arg;
+    for (int j = 0; j < t->n_jobs; j++) {
+        const matmul_job *job = &t->jobs[j];
+        const engine_quant_traits *wt = engine_quant_get(job->w->type);
+        int64_t K = (int64_t)job->w->ne[0], M = (int64_t)job->w->ne[1];
+        size_t row_bytes = engine_row_size(job->w->type, K);
+        int64_t begin, end;
+        engine_split_rows(M, ith, nth, &begin, &end);
+        const uint8_t *w = (const uint8_t *)job->w->data;
+        /* Rows outer, tokens inner: one weight row serves every token of the
+         * batch while it is in L1. */
+        for (int64_t m = begin; m < end; m++) {
+            const void *row = w + (size_t)m * row_bytes;
+            float b = job->bias ? job->bias[m] : 0.0f;
+            for (uint32_t n = 0; n < t->n_tok; n++)
+                job->out[(size_t)n * M + m] = wt->vec_dot(K, row, t->act + n * t->act_row) + b;
+        }
+    }
+}
+
+typedef struct quantize_task {
+    const engine_quant_traits *at;
+    const float *src;
+    uint8_t     *dst;
+    size_t       dst_row;
+    int64_t      k;
+    uint32_t     n;
+} quantize_task;
+
+static void quantize_worker(void *arg, int ith, int nth)
+{
+    const quantize_task *t = arg;
+    int64_t begin, end;
+    engine_split_rows(t->n, ith, nth, &begin, &end);
+    for (int64_t i = begin; i < end; i++)
+        t->at->quantize_row(t->src + i * t->k, t->dst + i * t->dst_row, t->k);
+}
+
+/* Quantize n rows of k floats at src into the format w's kernel takes,
+ * unless act_q already holds exactly that. */
+static void prepare_act(engine_ctx *c, const gguf_tensor *w, const float *src, uint32_t n)
+{
+    const engine_quant_traits *wt = engine_quant_get(w->type);
+    uint32_t type = wt->vec_dot_type;
+    uint32_t k = (uint32_t)w->ne[0];
+    if (c->act_src == src && c->act_type == type && c->act_k == k && c->act_n == n)
+        return;
+    quantize_task qt = { engine_quant_get(type), src, c->act_q, c->lay.act_row, k, n };
+    if (n > 1)
+        engine_pool_run(c->pool, quantize_worker, &qt);
+    else
+        quantize_worker(&qt, 0, 1);
+    c->act_src = src;
+    c->act_type = type;
+    c->act_k = k;
+    c->act_n = n;
+}
+
+/* The activations at act_src changed: forget their quantized form. */
+static void act_invalidate(engine_ctx *c)
+{
+    c->act_src = NULL;
+}
+
+static const float *bias_of(const gguf_tensor *t)
+{
+    return t ? (const float *)t->data : NULL;
+}
+
+/* Up to three weights with the same input; each job's output has n rows of
+ * w->ne[1]. Weights whose kernels want different activation formats are
+ * split into separate calls. */
+static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job *jobs, int n_jobs)
+{
+    int done = 0;
+    while (done < n_jobs) {
+        matmul_task t = { .n_tok = n, .act_row = c->lay.act_row };
+        uint32_t type = engine_quant_get(jobs[done].w->type)->vec_dot_type;
+        prepare_act(c, jobs[done].w, src, n);
+        while (done < n_jobs && engine_quant_get(jobs[done].w->type)->vec_dot_type == type)
+            t.jobs[t.n_jobs++] = jobs[done++];
+        t.act = c->act_q;
+        engine_pool_run(c->pool, matmul_worker, &t);
+    }
+}
+
+/* ---- element-wise operators (caller thread) ---- */
+
+static void rmsnorm(float *out, const float *x, const float *w, uint32_t n, float eps)
+{
+    double ss = 0;
+    for (uint32_t i = 0; i < n; i++)
+        ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = x[i] * scale * w[i];
+}
+
+static void rope(float *vec, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot,
+                 engine_rope_mode mode, const float *cs)
+{
+    uint32_t half = n_rot / 2;
+    for (uint32_t h = 0; h < n_heads; h++) {
+        float *x = vec + (size_t)h * head_dim;
+        for (uint32_t i = 0; i < half; i++) {
+            float cos_t = cs[2 * i], sin_t = cs[2 * i + 1];
+            uint32_t i0 = mode == ENGINE_ROPE_NEOX ? i : 2 * i;
+            uint32_t i1 = mode == ENGINE_ROPE_NEOX ? i + half : 2 * i + 1;
+            float a = x[i0], b = x[i1];
+            x[i0] = a * cos_t - b * sin_t;
+            x[i1] = a * sin_t + b * cos_t;
+        }
+    }
+}
+
+/* ---- attention: one (token, head) pair per work item ---- */
+
+typedef struct attn_task {
+    engine_ctx *c;
+    uint32_t    layer;
+    uint32_t    n_tok;
+} attn_task;
+
+static void attn_worker(void *arg, int ith, int nth)
+{
+    const attn_task *t = arg;
+    engine_ctx *c = t->c;
+    const engine_hparams *hp = &c->model->hp;
+    const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
+    uint32_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+    float scale = 1.0f / sqrtf((float)hd);
+    size_t layer_off = (size_t)t->layer * c->n_ctx * hp->kv_dim;
+    const uint16_t *kc = c->k_cache + layer_off, *vc = c->v_cache + layer_off;
+    float *scores = c->scores + (size_t)ith * c->n_ctx;
+    int64_t begin, end;
+    engine_split_rows((int64_t)t->n_tok * hp->n_head, ith, nth, &begin, &end);
+    for (int64_t item = begin; item < end; item++) {
+        uint32_t i = (uint32_t)(item / hp->n_head), h = (uint32_t)(item % hp->n_head);
+        uint32_t g = h / group;
+        uint32_t n_att = c->n_past + i + 1;   /* causal: cells 0 .. own position */
+        const float *q = c->q + (size_t)i * hp->q_dim + (size_t)h * hd;
+        float mx = -INFINITY;
+        for (uint32_t s = 0; s < n_att; s++) {
+            float d = f16->vec_dot(hd, kc + (size_t)s * hp->kv_dim + (size_t)g * hd, q) * scale;
+            scores[s] = d;
+            if (d > mx)
+                mx = d;
+        }
+        float sum = 0;
+        for (uint32_t s = 0; s < n_att; s++) {
+            scores[s] = expf(scores[s] - mx);
+            sum += scores[s];
+        }
+        float inv = 1.0f / sum;
+        float *o = c->att + (size_t)i * hp->q_dim + (size_t)h * hd;
+        memset(o, 0, hd * sizeof *o);
+        for (uint32_t s = 0; s < n_att; s++) {
+            const uint16_t *vr = vc + (size_t)s * hp->kv_dim + (size_t)g * hd;
+            float p = scores[s] * inv;
+            for (uint32_t d = 0; d < hd; d++)
+                o[d] += p * engine_f16_to_f32(vr[d]);
+        }
+    }
+}
+
+/* ---- one chunk of at most n_batch tokens ---- */
+
+static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
+{
+    const engine_model *m = c->model;
+    const engine_hparams *hp = &m->hp;
+    const engine_layer *L = &m->layers[il];
+
+    for (uint32_t i = 0; i < n; i++)
+        rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)i * hp->n_embd,
+                (const float *)L->attn_norm->data, hp->n_embd, hp->rms_eps);
+    act_invalidate(c);
+    matmul_job qkv[3] = {
+        { L->wq, c->q, bias_of(L->bq) },
+        { L->wk, c->k, bias_of(L->bk) },
+        { L->wv, c->v, bias_of(L->bv) },
+    };
+    matmul(c, c->xb, n, qkv, 3);
+
+    size_t cell0 = ((size_t)il * c->n_ctx + c->n_past) * hp->kv_dim;
+    for (uint32_t i = 0; i < n; i++) {
+        const float *cs = c->cs + (size_t)i * hp->n_rot;
+        float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
+        rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
+        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
+        uint16_t *kd = c->k_cache + cell0 + (size_t)i * hp->kv_dim;
+        uint16_t *vd = c->v_cache + cell0 + (size_t)i * hp->kv_dim;
+        for (uint32_t d = 0; d < hp->kv_dim; d++) {
+            kd[d] = engine_f32_to_f16(k[d]);
+            vd[d] = engine_f32_to_f16(v[d]);
+        }
+    }
+    attn_task at = { c, il, n };
+    engine_pool_run(c->pool, attn_worker, &at);
+
+    matmul_job wo = { L->wo, c->tmp, bias_of(L->bo) };
+    matmul(c, c->att, n, &wo, 1);
+    for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
+        c->x[e] += c->tmp[e];
+
+    for (uint32_t i = 0; i < n; i++)
+        rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)i * hp->n_embd,
+                (const float *)L->ffn_norm->data, hp->n_embd, hp->rms_eps);
+    act_invalidate(c);
+    matmul_job gate_up[2] = { { L->w_gate, c->hb, NULL }, { L->w_up, c->hb2, NULL } };
+    matmul(c, c->xb, n, gate_up, 2);
+    for (size_t e = 0; e < (size_t)n * hp->n_ff; e++) {
+        float g = c->hb[e];
+        c->hb[e] = g / (1.0f + expf(-g)) * c->hb2[e];
+    }
+    act_invalidate(c);
+    matmul_job down = { L->w_down, c->tmp, NULL };
+    matmul(c, c->hb, n, &down, 1);
+    for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
+        c->x[e] += c->tmp[e];
+}
+
+static void forward_chunk(engine_ctx *c, const int32_t *tokens, uint32_t n, bool want_logits)
+{
+    const engine_model *m = c->model;
+    const engine_hparams *hp = &m->hp;
+    const engine_quant_traits *et = engine_quant_get(m->tok_embd->type);
+    size_t embd_row = engine_row_size(m->tok_embd->type, hp->n_embd);
+    for (uint32_t i = 0; i < n; i++) {
+        et->dequantize_row((const uint8_t *)m->tok_embd->data + (size_t)tokens[i] * embd_row,
+                           c->x + (size_t)i * hp->n_embd, hp->n_embd);
+        float *cs = c->cs + (size_t)i * hp->n_rot;
+        double pos = (double)(c->n_past + i);
+        for (uint32_t p = 0; p < hp->n_rot / 2; p++) {
+            double theta = pos * c->inv_freq[p];
+            cs[2 * p] = (float)cos(theta);
+            cs[2 * p + 1] = (float)sin(theta);
+        }
+    }
+    for (uint32_t il = 0; il < hp->n_layer; il++)
+        forward_layer(c, il, n);
+    c->n_past += n;
+    act_invalidate(c);
+    if (!want_logits)
+        return;
+    /* Only the rows whose logits are kept go through the output matmul. */
+    uint32_t first = c->all_logits ? 0 : n - 1;
+    uint32_t rows = n - first;
+    for (uint32_t i = 0; i < rows; i++)
+        rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)(first + i) * hp->n_embd,
+                (const float *)m->output_norm->data, hp->n_embd, hp->rms_eps);
+    matmul_job out = { m->output, c->logits, NULL };
+    matmul(c, c->xb, rows, &out, 1);
+    act_invalidate(c);
+    c->n_logits = rows;
+}
+
+int engine_eval(engine_ctx *c, const int32_t *tokens, uint32_t n, mm_error *err)
+{
+    if (n == 0)
+        return mm_error_set(err, MM_EINVAL, "nothing to evaluate (0 tokens)");
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= c->model->hp.n_vocab)
+            return mm_error_set(err, MM_EINVAL,
+                                "token id %" PRId32 " is outside the vocabulary (0..%" PRIu32 ")",
+                                tokens[i], c->model->hp.n_vocab - 1);
+    if (n > c->n_ctx - c->n_past)
+        return mm_error_set(err, MM_ELIMIT,
+                            "context full: %" PRIu32 " tokens cached + %" PRIu32
+                            " new exceed the context size %" PRIu32, c->n_past, n, c->n_ctx);
+    if (c->all_logits && n > c->n_batch)
+        return mm_error_set(err, MM_ELIMIT,
+                            "%" PRIu32 " tokens exceed the batch size %" PRIu32
+                            " of a context that keeps every position's logits", n, c->n_batch);
+    c->n_logits = 0;
+    c->last_n = n;
+    for (uint32_t done = 0; done < n;) {
+        uint32_t chunk = n - done < c->n_batch ? n - done : c->n_batch;
+        forward_chunk(c, tokens + done, chunk, done + chunk == n);
+        done += chunk;
+    }
+    return 0;
+}

@@ -1,0 +1,217 @@
+/* factory-engine.c - the instance factory over the built-in engine: a load
+ * maps the GGUF once (engine_model) with its vocabulary, each instance is
+ * an engine context with its own KV cache and thread pool, and generate
+ * runs tokenize -> prompt eval -> sample/eval loop -> streaming detokenize.
+ * Prompts only: chat messages need the chat-template engine. */
+#include "runtime/runtime.h"
+#include "engine/engine.h"
+#include "text/text.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEN_DEFAULT_TOKENS 128u
+#define GEN_OUTPUT_MAX     (1u << 20)   /* bytes of generated text */
+
+typedef struct eng_model {
+    engine_model *model;
+    text_vocab   *vocab;
+} eng_model;
+
+typedef struct eng_inst {
+    eng_model  *m;          /* borrowed */
+    engine_ctx *ctx;
+    int32_t    *ids;        /* n_ctx token ids, allocated once */
+    uint32_t    n_ctx;
+} eng_inst;
+
+/* From the catalog's GGUF facts, before anything is mapped: the file (the
+ * weights are mapped and read) plus, per instance, the F16 KV cache the
+ * context allocates (K and V, every layer, min(context, RT_ESTIMATE_CTX)
+ * cells of kv_dim) and the f32 logits. */
+static int eng_estimate(void *user, const mm_model_info *m, int instances, uint64_t *bytes,
+                        mm_error *err)
+{
+    (void)user;
+    (void)err;
+    uint64_t total = m->size_bytes;
+    if (m->has_facts) {
+        const mm_model_facts *f = &m->facts;
+        uint64_t ctx = f->context_length && f->context_length < RT_ESTIMATE_CTX
+                           ? f->context_length : RT_ESTIMATE_CTX;
+        uint64_t kv_dim = f->embedding_length;
+        if (f->head_count && f->head_count_kv)
+            kv_dim = (uint64_t)f->embedding_length * f->head_count_kv / f->head_count;
+        uint64_t kv = 2ull * f->block_count * ctx * kv_dim * 2ull;
+        uint64_t logits = (uint64_t)f->vocab_size * 4ull;
+        total += (uint64_t)instances * (kv + logits);
+    }
+    *bytes = total;
+    return 0;
+}
+
+static int eng_load(void *user, const mm_model_info *info, void **out, mm_error *err)
+{
+    (void)user;
+    *out = NULL;
+    if (info->format != MM_FORMAT_GGUF)
+        return mm_error_set(err, MM_EUNSUPPORTED,
+                            "'%s' is a %s model; the built-in engine runs GGUF files only",
+                            info->key, mm_format_name(info->format));
+    if (info->n_paths == 0)
+        return mm_error_set(err, MM_ENOTFOUND, "'%s' has no file on disk", info->key);
+    eng_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return mm_error_set(err, MM_ENOMEM, "out of memory loading '%s'", info->key);
+    int rc = engine_model_load(info->paths[0], &m->model, err);
+    if (rc == 0)
+        rc = text_vocab_load(m->model->file, &m->vocab, err);
+    if (rc != 0) {
+        engine_model_free(m->model);
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+static void eng_unload(void *user, void *model)
+{
+    (void)user;
+    eng_model *m = model;
+    if (!m)
+        return;
+    text_vocab_free(m->vocab);
+    engine_model_free(m->model);
+    free(m);
+}
+
+static int eng_instance_new(void *user, void *model, void **out, mm_error *err)
+{
+    const mm_config *cfg = user;
+    eng_model *m = model;
+    eng_inst *inst = calloc(1, sizeof *inst);
+    if (!inst)
+        return mm_error_set(err, MM_ENOMEM, "out of memory creating an instance");
+    engine_ctx_params p;
+    engine_ctx_default_params(&p);
+    /* The instances of a pool run at once: they share the cores. */
+    int pool = cfg && cfg->pool_size > 0 ? cfg->pool_size : 1;
+    int threads = cfg && cfg->threads > 0 ? cfg->threads : 1;
+    p.n_threads = threads / pool > 0 ? threads / pool : 1;
+    int rc = engine_ctx_new(m->model, &p, &inst->ctx, err);
+    if (rc != 0) {
+        free(inst);
+        return rc;
+    }
+    inst->m = m;
+    inst->n_ctx = engine_ctx_size(inst->ctx);
+    inst->ids = calloc(inst->n_ctx ? inst->n_ctx : 1, sizeof *inst->ids);
+    if (!inst->ids) {
+        engine_ctx_free(inst->ctx);
+        free(inst);
+        return mm_error_set(err, MM_ENOMEM, "out of memory creating an instance");
+    }
+    *out = inst;
+    return 0;
+}
+
+static void eng_instance_free(void *user, void *instance)
+{
+    (void)user;
+    eng_inst *inst = instance;
+    if (!inst)
+        return;
+    engine_ctx_free(inst->ctx);
+    free(inst->ids);
+    free(inst);
+}
+
+/* A seed for a request without one: different per call. */
+static uint64_t fresh_seed(void)
+{
+    static atomic_uint_fast64_t counter;
+    return (uint64_t)mm_wall_ms() * 6364136223846793005ull + atomic_fetch_add(&counter, 1);
+}
+
+static int eng_generate(void *user, void *instance, const mm_gen_request *req, char **text,
+                        mm_error *err)
+{
+    (void)user;
+    eng_inst *inst = instance;
+    const text_vocab *vocab = inst->m->vocab;
+    *text = NULL;
+    if (!req->prompt)
+        return mm_error_set(err, MM_EUNSUPPORTED, "chat messages need the chat-template "
+                            "engine, which this build does not include yet; send a prompt");
+    size_t n_prompt = 0;
+    int rc = text_tokenize(vocab, req->prompt, strlen(req->prompt), true, false, inst->ids,
+                           inst->n_ctx, &n_prompt, err);
+    if (rc != 0)
+        return rc == MM_ELIMIT ? mm_error_set(err, MM_ELIMIT, "the prompt does not fit the "
+                                              "context of %u tokens", inst->n_ctx) : rc;
+    if (n_prompt == 0)
+        return mm_error_set(err, MM_EINVAL, "the prompt is empty");
+    uint32_t room = inst->n_ctx - (uint32_t)n_prompt;
+    uint32_t max_new = req->max_tokens > 0 ? (uint32_t)req->max_tokens : GEN_DEFAULT_TOKENS;
+    if (max_new > room)
+        max_new = room;
+
+    engine_sampler_params sp;
+    engine_sampler_default_params(&sp);
+    sp.temperature = (float)req->temperature;
+    sp.top_k = req->top_k;
+    sp.top_p = req->top_p > 0 && req->top_p < 1 ? (float)req->top_p : 1.0f;
+    sp.seed = req->has_seed ? req->seed : fresh_seed();
+    engine_sampler *sampler = NULL;
+    rc = engine_sampler_new(&sp, inst->m->model->hp.n_vocab, &sampler, err);
+    if (rc != 0)
+        return rc;
+    mm_buf out;
+    mm_buf_init(&out, GEN_OUTPUT_MAX);
+    text_decoder dec;
+    text_decoder_init(&dec, vocab, false, false);
+
+    engine_ctx_truncate(inst->ctx, 0);   /* every request starts from an empty cache */
+    for (size_t i = 0; i < n_prompt; i++)
+        engine_sampler_accept(sampler, inst->ids[i]);
+    rc = engine_eval(inst->ctx, inst->ids, (uint32_t)n_prompt, err);
+    uint32_t last = (uint32_t)n_prompt - 1;   /* logits are the last token's of the call */
+    for (uint32_t produced = 0; rc == 0 && produced < max_new; produced++) {
+        int32_t tok = engine_sampler_sample(sampler, engine_ctx_logits(inst->ctx, last));
+        last = 0;
+        if (text_vocab_is_eog(vocab, tok))
+            break;
+        engine_sampler_accept(sampler, tok);
+        rc = text_decoder_push(&dec, tok, &out, err);
+        if (rc == 0 && produced + 1 < max_new)
+            rc = engine_eval(inst->ctx, &tok, 1, err);
+    }
+    if (rc == 0)
+        rc = text_decoder_flush(&dec, &out, err);
+    engine_sampler_free(sampler);
+    if (rc == 0 && out.failed)
+        rc = mm_error_set(err, MM_ELIMIT, "the answer exceeds %u bytes", GEN_OUTPUT_MAX);
+    if (rc != 0) {
+        mm_buf_free(&out);
+        return rc;
+    }
+    *text = mm_buf_take(&out);
+    return *text ? 0 : mm_error_set(err, MM_ENOMEM, "out of memory");
+}
+
+static const rt_factory engine_factory = {
+    .user = NULL,
+    .estimate = eng_estimate,
+    .load = eng_load,
+    .unload = eng_unload,
+    .instance_new = eng_instance_new,
+    .instance_free = eng_instance_free,
+    .generate = eng_generate,
+};
+
+const rt_factory *rt_factory_engine(void)
+{
+    return &engine_factory;
+}

@@ -1,0 +1,281 @@
+/* runtime.h - internals of the model manager: the instance factory the
+ * engine plugs into, the per-model instance pool, the response cache, the
+ * update-check stamp, Vosk model resolution and device selection. Only the
+ * runtime sources and its tests include it. */
+#ifndef MM_RUNTIME_H
+#define MM_RUNTIME_H
+
+#include "core/core.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds on what the runtime accepts. */
+#define RT_MODELS_MAX        1024          /* models the manager tracks */
+#define RT_CATALOGS_MAX      32            /* catalog refreshes per manager */
+#define RT_POOL_MAX          16            /* instances per model (config max) */
+#define RT_CACHE_KEY_MAX     (1u << 20)    /* canonical request bytes */
+#define RT_CACHE_VALUE_MAX   (4u << 20)    /* a cached response's bytes */
+#define RT_ESTIMATE_CTX      4096u         /* context assumed by the memory estimate */
+#define RT_BACKOFF_MIN_MS    5000          /* first retry after a failed load */
+#define RT_BACKOFF_MAX_MS    300000        /* back-off ceiling */
+#define RT_STAMP_NAME        ".last_model_check"
+#define RT_VOSK_DEFAULT      "./models/vosk/vosk-model-small-en-us-0.15"
+
+/* A clock in milliseconds; tests inject one to drive TTLs and idle timeouts. */
+typedef int64_t (*rt_clock_fn)(void *user);
+
+/* ---- instance factory ----------------------------------------------------
+ *
+ * What the runtime needs from an inference engine: load a model once into a
+ * shared read-only handle, make and free instances (each with its own KV
+ * cache) over it, estimate the bytes a loaded model with n instances holds,
+ * and generate. Every function may be called from any thread; load/unload
+ * and instance_new/instance_free for one model are never concurrent with
+ * each other, generate runs on one instance from one thread at a time. */
+typedef struct rt_factory {
+    void *user;
+    /* Bytes a model plus `instances` instances will hold once loaded. */
+    int  (*estimate)(void *user, const mm_model_info *m, int instances,
+                     uint64_t *bytes, mm_error *err);
+    /* Load m; *model is the shared handle, freed by unload. */
+    int  (*load)(void *user, const mm_model_info *m, void **model, mm_error *err);
+    void (*unload)(void *user, void *model);
+    int  (*instance_new)(void *user, void *model, void **inst, mm_error *err);
+    void (*instance_free)(void *user, void *inst);
+    /* Generate for req on inst; *text is owned by the caller (free()). */
+    int  (*generate)(void *user, void *inst, const struct mm_gen_request *req,
+                     char **text, mm_error *err);
+} rt_factory;
+
+/* The factory mm_manager_open uses (factory-engine.c): the built-in
+ * engine. user must be the manager's mm_config (threads and pool_size
+ * decide each instance's threads). The estimate is the file size plus an
+ * f16 KV cache of min(context, RT_ESTIMATE_CTX) tokens and f32 logits per
+ * instance; generate takes a prompt (chat messages are MM_EUNSUPPORTED
+ * until the chat-template engine lands). */
+const rt_factory *rt_factory_engine(void);
+
+/* ---- instance pool -------------------------------------------------------
+ *
+ * Up to `size` instances over one loaded model. An acquire takes a free
+ * instance, else creates one if fewer than `size` exist, else waits in a
+ * FIFO queue of at most `queue_max` waiters for at most timeout_ms; a
+ * release hands the instance straight to the oldest waiter. */
+typedef struct rt_pool rt_pool;
+
+/* Caller owns *out (rt_pool_free). model is borrowed until rt_pool_free. */
+int  rt_pool_new(const rt_factory *f, void *model, int size, int queue_max,
+                 const char *label, rt_pool **out, mm_error *err);
+/* Frees every instance; the pool must have none in use. NULL is a no-op. */
+void rt_pool_free(rt_pool *pool);
+/* Take an instance. MM_EBUSY when the queue is full or timeout_ms passes
+ * (the message says "busy" and when to retry); an instance_new failure is
+ * returned as is. Thread-safe. */
+int  rt_pool_acquire(rt_pool *pool, int64_t timeout_ms, void **inst, mm_error *err);
+/* Give inst back (to the oldest waiter, if any). Thread-safe. */
+void rt_pool_release(rt_pool *pool, void *inst);
+
+typedef struct rt_pool_stats {
+    int created;   /* instances that exist */
+    int busy;      /* instances handed out */
+    int queued;    /* callers waiting */
+    int max_busy;  /* the most ever busy at once */
+    uint64_t rejected;  /* acquires that ended in MM_EBUSY */
+} rt_pool_stats;
+
+void rt_pool_stats_get(rt_pool *pool, rt_pool_stats *out);
+
+/* ---- response cache ------------------------------------------------------ */
+
+typedef struct rt_cache rt_cache;
+
+typedef struct rt_cache_stats {
+    uint64_t hits, misses, evictions, expirations, inserts;
+    size_t   entries, capacity;
+} rt_cache_stats;
+
+/* capacity 0 makes a cache that stores nothing. clock NULL: mm_now_ms.
+ * Caller owns *out (rt_cache_free). */
+int  rt_cache_new(size_t capacity, int64_t ttl_s, rt_clock_fn clock, void *clock_user,
+                  rt_cache **out, mm_error *err);
+void rt_cache_free(rt_cache *cache);
+/* Whether req may be cached: temperature 0, or a fixed seed. */
+bool rt_cache_cacheable(const struct mm_gen_request *req);
+/* The canonical key of (model, req): every field that changes the output,
+ * length-prefixed so no two requests share a key. Caller frees; NULL when
+ * the request is over RT_CACHE_KEY_MAX or on OOM. */
+char *rt_cache_key(const char *model, const struct mm_gen_request *req);
+/* A copy of the cached text (caller frees), or NULL on a miss. Expired
+ * entries are dropped and count as a miss. Thread-safe. */
+char *rt_cache_get(rt_cache *cache, const char *key);
+/* Store a copy; evicts the least recently used entry when full. Thread-safe. */
+int  rt_cache_put(rt_cache *cache, const char *key, const char *text);
+void rt_cache_stats_get(rt_cache *cache, rt_cache_stats *out);
+
+/* ---- update-check stamp -------------------------------------------------- */
+
+typedef enum rt_stamp_state {
+    RT_STAMP_MISSING = 0,
+    RT_STAMP_FRESH,
+    RT_STAMP_STALE,
+    RT_STAMP_CORRUPT
+} rt_stamp_state;
+
+/* Read <models_dir>/.last_model_check and say whether interval_s has passed
+ * since it (now_s: Unix seconds). A missing, stale or corrupt stamp (not one
+ * decimal Unix time, or one in the future) means the check is due; interval 0
+ * means never. *last_s is the stored time (0 when none). */
+rt_stamp_state rt_stamp_read(const char *models_dir, int64_t interval_s, int64_t now_s,
+                             int64_t *last_s, bool *due);
+/* Write now_s to the stamp atomically (creating models_dir). */
+int rt_stamp_write(const char *models_dir, int64_t now_s, mm_error *err);
+/* If due, run check(user) and, when it succeeds, write the stamp.
+ * *ran says whether check ran. Returns check's result or a stamp error. */
+int rt_update_maybe_run(const char *models_dir, int64_t interval_s, int64_t now_s,
+                        int (*check)(void *user, mm_error *err), void *user,
+                        bool *ran, mm_error *err);
+
+/* ---- Vosk speech model --------------------------------------------------- */
+
+/* Where the Vosk model was found and how. */
+typedef struct rt_vosk {
+    char *path;        /* the model directory, or NULL when none was found */
+    const char *how;   /* static: "VOSK_MODEL_PATH", "config.yaml", "--vosk-model-path",
+                          "models_dir", "default" */
+    char *error;       /* "Vosk model not found: ..." when none, else NULL */
+} rt_vosk;
+
+/* Resolve the speech model: the configured vosk_model_path (its origin says
+ * whether the environment, config.yaml or a flag set it), else the first
+ * valid vosk-model-* directory in models_dir, else RT_VOSK_DEFAULT. A
+ * configured path that is not a valid model is an error (no fallback past
+ * an explicit choice). Returns 0 when found, MM_ENOTFOUND otherwise; out
+ * is filled either way (rt_vosk_clear). default_path NULL: RT_VOSK_DEFAULT. */
+int  rt_vosk_resolve(const mm_config *cfg, const char *default_path, rt_vosk *out);
+void rt_vosk_clear(rt_vosk *v);
+/* Whether dir holds a Vosk model: am/final.mdl with conf/ and graph/, or the
+ * flat small-model layout (final.mdl and mfcc.conf in dir). why says what is
+ * missing. */
+bool rt_vosk_valid(const char *dir, char *why, size_t why_size);
+
+/* ---- device -------------------------------------------------------------- */
+
+/* Decide the device for `requested` ("auto", "cpu" or "gpu"): this build has
+ * only the CPU engine, so the answer is "cpu"; note explains why when a GPU
+ * was asked for (empty otherwise). */
+void rt_device_select(const char *requested, char *device, size_t device_size,
+                      char *note, size_t note_size);
+
+/* ---- manager internals for tests ---------------------------------------- */
+
+typedef struct rt_options {
+    const rt_factory *factory;   /* NULL: rt_factory_engine() over the config */
+    rt_clock_fn clock;           /* monotonic ms; NULL: mm_now_ms */
+    void *clock_user;
+    bool  no_reaper;             /* tests call rt_manager_reap themselves */
+    int64_t queue_timeout_ms;    /* <0: from the config */
+    int64_t backoff_min_ms;      /* 0: RT_BACKOFF_MIN_MS */
+    const char *vosk_default;    /* NULL: RT_VOSK_DEFAULT */
+} rt_options;
+
+typedef enum rt_load_state {
+    RT_UNLOADED = 0,
+    RT_LOADING,          /* a thread is loading it outside the lock */
+    RT_LOADED
+} rt_load_state;
+
+/* The manager's record of one catalog model. Guarded by mm_manager.lock. */
+typedef struct rt_model {
+    const char          *key;        /* borrowed from the catalog */
+    const mm_model_info *info;       /* borrowed from the catalog */
+    rt_load_state state;
+    void     *handle;                /* the factory's shared model */
+    rt_pool  *pool;
+    uint64_t  bytes;                 /* reserved in the budget while loading/loaded */
+    int       in_use;                /* requests holding or waiting for an instance */
+    int64_t   last_used_ms;          /* manager clock */
+    int64_t   last_used_wall_s;      /* Unix seconds, for health; 0: never */
+    bool      load_failed;           /* the last load failed: unavailable */
+    int       load_rc;
+    int64_t   backoff_ms;            /* doubles per failed load, up to RT_BACKOFF_MAX_MS */
+    int64_t   retry_at_ms;           /* no automatic load before this */
+    bool      last_failed;           /* the last load or request failed: degraded */
+    char      last_error[MM_ERROR_MSG_MAX];
+    uint64_t  requests, failures;
+} rt_model;
+
+struct mm_manager {
+    pthread_mutex_t lock;
+    pthread_cond_t  changed;         /* a load finished (CLOCK_MONOTONIC) */
+    pthread_cond_t  reaper_cond;     /* wakes the reaper to stop */
+    const mm_config *cfg;            /* borrowed */
+    /* Every catalog built (the first at open, one per refresh): records
+     * borrow from them, so they live until close. */
+    mm_catalog     *cats[RT_CATALOGS_MAX];
+    size_t          n_cats;
+    rt_factory      factory;
+    rt_model      **models;          /* each record allocated once: leases point at it */
+    size_t          n_models, cap_models;
+    char            default_key[128];
+    int             pool_size, queue_size;
+    int64_t         queue_timeout_ms, backoff_min_ms, idle_timeout_ms;
+    uint64_t        budget, used;
+    rt_cache       *cache;
+    rt_clock_fn     clock;
+    void           *clock_user;
+    char            device[16], device_note[256];
+    rt_vosk         vosk;
+    bool            vosk_listed;     /* configured or found: shown as "speech" */
+    pthread_t       reaper;
+    bool            reaper_running, stopping;
+    pthread_t       downloader;      /* first-run downloads (downloads.c) */
+    bool            downloader_running, downloads_done;
+};
+
+/* A taken instance. */
+typedef struct mgr_lease {
+    rt_model *model;                 /* NULL when nothing is held */
+    void     *inst;
+    char      key[128];
+    bool      fell_back;
+    char      note[MM_ERROR_MSG_MAX];
+} mgr_lease;
+
+int64_t   mgr_now(const struct mm_manager *mgr);
+rt_model *mgr_find(struct mm_manager *mgr, const char *key);   /* lock held */
+/* Take an instance of name (falling back to the default model when name is
+ * unknown or cannot load). Thread-safe. */
+int  mgr_acquire(struct mm_manager *mgr, const char *name, mgr_lease *lease, mm_error *err);
+/* Give it back; failed records why as the model's last error. */
+void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error *why);
+
+/* Rebuild the catalog and merge it: new models are added, and models that
+ * are not loaded take their new record (a model that was downloaded becomes
+ * available). Thread-safe. */
+int  rt_manager_refresh(struct mm_manager *mgr, mm_error *err);
+
+/* Start-up downloads (downloads.c), started by mm_manager_start_downloads:
+ * in one background thread, each minimal_models entry is pulled as an
+ * automated download when the catalog does not have it on disk, or, when
+ * the update check is due (the stamp), every entry is pulled again so a
+ * branch that moved brings its new files. Failures are logged, never
+ * fatal; the catalog is refreshed afterwards. */
+int  rt_downloads_start(struct mm_manager *mgr, mm_error *err);
+/* Wait up to timeout_ms for the downloads to end; true when they have (or
+ * none ran). */
+bool rt_downloads_wait(struct mm_manager *mgr, int64_t timeout_ms);
+/* Join the download thread (close: the current file finishes first; the
+ * hub's stall and retry limits bound that). */
+void rt_downloads_stop(struct mm_manager *mgr);
+
+struct mm_manager;
+int  rt_manager_open(const mm_config *cfg, const rt_options *opts,
+                     struct mm_manager **out, mm_error *err);
+/* Unload every idle model whose last use is idle_timeout old at the
+ * manager's clock. Returns how many were unloaded. */
+int  rt_manager_reap(struct mm_manager *mgr);
+
+#endif /* MM_RUNTIME_H */
