@@ -1,10 +1,13 @@
 # Thin wrapper over CMake: the two commands of the README's quick start.
 #   make run   - install what is missing, build (Release), start modelmgr
 #   make test  - install what is missing, build with -Werror, run the test suite
+#   make fuzz  - build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES ?= $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 
-.PHONY: all deps build run test test-asan bench clean
+.PHONY: all deps build run test test-asan fuzz bench clean
 
 all: build
 
@@ -28,8 +31,14 @@ test-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+fuzz:
+	@sh scripts/setup-deps.sh fuzz
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz-seeds $(addprefix fuzz-,$(FUZZ_HARNESSES))
+	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
 bench: build
 	@for b in build/bench-*; do [ -x "$$b" ] && "$$b"; done
 
 clean:
-	rm -rf build build-test build-asan
+	rm -rf build build-test build-asan build-fuzz

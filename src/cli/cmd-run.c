@@ -37,7 +37,8 @@ static const cli_spec run_spec = {
     .usage = "modelmgr run [options] MODEL --tokens \"ID ID ...\"",
     .description = "Generate tokens with the built-in CPU engine. MODEL is a catalog key or a\n"
                    "path to a .gguf file. The prompt is given as raw token ids; generation\n"
-                   "stops after --max-tokens or at the model's end-of-sequence token.\n"
+                   "stops after --max-tokens or at an end-of-generation token (eos, eot,\n"
+                   "<|im_end|>, ...).\n"
                    "Threads: --threads N (configuration key 'threads').",
     .options = run_options,
     .min_args = 1,
@@ -164,7 +165,7 @@ static int generate(engine_ctx *ctx, engine_sampler *smp, const engine_model *mo
     printf("[");
     for (int64_t i = 0; i < max_tokens; i++) {
         int32_t t = engine_sampler_sample(smp, logits);
-        if (t == model->hp.eos_id || t == model->hp.eot_id)
+        if (engine_model_is_eog(model, t))
             break;
         printf("%s%" PRId32, i ? ", " : "", t);
         fflush(stdout);

@@ -57,10 +57,17 @@ int mm_parse_size(const char *text, uint64_t *out)
         text++;
     if (!isdigit((unsigned char)*text))
         return MM_EINVAL;
+    /* Decimal digits with an optional fraction only: strtod alone would also
+     * take hex ("0x10"), exponents ("1e3") and the locale's radix. */
+    const char *number_end = text;
+    while (isdigit((unsigned char)*number_end))
+        number_end++;
+    if (*number_end == '.')
+        for (number_end++; isdigit((unsigned char)*number_end); number_end++) {}
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (errno || end == text || !isfinite(v) || v < 0)
+    if (errno || end != number_end || !isfinite(v) || v < 0)
         return MM_EINVAL;
     while (isspace((unsigned char)*end))
         end++;

@@ -45,7 +45,8 @@ struct engine_ctx {
     float    *hb;            /* [n_batch][n_ff] gate, then silu(gate) * up */
     float    *hb2;           /* [n_batch][n_ff] up */
     float    *tmp;           /* [n_batch][n_embd] projection output before the residual add */
-    float    *scores;        /* [n_threads][n_ctx] attention weights, one row per thread */
+    float    *scores;        /* [n_threads][n_ctx + head_dim]: attention weights and one
+                                decoded V row per thread */
     float    *logits;        /* [all_logits ? n_batch : 1][n_vocab] */
     float    *cs;            /* [n_batch][n_rot] cos, sin per rotary pair and token */
     float    *inv_freq;      /* [n_rot / 2] theta per unit position */
@@ -92,7 +93,7 @@ static void compute_layout(const engine_model *m, const engine_ctx_params *p, ct
     l->att = nb * hp->q_dim;
     l->ff = nb * hp->n_ff;
     l->tmp = nb * hp->n_embd;
-    l->scores = (size_t)p->n_threads * p->n_ctx;
+    l->scores = (size_t)p->n_threads * (p->n_ctx + hp->head_dim);
     l->logits = (p->all_logits ? nb : 1) * (size_t)hp->n_vocab;
     l->cs = nb * hp->n_rot;
     /* F32 (4 bytes per element) is the widest activation format any kernel
@@ -377,7 +378,8 @@ static void attn_worker(void *arg, int ith, int nth)
     float scale = 1.0f / sqrtf((float)hd);
     size_t layer_off = (size_t)t->layer * c->n_ctx * hp->kv_dim;
     const uint16_t *kc = c->k_cache + layer_off, *vc = c->v_cache + layer_off;
-    float *scores = c->scores + (size_t)ith * c->n_ctx;
+    float *scores = c->scores + (size_t)ith * (c->n_ctx + hd);
+    float *vrow = scores + c->n_ctx;
     int64_t begin, end;
     engine_split_rows((int64_t)t->n_tok * hp->n_head, ith, nth, &begin, &end);
     for (int64_t item = begin; item < end; item++) {
@@ -401,10 +403,10 @@ static void attn_worker(void *arg, int ith, int nth)
         float *o = c->att + (size_t)i * hp->q_dim + (size_t)h * hd;
         memset(o, 0, hd * sizeof *o);
         for (uint32_t s = 0; s < n_att; s++) {
-            const uint16_t *vr = vc + (size_t)s * hp->kv_dim + (size_t)g * hd;
+            f16->dequantize_row(vc + (size_t)s * hp->kv_dim + (size_t)g * hd, vrow, hd);
             float p = scores[s] * inv;
             for (uint32_t d = 0; d < hd; d++)
-                o[d] += p * engine_f16_to_f32(vr[d]);
+                o[d] += p * vrow[d];
         }
     }
 }

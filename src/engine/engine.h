@@ -349,6 +349,8 @@ typedef struct engine_hparams {
     int32_t  bos_id, eos_id, eot_id;   /* -1 when absent */
 } engine_hparams;
 
+#define ENGINE_MAX_EOG 8
+
 typedef struct engine_layer {
     const gguf_tensor *attn_norm;  /* [n_embd] F32 */
     const gguf_tensor *wq;         /* [n_embd, q_dim] */
@@ -374,6 +376,10 @@ typedef struct engine_model {
     engine_layer      *layers;      /* n_layer entries, owned */
     uint64_t           weight_bytes;/* bytes of every tensor the forward pass reads */
     uint64_t           n_params;
+    /* end-of-generation ids: eos, eot, eom, and tokens whose text is one of
+     * <|eot_id|> <|im_end|> <|end|> <end_of_turn> <|endoftext|> <EOT> */
+    int32_t            eog[ENGINE_MAX_EOG];
+    uint32_t           n_eog;
 } engine_model;
 
 /* Open path and load it (engine_model_free closes the file), or load from
@@ -386,6 +392,8 @@ typedef struct engine_model {
 int  engine_model_load(const char *path, engine_model **out, mm_error *err);
 int  engine_model_load_file(gguf_file *file, engine_model **out, mm_error *err);
 void engine_model_free(engine_model *m);
+/* True when token ends generation (see engine_model.eog). Thread-safe. */
+bool engine_model_is_eog(const engine_model *m, int32_t token);
 
 /* ======================================================================
  * 3. Thread pool (pool.c)

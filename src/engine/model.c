@@ -211,6 +211,45 @@ static int find_tensor(engine_model *m, const char *name, bool required, uint64_
     return 0;
 }
 
+static void add_eog(engine_model *m, int32_t id)
+{
+    if (id < 0 || m->n_eog == ENGINE_MAX_EOG || engine_model_is_eog(m, id))
+        return;
+    m->eog[m->n_eog++] = id;
+}
+
+/* llama.cpp also ends generation on these texts, whatever the ids say
+ * (chat models often mark only one of them as eos). */
+static void find_eog_tokens(engine_model *m)
+{
+    static const char *const texts[] = { "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                         "<|endoftext|>", "<EOT>" };
+    add_eog(m, m->hp.eos_id);
+    add_eog(m, m->hp.eot_id);
+    add_eog(m, get_token_id(m, "tokenizer.ggml.eom_token_id", -1));
+    gguf_arr tokens;
+    if (gguf_get_arr(m->file, "tokenizer.ggml.tokens", &tokens) != 0 ||
+        tokens.type != GGUF_TYPE_STRING)
+        return;
+    uint64_t n = tokens.count < m->hp.n_vocab ? tokens.count : m->hp.n_vocab;
+    for (uint64_t i = 0; i < n; i++) {
+        gguf_str s;
+        if (gguf_arr_str(&tokens, i, &s) != 0 || s.len < 5 || s.len > 13 || s.ptr[0] != '<')
+            continue;
+        for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++)
+            if (s.len == strlen(texts[k]) && memcmp(s.ptr, texts[k], s.len) == 0)
+                add_eog(m, (int32_t)i);
+    }
+}
+
+bool engine_model_is_eog(const engine_model *m, int32_t token)
+{
+    for (uint32_t i = 0; i < m->n_eog; i++)
+        if (m->eog[i] == token)
+            return true;
+    return false;
+}
+
 static int load_layer(engine_model *m, uint32_t il, mm_error *err)
 {
     const engine_hparams *hp = &m->hp;
@@ -267,6 +306,7 @@ static int load_tensors(engine_model *m, mm_error *err)
     hp->bos_id = get_token_id(m, "tokenizer.ggml.bos_token_id", -1);
     hp->eos_id = get_token_id(m, "tokenizer.ggml.eos_token_id", -1);
     hp->eot_id = get_token_id(m, "tokenizer.ggml.eot_token_id", -1);
+    find_eog_tokens(m);
     return 0;
 }
 

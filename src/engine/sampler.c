@@ -172,7 +172,8 @@ int32_t engine_sampler_sample(engine_sampler *s, const float *logits)
     uint32_t n = s->n_vocab;
     for (uint32_t i = 0; i < n; i++) {
         s->cand[i].id = (int32_t)i;
-        s->cand[i].logit = logits[i];
+        /* a NaN would break the sort's ordering: treat it as impossible */
+        s->cand[i].logit = isnan(logits[i]) ? -INFINITY : logits[i];
     }
     apply_penalties(s);
     if (p->temperature <= 0) {
@@ -183,6 +184,8 @@ int32_t engine_sampler_sample(engine_sampler *s, const float *logits)
         return s->cand[best].id;
     }
     qsort(s->cand, n, sizeof *s->cand, cmp_cand);
+    if (!isfinite(s->cand[0].logit))   /* +inf wins outright; all -inf: nothing to weigh */
+        return s->cand[0].id;
     if (p->top_k > 0 && (uint32_t)p->top_k < n)
         n = (uint32_t)p->top_k;
     if (p->top_p < 1.0f) {

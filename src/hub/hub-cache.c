@@ -174,7 +174,7 @@ int hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm
 {
     *fd = -1;
     int rc = 0;
-    char *partial = NULL;
+    char *partial = NULL, *parts = NULL;
     char *folder = repo_folder(repo);
     char *path = folder ? mm_asprintf("%s/.locks/%s/%s.lock", h->cache_dir, folder, etag) : NULL;
     if (!path) {
@@ -192,6 +192,8 @@ int hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm
     char *dir = hub_cache_repo_dir(h, repo);
     partial = dir ? mm_asprintf("%s/blobs/%s.incomplete", dir, etag) : NULL;
     free(dir);
+    parts = partial ? mm_asprintf("%s.parts", partial) : NULL;
+    struct timespec parts_seen = { 0, 0 };
     off_t seen = -1;
     int64_t deadline = mm_now_ms() + h->opts.lock_timeout_ms;
     bool waited = false;
@@ -205,6 +207,13 @@ int hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm
         struct stat st;
         if (partial && stat(partial, &st) == 0 && st.st_size != seen) {
             seen = st.st_size;
+            deadline = mm_now_ms() + h->opts.lock_timeout_ms;
+        }
+        /* A parallel download's file has its full size at once; its parts
+         * state is rewritten every second while bytes arrive. */
+        if (parts && stat(parts, &st) == 0 &&
+            (st.st_mtim.tv_sec != parts_seen.tv_sec || st.st_mtim.tv_nsec != parts_seen.tv_nsec)) {
+            parts_seen = st.st_mtim;
             deadline = mm_now_ms() + h->opts.lock_timeout_ms;
         }
         if (mm_now_ms() > deadline) {
@@ -221,6 +230,7 @@ int hub_cache_lock(const hub *h, const char *repo, const char *etag, int *fd, mm
     }
     *fd = lfd;
 out:
+    free(parts);
     free(partial);
     free(path);
     free(folder);

@@ -185,6 +185,17 @@ static int transfer(fetch_state *st, mm_error *err)
     return 0;
 }
 
+/* A partial file from a single-stream run is continued as one stream; a
+ * parallel run's state is continued in parts, whatever the options say now. */
+static bool use_parts(hub *h, const hub_fetch *f, const char *tmp, int *n_parts)
+{
+    *n_parts = hub_parts_plan(h, f->size);
+    if (hub_parts_pending(f))
+        return true;
+    struct stat sb;
+    return *n_parts > 1 && (stat(tmp, &sb) != 0 || sb.st_size == 0);
+}
+
 int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
 {
     fetch_state st = { .h = h, .f = f, .fd = -1, .t0_ms = mm_now_ms() };
@@ -193,13 +204,27 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
     char *tmp = mm_asprintf("%s.incomplete", f->blob_path);
     if (!tmp)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
+    int n_parts = 1;
+    if (use_parts(h, f, tmp, &n_parts)) {
+        rc = hub_fetch_parts(h, f, n_parts, sha256, err);
+        if (rc != MM_EUNSUPPORTED) {
+            free(tmp);
+            return rc;
+        }
+        MM_LOG_INFO("hub: %s: the server does not honour Range requests; downloading it "
+                    "as one stream", f->filename);
+        mm_error_clear(err);
+        rc = 0;
+    }
     st.fd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     struct stat sb;
     if (st.fd < 0 || fstat(st.fd, &sb) != 0) {
         rc = mm_error_set(err, MM_EIO, "cannot open %s: %s", tmp, strerror(errno));
         goto fail;
     }
-    if ((rc = hub_hasher_new(f->size, &st.hs)) != 0) {
+    bool lfs = strlen(f->etag) == 64;
+    rc = lfs ? hub_hasher_new_sha256(&st.hs) : hub_hasher_new(f->size, &st.hs);
+    if (rc != 0) {
         mm_error_set(err, rc, "cannot start hashing");
         goto fail;
     }
@@ -224,7 +249,6 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
     report(&st, true);
     char got256[65], got1[41];
     hub_hasher_final(st.hs, got256, got1);
-    bool lfs = strlen(f->etag) == 64;
     const char *got = lfs ? got256 : got1;
     if (strcmp(got, f->etag) != 0) {
         rc = mm_error_set(err, MM_EINTEGRITY, "%s from %s is corrupt: expected %s %s, got %s",

@@ -32,8 +32,11 @@ int hub_hasher_reset(hub_hasher *hs)
 {
     char head[40];
     int n = snprintf(head, sizeof head, "blob %llu", (unsigned long long)hs->total_size);
-    if (EVP_DigestInit_ex(hs->sha256, EVP_sha256(), NULL) != 1 ||
-        EVP_DigestInit_ex(hs->sha1, EVP_sha1(), NULL) != 1 ||
+    if (EVP_DigestInit_ex(hs->sha256, EVP_sha256(), NULL) != 1)
+        return MM_EINTERNAL;
+    if (!hs->sha1)
+        return 0;
+    if (EVP_DigestInit_ex(hs->sha1, EVP_sha1(), NULL) != 1 ||
         EVP_DigestUpdate(hs->sha1, head, (size_t)n + 1) != 1)   /* the NUL is hashed */
         return MM_EINTERNAL;
     return 0;
@@ -56,6 +59,21 @@ int hub_hasher_new(uint64_t total_size, hub_hasher **out)
     return 0;
 }
 
+int hub_hasher_new_sha256(hub_hasher **out)
+{
+    *out = NULL;
+    hub_hasher *hs = calloc(1, sizeof *hs);
+    if (!hs)
+        return MM_ENOMEM;
+    hs->sha256 = EVP_MD_CTX_new();
+    if (!hs->sha256 || hub_hasher_reset(hs) != 0) {
+        hub_hasher_free(hs);
+        return MM_ENOMEM;
+    }
+    *out = hs;
+    return 0;
+}
+
 void hub_hasher_free(hub_hasher *hs)
 {
     if (!hs)
@@ -68,7 +86,7 @@ void hub_hasher_free(hub_hasher *hs)
 int hub_hasher_update(hub_hasher *hs, const void *data, size_t len)
 {
     if (EVP_DigestUpdate(hs->sha256, data, len) != 1 ||
-        EVP_DigestUpdate(hs->sha1, data, len) != 1)
+        (hs->sha1 && EVP_DigestUpdate(hs->sha1, data, len) != 1))
         return MM_EINTERNAL;
     return 0;
 }
@@ -80,6 +98,9 @@ int hub_hasher_final(hub_hasher *hs, char sha256[65], char git_sha1[41])
     if (EVP_DigestFinal_ex(hs->sha256, md, &len) != 1)
         return MM_EINTERNAL;
     to_hex(md, len, sha256);
+    git_sha1[0] = '\0';
+    if (!hs->sha1)
+        return 0;
     if (EVP_DigestFinal_ex(hs->sha1, md, &len) != 1)
         return MM_EINTERNAL;
     to_hex(md, len, git_sha1);

@@ -169,7 +169,11 @@ int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
             headers = curl_slist_append(headers, auth);
         free(auth);
     }
-    if (rq->range_from >= 0) {
+    if (rq->range_from >= 0 && rq->range_len > 0) {
+        snprintf(line, sizeof line, "Range: bytes=%lld-%lld", (long long)rq->range_from,
+                 (long long)(rq->range_from + rq->range_len - 1));
+        headers = curl_slist_append(headers, line);
+    } else if (rq->range_from >= 0) {
         snprintf(line, sizeof line, "Range: bytes=%lld-", (long long)rq->range_from);
         headers = curl_slist_append(headers, line);
     }
@@ -187,6 +191,8 @@ int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+    if (rq->sink)   /* big bodies: fewer, larger writes */
+        curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 

@@ -31,6 +31,8 @@ void hub_options_init(hub_options *o)
     o->retry_after_max_ms = 60000;
     o->lock_timeout_ms = 600000;
     o->parallel_files = 4;
+    o->parallel_parts = 4;
+    o->part_min_bytes = 8u << 20;
 }
 
 const char *hub_status_name(hub_status status)
@@ -200,9 +202,11 @@ int hub_open(const hub_options *opts, hub **out, mm_error *err)
     if (o.max_retries < 0 || o.max_retries > 20 || o.connect_timeout_ms <= 0 ||
         o.request_timeout_ms <= 0 || o.stall_timeout_ms <= 0 || o.backoff_initial_ms < 0 ||
         o.backoff_max_ms < o.backoff_initial_ms || o.retry_after_max_ms < 0 ||
-        o.lock_timeout_ms < 0 || o.parallel_files < 1 || o.parallel_files > 64) {
+        o.lock_timeout_ms < 0 || o.parallel_files < 1 || o.parallel_files > 64 ||
+        o.parallel_parts < 1 || o.parallel_parts > 64 || o.part_min_bytes < 1) {
         rc = mm_error_set(err, MM_EINVAL, "hub options out of range: retries 0..20, positive "
-                          "timeouts, backoff_max_ms >= backoff_initial_ms, parallel_files 1..64");
+                          "timeouts, backoff_max_ms >= backoff_initial_ms, parallel_files 1..64, "
+                          "parallel_parts 1..64, part_min_bytes >= 1");
         goto fail;
     }
     const char *ep = o.endpoint ? o.endpoint : env(&o, "HF_ENDPOINT");

@@ -50,6 +50,10 @@ typedef struct hub_options {
     int64_t     lock_timeout_ms;      /* wait for another process's download while its
                                          partial file does not grow; 600000 */
     int         parallel_files;       /* files fetched at once by a snapshot download; 4 */
+    int         parallel_parts;       /* concurrent Range requests for one large file
+                                         (1..64; 1 = a single stream); 4 */
+    uint64_t    part_min_bytes;       /* smallest part (one Range request): files under
+                                         2x this are one stream; 8 MiB */
     hub_progress_fn progress;         /* optional */
     void       *progress_user;
 } hub_options;
@@ -237,6 +241,9 @@ bool hub_valid_filename(const char *filename);
 typedef struct hub_hasher hub_hasher;
 /* A hasher for content of total_size bytes (the git header needs it). */
 int  hub_hasher_new(uint64_t total_size, hub_hasher **out);
+/* SHA-256 only (an LFS file's etag is its SHA-256): half the work; the
+ * git_sha1 that hub_hasher_final writes is "". */
+int  hub_hasher_new_sha256(hub_hasher **out);
 void hub_hasher_free(hub_hasher *hs);
 int  hub_hasher_reset(hub_hasher *hs);
 int  hub_hasher_update(hub_hasher *hs, const void *data, size_t len);
@@ -272,6 +279,7 @@ typedef struct hub_http_request {
     const char *method;         /* "HEAD" or "GET" */
     const char *url;
     int64_t     range_from;     /* >= 0: Range: bytes=N- */
+    int64_t     range_len;      /* > 0 with range_from: bytes=N-(N+len-1) */
     int64_t     timeout_ms;     /* whole request; 0: none */
     int64_t     stall_ms;       /* no byte for this long aborts; 0: none */
     size_t      body_max;       /* cap on captured body */
@@ -330,7 +338,23 @@ typedef struct hub_fetch {
     const char *blob_path;     /* final path; <blob_path>.incomplete while working */
 } hub_fetch;
 /* On success the blob exists at blob_path, verified; sha256 filled. A hash
- * mismatch is MM_EINTEGRITY (the partial file is removed). */
+ * mismatch is MM_EINTEGRITY (the partial file is removed). Large files go
+ * through hub_fetch_parts when the options allow. */
 int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err);
+
+/* hub-parts.c: one blob fetched as several concurrent Range requests into a
+ * pre-allocated <blob>.incomplete, each part's progress kept in
+ * <blob>.incomplete.parts so a later run resumes every part. */
+/* How many concurrent requests hub_fetch_blob would use for a file of size
+ * bytes (1: a single stream). */
+int  hub_parts_plan(const hub *h, uint64_t size);
+/* True when an earlier parallel run left a parts state for f. */
+bool hub_parts_pending(const hub_fetch *f);
+/* Fetch f with n_workers concurrent requests over parts of at least
+ * part_min_bytes (or as the parts state says), verify, rename into
+ * place. MM_EUNSUPPORTED: the server ignored Range; the partial files are
+ * gone and the caller fetches a single stream. A transient failure (MM_ENET,
+ * MM_ETIMEDOUT) or a full disk keeps the partial file and its state. */
+int  hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], mm_error *err);
 
 #endif /* MM_HUB_H */

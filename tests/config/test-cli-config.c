@@ -181,7 +181,7 @@ static void test_json(void)
         }
     }
     CHECK_INT(seen, 6);
-    CHECK_INT(cJSON_GetArraySize(keys), 34);   /* 21 + 9 router.* keys + preload, queue_size, queue_timeout, device */
+    CHECK_INT(cJSON_GetArraySize(keys), 35);   /* 21 + 9 router.* + preload, queue_size, queue_timeout, device + download_parallel */
     cJSON_Delete(root);
     free(out);
     free(err);

@@ -129,6 +129,8 @@ static const layer_case cases[] = {
     { "offline", "HF_HUB_OFFLINE", "--offline", "yes", "0", "on", "true", "false", "true" },
     { "skip_downloads", "SKIP_MODEL_DOWNLOADS", "--skip-downloads", "true", "off", "1",
       "true", "false", "true" },
+    { "download_parallel", "MODELMGR_DOWNLOAD_PARALLEL", "--download-parallel", "1", "8", "64",
+      "1", "8", "64" },
     { "minimal_models", "MINIMAL_MODELS", "--minimal-models", "a/b, c/d", "e/f", "g/h,,i/j",
       "a/b,c/d", "e/f", "g/h,i/j" },
     { "update_interval", "MODEL_UPDATE_INTERVAL", "--update-interval", "60", "0", "3600",

@@ -108,6 +108,14 @@ static void test_parse(void)
     CHECK_INT(mm_parse_size("-1G", &size), MM_EINVAL);
     CHECK_INT(mm_parse_size("12Q", &size), MM_EINVAL);
     CHECK_INT(mm_parse_size("G", &size), MM_EINVAL);
+    /* Found by tests/fuzz/fuzz-parse.c: strtod's hex and exponent forms
+     * were accepted ("0x10" was 16 bytes, "1e3" 1000). */
+    CHECK_INT(mm_parse_size("0x10", &size), MM_EINVAL);
+    CHECK_INT(mm_parse_size("1e3", &size), MM_EINVAL);
+    CHECK_INT(mm_parse_size("1E3K", &size), MM_EINVAL);
+    CHECK_INT(mm_parse_size("0x1p4", &size), MM_EINVAL);
+    CHECK(mm_parse_size("2.", &size) == 0 && size == 2);
+    CHECK(mm_parse_size(" 3 k ", &size) == 0 && size == 3 * 1024);
 }
 
 static void test_files(void)

@@ -64,6 +64,19 @@ int main(void)
     free(out);
     free(err);
 
+    /* a catalog key (the file's stem under models_dir) names the same model */
+    char *mdir = mm_asprintf("%s/models", dir);
+    char *copy = mm_asprintf("%s/tiny.gguf", mdir);
+    mmtest_write_file(copy, "");
+    CHECK_INT(mmtest_synth_model(&p, copy), 0);
+    const char *by_key[] = { "run", "tiny", "--models-dir", mdir, "--tokens", "1 200 17 42",
+                             "--temperature", "0", "--max-tokens", n_gen, "--ids", NULL };
+    CHECK_INT(mmtest_run_cli(by_key, env, &out, NULL), 0);
+    CHECK_STR(out, want);
+    free(out);
+    free(copy);
+    free(mdir);
+
     /* same seed, same tokens */
     const char *sampled[] = { "run", path, "--tokens", "1 5 9", "--temperature", "1.2",
                               "--seed", "77", "--max-tokens", "8", "--top-k", "20", NULL };

@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 #include "reference/reference.h"
 #include "support/test.h"
+#include "text/text.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -138,6 +139,7 @@ static void test_stories(const char *path)
     engine_model *model = NULL;
     engine_ctx *ctx = NULL;
     engine_sampler *smp = NULL;
+    text_vocab *vocab = NULL;
     mm_error err = { 0 };
     CHECK_INT(engine_model_load(path, &model, &err), 0);
     if (!model)
@@ -152,6 +154,17 @@ static void test_stories(const char *path)
         prompt[i + 1] = vocab_find(&tokens, pieces[i]);
         CHECK(prompt[i + 1] > 2);
     }
+    /* the tokenizer (src/text) must agree with the vocabulary lookup */
+    int32_t tok_ids[16];
+    size_t n_tok = 0;
+    CHECK_INT(text_vocab_load(model->file, &vocab, &err), 0);
+    if (vocab) {
+        const char *text = "Once upon a time";
+        CHECK_INT(text_tokenize(vocab, text, strlen(text), true, false, tok_ids, 16, &n_tok, &err),
+                  0);
+        CHECK_INT(n_tok, 5);
+        CHECK(n_tok == 5 && memcmp(tok_ids, prompt, sizeof prompt) == 0);
+    }
     engine_ctx_params cp;
     engine_ctx_default_params(&cp);
     cp.n_threads = 2;
@@ -165,8 +178,10 @@ static void test_stories(const char *path)
     CHECK_INT(engine_eval(ctx, prompt, 5, &err), 0);
     char text[512] = "";
     size_t len = 0;
+    int32_t gen[12];
     for (int step = 0; step < 12; step++) {
         int32_t t = engine_sampler_sample(smp, engine_ctx_logits(ctx, step == 0 ? 4 : 0));
+        gen[step] = t;
         gguf_str s;
         if (gguf_arr_str(&tokens, (uint64_t)t, &s) == 0 && len + s.len < sizeof text) {
             memcpy(text + len, s.ptr, s.len);
@@ -187,10 +202,19 @@ static void test_stories(const char *path)
         }
     }
     shown[o] = '\0';
-    printf("stories260K: \"Once upon a time\" ->%s\n", shown);
+    printf("stories260K: prompt ids [%d, %d, %d, %d, %d] \"Once upon a time\" ->%s\n",
+           prompt[0], prompt[1], prompt[2], prompt[3], prompt[4], shown);
     CHECK(strncmp(shown, ", there was a little girl named Lily.",
                   strlen(", there was a little girl named Lily.")) == 0);
+    if (vocab) {
+        mm_buf out;
+        mm_buf_init(&out, 4096);
+        CHECK_INT(text_detokenize(vocab, gen, 12, false, false, &out, &err), 0);
+        CHECK(out.data && strncmp(out.data, ", there was a little girl named Lily.", 37) == 0);
+        mm_buf_free(&out);
+    }
 done:
+    text_vocab_free(vocab);
     engine_sampler_free(smp);
     engine_ctx_free(ctx);
     engine_model_free(model);

@@ -38,6 +38,15 @@ static void edit_scaling(gguf_writer *w)
     gguf_writer_set_f32(w, "llama.rope.scaling.factor", 4.0f);
     gguf_writer_set_u32(w, "llama.attention.key_length", 16);
     gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    gguf_writer_set_u32(w, "tokenizer.ggml.eot_token_id", 7);
+    gguf_writer_set_u32(w, "tokenizer.ggml.eom_token_id", 2);   /* duplicate: listed once */
+    /* a vocabulary with a chat end marker at id 9 */
+    const char *vocab[12] = { "<unk>", "<s>", "</s>", "a", "b", "c", "d", "e", "f",
+                              "<|im_end|>", "<|im_start|>", "g" };
+    const char *all[320];
+    for (int i = 0; i < 320; i++)
+        all[i] = i < 12 ? vocab[i] : "z";
+    gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", all, 320);
 }
 
 static void test_hparams(void)
@@ -71,7 +80,13 @@ static void test_hparams(void)
         CHECK(m->tied_output);
         CHECK(m->output == m->tok_embd);
         CHECK_INT(hp->eos_id, 2);
-        CHECK_INT(hp->eot_id, -1);
+        CHECK_INT(hp->eot_id, 7);
+        CHECK_INT(m->n_eog, 3);
+        CHECK(engine_model_is_eog(m, 2));
+        CHECK(engine_model_is_eog(m, 7));
+        CHECK(engine_model_is_eog(m, 9));
+        CHECK(!engine_model_is_eog(m, 10));
+        CHECK(!engine_model_is_eog(m, 1));
         CHECK(m->layers[1].bq == NULL);
 
         /* memory: weights are every tensor's bytes (all F32 here), counted

@@ -30,6 +30,19 @@ static void test_greedy(void)
     const float b[5] = { -5, -4, -3, -2, -1 };
     CHECK_INT(engine_sampler_sample(s, b), 4);
     engine_sampler_free(s);
+
+    /* NaN never wins; all -inf still yields a valid id */
+    engine_sampler_params q;
+    engine_sampler_default_params(&q);
+    q.seed = 3;
+    s = make(&q, 3);
+    const float nan3[3] = { NAN, 1.0f, NAN };
+    const float ninf[3] = { -INFINITY, -INFINITY, -INFINITY };
+    for (int i = 0; i < 20; i++)
+        CHECK_INT(engine_sampler_sample(s, nan3), 1);
+    int32_t t = engine_sampler_sample(s, ninf);
+    CHECK(t >= 0 && t < 3);
+    engine_sampler_free(s);
 }
 
 static void test_penalties(void)

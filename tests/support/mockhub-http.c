@@ -36,6 +36,8 @@ typedef struct body_ctx {
     size_t   len;
     int64_t  drop_after;   /* > 0: close after this many bytes */
     int64_t  corrupt_at;   /* index in the slice to flip, or -1 */
+    int64_t  pause_after;  /* > 0: sleep pause_ms once this many bytes are out */
+    int64_t  pause_ms;
 } body_ctx;
 
 static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -51,6 +53,15 @@ static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_WITH_ERROR;
         if ((int64_t)(pos + n) > b->drop_after)
             n = (size_t)(b->drop_after - (int64_t)pos);
+    }
+    if (b->pause_after > 0) {
+        if ((int64_t)pos >= b->pause_after) {
+            struct timespec ts = { b->pause_ms / 1000, (b->pause_ms % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+            b->pause_after = 0;
+        } else if ((int64_t)(pos + n) > b->pause_after) {
+            n = (size_t)(b->pause_after - (int64_t)pos);
+        }
     }
     memcpy(buf, b->data + pos, n);
     if (b->corrupt_at >= (int64_t)pos && b->corrupt_at < (int64_t)(pos + n))
@@ -129,6 +140,9 @@ static enum MHD_Result reply_content(req *r, const uint8_t *data, size_t size,
     unsigned long long asked = 0;
     if (range && sscanf(range, "bytes=%llu-", &asked) == 1)
         mh_log_update(r->hub, r->log_idx, 0, (int64_t)asked, 0, false);
+    unsigned long long asked_end = 0;
+    if (range && sscanf(range, "bytes=%llu-%llu", &asked, &asked_end) == 2)
+        mh_log_range_end(r->hub, r->log_idx, (int64_t)asked_end);
     if (range && !r->fault.ignore_range) {
         unsigned long long a = 0, b = 0;
         int n = sscanf(range, "bytes=%llu-%llu", &a, &b);
@@ -159,7 +173,10 @@ static enum MHD_Result reply_content(req *r, const uint8_t *data, size_t size,
         b->len = end - start;
         b->drop_after = r->fault.drop_after;
         b->corrupt_at = r->fault.corrupt ? (int64_t)(b->len / 2) : -1;
-        resp = MHD_create_response_from_callback(b->len, 4096, body_read, b, free);
+        b->pause_after = r->fault.pause_after;
+        b->pause_ms = r->fault.pause_ms;
+        size_t block = r->hub->opts.content_block ? r->hub->opts.content_block : 4096;
+        resp = MHD_create_response_from_callback(b->len, block, body_read, b, free);
     }
     if (!resp)
         return MHD_NO;

@@ -86,6 +86,8 @@ bool mh_fault_take(mockhub *hub, bool cdn, const char *method, const char *path,
                    mockhub_fault *out, char *ratelimit, size_t rl_size);
 int  mh_log_begin(mockhub *hub, bool cdn, const char *method, const char *path,
                   bool had_auth);
+/* Record the M of "Range: bytes=N-M". */
+void mh_log_range_end(mockhub *hub, int idx, int64_t range_end);
 void mh_log_update(mockhub *hub, int idx, int status, int64_t range_start,
                    int64_t bytes, bool faulted);
 

@@ -355,11 +355,22 @@ int mh_log_begin(mockhub *hub, bool cdn, const char *method, const char *path,
         r->cdn = cdn;
         r->had_auth = had_auth;
         r->range_start = -1;
+        r->range_end = -1;
     }
     if (cdn && had_auth)
         hub->cdn_auth_seen++;
     pthread_mutex_unlock(&hub->lock);
     return idx;
+}
+
+void mh_log_range_end(mockhub *hub, int idx, int64_t range_end)
+{
+    if (idx < 0)
+        return;
+    pthread_mutex_lock(&hub->lock);
+    if (idx / MAX_LOG == hub->log_gen && (size_t)(idx % MAX_LOG) < hub->n_log)
+        hub->log[idx % MAX_LOG].range_end = range_end;
+    pthread_mutex_unlock(&hub->lock);
 }
 
 void mh_log_update(mockhub *hub, int idx, int status, int64_t range_start,

@@ -25,6 +25,8 @@ typedef struct mockhub_options {
     bool small_via_resolve_cache; /* small files: relative 307 to /api/resolve-cache/... */
     bool weak_etag;               /* small files send ETag: W/"<git-sha1>" */
     int  tree_page_size;          /* tree API entries per page; 0 = 1000 */
+    size_t content_block;         /* bytes per body callback; 0 = 4096 (benchmarks
+                                     raise it so the mock is not the bottleneck) */
 } mockhub_options;
 
 /* Start the hub and its CDN on ephemeral loopback ports. 0 or -1. The caller
@@ -90,6 +92,8 @@ typedef struct mockhub_fault {
     bool corrupt;              /* content: flip one byte of the body */
     bool wrong_size;           /* resolve: X-Linked-Size / Content-Length claim +1 */
     int64_t delay_ms;          /* sleep before answering */
+    int64_t pause_after;       /* content: after N body bytes, sleep pause_ms once */
+    int64_t pause_ms;
     int  times;                /* matching requests it applies to; 0 = every one */
 } mockhub_fault;
 
@@ -104,6 +108,7 @@ typedef struct mockhub_request {
     char    path[512];      /* raw path, query string excluded */
     int     status;
     int64_t range_start;    /* Range: bytes=N-, or -1 */
+    int64_t range_end;      /* Range: bytes=N-M: M (inclusive), or -1 */
     int64_t bytes_sent;     /* body bytes handed to the socket */
     bool    had_auth;       /* an Authorization header arrived */
     bool    faulted;        /* a fault changed the answer */
