@@ -1,5 +1,5 @@
 # Thin wrapper over CMake: the two commands of the README's quick start.
-#   make run   - install what is missing, build (Release), start modelmgr
+#   make run   - install what is missing, build (Release), start modelmgr serve
 #   make test  - install what is missing, build with -Werror, run the test suite
 #   make fuzz  - build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -19,7 +19,7 @@ build: deps
 	@cmake --build build -j $(JOBS)
 
 run: build
-	./build/modelmgr list
+	./build/modelmgr serve
 
 test: deps
 	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_WERROR=ON >/dev/null

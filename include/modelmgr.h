@@ -324,11 +324,17 @@ typedef struct mm_pull_request {
     const char *revision;    /* a commit or tag; a branch, "main", "latest" or none only
                                 when automated (MM_EPINNING otherwise) */
     bool        automated;   /* a scheduled pull, allowed to follow a branch */
-    const char *models_dir;  /* models.lock and audit.jsonl go here; NULL: neither is written */
+    const char *models_dir;  /* audit.jsonl goes here; NULL: no audit log */
+    const char *lock_path;   /* models.lock (beside models.txt: mm_lock_path); NULL: not written */
+    bool        locked;      /* reproduce lock_path exactly: every model in it (repo NULL)
+                                or the one repo named, each recorded file at the recorded
+                                commit, size and sha256 checked against the lock; file and
+                                revision must be NULL; the lock is read, never written */
 } mm_pull_request;
 
 /* One file a pull produced. */
 typedef struct mm_pull_file {
+    char     repo[256];        /* "org/name" */
     char     repo_path[1024];  /* the file's path inside the repo */
     char     path[4096];       /* where it is on disk (HF cache snapshot link) */
     char     commit[41];       /* the commit the revision resolved to */
@@ -348,12 +354,115 @@ typedef void (*mm_pull_progress_fn)(const char *repo_path, uint64_t bytes_done,
  * transient failures; files already cached cost no download. cfg supplies
  * hf_endpoint, hf_token, hf_cache and offline (NULL: the environment, as
  * huggingface_hub reads it). Each file is recorded in <models_dir>/audit.jsonl
- * and, when every file succeeded, in <models_dir>/models.lock. Fills up to
+ * and, when every file succeeded, in rq->lock_path. With rq->locked, a file
+ * whose size or sha256 differs from the lock is MM_EINTEGRITY ("models.lock
+ * says <sha> for <repo>/<file> at <commit>, the Hub served <sha>"). Fills up to
  * max_files entries of files and sets *n_files. Returns 0 or a negative
  * MM_E* code with err filled. Thread-safe. */
 int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn progress,
             void *progress_user, mm_pull_file *files, size_t max_files, size_t *n_files,
             mm_error *err);
+
+/* The models.lock of a configuration: the directory of models_file (where
+ * models.txt is) + "/models.lock". Caller frees; NULL on OOM. */
+char *mm_lock_path(const mm_config *cfg);
+
+/* ---- Verifying and removing pulled models ------------------------------- */
+
+typedef enum mm_verify_state {
+    MM_VERIFY_OK = 0,
+    MM_VERIFY_MISMATCH,       /* size or sha256 differ from the lock */
+    MM_VERIFY_MISSING         /* no snapshot link, or a link to no blob */
+} mm_verify_state;
+
+/* One locked file, re-hashed. */
+typedef struct mm_verify_file {
+    char     repo[256];
+    char     repo_path[1024];  /* the file's path inside the repo */
+    char     commit[41];
+    char     path[4096];       /* snapshots/<commit>/<repo_path> in the HF cache */
+    mm_verify_state state;
+    uint64_t expected_size;
+    uint64_t actual_size;      /* 0 when missing */
+    char     expected_sha256[65];
+    char     actual_sha256[65];/* "" when missing */
+} mm_verify_file;
+
+/* Re-hash every file models.lock (lock_path) records, for every model or
+ * the one repo named (NULL: all), in cfg's HF cache; no network. Each file
+ * is appended to <models_dir>/audit.jsonl (action "verify", result "ok",
+ * "mismatch" or "missing") when models_dir is not NULL. *files (caller
+ * frees, *n_files entries) is filled whenever 0 is returned, problems or
+ * not: the return says whether verification could run (MM_ENOTFOUND: no
+ * lock file or the repo is not in it; MM_EFORMAT: malformed lock). */
+int mm_verify(const mm_config *cfg, const char *lock_path, const char *models_dir,
+              const char *repo, mm_verify_file **files, size_t *n_files, mm_error *err);
+const char *mm_verify_state_name(mm_verify_state state);   /* "ok", "mismatch", "missing" */
+
+/* What mm_remove took away. */
+typedef struct mm_remove_report {
+    char     commits[16][41];  /* the removed snapshots (the first 16) */
+    size_t   n_snapshots;
+    size_t   n_links;          /* snapshot links and files removed */
+    size_t   n_blobs;          /* blobs no remaining snapshot referenced */
+    uint64_t blob_bytes;       /* their size */
+    size_t   n_refs;           /* refs that pointed at a removed snapshot */
+    bool     lock_entry;       /* the repo's models.lock entry was removed */
+} mm_remove_report;
+
+/* Remove repo from cfg's HF cache: every snapshot, or only revision's (a
+ * commit, or a ref name resolved through refs/), then the blobs no remaining
+ * snapshot links to, the refs that pointed at a removed snapshot, and the
+ * repo's entry in lock_path (NULL: none) when it pinned a removed commit.
+ * Nothing outside the repo's cache folder is touched: symlinks are removed,
+ * never followed; a repo folder that is itself a symlink is refused
+ * (MM_EINVAL). Audited as action "delete" in <models_dir>/audit.jsonl when
+ * models_dir is not NULL. MM_ENOTFOUND when the repo or revision is not in
+ * the cache. */
+int mm_remove(const mm_config *cfg, const char *repo, const char *revision,
+              const char *lock_path, const char *models_dir, mm_remove_report *report,
+              mm_error *err);
+
+/* ---- The audit log ------------------------------------------------------ */
+
+/* One audit.jsonl record; absent fields are "" (bytes 0). Borrowed for the
+ * callback only. */
+typedef struct mm_audit_entry {
+    size_t      line;          /* 1-based line number in the file */
+    const char *time;          /* RFC 3339 UTC */
+    const char *user;
+    const char *host;
+    const char *action;        /* "pull", "verify", "delete" */
+    const char *repo;
+    const char *revision;
+    const char *commit;
+    const char *file;
+    uint64_t    bytes;
+    const char *sha256;
+    const char *result;
+    const char *error;
+    int64_t     duration_ms;
+    const char *json;          /* the line as written */
+} mm_audit_entry;
+
+/* Which records mm_audit_read passes on; NULL fields: no condition. */
+typedef struct mm_audit_filter {
+    const char *since;         /* "YYYY-MM-DD" or an RFC 3339 time: records at or after */
+    const char *repo;          /* exactly this repo */
+    bool        failed;        /* only results other than downloaded/cached/ok/deleted */
+} mm_audit_filter;
+
+typedef void (*mm_audit_fn)(const mm_audit_entry *entry, void *user);
+/* A line that is not a JSON object with a "time" and "action": it is skipped. */
+typedef void (*mm_audit_bad_fn)(size_t line, const char *why, void *user);
+
+/* Read <models_dir>/audit.jsonl in order, calling fn for each record the
+ * filter keeps and bad (may be NULL) for each malformed line, which never
+ * stops the reading. A missing log is not an error (no calls). Lines over
+ * 64 KiB count as malformed. Returns 0, or MM_EINVAL for a bad since,
+ * MM_EIO when the file cannot be read. */
+int mm_audit_read(const char *models_dir, const mm_audit_filter *filter, mm_audit_fn fn,
+                  mm_audit_bad_fn bad, void *user, mm_error *err);
 
 /* ---- Router ------------------------------------------------------------- */
 

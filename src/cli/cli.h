@@ -5,8 +5,11 @@
 
 #include "modelmgr.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 /* Exit statuses shared by every command. */
 enum {
@@ -31,6 +34,9 @@ int cmd_route(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* Print "modelmgr: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -144,5 +150,42 @@ struct cJSON *cli_model_json(const mm_model_info *m);
 /* Print root (pretty) to stdout and free it; CLI_OK, or CLI_FAIL on OOM
  * (root may be NULL: that is the OOM case). */
 int cli_print_json(struct cJSON *root);
+
+/* ---- Pull progress (progress.c) ---- */
+
+#define CLI_PROGRESS_FILES_MAX 64
+
+typedef struct cli_progress_file {
+    char    name[256];       /* repo path, control characters replaced */
+    size_t  line;            /* its line, counted from the first one drawn */
+    int64_t started_ms;      /* monotonic */
+    bool    finished;
+} cli_progress_file;
+
+/* Set up with cli_progress_init, end with cli_progress_end. */
+typedef struct cli_progress {
+    FILE             *out;    /* stderr */
+    bool              tty;    /* redraw lines in place; else a line at start and end */
+    size_t            cols;   /* terminal width: longer lines are cut to fit */
+    pthread_mutex_t   mu;     /* progress and log lines come from several threads */
+    cli_progress_file files[CLI_PROGRESS_FILES_MAX];
+    size_t            n_files;
+    size_t            n_lines; /* rows written since the first, log lines included */
+} cli_progress;
+
+/* Progress to out; on a terminal the log is routed through p too, so that a
+ * log line in between does not throw the redraws off (undone by _end). */
+void cli_progress_init(cli_progress *p, FILE *out);
+void cli_progress_end(cli_progress *p);
+/* An mm_pull_progress_fn; user is a cli_progress. Thread-safe. */
+void cli_progress_update(const char *repo_path, uint64_t done, uint64_t total, double rate,
+                         void *user);
+
+/* ---- MODEL arguments (repo-arg.c) ---- */
+
+/* The Hub repo a MODEL argument names: "org/name" as it is, else a catalog
+ * key whose model comes from the Hub. Prints the error and returns
+ * CLI_USAGE / CLI_FAIL, or CLI_OK with repo filled. */
+int cli_model_repo(const mm_config *cfg, const char *model, char *repo, size_t repo_size);
 
 #endif /* MM_CLI_H */

@@ -15,6 +15,9 @@ static const cli_command commands[] = {
     { "run",    "generate tokens with the built-in engine", cmd_run },
     { "bench",  "measure prompt and generation speed of the built-in engine", cmd_bench },
     { "serve",  "serve the OpenAI- and Ollama-compatible HTTP API", cmd_serve },
+    { "verify", "re-hash pulled files against models.lock", cmd_verify },
+    { "rm",     "remove a pulled model (or one revision) from the Hugging Face cache", cmd_rm },
+    { "audit",  "show the audit log of pulls, verifications and removals", cmd_audit },
     { NULL, NULL, NULL }
 };
 

@@ -1,6 +1,7 @@
 /* hub-pull.c - mm_pull, the public face of the Hub client: turns
  * "org/name[:QUANT] [FILE] at REVISION" into verified files in the cache,
- * then writes the audit log and models.lock next to the models. */
+ * then writes the audit log and models.lock; or, --locked, reproduces exactly
+ * what models.lock records. */
 #include "hub/hub.h"
 
 #include <stdio.h>
@@ -18,13 +19,13 @@ static void bridge(const hub_progress *p, void *user)
     b->fn(p->filename, p->bytes_done, p->bytes_total, p->bytes_per_s, b->user);
 }
 
-static void audit(const mm_pull_request *rq, const char *revision, const hub_result *r,
-                  const char *file, const char *error)
+static void audit(const mm_pull_request *rq, const char *repo, const char *revision,
+                  const hub_result *r, const char *file, const char *error)
 {
     if (!rq->models_dir)
         return;
     hub_audit_record rec = {
-        .action = "pull", .repo = rq->repo, .revision = revision,
+        .action = "pull", .repo = repo, .revision = revision,
         .commit = r ? r->commit : NULL, .file = r ? r->filename : file,
         .bytes = r ? r->size : 0, .sha256 = r ? r->sha256 : NULL,
         .result = r ? hub_status_name(r->status) : "error",
@@ -33,6 +34,90 @@ static void audit(const mm_pull_request *rq, const char *revision, const hub_res
     mm_error aerr;
     if (hub_audit_append(rq->models_dir, &rec, &aerr) != 0)
         MM_LOG_WARN("audit log: %s", aerr.message);
+}
+
+/* One locked file: fetched at the recorded commit, then held to the lock. */
+static int pull_locked_file(hub *h, const mm_pull_request *rq, const hub_lock_model *m,
+                            const hub_lock_entry *f, hub_result *res, mm_error *err)
+{
+    int rc = hub_download_file(h, m->repo, f->path, m->commit, false, res, err);
+    if (rc == 0 && res->status == HUB_STATUS_CACHED) {
+        /* A cached LFS file is named by its sha256 and not re-read by the
+         * download; --locked promises the bytes themselves match. */
+        char sha256[65], sha1[41];
+        if ((rc = hub_hash_file(res->path, sha256, sha1, err)) == 0 &&
+            strcmp(sha256, f->sha256) != 0) {
+            rc = mm_error_set(err, MM_EINTEGRITY, "models.lock says %s for %s/%s at %s, the "
+                              "cached copy %s holds %s: remove it with 'modelmgr rm %s "
+                              "--revision %s' and pull again", f->sha256, m->repo, f->path,
+                              m->commit, res->path, sha256, m->repo, m->commit);
+            res->status = HUB_STATUS_ERROR;
+            mm_strlcpy(res->message, err->message, sizeof res->message);
+        }
+    }
+    if (rc == 0 && (strcmp(res->sha256, f->sha256) != 0 || res->size != f->size)) {
+        if (strcmp(res->sha256, f->sha256) != 0)
+            rc = mm_error_set(err, MM_EINTEGRITY, "models.lock says %s for %s/%s at %s, the Hub "
+                              "served %s", f->sha256, m->repo, f->path, m->commit, res->sha256);
+        else
+            rc = mm_error_set(err, MM_EINTEGRITY, "models.lock says %llu bytes for %s/%s at %s, "
+                              "the Hub served %llu", (unsigned long long)f->size, m->repo,
+                              f->path, m->commit, (unsigned long long)res->size);
+        res->status = HUB_STATUS_ERROR;
+        mm_strlcpy(res->message, err->message, sizeof res->message);
+    }
+    audit(rq, m->repo, m->commit, res, NULL, rc ? err->message : NULL);
+    return rc;
+}
+
+/* Every file of the lock (or of its entry for repo), at the recorded commits.
+ * *repos_out[i] (borrowed from *lock_out) names the repo of result i. */
+static int pull_locked(hub *h, const char *repo, const mm_pull_request *rq, hub_lock **lock_out,
+                       const char ***repos_out, hub_result **out, size_t *n_out, mm_error *err)
+{
+    *out = NULL;
+    *n_out = 0;
+    *repos_out = NULL;
+    if (!rq->lock_path)
+        return mm_error_set(err, MM_EINVAL, "pull --locked: no models.lock path given");
+    if (rq->file || rq->revision)
+        return mm_error_set(err, MM_EINVAL, "pull --locked takes the files and commits from "
+                            "models.lock: give no FILE and no --revision");
+    int rc = hub_lock_read(rq->lock_path, lock_out, err);
+    if (rc)
+        return rc;
+    const hub_lock *lock = *lock_out;
+    size_t total = 0, models = 0;
+    for (size_t i = 0; i < lock->n_models; i++)
+        if (!repo || strcmp(lock->models[i].repo, repo) == 0) {
+            total += lock->models[i].n_files;
+            models++;
+        }
+    if (repo && models == 0)
+        return mm_error_set(err, MM_ENOTFOUND, "%s is not in %s: pull it with a pinned revision "
+                            "first", repo, rq->lock_path);
+    hub_result *res = calloc(total + 1, sizeof *res);
+    const char **repos = calloc(total + 1, sizeof *repos);
+    if (!res || !repos) {
+        free(res);
+        free(repos);
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    }
+    size_t done = 0;
+    for (size_t i = 0; rc == 0 && i < lock->n_models; i++) {
+        const hub_lock_model *m = &lock->models[i];
+        if (repo && strcmp(m->repo, repo) != 0)
+            continue;
+        for (size_t j = 0; rc == 0 && j < m->n_files; j++) {
+            repos[done] = m->repo;
+            rc = pull_locked_file(h, rq, m, &m->files[j], &res[done], err);
+            done++;
+        }
+    }
+    *out = res;
+    *n_out = done;
+    *repos_out = repos;
+    return rc;
 }
 
 /* The quant's files at a pinned revision: list, pick, download each. */
@@ -74,10 +159,10 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
     if (!err)
         err = &local;
     *n_files = 0;
-    if (!rq || !rq->repo)
+    if (!rq || (!rq->repo && !rq->locked))
         return mm_error_set(err, MM_EINVAL, "pull: no repository given");
     char repo[256];
-    if (mm_strlcpy(repo, rq->repo, sizeof repo) >= sizeof repo)
+    if (mm_strlcpy(repo, rq->repo ? rq->repo : "", sizeof repo) >= sizeof repo)
         return mm_error_set(err, MM_ELIMIT, "repository id is longer than %zu characters",
                             sizeof repo - 1);
     char *colon = strchr(repo, ':');
@@ -106,10 +191,19 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
     }
     hub *h = NULL;
     hub_result *res = NULL;
+    hub_lock *lock = NULL;
+    const char **repos = NULL;
     size_t n = 0;
+    if (rq->locked && quant)
+        return mm_error_set(err, MM_EINVAL, "pull --locked: '%s': the lock names the files; "
+                            "give the repo without a quant tag", rq->repo);
     int rc = hub_open(&o, &h, err);
     if (rc)
         return rc;
+    if (rq->locked) {
+        rc = pull_locked(h, rq->repo ? repo : NULL, rq, &lock, &repos, &res, &n, err);
+        goto report;
+    }
     if (rq->file) {
         res = calloc(1, sizeof *res);
         if (!res) {
@@ -124,19 +218,18 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
         rc = hub_download_snapshot(h, repo, rq->revision, rq->automated, NULL, NULL, &res, &n, err);
     }
     for (size_t i = 0; i < n; i++)
-        audit(rq, rq->revision, &res[i], NULL, res[i].status == HUB_STATUS_ERROR ? res[i].message : NULL);
+        audit(rq, repo, rq->revision, &res[i], NULL,
+              res[i].status == HUB_STATUS_ERROR ? res[i].message : NULL);
     if (rc && n == 0)
-        audit(rq, rq->revision, NULL, rq->file ? rq->file : quant, err->message);
-    if (rc == 0 && rq->models_dir && n > 0) {
-        char *lock = mm_path_join(rq->models_dir, "models.lock");
-        rc = lock ? hub_lock_update(lock, repo, rq->revision ? rq->revision : "", res, n, err)
-                  : mm_error_set(err, MM_ENOMEM, "out of memory");
-        free(lock);
-    }
+        audit(rq, repo, rq->revision, NULL, rq->file ? rq->file : quant, err->message);
+    if (rc == 0 && rq->lock_path && n > 0)
+        rc = hub_lock_update(rq->lock_path, repo, rq->revision ? rq->revision : "", res, n, err);
+report:
     for (size_t i = 0; i < n && *n_files < max_files; i++) {
         if (res[i].status == HUB_STATUS_ERROR)
             continue;
         mm_pull_file *f = &files[(*n_files)++];
+        mm_strlcpy(f->repo, repos ? repos[i] : repo, sizeof f->repo);
         mm_strlcpy(f->repo_path, res[i].filename, sizeof f->repo_path);
         mm_strlcpy(f->path, res[i].path, sizeof f->path);
         mm_strlcpy(f->commit, res[i].commit, sizeof f->commit);
@@ -149,6 +242,8 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
                           max_files);
 out:
     free(res);
+    free(repos);
+    hub_lock_free(lock);
     hub_close(h);
     return rc;
 }

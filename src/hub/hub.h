@@ -159,14 +159,15 @@ int hub_lock_update(const char *lock_path, const char *repo, const char *revisio
                     const hub_result *files, size_t n_files, mm_error *err);
 
 typedef struct hub_audit_record {
-    const char *action;        /* "pull" */
+    const char *action;        /* "pull", "verify", "delete" */
     const char *repo;
     const char *revision;      /* as requested; NULL: none */
     const char *commit;        /* resolved; NULL/"" when unknown */
     const char *file;
     uint64_t    bytes;
     const char *sha256;
-    const char *result;        /* "downloaded", "cached", "error" */
+    const char *result;        /* "downloaded", "cached", "error"; verify: "ok",
+                                  "mismatch", "missing"; delete: "deleted" */
     const char *error;         /* message, or NULL */
     int64_t     duration_ms;
 } hub_audit_record;
@@ -175,6 +176,46 @@ typedef struct hub_audit_record {
  * <models_dir>/audit.jsonl with a single O_APPEND write, so concurrent
  * writers never interleave. Registered secrets are redacted. */
 int hub_audit_append(const char *models_dir, const hub_audit_record *rec, mm_error *err);
+
+/* ---- reading and editing models.lock (hub-lockfile.c) ---- */
+
+typedef struct hub_lock_entry {
+    char    *path;             /* the file's path inside the repo */
+    uint64_t size;
+    char     sha256[65];
+} hub_lock_entry;
+
+typedef struct hub_lock_model {
+    char           *repo;
+    char           *revision;  /* as requested ("" when none) */
+    char            commit[41];
+    hub_lock_entry *files;
+    size_t          n_files;
+} hub_lock_model;
+
+typedef struct hub_lock {
+    hub_lock_model *models;
+    size_t          n_models;
+} hub_lock;
+
+/* Parse and validate lock_path (every repo, commit, path, size and sha256
+ * well-formed). MM_ENOTFOUND when it does not exist, MM_EFORMAT naming the
+ * first bad entry. Caller owns *out (hub_lock_free). */
+int  hub_lock_read(const char *lock_path, hub_lock **out, mm_error *err);
+void hub_lock_free(hub_lock *lock);
+/* Remove repo's entry from lock_path when its commit is commit (NULL: any),
+ * atomically under the same directory lock as hub_lock_update. *removed says
+ * whether there was one. A missing lock file is no error. */
+int  hub_lock_remove(const char *lock_path, const char *repo, const char *commit,
+                     bool *removed, mm_error *err);
+/* Exclusive flock on the directory of path (models.lock's writers serialize
+ * on it). *dfd for hub_lock_dir_release. */
+int  hub_lock_dir_acquire(const char *path, int *dfd, mm_error *err);
+void hub_lock_dir_release(int dfd);
+
+/* A hub from cfg's hf_endpoint, hf_token, hf_cache and offline (NULL: the
+ * environment); hub-verify.c. Caller owns *out (hub_close). */
+int  hub_open_config(const mm_config *cfg, hub **out, mm_error *err);
 
 /* ---- internals shared by the hub files ---- */
 

@@ -49,12 +49,16 @@ static void *download_main(void *arg)
         const char *entry = cfg->minimal_models[i];
         if (!due && on_disk(mgr, entry))
             continue;
-        mm_pull_request rq = { .repo = entry, .automated = true, .models_dir = cfg->models_dir };
+        char *lock_path = mm_lock_path(cfg);   /* NULL on OOM: the pull just skips the lock */
+        mm_pull_request rq = { .repo = entry, .automated = true, .models_dir = cfg->models_dir,
+                               .lock_path = lock_path };
         size_t n = 0;
         mm_error err = { 0 };
         MM_LOG_INFO("%s '%s' (automated download)", due ? "update check: pulling" : "downloading",
                     entry);
-        if (mm_pull(cfg, &rq, NULL, NULL, files, DL_FILES_MAX, &n, &err) != 0) {
+        int rc = mm_pull(cfg, &rq, NULL, NULL, files, DL_FILES_MAX, &n, &err);
+        free(lock_path);
+        if (rc != 0) {
             failed++;
             MM_LOG_WARN("start-up download of '%s' failed; carrying on without it: %s",
                         entry, err.message);

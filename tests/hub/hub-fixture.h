@@ -132,4 +132,20 @@ static inline bool fx_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+/* Run the modelmgr CLI against the fixture: its hub, cache, an HF_HOME, the
+ * models_dir <tmp>/models and models.txt at <tmp>/conf/models.txt (so
+ * models.lock is <tmp>/conf/models.lock). Returns the exit status. */
+static inline int fx_cli(const fixture *fx, const char *const *args, char **out, char **err)
+{
+    char ep[128], cache[4200], home[4200], models[4200], list[4200];
+    snprintf(ep, sizeof ep, "HF_ENDPOINT=%s", mockhub_url(fx->mh));
+    snprintf(cache, sizeof cache, "HF_HUB_CACHE=%s", fx->cache);
+    snprintf(home, sizeof home, "HF_HOME=%s/home", fx->tmp);
+    snprintf(models, sizeof models, "MODELS_DIR=%s/models", fx->tmp);
+    snprintf(list, sizeof list, "MODELS_FILE=%s/conf/models.txt", fx->tmp);
+    const char *env[] = { ep, cache, home, models, list, "HF_TOKEN=", "HUGGING_FACE_HUB_TOKEN=",
+                          "HF_HUB_OFFLINE=0", "NO_PROXY=127.0.0.1", NULL };
+    return mmtest_run_cli(args, env, out, err);
+}
+
 #endif /* MM_HUB_FIXTURE_H */

@@ -1,6 +1,7 @@
 /* test-hub-cli.c - `modelmgr pull` end to end against the mock hub: the
  * pinning refusal and its exit status, a pinned pull writing models.lock
- * and audit.jsonl, a quant tag pulling a split set, and a cached re-run. */
+ * (beside models.txt) and audit.jsonl (in models_dir), a quant tag pulling a
+ * split set, and a cached re-run. */
 // labels: integration
 #include "hub-fixture.h"
 
@@ -8,12 +9,13 @@
 
 static int pull(const fixture *fx, const char *const *args, char **out, char **err)
 {
-    static char ep[128], cache[4200], home[4200], models[4200];
+    static char ep[128], cache[4200], home[4200], models[4200], list[4200];
     snprintf(ep, sizeof ep, "HF_ENDPOINT=%s", mockhub_url(fx->mh));
     snprintf(cache, sizeof cache, "HF_HUB_CACHE=%s", fx->cache);
     snprintf(home, sizeof home, "HF_HOME=%s/home", fx->tmp);
     snprintf(models, sizeof models, "MODELS_DIR=%s/models", fx->tmp);
-    const char *env[] = { ep, cache, home, models, "HF_TOKEN=", "HUGGING_FACE_HUB_TOKEN=",
+    snprintf(list, sizeof list, "MODELS_FILE=%s/conf/models.txt", fx->tmp);
+    const char *env[] = { ep, cache, home, models, list, "HF_TOKEN=", "HUGGING_FACE_HUB_TOKEN=",
                           "HF_HUB_OFFLINE=0", "NO_PROXY=127.0.0.1", NULL };
     return mmtest_run_cli(args, env, out, err);
 }
@@ -56,8 +58,11 @@ int main(void)
     free(out);
     free(err);
 
+    /* models.lock lives beside models.txt (MODELS_FILE), not in models_dir. */
     char path[4300];
     snprintf(path, sizeof path, "%s/models/models.lock", fx.tmp);
+    CHECK(!fx_exists(path));
+    snprintf(path, sizeof path, "%s/conf/models.lock", fx.tmp);
     char *text = NULL;
     CHECK_INT(mm_file_read(path, 1 << 20, &text, NULL, NULL), 0);
     cJSON *doc = cJSON_Parse(text ? text : "");
