@@ -5,6 +5,7 @@
 #define MODELMGR_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -547,6 +548,11 @@ typedef struct mm_health {
 } mm_health;
 
 /* A generation request. Strings are borrowed for the call. */
+#define MM_GEN_STOP_MAX 4         /* stop strings per request */
+#define MM_GEN_STOP_LEN 256       /* bytes of one stop string */
+/* Receives one piece of generated text; nonzero stops the generation. */
+typedef int (*mm_gen_piece_fn)(const char *text, size_t len, void *user);
+
 typedef struct mm_gen_message {
     const char *role;             /* "system", "user", "assistant" */
     const char *content;
@@ -564,6 +570,25 @@ typedef struct mm_gen_request {
     bool     has_seed;            /* seed below is fixed: output is repeatable */
     uint64_t seed;
     bool     no_cache;            /* bypass the response cache */
+    /* Added later; zero leaves each off, so older initializers still work. */
+    double   min_p;               /* 0: off */
+    double   repeat_penalty;      /* 0 or 1: off */
+    double   presence_penalty;    /* 0: off */
+    double   frequency_penalty;   /* 0: off */
+    /* Stop strings: the output ends before the first one found (it and what
+     * follows are neither returned nor streamed). At most MM_GEN_STOP_MAX,
+     * each at most MM_GEN_STOP_LEN bytes; "" entries are ignored. */
+    const char *const *stop;
+    size_t   n_stop;
+    /* Called on the generating thread with each piece of text (complete
+     * UTF-8, stop strings already cut) as it is produced; a cached answer
+     * is replayed as one piece. Nonzero stops the generation
+     * (finish_reason "cancelled"). NULL: no streaming. */
+    mm_gen_piece_fn on_piece;
+    void    *piece_user;
+    /* Generation stops soon after *cancel becomes true (finish_reason
+     * "cancelled"). NULL: never. */
+    const atomic_bool *cancel;
 } mm_gen_request;
 
 typedef struct mm_gen_result {
@@ -572,6 +597,13 @@ typedef struct mm_gen_result {
     bool  fell_back;              /* the requested model was not usable */
     char  note[MM_ERROR_MSG_MAX]; /* why it fell back; "" otherwise */
     bool  cached;                 /* served from the response cache */
+    /* "stop" (end of sequence or a stop string), "length" (max_tokens or
+     * the context end) or "cancelled" (cancel flag or on_piece). */
+    char  finish_reason[16];
+    int64_t prompt_tokens;        /* the prompt's tokens, BOS included */
+    int64_t completion_tokens;    /* tokens generated (end of sequence not counted) */
+    double  ms_to_first_token;    /* request start to first sampled token; 0 cached */
+    double  tokens_per_s;         /* completion tokens over the generation time; 0 unknown */
 } mm_gen_result;
 
 typedef struct mm_manager mm_manager;
@@ -594,8 +626,11 @@ void mm_manager_close(mm_manager *mgr);
  * result->note say so). Deterministic requests (temperature 0 or a fixed
  * seed) are served from the response cache when possible. MM_EBUSY when
  * every instance stays busy past queue_timeout ("... busy ...; retry in a
- * few seconds"); MM_ELIMIT when the model does not fit the memory budget.
- * Fill result with mm_gen_result_clear before reuse. Thread-safe. */
+ * few seconds"); MM_ELIMIT when the model does not fit the memory budget;
+ * MM_EINVAL for more than MM_GEN_STOP_MAX stop strings or a longer one.
+ * A cancelled generation returns 0 with the text so far and finish_reason
+ * "cancelled" (it is not cached). Fill result with mm_gen_result_clear
+ * before reuse. Thread-safe. */
 int  mm_manager_generate(mm_manager *mgr, const mm_gen_request *req,
                          mm_gen_result *result, mm_error *err);
 void mm_gen_result_clear(mm_gen_result *result);

@@ -259,6 +259,10 @@ char *rt_cache_key(const char *model, const mm_gen_request *req)
     /* %a prints the exact double, so 0.7 and 0.70000001 never collide. */
     mm_buf_printf(&b, "t%a;p%a;k%d;n%d;", req->temperature, req->top_p, req->top_k,
                   req->max_tokens);
+    mm_buf_printf(&b, "m%a;r%a;e%a;f%a;S%zu;", req->min_p, req->repeat_penalty,
+                  req->presence_penalty, req->frequency_penalty, req->n_stop);
+    for (size_t i = 0; i < req->n_stop && req->stop; i++)
+        put_field(&b, 'x', req->stop[i]);
     if (req->has_seed)
         mm_buf_printf(&b, "s%" PRIu64 ";", req->seed);
     else

@@ -1,7 +1,8 @@
 /* factory-engine.c - the instance factory over the built-in engine: a load
  * maps the GGUF once (engine_model) with its vocabulary, each instance is
  * an engine context with its own KV cache and thread pool, and generate
- * runs tokenize -> prompt eval -> sample/eval loop -> streaming detokenize.
+ * runs tokenize -> prompt eval -> sample/eval loop -> streaming detokenize,
+ * handing each decoded piece to the request's callback as it appears.
  * Prompts only: chat messages need the chat-template engine. */
 #include "runtime/runtime.h"
 #include "engine/engine.h"
@@ -135,13 +136,25 @@ static uint64_t fresh_seed(void)
     return (uint64_t)mm_wall_ms() * 6364136223846793005ull + atomic_fetch_add(&counter, 1);
 }
 
+/* Hand out's new bytes (from *sent on) to req->on_piece; true when it
+ * asks to stop. */
+static bool emit_new(const mm_gen_request *req, const mm_buf *out, size_t *sent)
+{
+    if (!req->on_piece || out->len == *sent)
+        return false;
+    size_t from = *sent;
+    *sent = out->len;
+    return req->on_piece(out->data + from, out->len - from, req->piece_user) != 0;
+}
+
 static int eng_generate(void *user, void *instance, const mm_gen_request *req, char **text,
-                        mm_error *err)
+                        mm_gen_result *res, mm_error *err)
 {
     (void)user;
     eng_inst *inst = instance;
     const text_vocab *vocab = inst->m->vocab;
     *text = NULL;
+    int64_t t_start = mm_now_ms();
     if (!req->prompt)
         return mm_error_set(err, MM_EUNSUPPORTED, "chat messages need the chat-template "
                             "engine, which this build does not include yet; send a prompt");
@@ -163,6 +176,10 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     sp.temperature = (float)req->temperature;
     sp.top_k = req->top_k;
     sp.top_p = req->top_p > 0 && req->top_p < 1 ? (float)req->top_p : 1.0f;
+    sp.min_p = req->min_p > 0 && req->min_p < 1 ? (float)req->min_p : 0.0f;
+    sp.repeat_penalty = req->repeat_penalty > 0 ? (float)req->repeat_penalty : 1.0f;
+    sp.presence_penalty = (float)req->presence_penalty;
+    sp.frequency_penalty = (float)req->frequency_penalty;
     sp.seed = req->has_seed ? req->seed : fresh_seed();
     engine_sampler *sampler = NULL;
     rc = engine_sampler_new(&sp, inst->m->model->hp.n_vocab, &sampler, err);
@@ -178,18 +195,38 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
         engine_sampler_accept(sampler, inst->ids[i]);
     rc = engine_eval(inst->ctx, inst->ids, (uint32_t)n_prompt, err);
     uint32_t last = (uint32_t)n_prompt - 1;   /* logits are the last token's of the call */
-    for (uint32_t produced = 0; rc == 0 && produced < max_new; produced++) {
+    const char *finish = "length";
+    size_t sent = 0;
+    uint32_t produced = 0;
+    int64_t t_first = 0;
+    for (; rc == 0 && produced < max_new; produced++) {
+        if (req->cancel && atomic_load(req->cancel)) {
+            finish = "cancelled";
+            break;
+        }
         int32_t tok = engine_sampler_sample(sampler, engine_ctx_logits(inst->ctx, last));
         last = 0;
-        if (text_vocab_is_eog(vocab, tok))
+        if (produced == 0)
+            t_first = mm_now_ms();
+        if (text_vocab_is_eog(vocab, tok)) {
+            finish = "stop";
             break;
+        }
         engine_sampler_accept(sampler, tok);
         rc = text_decoder_push(&dec, tok, &out, err);
+        if (rc == 0 && emit_new(req, &out, &sent)) {
+            produced++;
+            finish = "cancelled";   /* the manager tells a stop string from a hang-up */
+            break;
+        }
         if (rc == 0 && produced + 1 < max_new)
             rc = engine_eval(inst->ctx, &tok, 1, err);
     }
-    if (rc == 0)
+    if (rc == 0 && strcmp(finish, "cancelled") != 0) {
         rc = text_decoder_flush(&dec, &out, err);
+        if (rc == 0)
+            emit_new(req, &out, &sent);
+    }
     engine_sampler_free(sampler);
     if (rc == 0 && out.failed)
         rc = mm_error_set(err, MM_ELIMIT, "the answer exceeds %u bytes", GEN_OUTPUT_MAX);
@@ -197,6 +234,13 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
         mm_buf_free(&out);
         return rc;
     }
+    int64_t t_end = mm_now_ms();
+    mm_strlcpy(res->finish_reason, finish, sizeof res->finish_reason);
+    res->prompt_tokens = (int64_t)n_prompt;
+    res->completion_tokens = produced;
+    res->ms_to_first_token = t_first ? (double)(t_first - t_start) : 0;
+    if (t_first && t_end > t_first)
+        res->tokens_per_s = (double)produced * 1000.0 / (double)(t_end - t_first);
     *text = mm_buf_take(&out);
     return *text ? 0 : mm_error_set(err, MM_ENOMEM, "out of memory");
 }

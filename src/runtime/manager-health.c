@@ -1,8 +1,9 @@
 /* manager-health.c - what the manager tells the outside: generation through
- * the response cache, the per-model rows of list and health, and the
+ * the response cache and the stop-string filter, the per-model rows of list and health, and the
  * overall status derived from them. */
 #include "runtime/runtime.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,15 +26,56 @@ void mm_gen_result_clear(mm_gen_result *result)
     memset(result, 0, sizeof *result);
 }
 
-/* A cache hit for (key, req) when req may be cached; NULL otherwise. */
-static char *cache_lookup(mm_manager *mgr, const char *model, const mm_gen_request *req)
+#define GEN_TEXT_MAX (1u << 20)   /* bytes of one answer, as the engine's */
+
+/* A cached answer is stored as "<finish>\n<prompt tokens>\n<completion
+ * tokens>\n<text>", so a replay reports what the generation did. */
+static char *cache_encode(const mm_gen_result *r)
+{
+    return mm_asprintf("%s\n%" PRId64 "\n%" PRId64 "\n%s", r->finish_reason, r->prompt_tokens,
+                       r->completion_tokens, r->text ? r->text : "");
+}
+
+/* Fill result from a stored answer and replay it through on_piece; false
+ * when the entry is not in the stored form (then it is a miss). */
+static bool cache_decode(char *stored, const mm_gen_request *req, mm_gen_result *result)
+{
+    char *nl1 = strchr(stored, '\n');
+    char *nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
+    char *nl3 = nl2 ? strchr(nl2 + 1, '\n') : NULL;
+    if (!nl3 || (size_t)(nl1 - stored) >= sizeof result->finish_reason)
+        return false;
+    *nl1 = *nl2 = *nl3 = '\0';
+    int64_t p = 0, c = 0;
+    if (mm_parse_i64(nl1 + 1, 0, INT64_MAX, &p) != 0 ||
+        mm_parse_i64(nl2 + 1, 0, INT64_MAX, &c) != 0)
+        return false;
+    char *text = mm_strdup(nl3 + 1);
+    if (!text)
+        return false;
+    mm_strlcpy(result->finish_reason, stored, sizeof result->finish_reason);
+    result->prompt_tokens = p;
+    result->completion_tokens = c;
+    result->text = text;
+    result->cached = true;
+    if (req->on_piece && text[0])
+        req->on_piece(text, strlen(text), req->piece_user);
+    return true;
+}
+
+/* A cache hit for (model, req) when req may be cached, filled into result;
+ * false otherwise. */
+static bool cache_lookup(mm_manager *mgr, const char *model, const mm_gen_request *req,
+                         mm_gen_result *result)
 {
     if (!rt_cache_cacheable(req))
-        return NULL;
+        return false;
     char *key = rt_cache_key(model, req);
-    char *text = key ? rt_cache_get(mgr->cache, key) : NULL;
+    char *stored = key ? rt_cache_get(mgr->cache, key) : NULL;
     free(key);
-    return text;
+    bool hit = stored && cache_decode(stored, req, result);
+    free(stored);
+    return hit;
 }
 
 static void count_cached_request(mm_manager *mgr, const char *model)
@@ -47,6 +89,60 @@ static void count_cached_request(mm_manager *mgr, const char *model)
     pthread_mutex_unlock(&mgr->lock);
 }
 
+static int check_stops(const mm_gen_request *req, mm_error *err)
+{
+    if (req->n_stop > MM_GEN_STOP_MAX)
+        return mm_error_set(err, MM_EINVAL, "%zu stop strings; at most %d are allowed",
+                            req->n_stop, MM_GEN_STOP_MAX);
+    for (size_t i = 0; i < req->n_stop && req->stop; i++)
+        if (req->stop[i] && strlen(req->stop[i]) > MM_GEN_STOP_LEN)
+            return mm_error_set(err, MM_EINVAL, "stop string %zu is longer than %d bytes",
+                                i + 1, MM_GEN_STOP_LEN);
+    return 0;
+}
+
+static int filter_piece(const char *text, size_t len, void *user)
+{
+    return rt_stop_filter_push(user, text, len);
+}
+
+/* Run the factory on the lease with req's pieces going through the
+ * stop-string filter; fills result's text, finish reason and counts. */
+static int run_factory(mm_manager *mgr, void *inst, const mm_gen_request *req,
+                       mm_gen_result *result, mm_error *err)
+{
+    rt_stop_filter f;
+    rt_stop_filter_init(&f, req, GEN_TEXT_MAX);
+    mm_gen_request mine = *req;
+    mine.on_piece = filter_piece;
+    mine.piece_user = &f;
+    char *raw = NULL;
+    int rc = mgr->factory.generate(mgr->factory.user, inst, &mine, &raw, result, err);
+    if (rc == 0) {
+        /* What the factory did not stream goes through the filter now. */
+        size_t raw_len = raw ? strlen(raw) : 0;
+        if (f.raw_seen < raw_len)
+            rt_stop_filter_push(&f, raw + f.raw_seen, raw_len - f.raw_seen);
+        rt_stop_filter_finish(&f);
+        if (f.text.failed)
+            rc = mm_error_set(err, MM_ELIMIT, "the answer exceeds %u bytes", GEN_TEXT_MAX);
+    }
+    free(raw);
+    if (rc == 0) {
+        if (f.stopped)
+            mm_strlcpy(result->finish_reason, "stop", sizeof result->finish_reason);
+        else if (f.halted || (req->cancel && atomic_load(req->cancel)))
+            mm_strlcpy(result->finish_reason, "cancelled", sizeof result->finish_reason);
+        else if (!result->finish_reason[0])
+            mm_strlcpy(result->finish_reason, "stop", sizeof result->finish_reason);
+        result->text = mm_buf_take(&f.text);
+        if (!result->text)
+            rc = mm_error_set(err, MM_ENOMEM, "out of memory");
+    }
+    rt_stop_filter_free(&f);
+    return rc;
+}
+
 int mm_manager_generate(mm_manager *mgr, const mm_gen_request *req, mm_gen_result *result,
                         mm_error *err)
 {
@@ -55,50 +151,48 @@ int mm_manager_generate(mm_manager *mgr, const mm_gen_request *req, mm_gen_resul
         return mm_error_set(err, MM_EINVAL, "mm_manager_generate: no manager or request");
     if (!req->prompt && req->n_messages == 0)
         return mm_error_set(err, MM_EINVAL, "the request has neither a prompt nor messages");
+    int rc = check_stops(req, err);
+    if (rc != 0)
+        return rc;
     const char *wanted = req->model && req->model[0] ? req->model : mgr->default_key;
 
     /* A hit for a model that exists needs no instance and no load. */
     pthread_mutex_lock(&mgr->lock);
     bool known = mgr_find(mgr, wanted) != NULL;
     pthread_mutex_unlock(&mgr->lock);
-    char *hit = known ? cache_lookup(mgr, wanted, req) : NULL;
-    if (hit) {
-        result->text = hit;
-        result->cached = true;
+    if (known && cache_lookup(mgr, wanted, req, result)) {
         mm_strlcpy(result->model, wanted, sizeof result->model);
         count_cached_request(mgr, wanted);
         return 0;
     }
 
     mgr_lease lease;
-    int rc = mgr_acquire(mgr, req->model, &lease, err);
+    rc = mgr_acquire(mgr, req->model, &lease, err);
     if (rc != 0)
         return rc;
     mm_strlcpy(result->model, lease.key, sizeof result->model);
     result->fell_back = lease.fell_back;
     mm_strlcpy(result->note, lease.note, sizeof result->note);
-    if (lease.fell_back && (hit = cache_lookup(mgr, lease.key, req)) != NULL) {
+    if (lease.fell_back && cache_lookup(mgr, lease.key, req, result)) {
         mgr_release(mgr, &lease, false, NULL);
-        result->text = hit;
-        result->cached = true;
         return 0;
     }
-    char *text = NULL;
     mm_error gen_err = { 0 };
-    rc = mgr->factory.generate(mgr->factory.user, lease.inst, req, &text, &gen_err);
+    rc = run_factory(mgr, lease.inst, req, result, &gen_err);
     mgr_release(mgr, &lease, rc != 0, &gen_err);
     if (rc != 0) {
         if (err)
             *err = gen_err;
         return rc;
     }
-    if (rt_cache_cacheable(req)) {
+    if (rt_cache_cacheable(req) && strcmp(result->finish_reason, "cancelled") != 0) {
         char *key = rt_cache_key(result->model, req);
-        if (key)
-            rt_cache_put(mgr->cache, key, text);
+        char *stored = key ? cache_encode(result) : NULL;
+        if (stored)
+            rt_cache_put(mgr->cache, key, stored);
+        free(stored);
         free(key);
     }
-    result->text = text;
     return 0;
 }
 

@@ -45,9 +45,14 @@ typedef struct rt_factory {
     void (*unload)(void *user, void *model);
     int  (*instance_new)(void *user, void *model, void **inst, mm_error *err);
     void (*instance_free)(void *user, void *inst);
-    /* Generate for req on inst; *text is owned by the caller (free()). */
+    /* Generate for req on inst; *text is owned by the caller (free()).
+     * Sets res's finish_reason, token counts and timings when it knows
+     * them. May call req->on_piece with each piece (the manager passes its
+     * stop-string filter there; what was not streamed it feeds from *text
+     * afterwards) and should poll req->cancel between tokens. Stop strings
+     * are the manager's business, not the factory's. */
     int  (*generate)(void *user, void *inst, const struct mm_gen_request *req,
-                     char **text, mm_error *err);
+                     char **text, struct mm_gen_result *res, mm_error *err);
 } rt_factory;
 
 /* The factory mm_manager_open uses (factory-engine.c): the built-in
@@ -57,6 +62,32 @@ typedef struct rt_factory {
  * instance; generate takes a prompt (chat messages are MM_EUNSUPPORTED
  * until the chat-template engine lands). */
 const rt_factory *rt_factory_engine(void);
+
+/* ---- stop-string filter (stopfilter.c) ------------------------------------
+ *
+ * Sits between a factory's pieces and req->on_piece: holds back text that
+ * may still become a stop string, ends the output before the first one
+ * found (also across pieces) and collects what it passed on in `text`. */
+typedef struct rt_stop_filter {
+    const char     *stop[MM_GEN_STOP_MAX]; /* the non-empty ones, borrowed */
+    size_t          n_stop;
+    mm_gen_piece_fn on_piece;             /* the caller's, or NULL */
+    void           *user;
+    mm_buf          hold;                 /* received, not passed on yet */
+    mm_buf          text;                 /* passed on: the answer */
+    size_t          raw_seen;             /* bytes received */
+    bool            stopped;              /* a stop string was found */
+    bool            halted;               /* on_piece asked to stop */
+} rt_stop_filter;
+
+/* req is borrowed until rt_stop_filter_free; max_bytes caps the answer. */
+void rt_stop_filter_init(rt_stop_filter *f, const struct mm_gen_request *req, size_t max_bytes);
+/* Take n more bytes; nonzero when generation should stop (stop string
+ * found, or on_piece asked). */
+int  rt_stop_filter_push(rt_stop_filter *f, const char *s, size_t n);
+/* The generation is over: pass on what was held back (unless stopped). */
+void rt_stop_filter_finish(rt_stop_filter *f);
+void rt_stop_filter_free(rt_stop_filter *f);
 
 /* ---- instance pool -------------------------------------------------------
  *

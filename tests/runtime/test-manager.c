@@ -70,10 +70,11 @@ static void f_inst_free(void *user, void *inst)
 }
 
 static int f_generate(void *user, void *inst, const mm_gen_request *req, char **text,
-                      mm_error *err)
+                      mm_gen_result *res, mm_error *err)
 {
     (void)user;
     (void)err;
+    (void)res;
     atomic_fetch_add(&generates, 1);
     int now = atomic_fetch_add(&gen_busy, 1) + 1;
     int prev = atomic_load(&gen_busy_max);
