@@ -1,7 +1,7 @@
-/* server-catalog.c - the service `modelmgr serve` runs on while no engine is
- * wired to the server: models from the catalog, health from the model
- * manager (the runtime) when one is given, and generation answered honestly
- * as not available. Also the public mm_server_* wrappers. */
+/* server-catalog.c - the service `modelmgr serve` runs on: models from the
+ * catalog, health and generation from the model manager (the runtime) when
+ * one is given (without one, generation is answered honestly as not
+ * available). Also the public mm_server_* wrappers. */
 #include "server/server.h"
 
 #include <cjson/cJSON.h>
@@ -29,7 +29,7 @@ static void fill_model(const mm_model_info *info, server_model *out)
         out->n_params = info->facts.n_params;
         out->context_length = info->facts.context_length;
     }
-    out->loaded = false;   /* nothing is loaded without an engine */
+    out->loaded = false;   /* cat_list asks the manager */
 }
 
 static int cat_list(void *ctx, server_model *out, size_t max, size_t *n_out)
@@ -126,8 +126,9 @@ static void cat_health(void *ctx, cJSON *services)
 {
     catalog_svc *c = ctx;
     cJSON *engine = cJSON_AddObjectToObject(services, "engine");
-    cJSON_AddStringToObject(engine, "status", "unavailable");
-    cJSON_AddStringToObject(engine, "detail", SERVER_NO_ENGINE_MSG);
+    cJSON_AddStringToObject(engine, "status", c->mgr ? "ok" : "unavailable");
+    cJSON_AddStringToObject(engine, "detail", c->mgr ? "the built-in CPU engine, through the "
+                            "model manager" : SERVER_NO_ENGINE_MSG);
     if (c->mgr && manager_health(c->mgr, services))
         return;
     cJSON *models = cJSON_AddObjectToObject(services, "models");
@@ -144,11 +145,96 @@ static void cat_health(void *ctx, cJSON *services)
     cJSON_AddNumberToObject(models, "available", (double)available);
 }
 
+/* The server's piece callback behind the manager's. */
+typedef struct piece_relay {
+    server_piece_fn on_piece;
+    void           *user;
+} piece_relay;
+
+static int relay_piece(const char *text, size_t len, void *user)
+{
+    piece_relay *r = user;
+    return r->on_piece(r->user, text, len);
+}
+
+static const char *role_name(server_role role)
+{
+    switch (role) {
+    case SERVER_ROLE_SYSTEM:    return "system";
+    case SERVER_ROLE_USER:      return "user";
+    case SERVER_ROLE_ASSISTANT: return "assistant";
+    case SERVER_ROLE_TOOL:      return "tool";
+    }
+    return "user";
+}
+
+/* Generation by the model manager: the validated request becomes an
+ * mm_gen_request (chat messages as messages; an Ollama `system` with a
+ * prompt becomes a system and a user message), pieces and cancel pass
+ * straight through, and the result's finish reason and counts come back. */
 static int cat_generate(void *ctx, const char *model, const server_request *rq,
                         server_piece_fn on_piece, void *user, const atomic_bool *cancel,
                         server_gen_result *res, mm_error *err)
 {
-    return mm_error_set(err, MM_EUNSUPPORTED, "%s", SERVER_NO_ENGINE_MSG);
+    catalog_svc *c = ctx;
+    memset(res, 0, sizeof *res);
+    if (!c->mgr)
+        return mm_error_set(err, MM_EUNSUPPORTED, "%s", SERVER_NO_ENGINE_MSG);
+    size_t n_msgs = rq->n_messages + (rq->system && rq->prompt ? 2 : 0);
+    mm_gen_message *msgs = n_msgs ? calloc(n_msgs, sizeof *msgs) : NULL;
+    if (n_msgs && !msgs)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    size_t n = 0;
+    if (rq->system && rq->prompt) {
+        msgs[n++] = (mm_gen_message){ "system", rq->system };
+        msgs[n++] = (mm_gen_message){ "user", rq->prompt };
+    }
+    for (size_t i = 0; i < rq->n_messages; i++)
+        msgs[n++] = (mm_gen_message){ role_name(rq->messages[i].role), rq->messages[i].content };
+    const char *stops[SERVER_STOP_MAX];
+    for (size_t i = 0; i < rq->n_stop && i < SERVER_STOP_MAX; i++)
+        stops[i] = rq->stop[i];
+    piece_relay relay = { on_piece, user };
+    int64_t max_tokens = rq->max_tokens < 0 ? SERVER_TOKENS_MAX : rq->max_tokens;
+    mm_gen_request req = {
+        .model = model,
+        .prompt = n ? NULL : rq->prompt,
+        .messages = n ? msgs : NULL,
+        .n_messages = n,
+        .temperature = rq->temperature,
+        .top_p = rq->top_p,
+        .max_tokens = (int)(max_tokens < INT32_MAX ? max_tokens : INT32_MAX),
+        .has_seed = rq->has_seed,
+        .seed = (uint64_t)rq->seed,
+        .presence_penalty = rq->presence_penalty,
+        .frequency_penalty = rq->frequency_penalty,
+        .stop = rq->n_stop ? stops : NULL,
+        .n_stop = rq->n_stop < SERVER_STOP_MAX ? rq->n_stop : SERVER_STOP_MAX,
+        .on_piece = on_piece ? relay_piece : NULL,
+        .piece_user = &relay,
+        .cancel = cancel,
+    };
+    mm_gen_result out;
+    int rc = mm_manager_generate(c->mgr, &req, &out, err);
+    free(msgs);
+    if (rc != 0) {
+        mm_gen_result_clear(&out);
+        return rc;
+    }
+    if (out.fell_back)
+        MM_LOG_WARN("request for '%s' answered by '%s': %s", model, out.model, out.note);
+    res->prompt_tokens = out.prompt_tokens;
+    res->completion_tokens = out.completion_tokens;
+    res->finish = strcmp(out.finish_reason, "length") == 0 ? SERVER_FINISH_LENGTH
+                                                           : SERVER_FINISH_STOP;
+    res->prompt_ns = (int64_t)(out.ms_to_first_token * 1e6);
+    if (out.tokens_per_s > 0)
+        res->eval_ns = (int64_t)((double)out.completion_tokens / out.tokens_per_s * 1e9);
+    bool cancelled = strcmp(out.finish_reason, "cancelled") == 0;
+    mm_gen_result_clear(&out);
+    if (cancelled)
+        return mm_error_set(err, MM_ECANCELED, "the generation was cancelled");
+    return 0;
 }
 
 int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,

@@ -181,13 +181,13 @@ void server_stop(server *srv, int grace_ms);
 
 /* A service over the catalog (borrowed): lists its available models,
  * reports the health of mgr (borrowed; NULL: the catalog's states only) and
- * answers generation with MM_EUNSUPPORTED until an engine is wired. Caller
- * frees with server_catalog_service_free. */
+ * generates with mm_manager_generate (without mgr: MM_EUNSUPPORTED, with
+ * SERVER_NO_ENGINE_MSG). Caller frees with server_catalog_service_free. */
 int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,
                                server_service *out, mm_error *err);
 void server_catalog_service_free(server_service *svc);
 
-/* The message generation endpoints send while no engine is wired. */
+/* The message generation endpoints send when no model manager is wired. */
 #define SERVER_NO_ENGINE_MSG "generation is not available in this build yet: " \
     "the built-in engine is not wired to the server"
 
