@@ -1,6 +1,7 @@
 /* chat.c - turn an OpenAI-style messages array into a model's prompt text:
  * the GGUF's tokenizer.chat_template (or ChatML when it has none) rendered
- * with the vocabulary's bos/eos token strings, as llama.cpp does. */
+ * with the vocabulary's bos/eos token strings, as llama.cpp does, and
+ * tools/documents null, as transformers passes them. */
 #include "text/text.h"
 
 #include <stdlib.h>
@@ -68,7 +69,8 @@ int text_chat_render(const gguf_file *f, const text_vocab *v, const cJSON *messa
     }
     cJSON *eos = token_string(v, text_vocab_eos(v));
     if (!eos || !cJSON_AddItemToObject(ctx, "eos_token", eos) ||
-        !cJSON_AddBoolToObject(ctx, "add_generation_prompt", add_generation_prompt)) {
+        !cJSON_AddBoolToObject(ctx, "add_generation_prompt", add_generation_prompt) ||
+        !cJSON_AddNullToObject(ctx, "tools") || !cJSON_AddNullToObject(ctx, "documents")) {
         if (!cJSON_GetObjectItem(ctx, "eos_token"))
             cJSON_Delete(eos);
         mm_error_set(err, MM_ENOMEM, "out of memory building the chat template's context");
