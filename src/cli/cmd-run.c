@@ -197,9 +197,9 @@ static void finish(run_out *o)
     fflush(stdout);
 }
 
-static double per_second(int64_t n, int64_t ms)
+static double per_second(int64_t n, int64_t us)
 {
-    return ms > 0 ? (double)n * 1000.0 / (double)ms : 0.0;
+    return us > 0 ? (double)n * 1e6 / (double)us : 0.0;
 }
 
 static int generate(engine_ctx *ctx, engine_sampler *smp, const engine_model *model,
@@ -210,12 +210,12 @@ static int generate(engine_ctx *ctx, engine_sampler *smp, const engine_model *mo
     int status = CLI_FAIL;
     for (uint32_t i = 0; i < n_prompt; i++)
         engine_sampler_accept(smp, prompt[i]);
-    int64_t t0 = mm_now_ms();
+    int64_t t0 = mm_now_us();
     if (engine_eval(ctx, prompt, n_prompt, &err) != 0) {
         cli_error("%s", err.message);
         return CLI_FAIL;
     }
-    int64_t t1 = mm_now_ms();
+    int64_t t1 = mm_now_us();
     const float *logits = engine_ctx_logits(ctx, n_prompt - 1);
     if (!o->dec)
         printf("[");
@@ -245,7 +245,7 @@ static int generate(engine_ctx *ctx, engine_sampler *smp, const engine_model *mo
 done:
     finish(o);
     if (verbose) {
-        int64_t t2 = mm_now_ms();
+        int64_t t2 = mm_now_us();
         fprintf(stderr, "prompt: %" PRIu32 " tokens, %.1f tokens/s; generation: %" PRId64
                 " tokens, %.1f tokens/s\n", n_prompt, per_second(n_prompt, t1 - t0), o->n,
                 per_second(o->n, t2 - t1));
