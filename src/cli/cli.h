@@ -37,6 +37,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 
 /* Print "modelmgr: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -131,6 +133,14 @@ void cli_args_free(cli_args *args);
  * key whose model is one GGUF file on disk. Prints the error and returns
  * CLI_FAIL / CLI_USAGE, or CLI_OK with *path owned by the caller (free). */
 int cli_model_path(const mm_config *cfg, const char *model, char **path);
+
+struct gguf_file;
+struct text_vocab;
+/* Open the GGUF MODEL names and load its vocabulary (cmd-tokenize.c): prints
+ * the error and returns the exit status, or CLI_OK with *file (gguf_close)
+ * and *vocab (text_vocab_free) owned by the caller. */
+int cli_load_vocab(const cli_args *args, const char *model, struct gguf_file **file,
+                   struct text_vocab **vocab);
 
 /* ---- Catalog views shared by list and show (catalog-view.c) ---- */
 

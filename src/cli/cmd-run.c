@@ -1,11 +1,13 @@
-/* cmd-run.c - `modelmgr run MODEL --tokens "1 2 3"`: evaluate a prompt given
- * as token ids with the built-in engine and print the generated ids. Until
- * the tokenizer lands, prompts and output are ids only. This command uses
- * the engine's internal header (there is no public generation API yet). */
+/* cmd-run.c - `modelmgr run MODEL "prompt"` (or `--tokens "1 2 3"`): evaluate
+ * a prompt with the built-in engine and stream the generated text (or ids).
+ * This command uses the engine's and the text subsystem's internal headers
+ * (there is no public streaming generation API yet). */
 #include "cli/cli.h"
 
 #include "core/core.h"
 #include "engine/engine.h"
+#include "gguf/gguf.h"
+#include "text/text.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -17,8 +19,11 @@
 #define RUN_MAX_PROMPT 65536
 
 static const cli_option run_options[] = {
-    { "tokens", "IDS", "prompt as token ids separated by spaces or commas (required)" },
-    { "ids", NULL, "print the generated token ids as [id, id, ...] (the only output for now)" },
+    { "tokens", "IDS", "prompt as token ids separated by spaces or commas (instead of PROMPT)" },
+    { "ids", NULL, "print the generated token ids as [id, id, ...] (always so with --tokens)" },
+    { "chat", NULL, "apply the model's chat template to PROMPT as one user message" },
+    { "system", "TEXT", "with --chat: a system message before it" },
+    { "verbose", NULL, "-v: print prompt and generation tokens/s to stderr" },
     { "max-tokens", "N", "tokens to generate (default 32)" },
     { "temperature", "T", "sampling temperature; 0 = greedy (default 0.8)" },
     { "top-k", "K", "keep the K most likely tokens; 0 = off (default 40)" },
@@ -34,15 +39,17 @@ static const cli_option run_options[] = {
 };
 
 static const cli_spec run_spec = {
-    .usage = "modelmgr run [options] MODEL --tokens \"ID ID ...\"",
-    .description = "Generate tokens with the built-in CPU engine. MODEL is a catalog key or a\n"
-                   "path to a .gguf file. The prompt is given as raw token ids; generation\n"
-                   "stops after --max-tokens or at an end-of-generation token (eos, eot,\n"
+    .usage = "modelmgr run [options] MODEL \"PROMPT\"  |  modelmgr run [options] MODEL "
+             "--tokens \"ID ID ...\"",
+    .description = "Generate text with the built-in CPU engine, streamed as it is made. MODEL\n"
+                   "is a catalog key or a path to a .gguf file. The prompt is text (tokenized\n"
+                   "with BOS and control tokens parsed) or raw token ids; generation stops\n"
+                   "after --max-tokens or at an end-of-generation token (eos, eot,\n"
                    "<|im_end|>, ...).\n"
                    "Threads: --threads N (configuration key 'threads').",
     .options = run_options,
     .min_args = 1,
-    .max_args = 1,
+    .max_args = 2,
 };
 
 static int parse_float_opt(const cli_args *args, const char *name, float min, float max,
@@ -151,63 +158,251 @@ static int read_sampling(const cli_args *args, engine_sampler_params *sp)
     return 0;
 }
 
+/* Where generated tokens go: "[id, ...]" when dec is NULL, else text
+ * streamed through the decoder. */
+typedef struct run_out {
+    text_decoder *dec;
+    mm_buf        buf;
+    int64_t       n;
+} run_out;
+
+static int emit(run_out *o, int32_t t)
+{
+    if (!o->dec) {
+        printf("%s%" PRId32, o->n ? ", " : "", t);
+    } else {
+        mm_error err = { 0 };
+        o->buf.len = 0;
+        if (text_decoder_push(o->dec, t, &o->buf, &err) != 0) {
+            cli_error("%s", err.message);
+            return -1;
+        }
+        fwrite(o->buf.data ? o->buf.data : "", 1, o->buf.len, stdout);
+    }
+    o->n++;
+    fflush(stdout);
+    return 0;
+}
+
+static void finish(run_out *o)
+{
+    if (!o->dec) {
+        printf("]\n");
+        return;
+    }
+    o->buf.len = 0;
+    if (text_decoder_flush(o->dec, &o->buf, NULL) == 0)
+        fwrite(o->buf.data ? o->buf.data : "", 1, o->buf.len, stdout);
+    printf("\n");
+    fflush(stdout);
+}
+
+static double per_second(int64_t n, int64_t us)
+{
+    return us > 0 ? (double)n * 1e6 / (double)us : 0.0;
+}
+
 static int generate(engine_ctx *ctx, engine_sampler *smp, const engine_model *model,
-                    const int32_t *prompt, uint32_t n_prompt, int64_t max_tokens)
+                    const int32_t *prompt, uint32_t n_prompt, int64_t max_tokens, run_out *o,
+                    bool verbose)
 {
     mm_error err = { 0 };
+    int status = CLI_FAIL;
     for (uint32_t i = 0; i < n_prompt; i++)
         engine_sampler_accept(smp, prompt[i]);
+    int64_t t0 = mm_now_us();
     if (engine_eval(ctx, prompt, n_prompt, &err) != 0) {
         cli_error("%s", err.message);
         return CLI_FAIL;
     }
+    int64_t t1 = mm_now_us();
     const float *logits = engine_ctx_logits(ctx, n_prompt - 1);
-    printf("[");
+    if (!o->dec)
+        printf("[");
     for (int64_t i = 0; i < max_tokens; i++) {
         int32_t t = engine_sampler_sample(smp, logits);
         if (engine_model_is_eog(model, t))
             break;
-        printf("%s%" PRId32, i ? ", " : "", t);
-        fflush(stdout);
+        if (emit(o, t) != 0)
+            goto done;
         engine_sampler_accept(smp, t);
         if (i + 1 == max_tokens)
             break;
         if (engine_ctx_pos(ctx) >= engine_ctx_size(ctx)) {
-            printf("]\n");
+            finish(o);
             cli_error("stopped: the context of %" PRIu32 " tokens is full (--ctx-size)",
                       engine_ctx_size(ctx));
             return CLI_FAIL;
         }
         if (engine_eval(ctx, &t, 1, &err) != 0) {
-            printf("]\n");
+            finish(o);
             cli_error("%s", err.message);
             return CLI_FAIL;
         }
         logits = engine_ctx_logits(ctx, 0);
     }
-    printf("]\n");
-    return CLI_OK;
+    status = CLI_OK;
+done:
+    finish(o);
+    if (verbose) {
+        int64_t t2 = mm_now_us();
+        fprintf(stderr, "prompt: %" PRIu32 " tokens, %.1f tokens/s; generation: %" PRId64
+                " tokens, %.1f tokens/s\n", n_prompt, per_second(n_prompt, t1 - t0), o->n,
+                per_second(o->n, t2 - t1));
+    }
+    return status;
+}
+
+/* The text prompt as ids: plain text with BOS, or with --chat the model's
+ * chat template over [system,] user, tokenized without a second BOS when
+ * the template wrote one (as llama.cpp does). Control tokens are parsed in
+ * both, as llama-cli does. */
+static int tokenize_prompt(const cli_args *args, const engine_model *model,
+                           const text_vocab *vocab, const char *text, int32_t **out,
+                           uint32_t *n_out)
+{
+    mm_error err = { 0 };
+    mm_buf chat;
+    mm_buf_init(&chat, 4u << 20);
+    cJSON *msgs = NULL;
+    int32_t *ids = NULL;
+    int status = CLI_FAIL;
+    bool add_special = true;
+    size_t len = strlen(text);
+    if (cli_has(args, "chat")) {
+        msgs = cJSON_CreateArray();
+        const char *sys = cli_value(args, "system");
+        cJSON *m1 = sys ? cJSON_CreateObject() : NULL;
+        cJSON *m2 = cJSON_CreateObject();
+        bool ok = msgs && m2 && (!sys || m1);
+        if (ok && m1 && (!cJSON_AddStringToObject(m1, "role", "system") ||
+                         !cJSON_AddStringToObject(m1, "content", sys)))
+            ok = false;
+        if (ok && (!cJSON_AddStringToObject(m2, "role", "user") ||
+                   !cJSON_AddStringToObject(m2, "content", text)))
+            ok = false;
+        if (ok && m1 && !cJSON_AddItemToArray(msgs, m1))
+            ok = false;
+        else if (ok && m1)
+            m1 = NULL;
+        if (ok && !cJSON_AddItemToArray(msgs, m2))
+            ok = false;
+        else if (ok)
+            m2 = NULL;
+        cJSON_Delete(m1);
+        cJSON_Delete(m2);
+        if (!ok) {
+            cli_error("out of memory");
+            goto done;
+        }
+        bool chatml = false;
+        if (text_chat_render(model->file, vocab, msgs, true, &chat, &chatml, &err) != 0) {
+            cli_error("%s", err.message);
+            goto done;
+        }
+        if (chatml)
+            cli_error("note: the model has no chat template (tokenizer.chat_template); "
+                      "using ChatML");
+        text = chat.data ? chat.data : "";
+        len = chat.len;
+        int32_t bos = text_vocab_bos(vocab);
+        size_t blen = 0;
+        const char *btext = bos == TEXT_TOKEN_NULL ? NULL : text_vocab_token_text(vocab, bos, &blen);
+        if (btext && blen && len >= blen && memcmp(text, btext, blen) == 0)
+            add_special = false;
+    }
+    if (len > RUN_MAX_PROMPT * 4u) {
+        cli_error("the prompt is longer than %u bytes", RUN_MAX_PROMPT * 4u);
+        status = CLI_USAGE;
+        goto done;
+    }
+    size_t n = 0, max_ids = len + 4;
+    ids = malloc(max_ids * sizeof *ids);
+    if (!ids) {
+        cli_error("out of memory");
+        goto done;
+    }
+    if (text_tokenize(vocab, text, len, add_special, true, ids, max_ids, &n, &err) != 0) {
+        cli_error("%s", err.message);
+        goto done;
+    }
+    if (n == 0) {
+        cli_error("the prompt is empty");
+        status = CLI_USAGE;
+        goto done;
+    }
+    *out = ids;
+    *n_out = (uint32_t)n;
+    ids = NULL;
+    status = CLI_OK;
+done:
+    free(ids);
+    cJSON_Delete(msgs);
+    mm_buf_free(&chat);
+    return status;
+}
+
+/* -v is --verbose (before a lone "--" only). */
+static char **map_short_options(int argc, char **argv)
+{
+    char **out = calloc((size_t)argc + 1, sizeof *out);
+    if (!out)
+        return NULL;
+    bool done = false;
+    for (int i = 0; i < argc; i++) {
+        out[i] = argv[i];
+        if (strcmp(argv[i], "--") == 0)
+            done = true;
+        else if (!done && strcmp(argv[i], "-v") == 0)
+            out[i] = "--verbose";
+    }
+    return out;
 }
 
 int cmd_run(int argc, char **argv)
 {
+    char **mapped = map_short_options(argc, argv);
+    if (!mapped) {
+        cli_error("out of memory");
+        return CLI_FAIL;
+    }
     cli_args args;
-    int status = cli_parse(&run_spec, argc, argv, &args);
-    if (status != CLI_RUN)
+    int status = cli_parse(&run_spec, argc, mapped, &args);
+    if (status != CLI_RUN) {
+        free(mapped);
         return status;
+    }
     char *path = NULL;
     engine_model *model = NULL;
     engine_ctx *ctx = NULL;
     engine_sampler *smp = NULL;
+    text_vocab *vocab = NULL;
+    text_decoder dec;
     int32_t *prompt = NULL;
     uint32_t n_prompt = 0;
     mm_error err = { 0 };
     engine_sampler_params sp;
     int64_t max_tokens = 32, n_ctx = 0;
+    run_out o = { 0 };
+    mm_buf_init(&o.buf, 1u << 16);
+    const char *text = args.n_args > 1 ? args.args[1] : NULL;
+    const char *tokens = cli_value(&args, "tokens");
     status = CLI_USAGE;
-    if (!cli_value(&args, "tokens")) {
-        cli_error("give the prompt as token ids: --tokens \"1 2 3\" (text prompts need the "
-                  "tokenizer, not built in yet)");
+    if (!text && !tokens) {
+        cli_error("give a prompt: modelmgr run MODEL \"text\", or token ids with --tokens "
+                  "\"1 2 3\"");
+        goto done;
+    }
+    if (text && tokens) {
+        cli_error("give either a text PROMPT or --tokens, not both");
+        goto done;
+    }
+    if (tokens && (cli_has(&args, "chat") || cli_value(&args, "system"))) {
+        cli_error("--chat and --system need a text PROMPT, not --tokens");
+        goto done;
+    }
+    if (cli_value(&args, "system") && !cli_has(&args, "chat")) {
+        cli_error("--system needs --chat");
         goto done;
     }
     if (read_sampling(&args, &sp) || parse_int_opt(&args, "max-tokens", 1, 1 << 20, &max_tokens) ||
@@ -221,9 +416,24 @@ int cmd_run(int argc, char **argv)
         cli_error("%s", err.message);
         goto done;
     }
-    if (parse_tokens(cli_value(&args, "tokens"), model->hp.n_vocab, &prompt, &n_prompt) != 0) {
-        status = CLI_USAGE;
-        goto done;
+    if (tokens) {
+        if (parse_tokens(tokens, model->hp.n_vocab, &prompt, &n_prompt) != 0) {
+            status = CLI_USAGE;
+            goto done;
+        }
+    } else {
+        if (text_vocab_load(model->file, &vocab, &err) != 0) {
+            cli_error("%s", err.message);
+            goto done;
+        }
+        status = tokenize_prompt(&args, model, vocab, text, &prompt, &n_prompt);
+        if (status != CLI_OK)
+            goto done;
+        status = CLI_FAIL;
+        if (!cli_has(&args, "ids")) {
+            text_decoder_init(&dec, vocab, false, false);
+            o.dec = &dec;
+        }
     }
     engine_ctx_params cp;
     engine_ctx_default_params(&cp);
@@ -239,13 +449,17 @@ int cmd_run(int argc, char **argv)
                   " (--ctx-size)", n_prompt, engine_ctx_size(ctx));
         goto done;
     }
-    status = generate(ctx, smp, model, prompt, n_prompt, max_tokens);
+    status = generate(ctx, smp, model, prompt, n_prompt, max_tokens, &o,
+                      cli_has(&args, "verbose"));
 done:
+    mm_buf_free(&o.buf);
     engine_sampler_free(smp);
     engine_ctx_free(ctx);
+    text_vocab_free(vocab);
     engine_model_free(model);
     free(prompt);
     free(path);
     cli_args_free(&args);
+    free(mapped);
     return status;
 }

@@ -106,6 +106,7 @@ int mm_mkdirs(const char *path, mm_error *err);
 /* ---- time ---- */
 
 int64_t mm_now_ms(void);          /* CLOCK_MONOTONIC, milliseconds */
+int64_t mm_now_us(void);          /* CLOCK_MONOTONIC, microseconds */
 int64_t mm_wall_ms(void);         /* CLOCK_REALTIME, ms since the epoch */
 /* "2026-11-27T03:10:21Z" for a Unix time in seconds. */
 void mm_time_rfc3339(int64_t unix_s, char *out, size_t out_size);

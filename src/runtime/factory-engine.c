@@ -3,7 +3,7 @@
  * an engine context with its own KV cache and thread pool, and generate
  * runs tokenize -> prompt eval -> sample/eval loop -> streaming detokenize,
  * handing each decoded piece to the request's callback as it appears.
- * Prompts only: chat messages need the chat-template engine. */
+ * Chat messages are first rendered with the model's chat template. */
 #include "runtime/runtime.h"
 #include "engine/engine.h"
 #include "text/text.h"
@@ -14,6 +14,7 @@
 
 #define GEN_DEFAULT_TOKENS 128u
 #define GEN_OUTPUT_MAX     (1u << 20)   /* bytes of generated text */
+#define GEN_CHAT_MAX       (4u << 20)   /* bytes of a rendered chat prompt */
 
 typedef struct eng_model {
     engine_model *model;
@@ -147,6 +148,40 @@ static bool emit_new(const mm_gen_request *req, const mm_buf *out, size_t *sent)
     return req->on_piece(out->data + from, out->len - from, req->piece_user) != 0;
 }
 
+/* The messages as the template's JSON array, rendered with the model's
+ * chat template (ChatML when it has none) and a generation prompt. */
+static int render_chat(const eng_model *m, const mm_gen_request *req, mm_buf *out,
+                       mm_error *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < req->n_messages; i++) {
+        const mm_gen_message *msg = &req->messages[i];
+        cJSON *o = cJSON_CreateObject();
+        bool ok = o && cJSON_AddStringToObject(o, "role", msg->role ? msg->role : "user") &&
+                  cJSON_AddStringToObject(o, "content", msg->content ? msg->content : "");
+        if (!ok || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr)
+        return mm_error_set(err, MM_ENOMEM, "out of memory rendering the chat messages");
+    int rc = text_chat_render(m->model->file, m->vocab, arr, true, out, NULL, err);
+    cJSON_Delete(arr);
+    if (rc == 0 && out->failed)
+        rc = mm_error_set(err, MM_ELIMIT, "the rendered chat exceeds %u bytes", GEN_CHAT_MAX);
+    return rc;
+}
+
+static bool starts_with_bos(const text_vocab *v, const char *text, size_t len)
+{
+    int32_t bos = text_vocab_bos(v);
+    size_t blen = 0;
+    const char *btext = bos == TEXT_TOKEN_NULL ? NULL : text_vocab_token_text(v, bos, &blen);
+    return btext && blen > 0 && len >= blen && memcmp(text, btext, blen) == 0;
+}
+
 static int eng_generate(void *user, void *instance, const mm_gen_request *req, char **text,
                         mm_gen_result *res, mm_error *err)
 {
@@ -155,12 +190,26 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     const text_vocab *vocab = inst->m->vocab;
     *text = NULL;
     int64_t t_start = mm_now_ms();
-    if (!req->prompt)
-        return mm_error_set(err, MM_EUNSUPPORTED, "chat messages need the chat-template "
-                            "engine, which this build does not include yet; send a prompt");
+    mm_buf chat;
+    mm_buf_init(&chat, GEN_CHAT_MAX);
+    const char *prompt = req->prompt;
+    bool add_special = true, parse_special = false;
+    if (!prompt) {
+        int crc = render_chat(inst->m, req, &chat, err);
+        if (crc != 0) {
+            mm_buf_free(&chat);
+            return crc;
+        }
+        prompt = chat.data ? chat.data : "";
+        /* as llama.cpp: the template's own BOS is not doubled, and the
+         * template's special tokens (<|im_start|>) are tokens, not text */
+        parse_special = true;
+        add_special = !starts_with_bos(vocab, prompt, chat.len);
+    }
     size_t n_prompt = 0;
-    int rc = text_tokenize(vocab, req->prompt, strlen(req->prompt), true, false, inst->ids,
+    int rc = text_tokenize(vocab, prompt, strlen(prompt), add_special, parse_special, inst->ids,
                            inst->n_ctx, &n_prompt, err);
+    mm_buf_free(&chat);
     if (rc != 0)
         return rc == MM_ELIMIT ? mm_error_set(err, MM_ELIMIT, "the prompt does not fit the "
                                               "context of %u tokens", inst->n_ctx) : rc;

@@ -59,8 +59,8 @@ typedef struct rt_factory {
  * engine. user must be the manager's mm_config (threads and pool_size
  * decide each instance's threads). The estimate is the file size plus an
  * f16 KV cache of min(context, RT_ESTIMATE_CTX) tokens and f32 logits per
- * instance; generate takes a prompt (chat messages are MM_EUNSUPPORTED
- * until the chat-template engine lands). */
+ * instance; generate takes a prompt, or chat messages which it renders
+ * with the model's chat template (ChatML when it has none). */
 const rt_factory *rt_factory_engine(void);
 
 /* ---- stop-string filter (stopfilter.c) ------------------------------------

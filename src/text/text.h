@@ -188,6 +188,18 @@ int  text_decoder_push(text_decoder *d, int32_t id, mm_buf *out, mm_error *err);
 /* Emit what is held back (as U+FFFD: it was incomplete) and reset. */
 int  text_decoder_flush(text_decoder *d, mm_buf *out, mm_error *err);
 
+/* ---- Chat prompts (chat.c) ---- */
+
+/* Render messages (an OpenAI-style array of {"role", "content"}) with f's
+ * tokenizer.chat_template, or ChatML when f is NULL or has none
+ * (*used_chatml says which; may be NULL). bos_token/eos_token are v's token
+ * texts ("" when the vocabulary has none). Appends to out (at most 4 MiB of
+ * rendered text). Errors: MM_EINVAL for messages that are not an array or a
+ * template's raise_exception (the template's message), the template
+ * parser's and renderer's errors. Thread-safe. */
+int text_chat_render(const gguf_file *f, const text_vocab *v, const cJSON *messages,
+                     bool add_generation_prompt, mm_buf *out, bool *used_chatml, mm_error *err);
+
 /* ---- UTF-8 and byte-level helpers (tok-utf8.c) ---- */
 
 /* Length of the well-formed UTF-8 sequence at s (1..4), 0 when the n bytes

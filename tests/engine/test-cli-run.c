@@ -94,7 +94,7 @@ int main(void)
     free(err);
     const char *no_tokens[] = { "run", path, NULL };
     CHECK_INT(mmtest_run_cli(no_tokens, env, NULL, &err), 2);
-    CHECK_CONTAINS(err, "give the prompt as token ids");
+    CHECK_CONTAINS(err, "give a prompt: modelmgr run MODEL \"text\", or token ids with --tokens");
     free(err);
     const char *missing[] = { "run", "no-such-model", "--tokens", "1", NULL };
     CHECK_INT(mmtest_run_cli(missing, env, NULL, &err), 1);
