@@ -230,6 +230,33 @@ int main(void)
     cJSON_Delete(root);
     httpc_result_free(&r);
 
+    /* Ollama streamed: NDJSON lines whose responses join to the text, the
+     * last one done. */
+    httpc_request("POST", full, "{\"model\":\"tiny\",\"prompt\":\"hello world\","
+                  "\"options\":{\"temperature\":0,\"num_predict\":8}}", hdr, &r);
+    CHECK_INT(r.status, 200);
+    mm_buf joined_nd;
+    mm_buf_init(&joined_nd, 1 << 20);
+    mm_buf_puts(&joined_nd, "");
+    bool last_done = false;
+    for (const char *line = r.body ? r.body : ""; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *one = mm_strndup(line, len);
+        cJSON *o = one ? cJSON_Parse(one) : NULL;
+        const char *piece = cJSON_GetStringValue(cJSON_GetObjectItem(o, "response"));
+        if (piece)
+            mm_buf_puts(&joined_nd, piece);
+        last_done = cJSON_IsTrue(cJSON_GetObjectItem(o, "done"));
+        cJSON_Delete(o);
+        free(one);
+        line += len + (nl ? 1 : 0);
+    }
+    CHECK_STR(joined_nd.data, want_text);
+    CHECK(last_done);
+    mm_buf_free(&joined_nd);
+    httpc_result_free(&r);
+
     /* An unknown model is the server's 404, not a fallback. */
     snprintf(full, sizeof full, "%s/v1/completions", url);
     httpc_request("POST", full, "{\"model\":\"nope\",\"prompt\":\"x\"}", hdr, &r);
