@@ -38,6 +38,8 @@ int router_probe_remote(mm_router *r, router_remote *rm, const atomic_bool *canc
     rm->http_status = res.http_status;
     pthread_mutex_unlock(&rm->lock);
     publish(r, rm, state);
+    MM_LOG_DEBUG("probe of remote '%s': %s (GET %s, HTTP %d, %.0f ms)", rm->name,
+                 rc == 0 ? "healthy" : "unavailable", res.path, res.http_status, res.latency_ms);
     if (state != was && state == MM_REMOTE_UNAVAILABLE)
         MM_LOG_WARN("remote '%s' is unreachable: %s", rm->name, err.message);
     else if (state != was && was == MM_REMOTE_UNAVAILABLE)
