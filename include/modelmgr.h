@@ -122,6 +122,8 @@ typedef struct mm_remote {
     int64_t  timeout_s;         /* whole request; default 120 */
     int64_t  connect_timeout_s; /* default 10 */
     int64_t  first_byte_timeout_s; /* until the answer starts; 0 (default): timeout_s */
+    int64_t  probe_interval_s;  /* seconds between health probes; 0: none;
+                                   -1 (default): router.probe_interval */
     char    *where;             /* "config.yaml:20" */
 } mm_remote;
 
@@ -163,6 +165,7 @@ typedef struct mm_config {
     int       router_allowed_fails;        /* router.allowed_fails, default 3 */
     int64_t   router_fail_window_s;        /* router.fail_window, default 60 */
     int64_t   router_cooldown_s;           /* router.cooldown, default 30 */
+    int64_t   router_probe_interval_s;     /* router.probe_interval, default 30; 0: none */
     mm_model_override *model_overrides;    /* config.yaml `models:` (file only) */
     size_t    n_model_overrides;
     mm_remote *remotes;                    /* config.yaml `remotes:` (file only) */
@@ -498,6 +501,27 @@ typedef struct mm_route_request {
  * the return is MM_ENOTFOUND or MM_EBUSY and err says which requirement no
  * model meets. A bad strategy or capability name is MM_EINVAL.
  * Thread-safe for one router. */
+/* Health of a remote as its periodic probes found it (docs/ROUTER.md). */
+typedef enum mm_remote_state {
+    MM_REMOTE_UNKNOWN = 0,      /* not probed yet (or probes are off): picked as usual */
+    MM_REMOTE_HEALTHY,
+    MM_REMOTE_UNAVAILABLE       /* the last probe failed: its models are not picked */
+} mm_remote_state;
+
+typedef struct mm_remote_health {
+    char            name[64];        /* the remote's name (cut to fit) */
+    mm_remote_state state;
+    int64_t         probe_interval_ms; /* 0: not probed */
+    int64_t         last_probe_age_ms; /* since the last probe ended; -1: never */
+    double          latency_ms;      /* of the last probe */
+    int             http_status;     /* of the last probe; 0: no answer */
+    char            error[256];      /* why the last probe failed, or "" */
+} mm_remote_health;
+
+/* Health of the i-th configured remote (config order). 0, or MM_ENOTFOUND
+ * when i >= the number of remotes. Thread-safe. */
+int mm_router_remote_health(mm_router *r, size_t i, mm_remote_health *out);
+
 int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char **out,
                       mm_error *err);
 

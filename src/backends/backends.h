@@ -98,6 +98,24 @@ typedef struct backend_openai_config {
  * mm_log_add_secret. Caller owns *out (backend_close). */
 int backend_openai_open(const backend_openai_config *cfg, backend **out, mm_error *err);
 
+/* Outcome of one health probe of a remote. */
+typedef struct backend_probe_result {
+    int    http_status;      /* of the last GET; 0 when none came back */
+    double latency_ms;       /* of the whole probe, both GETs when it fell back */
+    char   path[16];         /* "models" or "health": the GET that decided */
+} backend_probe_result;
+
+/* Probe remote b (a backend_openai_open backend): GET {base_url}/models, and
+ * on a 404 GET /health (beside /v1: the base_url without its last "/v1").
+ * Each GET is bounded by timeout_ms (and the connect timeout) and returns
+ * early once cancel (may be NULL) becomes true. The API key goes as a Bearer
+ * header; errors never quote it. 0 on a 2xx; else MM_ENET, MM_ETIMEDOUT,
+ * MM_EAUTH, MM_EIO (other statuses) or MM_ECANCELED, err saying what failed
+ * without the remote's name (the caller adds it). MM_EINVAL for a backend of
+ * another kind. Thread-safe. */
+int backend_openai_probe(backend *b, int64_t timeout_ms, const atomic_bool *cancel,
+                         backend_probe_result *out, mm_error *err);
+
 /* Incremental SSE parser (backends/openai-sse.c): feed it bytes as they
  * arrive, split anywhere; at each blank line it calls on_data with the
  * event's data (its "data:" lines joined by '\n', without the field name).

@@ -434,6 +434,122 @@ out:
     return rc;
 }
 
+/* ---- health probes ---- */
+
+static size_t probe_discard(char *bytes, size_t size, size_t count, void *user)
+{
+    (void)bytes;
+    (void)user;
+    return size * count;   /* only the status matters; the timeout bounds the body */
+}
+
+static int probe_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                          curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    const atomic_bool *cancel = user;
+    return cancel && atomic_load(cancel) ? 1 : 0;
+}
+
+/* One GET of url; *status is 0 when no answer came. */
+static int probe_get(openai_backend *ob, const char *url, int64_t timeout_ms,
+                     const atomic_bool *cancel, long *status, mm_error *err)
+{
+    *status = 0;
+    CURL *c = take_handle(ob);
+    struct curl_slist *headers = NULL;
+    if (ob->auth_header)
+        headers = curl_slist_append(NULL, ob->auth_header);
+    if (!c || (ob->auth_header && !headers)) {
+        curl_slist_free_all(headers);
+        if (c)
+            curl_easy_cleanup(c);
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    }
+    long connect_ms = (long)(ob->connect_timeout_ms < timeout_ms ? ob->connect_timeout_ms
+                                                                 : timeout_ms);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, probe_discard);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, probe_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);   /* the pooled handle outlives headers */
+    curl_slist_free_all(headers);
+    int rc = 0;
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+        give_handle(ob, c);
+        return 0;
+    }
+    curl_easy_cleanup(c);   /* a failed connection is not worth keeping */
+    if (cc == CURLE_ABORTED_BY_CALLBACK)
+        rc = mm_error_set(err, MM_ECANCELED, "the probe was cancelled");
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        rc = mm_error_set(err, MM_ETIMEDOUT, "no answer to GET %s within %lld ms", url,
+                          (long long)timeout_ms);
+    else
+        rc = mm_error_set(err, MM_ENET, "GET %s: %s", url, curl_easy_strerror(cc));
+    if (err)
+        mm_redact_secrets(err->message);
+    return rc;
+}
+
+/* The /health URL beside base_url: "http://h:1/v1" -> "http://h:1/health". */
+static char *health_url(const openai_backend *ob)
+{
+    size_t len = strlen(ob->base_url);
+    if (len >= 3 && strcmp(ob->base_url + len - 3, "/v1") == 0)
+        len -= 3;
+    return mm_asprintf("%.*s/health", (int)len, ob->base_url);
+}
+
+int backend_openai_probe(backend *b, int64_t timeout_ms, const atomic_bool *cancel,
+                         backend_probe_result *out, mm_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!b || strcmp(b->ops->kind, "openai") != 0)
+        return mm_error_set(err, MM_EINVAL, "only remote backends can be probed");
+    openai_backend *ob = (openai_backend *)b;
+    if (timeout_ms <= 0)
+        timeout_ms = 5000;
+    int64_t start = mm_now_ms();
+    char *url = mm_asprintf("%s/models", ob->base_url);
+    if (!url)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    mm_strlcpy(out->path, "models", sizeof out->path);
+    long status = 0;
+    int rc = probe_get(ob, url, timeout_ms, cancel, &status, err);
+    if (rc == 0 && status == 404) {
+        free(url);
+        if (!(url = health_url(ob))) {
+            rc = mm_error_set(err, MM_ENOMEM, "out of memory");
+            goto done;
+        }
+        mm_strlcpy(out->path, "health", sizeof out->path);
+        rc = probe_get(ob, url, timeout_ms, cancel, &status, err);
+    }
+    out->http_status = (int)status;
+    if (rc == 0 && (status == 401 || status == 403))
+        rc = mm_error_set(err, MM_EAUTH, "GET %s answered HTTP %ld: check the API key in its "
+                          "api_key_env", url, status);
+    else if (rc == 0 && (status < 200 || status > 299))
+        rc = mm_error_set(err, MM_EIO, "GET %s answered HTTP %ld", url, status);
+    if (rc != 0 && err)
+        mm_redact_secrets(err->message);
+done:
+    out->latency_ms = (double)(mm_now_ms() - start);
+    free(url);
+    return rc;
+}
+
 static void openai_close(backend *b)
 {
     openai_backend *ob = (openai_backend *)b;

@@ -219,9 +219,11 @@ static int remote_field(const section_ctx *c, mm_remote *r, const char *key, yam
         return get_int(c, v, key, 1, 600, &r->connect_timeout_s, err);
     if (strcmp(key, "first_byte_timeout") == 0)
         return get_int(c, v, key, 1, 3600, &r->first_byte_timeout_s, err);
+    if (strcmp(key, "probe_interval") == 0)
+        return get_int(c, v, key, 0, 86400, &r->probe_interval_s, err);
     MM_LOG_WARN("%s:%d: remotes: unknown field '%s' (ignored; expected name, base_url, "
-                "api_key_env, models, cost_in, cost_out, weight, timeout, connect_timeout or "
-                "first_byte_timeout)",
+                "api_key_env, models, cost_in, cost_out, weight, timeout, connect_timeout, "
+                "first_byte_timeout or probe_interval)",
                 c->path, line_of(v), key);
     return 0;
 }
@@ -336,6 +338,7 @@ int config_yaml_remotes(mm_config *cfg, void *doc, void *node, const char *path,
         cfg->remotes[i].weight = 1.0;
         cfg->remotes[i].timeout_s = 120;
         cfg->remotes[i].connect_timeout_s = 10;
+        cfg->remotes[i].probe_interval_s = -1;
     }
     int rc = walk_entries(&c, seq, cfg->remotes, sizeof *cfg->remotes, &cfg->n_remotes,
                           remote_entry_field, remote_finish, err);

@@ -20,7 +20,49 @@ typedef struct decision {
     size_t          chosen;
     size_t          chain[ROUTER_CHAIN_MAX];
     size_t          chain_len;
+    mm_remote_health *remotes;  /* n_remotes, a snapshot of the probes */
 } decision;
+
+static const char *remote_state_name(mm_remote_state s)
+{
+    switch (s) {
+    case MM_REMOTE_HEALTHY:     return "healthy";
+    case MM_REMOTE_UNAVAILABLE: return "unavailable";
+    case MM_REMOTE_UNKNOWN:     break;
+    }
+    return "unknown";
+}
+
+/* "never", "probes off" or "4.2 s ago". */
+static const char *probe_age(const mm_remote_health *h, char *out, size_t size)
+{
+    if (h->probe_interval_ms <= 0 && h->last_probe_age_ms < 0)
+        snprintf(out, size, "probes off");
+    else if (h->last_probe_age_ms < 0)
+        snprintf(out, size, "never");
+    else
+        snprintf(out, size, "%.1f s ago", (double)h->last_probe_age_ms / 1000.0);
+    return out;
+}
+
+static void text_remotes(mm_buf *b, const mm_router *r, const decision *d)
+{
+    if (r->n_remotes == 0)
+        return;
+    char age[48], every[32];
+    mm_buf_printf(b, "\nremotes:\n  %-12s %-11s %-8s %-12s %9s  %s\n", "NAME", "HEALTH", "EVERY",
+                  "LAST PROBE", "LATENCY", "ERROR");
+    for (size_t i = 0; i < r->n_remotes; i++) {
+        const mm_remote_health *h = &d->remotes[i];
+        if (h->probe_interval_ms > 0)
+            snprintf(every, sizeof every, "%llds", (long long)(h->probe_interval_ms / 1000));
+        else
+            snprintf(every, sizeof every, "off");
+        mm_buf_printf(b, "  %-12s %-11s %-8s %-12s %7.0fms  %s\n", h->name,
+                      remote_state_name(h->state), every, probe_age(h, age, sizeof age),
+                      h->latency_ms, h->error[0] ? h->error : "-");
+    }
+}
 
 static const char *mode_text(const decision *d, char *out, size_t size)
 {
@@ -108,6 +150,7 @@ static char *explain_text(const mm_router *r, const decision *d, size_t text_len
     text_features(&b, d, text_len);
     mm_buf_printf(&b, "\nstrategy: %s\n", mode_text(d, mode, sizeof mode));
     text_candidates(&b, r, d);
+    text_remotes(&b, r, d);
     if (d->rc != 0) {
         mm_buf_printf(&b, "\nchoice: none: %s\n", d->pick_err.message);
     } else {
@@ -164,6 +207,12 @@ static char *explain_json(const mm_router *r, const decision *d)
         cJSON_AddStringToObject(c, "model", p->name);
         cJSON_AddStringToObject(c, "deployment", p->deployment);
         cJSON_AddBoolToObject(c, "remote", p->remote);
+        if (p->remote_state) {
+            size_t k = (size_t)(p->remote_state - r->remotes);
+            cJSON_AddStringToObject(c, "health", remote_state_name(d->remotes[k].state));
+        } else {
+            cJSON_AddNullToObject(c, "health");
+        }
         router_caps_format(p->caps, caps, sizeof caps);
         cJSON_AddStringToObject(c, "capabilities", caps);
         cJSON_AddNumberToObject(c, "quality_tier", p->quality_tier);
@@ -191,6 +240,28 @@ static char *explain_json(const mm_router *r, const decision *d)
         cJSON_AddNullToObject(root, "choice");
         cJSON_AddStringToObject(root, "error", d->pick_err.message);
     }
+    cJSON *remotes = cJSON_AddArrayToObject(root, "remotes");
+    for (size_t i = 0; i < r->n_remotes; i++) {
+        const mm_remote_health *h = &d->remotes[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", h->name);
+        cJSON_AddStringToObject(o, "health", remote_state_name(h->state));
+        cJSON_AddNumberToObject(o, "probe_interval_s", (double)h->probe_interval_ms / 1000.0);
+        if (h->last_probe_age_ms < 0) {
+            cJSON_AddNullToObject(o, "last_probe_ms_ago");
+            cJSON_AddNullToObject(o, "latency_ms");
+            cJSON_AddNullToObject(o, "http_status");
+        } else {
+            cJSON_AddNumberToObject(o, "last_probe_ms_ago", (double)h->last_probe_age_ms);
+            cJSON_AddNumberToObject(o, "latency_ms", h->latency_ms);
+            cJSON_AddNumberToObject(o, "http_status", h->http_status);
+        }
+        if (h->error[0])
+            cJSON_AddStringToObject(o, "error", h->error);
+        else
+            cJSON_AddNullToObject(o, "error");
+        cJSON_AddItemToArray(remotes, o);
+    }
     cJSON *chain = cJSON_AddArrayToObject(root, "fallback_chain");
     for (size_t k = 0; k < d->chain_len; k++)
         cJSON_AddItemToArray(chain, json_profile_ref(&r->profiles[d->chain[k]]));
@@ -217,8 +288,14 @@ int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char
                           .n_messages = req->n_messages > 0 ? req->n_messages : 1, .caps = caps };
     router_features_compute(&rq, &d.f);
     d.evals = calloc(r->n_profiles ? r->n_profiles : 1, sizeof *d.evals);
-    if (!d.evals)
+    d.remotes = calloc(r->n_remotes ? r->n_remotes : 1, sizeof *d.remotes);
+    if (!d.evals || !d.remotes) {
+        free(d.evals);
+        free(d.remotes);
         return mm_error_set(err, MM_ENOMEM, "out of memory explaining a route");
+    }
+    for (size_t i = 0; i < r->n_remotes; i++)
+        mm_router_remote_health(r, i, &d.remotes[i]);
     int64_t now = mm_now_ms();
     d.rc = router_pick(&d.policy, &r->state, &d.f, r->profiles, r->n_profiles, now, &d.chosen,
                        d.evals, &d.pick_err);
@@ -228,6 +305,7 @@ int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char
                                          r->default_model, now, d.chain, ROUTER_CHAIN_MAX);
     *out = json ? explain_json(r, &d) : explain_text(r, &d, rq.text_len);
     free(d.evals);
+    free(d.remotes);
     if (!*out)
         return mm_error_set(err, MM_ENOMEM, "out of memory explaining a route");
     if (d.rc != 0) {

@@ -84,7 +84,7 @@ void router_exclusion_format(const router_eval *e, const router_profile *p,
                  (long long)f->needed_context);
         break;
     case ROUTER_EX_HEALTH:
-        snprintf(out, out_size, "health: down");
+        router_health_format(p, out, out_size);
         break;
     case ROUTER_EX_BREAKER:
         snprintf(out, out_size, "circuit open (cooling down)");
@@ -217,7 +217,7 @@ static int explain_none(const pick_ctx *c, mm_error *err)
     const router_policy *policy = c->policy;
     const router_features *f = c->f;
     const router_profile *profiles = c->profiles;
-    size_t named = 0, available = 0, fits = 0;
+    size_t named = 0, available = 0, fits = 0, unreachable = c->n;
     unsigned have_caps = 0;
     uint32_t largest = 0;
     router_eval tmp;
@@ -234,6 +234,8 @@ static int explain_none(const pick_ctx *c, mm_error *err)
             largest = profiles[i].context_length;
         if (e->excluded != ROUTER_EX_CAPABILITY && e->excluded != ROUTER_EX_CONTEXT)
             fits++;
+        if (e->excluded == ROUTER_EX_HEALTH && profiles[i].remote_state && unreachable == c->n)
+            unreachable = i;
     }
     if (c->n == 0)
         return mm_error_set(err, MM_ENOTFOUND, "no models to route to: the catalog is empty "
@@ -262,6 +264,12 @@ static int explain_none(const pick_ctx *c, mm_error *err)
         return mm_error_set(err, MM_ENOTFOUND, "no single model has both the capabilities "
                             "'%s' and a context window of %lld tokens", caps,
                             (long long)f->needed_context);
+    }
+    if (unreachable < c->n) {
+        char why[320];
+        router_health_format(&profiles[unreachable], why, sizeof why);
+        return mm_error_set(err, MM_EBUSY, "every model that fits the request is unavailable "
+                            "(circuit open or health down; %s); retry later", why);
     }
     return mm_error_set(err, MM_EBUSY, "every model that fits the request is unavailable "
                         "(circuit open or health down); retry after the cooldown");

@@ -154,6 +154,15 @@ static int add_remotes(mm_router *r, const mm_config *cfg, mm_error *err)
             return rc;
         }
         backend *b = r->backends[r->n_backends++];
+        router_remote *state = &r->remotes[i];
+        state->name = deployment;
+        state->b = b;
+        int64_t interval_s = rm->probe_interval_s >= 0 ? rm->probe_interval_s
+                                                       : cfg->router_probe_interval_s;
+        state->interval_ms = interval_s > 0 ? interval_s * 1000 : 0;
+        int64_t connect_ms = rm->connect_timeout_s * 1000;
+        state->timeout_ms = connect_ms > 0 && connect_ms < ROUTER_PROBE_TIMEOUT_MS
+                                ? connect_ms : ROUTER_PROBE_TIMEOUT_MS;
         for (size_t k = 0; k < rm->n_models; k++) {
             if (r->n_profiles == ROUTER_PROFILES_MAX)
                 return mm_error_set(err, MM_ELIMIT, "more than %d candidate models",
@@ -171,6 +180,7 @@ static int add_remotes(mm_router *r, const mm_config *cfg, mm_error *err)
             p->cost_out_per_m = rm->cost_out;
             p->weight = rm->weight > 0 ? rm->weight : 1.0;
             p->backend = b;
+            p->remote_state = state;
         }
     }
     return 0;
@@ -220,6 +230,23 @@ static int apply_override(mm_router *r, const mm_model_override *o, mm_error *er
     return 0;
 }
 
+/* The probe thread waits on a CLOCK_MONOTONIC condition, so a wall-clock
+ * jump neither stalls nor hurries the probes. */
+static int init_probe_sync(mm_router *r)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return MM_ENOMEM;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&r->probe_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (rc != 0)
+        return MM_ENOMEM;
+    pthread_mutex_init(&r->probe_lock, NULL);
+    r->probe_sync_ready = true;
+    return 0;
+}
+
 int mm_router_open(const mm_config *cfg, const mm_catalog *cat, mm_router **out, mm_error *err)
 {
     *out = NULL;
@@ -237,7 +264,12 @@ int mm_router_open(const mm_config *cfg, const mm_catalog *cat, mm_router **out,
     }
     r->profiles = calloc(n ? n : 1, sizeof *r->profiles);
     r->backends = calloc(cfg->n_remotes ? cfg->n_remotes : 1, sizeof *r->backends);
-    if (!r->profiles || !r->backends)
+    r->remotes = calloc(cfg->n_remotes ? cfg->n_remotes : 1, sizeof *r->remotes);
+    if (!r->profiles || !r->backends || !r->remotes)
+        goto fail;
+    for (; r->n_remotes < cfg->n_remotes; r->n_remotes++)
+        pthread_mutex_init(&r->remotes[r->n_remotes].lock, NULL);
+    if (init_probe_sync(r) != 0)
         goto fail;
     if ((rc = add_catalog(r, cfg, cat, err)) != 0 || (rc = add_remotes(r, cfg, err)) != 0)
         goto fail;
@@ -266,6 +298,8 @@ int mm_router_open(const mm_config *cfg, const mm_catalog *cat, mm_router **out,
     r->retry.retries = cfg->router_retries;
     r->retry.backoff_base_ms = cfg->router_backoff_ms;
     r->retry.backoff_max_ms = 30 * cfg->router_backoff_ms;
+    if ((rc = router_probe_start(r, err)) != 0)
+        goto fail;
     *out = r;
     return 0;
 fail:
@@ -279,6 +313,14 @@ void mm_router_close(mm_router *r)
 {
     if (!r)
         return;
+    if (r->probe_sync_ready) {
+        router_probe_stop(r);
+        pthread_cond_destroy(&r->probe_cond);
+        pthread_mutex_destroy(&r->probe_lock);
+    }
+    for (size_t i = 0; i < r->n_remotes; i++)
+        pthread_mutex_destroy(&r->remotes[i].lock);
+    free(r->remotes);
     for (size_t i = 0; i < r->n_profiles; i++)
         router_profile_destroy(&r->profiles[i]);
     free(r->profiles);

@@ -160,6 +160,8 @@ const char *router_breaker_state_name(router_breaker_state s);
 
 #define ROUTER_FALLBACKS_MAX 8
 
+struct router_remote;
+
 /* One candidate: a model name served by one deployment ("local" for the
  * built-in engine, else a remote's name). Strings are borrowed for the
  * profile's lifetime. Several profiles may share a name: the deployments of
@@ -181,6 +183,7 @@ typedef struct router_profile {
     router_live    live;
     router_breaker breaker;
     void          *backend;           /* opaque to the router: the caller's handle */
+    struct router_remote *remote_state; /* the probed remote serving it, or NULL */
 } router_profile;
 
 #define ROUTER_TIER_MIN 1
@@ -329,6 +332,46 @@ int router_run(router_profile *profiles, size_t n, const size_t *chain, size_t c
                const atomic_bool *cancel, backend_result *res, router_outcome *outcome,
                mm_error *err);
 
+/* ---- health probes of remotes (router-probe.c) ---- */
+
+/* Bound on one probe GET: a remote slower than this to list its models is
+ * as good as down for routing. */
+#define ROUTER_PROBE_TIMEOUT_MS 5000
+
+/* One configured remote and what its probes found. */
+typedef struct router_remote {
+    const char     *name;          /* borrowed from the router */
+    backend        *b;             /* borrowed from mm_router.backends */
+    int64_t         interval_ms;   /* 0: not probed */
+    int64_t         timeout_ms;
+    int64_t         next_ms;       /* probe thread only: when the next probe is due */
+    pthread_mutex_t lock;          /* guards the results below */
+    int             state;         /* mm_remote_state */
+    char            error[256];
+    int64_t         last_probe_ms; /* mm_now_ms at the end of the last probe; 0: never */
+    double          latency_ms;
+    int             http_status;
+} router_remote;
+
+/* Probe one remote now (blocking, bounded by its timeout) and publish the
+ * result: its state and the health of every profile it serves. cancel may
+ * be NULL. Returns the probe's result (0: healthy). Thread-safe. */
+int router_probe_remote(mm_router *r, router_remote *rm, const atomic_bool *cancel);
+/* Probe every remote once, in order. */
+void router_probe_all(mm_router *r);
+/* Start the probe thread when some remote has an interval; each remote is
+ * first probed one interval after the start. 0 or MM_ENOMEM/MM_EIO. */
+int router_probe_start(mm_router *r, mm_error *err);
+/* Stop the probe thread (an in-flight probe is cancelled) and wait for it.
+ * Idempotent. */
+void router_probe_stop(mm_router *r);
+/* Tests: every remote's interval in milliseconds (0: none), restarting the
+ * thread. */
+int router_probe_set_interval_ms(mm_router *r, int64_t interval_ms, mm_error *err);
+/* "remote X is unreachable: <error>" for a profile its probe took out, or
+ * "health: down"; for exclusion messages. */
+void router_health_format(const router_profile *p, char *out, size_t out_size);
+
 /* ---- the router object behind mm_router (router.c, router-explain.c) ---- */
 
 #define ROUTER_PROFILES_MAX 1024
@@ -350,6 +393,14 @@ struct mm_router {
     const char    **default_fallbacks;  /* borrowed from the config copy in owned */
     size_t          n_default_fallbacks;
     const char     *default_model;
+    router_remote  *remotes;         /* n_remotes, config order; locks initialised */
+    size_t          n_remotes;
+    pthread_t       probe_thread;
+    bool            probe_running;
+    pthread_mutex_t probe_lock;      /* guards probe_stop for the timed wait */
+    pthread_cond_t  probe_cond;
+    atomic_bool     probe_stop;      /* also cancels an in-flight probe */
+    bool            probe_sync_ready; /* probe_lock and probe_cond initialised */
 };
 
 /* The profile of model name on deployment ("local" for catalog models), or

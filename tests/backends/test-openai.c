@@ -257,6 +257,37 @@ static void test_sse_parser(void)
     backend_sse_free(&p);
 }
 
+/* Probes: a slow answer is a timeout, cancel stops a probe, and only
+ * remote backends can be probed. */
+static void test_probe(void)
+{
+    backend_probe_result pr;
+    mm_error err = { 0 };
+    size_t before = mockoai_request_count(mock);
+    CHECK_INT(backend_openai_probe(remote, 1000, NULL, &pr, &err), 0);
+    CHECK_INT(pr.http_status, 200);
+    CHECK_STR(pr.path, "models");
+    mockoai_request q = mockoai_request_get(mock, before);
+    CHECK_STR(q.path, "/v1/models");
+    CHECK_STR(q.authorization, "Bearer " KEY);
+    mockoai_request_free(&q);
+
+    mockoai_reply slow = { .mode = MOCKOAI_ANSWER, .text = "late", .delay_ms = 1500 };
+    mockoai_push(mock, &slow);
+    char expect[300];
+    snprintf(expect, sizeof expect, "no answer to GET %s/models within 200 ms",
+             mockoai_url(mock));
+    CHECK_INT(backend_openai_probe(remote, 200, NULL, &pr, &err), MM_ETIMEDOUT);
+    CHECK_STR(err.message, expect);
+    CHECK_INT(pr.http_status, 0);
+
+    atomic_bool cancel = true;
+    CHECK_INT(backend_openai_probe(remote, 1000, &cancel, &pr, &err), MM_ECANCELED);
+
+    backend not_remote = { .ops = &(backend_ops){ .kind = "test" }, .name = "x" };
+    CHECK_INT(backend_openai_probe(&not_remote, 1000, NULL, &pr, &err), MM_EINVAL);
+}
+
 int main(void)
 {
     mm_log_set_callback(capture_log, NULL);
@@ -276,6 +307,7 @@ int main(void)
     test_stream(1);
     test_errors();
     test_refused();
+    test_probe();
     test_sse_parser();
     backend_close(remote);
     mockoai_stop(mock);

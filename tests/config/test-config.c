@@ -170,6 +170,8 @@ static const layer_case cases[] = {
       "10", "86400", "1", "10", "86400", "1" },
     { "router.cooldown", "MODELMGR_ROUTER_COOLDOWN", "--router-cooldown",
       "5", "60", "1", "5", "60", "1" },
+    { "router.probe_interval", "MODELMGR_ROUTER_PROBE_INTERVAL", "--router-probe-interval",
+      "0", "86400", "15", "0", "86400", "15" },
     { "preload", "MODEL_PRELOAD", "--preload", "a, b", "c", "d,e", "a,b", "c", "d,e" },
     { "queue_size", "MODEL_QUEUE_SIZE", "--queue-size", "1", "0", "4096", "1", "0", "4096" },
     { "queue_timeout", "MODEL_QUEUE_TIMEOUT", "--queue-timeout", "5", "0", "3600", "5", "0", "3600" },

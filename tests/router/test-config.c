@@ -45,6 +45,7 @@ static void test_sections(void)
         "    weight: 2\n"
         "    timeout: 30\n"                           /* 20 */
         "    first_byte_timeout: 7\n"
+        "    probe_interval: 0\n"
         "  - name: lan\n"
         "    base_url: https://lan.example/v1\n"
         "    models: gpt-x\n",
@@ -78,6 +79,9 @@ static void test_sections(void)
     CHECK_INT(cfg->remotes[0].connect_timeout_s, 10);  /* default */
     CHECK_INT(cfg->remotes[0].first_byte_timeout_s, 7);
     CHECK_INT(cfg->remotes[1].first_byte_timeout_s, 0);
+    CHECK_INT(cfg->remotes[0].probe_interval_s, 0);
+    CHECK_INT(cfg->remotes[1].probe_interval_s, -1);   /* unset: router.probe_interval */
+    CHECK_INT(cfg->router_probe_interval_s, 30);       /* default */
     CHECK_INT(cfg->remotes[1].n_models, 1);            /* one name, not a list */
     CHECK(cfg->remotes[1].api_key_env == NULL);
     CHECK_NEAR(cfg->remotes[1].weight, 1.0, 1e-12);
