@@ -635,6 +635,57 @@ AVX2 void engine_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, const void *w, const void 
         out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
 }
 
+AVX2 void engine_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
+                                           float out[4])
+{
+    const engine_block_q6_k *x = w;
+    const engine_block_q8_k *y[4];
+    __m256 acc[4];
+    for (int t = 0; t < 4; t++) {
+        y[t] = (const engine_block_q8_k *)((const uint8_t *)a + t * stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m2 = _mm256_set1_epi8(0x03);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        __m256i sumi[4];
+        for (int t = 0; t < 4; t++)
+            sumi[t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+            const int8_t *sc = x[i].scales + 8 * h;
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i s = scale_pair(sc[2 * k], sc[2 * k + 1]);
+                for (int t = 0; t < 4; t++) {
+                    __m256i q8 = _mm256_loadu_si256((const __m256i *)(y[t][i].qs + 128 * h + 32 * k));
+                    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], q8),
+                                                   _mm256_maddubs_epi16(m32, q8));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p16, s));
+                }
+            }
+        }
+        float dx = f16_scalar(x[i].d);
+        for (int t = 0; t < 4; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dx), _mm256_cvtepi32_ps(sumi[t]),
+                                     acc[t]);
+    }
+    for (int t = 0; t < 4; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
 #else
 /* Not x86: nothing to build; keeps the translation unit non-empty. */
 typedef int engine_quant_avx2_unused;
