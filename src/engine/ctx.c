@@ -15,6 +15,7 @@
 #define CTX_DEFAULT_N_BATCH 512u
 #define CTX_MAX_N_CTX       (1u << 20)
 #define CTX_MAX_MATMULS     3    /* weights sharing one input in one pool call */
+#define CTX_TILE_BYTES      (16u << 10)   /* weight rows per matmul tile: half an L1 */
 
 /* Scratch sizes in floats (or bytes for act_q), shared by the allocator and
  * the memory estimate so the two cannot disagree. */
@@ -254,13 +255,35 @@ static void matmul_worker(void *arg, int ith, int nth)
         int64_t begin, end;
         engine_split_rows(M, ith, nth, &begin, &end);
         const uint8_t *w = (const uint8_t *)job->w->data;
-        /* Rows outer, tokens inner: one weight row serves every token of the
-         * batch while it is in L1. */
-        for (int64_t m = begin; m < end; m++) {
-            const void *row = w + (size_t)m * row_bytes;
-            float b = job->bias ? job->bias[m] : 0.0f;
-            for (uint32_t n = 0; n < t->n_tok; n++)
-                job->out[(size_t)n * M + m] = wt->vec_dot(K, row, t->act + n * t->act_row) + b;
+        /* Tiles of rows x 4 tokens: a block of rows small enough to stay in
+         * L1 serves every group of 4 tokens, and the x4 kernel loads and
+         * unpacks each weight row once per group, not once per token. */
+        int64_t rb = (int64_t)(CTX_TILE_BYTES / (row_bytes ? row_bytes : 1));
+        if (rb < 1)
+            rb = 1;
+        for (int64_t m0 = begin; m0 < end; m0 += rb) {
+            int64_t m1 = m0 + rb < end ? m0 + rb : end;
+            uint32_t n = 0;
+            if (wt->vec_dot_x4) {
+                for (; n + 4 <= t->n_tok; n += 4) {
+                    const uint8_t *act = t->act + n * t->act_row;
+                    for (int64_t m = m0; m < m1; m++) {
+                        float r[4];
+                        float b = job->bias ? job->bias[m] : 0.0f;
+                        wt->vec_dot_x4(K, w + (size_t)m * row_bytes, act, t->act_row, r);
+                        for (uint32_t u = 0; u < 4; u++)
+                            job->out[(size_t)(n + u) * M + m] = r[u] + b;
+                    }
+                }
+            }
+            for (; n < t->n_tok; n++) {
+                const uint8_t *act = t->act + n * t->act_row;
+                for (int64_t m = m0; m < m1; m++) {
+                    float b = job->bias ? job->bias[m] : 0.0f;
+                    job->out[(size_t)n * M + m] =
+                        wt->vec_dot(K, w + (size_t)m * row_bytes, act) + b;
+                }
+            }
         }
     }
 }

@@ -495,6 +495,197 @@ AVX2 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a
     return hsum_ps(acc);
 }
 
+/* ---- 4 tokens per weight row (engine_vec_dot_x4_fn) ----
+ * Each token keeps exactly the accumulators and the order of additions of
+ * the single-token kernel above, so out[t] is bit-identical to it; only the
+ * loads and the unpacking of the weights are shared. */
+
+AVX2 static void f16_x2(int64_t n, const void *w, const float *y0, const float *y1, float out[2])
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32) {
+        __m256 w0 = load_f16x8(w, i), w1 = load_f16x8(w, i + 8);
+        __m256 w2 = load_f16x8(w, i + 16), w3 = load_f16x8(w, i + 24);
+        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), a0);
+        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), b0);
+        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y0 + i + 8), a1);
+        b1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y1 + i + 8), b1);
+        a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y0 + i + 16), a2);
+        b2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y1 + i + 16), b2);
+        a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y0 + i + 24), a3);
+        b3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y1 + i + 24), b3);
+    }
+    out[0] = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    out[1] = hsum_ps(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
+}
+
+AVX2 void engine_vec_dot_x4_f16_f32_avx2(int64_t n, const void *w, const void *a, size_t stride,
+                                         float out[4])
+{
+    const uint8_t *act = a;
+    if (n % 32 != 0) {    /* tails: the single kernel's own order */
+        for (int t = 0; t < 4; t++)
+            out[t] = engine_vec_dot_f16_f32_avx2(n, w, act + t * stride);
+        return;
+    }
+    /* two tokens at a time: four tokens' 16 accumulators would spill */
+    f16_x2(n, w, (const float *)act, (const float *)(act + stride), out);
+    f16_x2(n, w, (const float *)(act + 2 * stride), (const float *)(act + 3 * stride), out + 2);
+}
+
+AVX2 void engine_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
+                                           float out[4])
+{
+    const engine_block_q8_0 *x = w;
+    const engine_block_q8_0 *y[4];
+    __m256 acc[4];
+    for (int t = 0; t < 4; t++) {
+        y[t] = (const engine_block_q8_0 *)((const uint8_t *)a + t * stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        float dx = f16_scalar(x[i].d);
+        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        __m256i ax = _mm256_sign_epi8(qx, qx);
+        for (int t = 0; t < 4; t++) {
+            __m256 d = _mm256_set1_ps(dx * f16_scalar(y[t][i].d));
+            __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[t][i].qs), qx);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
+AVX2 void engine_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
+                                           float out[4])
+{
+    const engine_block_q4_0 *x = w;
+    const engine_block_q8_0 *y[4];
+    __m256 acc[4];
+    for (int t = 0; t < 4; t++) {
+        y[t] = (const engine_block_q8_0 *)((const uint8_t *)a + t * stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i eight = _mm256_set1_epi8(8);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        float dx = f16_scalar(x[i].d);
+        __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), eight);
+        __m256i ax = _mm256_sign_epi8(qx, qx);
+        for (int t = 0; t < 4; t++) {
+            __m256 d = _mm256_set1_ps(dx * f16_scalar(y[t][i].d));
+            __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[t][i].qs), qx);
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
+            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
+AVX2 void engine_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
+                                           float out[4])
+{
+    const engine_block_q4_k *x = w;
+    const engine_block_q8_k *y[4];
+    __m256 acc[4];
+    __m128 acc_m[4];
+    for (int t = 0; t < 4; t++) {
+        y[t] = (const engine_block_q8_k *)((const uint8_t *)a + t * stride);
+        acc[t] = _mm256_setzero_ps();
+        acc_m[t] = _mm_setzero_ps();
+    }
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        uint8_t sc[8], m[8];
+        k_scales_unpack(x[i].scales, sc, m);
+        float dmin = f16_scalar(x[i].dmin), dx = f16_scalar(x[i].d);
+        __m256i sumi[4];
+        for (int t = 0; t < 4; t++) {
+            acc_m[t] = _mm_fmadd_ps(_mm_set1_ps(y[t][i].d * dmin),
+                                    _mm_cvtepi32_ps(k_mins_dot(m, (const void *)y[t][i].bsums)),
+                                    acc_m[t]);
+            sumi[t] = _mm256_setzero_si256();
+        }
+        for (int c = 0; c < 4; c++) {
+            __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
+            __m256i q4l = _mm256_and_si256(q4, low_mask);
+            __m256i q4h = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low_mask);
+            __m256i sl = _mm256_set1_epi16(sc[2 * c]), sh = _mm256_set1_epi16(sc[2 * c + 1]);
+            for (int t = 0; t < 4; t++) {
+                const int8_t *q8 = y[t][i].qs + 64 * c;
+                __m256i pl = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(q4l, _mm256_loadu_si256((const __m256i *)q8)), sl);
+                __m256i ph = _mm256_madd_epi16(
+                    _mm256_maddubs_epi16(q4h, _mm256_loadu_si256((const __m256i *)(q8 + 32))), sh);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
+            }
+        }
+        for (int t = 0; t < 4; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dx), _mm256_cvtepi32_ps(sumi[t]),
+                                     acc[t]);
+    }
+    for (int t = 0; t < 4; t++)
+        out[t] = hsum_ps(acc[t]) - hsum_ps128(acc_m[t]);
+}
+
+AVX2 void engine_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
+                                           float out[4])
+{
+    const engine_block_q6_k *x = w;
+    const engine_block_q8_k *y[4];
+    __m256 acc[4];
+    for (int t = 0; t < 4; t++) {
+        y[t] = (const engine_block_q8_k *)((const uint8_t *)a + t * stride);
+        acc[t] = _mm256_setzero_ps();
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m2 = _mm256_set1_epi8(0x03);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
+        __m256i sumi[4];
+        for (int t = 0; t < 4; t++)
+            sumi[t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+            const int8_t *sc = x[i].scales + 8 * h;
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i s = scale_pair(sc[2 * k], sc[2 * k + 1]);
+                for (int t = 0; t < 4; t++) {
+                    __m256i q8 = _mm256_loadu_si256((const __m256i *)(y[t][i].qs + 128 * h + 32 * k));
+                    __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], q8),
+                                                   _mm256_maddubs_epi16(m32, q8));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p16, s));
+                }
+            }
+        }
+        float dx = f16_scalar(x[i].d);
+        for (int t = 0; t < 4; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(y[t][i].d * dx), _mm256_cvtepi32_ps(sumi[t]),
+                                     acc[t]);
+    }
+    for (int t = 0; t < 4; t++)
+        out[t] = hsum_ps(acc[t]);
+}
+
 #else
 /* Not x86: nothing to build; keeps the translation unit non-empty. */
 typedef int engine_quant_avx2_unused;
