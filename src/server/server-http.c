@@ -228,6 +228,25 @@ int server_find_model(server_call *call, const char *name, server_model *out, mm
     return rc;
 }
 
+int server_prepare_generation(server_call *call, server_api api, server_request *rq,
+                              server_model *model, int *reply)
+{
+    server_fault f;
+    if (server_request_parse(api, call->body, call->body_len, rq, &f) < 0) {
+        *reply = server_reply_fault(call, &f);
+        return -1;
+    }
+    mm_error err = { 0 };
+    int rc = server_find_model(call, rq->model, model, &err);
+    if (rc != 0) {
+        server_request_clear(rq);
+        server_fault_from_error(&f, rc, err.message);
+        *reply = server_reply_fault(call, &f);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- answers ---- */
 
 void server_add_headers(server_call *call, struct MHD_Response *resp)

@@ -116,23 +116,17 @@ static const server_framing ollama_framing = {
 static int generate(server_call *call, server_api api)
 {
     server_request rq;
-    server_fault f;
-    if (server_request_parse(api, call->body, call->body_len, &rq, &f) < 0)
-        return server_reply_fault(call, &f);
     server_model model;
-    mm_error err = { 0 };
-    int rc = server_find_model(call, rq.model, &model, &err);
-    if (rc != 0) {
-        server_request_clear(&rq);
-        server_fault_from_error(&f, rc, err.message);
-        return server_reply_fault(call, &f);
-    }
+    int reply;
+    if (server_prepare_generation(call, api, &rq, &model, &reply) < 0)
+        return reply;
     /* An empty prompt asks only to load the model: nothing is generated. */
     bool load_only = api == SERVER_API_OLLAMA_CHAT ? rq.n_messages == 0 : rq.prompt[0] == '\0';
     if (load_only)
         rq.max_tokens = 0;
     server_gen *g = server_gen_new(call, &rq, &model, "ollama-", &ollama_framing);
     if (!g) {
+        server_fault f;
         server_fault_set(&f, 500, "server_error", NULL, NULL, "out of memory");
         return server_reply_fault(call, &f);
     }

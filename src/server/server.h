@@ -225,6 +225,13 @@ const server_service *server_svc(const server_call *call);
 const server_service *server_get_service(server *srv);
 /* Ollama names may carry ":latest"; find_model with that fallback. */
 int server_find_model(server_call *call, const char *name, server_model *out, mm_error *err);
+/* The first step of every generation endpoint: parse call's body as api
+ * asks and find the model it names. Returns 0 with *rq (clear it with
+ * server_request_clear) and *model filled; otherwise the fault has already
+ * been answered, *reply holds that answer's result and nothing needs
+ * clearing. */
+int server_prepare_generation(server_call *call, server_api api, server_request *rq,
+                              server_model *model, int *reply);
 
 /* CLOCK_MONOTONIC in nanoseconds (Ollama reports durations in ns). */
 int64_t server_now_ns(void);
