@@ -181,14 +181,8 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
         o.progress = bridge;
         o.progress_user = &pb;
     }
-    if (cfg) {
-        o.endpoint = cfg->hf_endpoint;
-        o.token = cfg->hf_token;
-        o.cache_dir = cfg->hf_cache;
-        o.offline = cfg->offline;
-        if (cfg->download_parallel > 0)
-            o.parallel_parts = cfg->download_parallel;
-    }
+    if (cfg)
+        hub_options_from_config(&o, cfg);
     hub *h = NULL;
     hub_result *res = NULL;
     hub_lock *lock = NULL;

@@ -13,12 +13,8 @@ int hub_open_config(const mm_config *cfg, hub **out, mm_error *err)
 {
     hub_options o;
     hub_options_init(&o);
-    if (cfg) {
-        o.endpoint = cfg->hf_endpoint;
-        o.token = cfg->hf_token;
-        o.cache_dir = cfg->hf_cache;
-        o.offline = cfg->offline;
-    }
+    if (cfg)
+        hub_options_from_config(&o, cfg);
     return hub_open(&o, out, err);
 }
 

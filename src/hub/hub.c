@@ -317,3 +317,16 @@ int hub_clone(const hub *h, hub **out, mm_error *err)
     return rc;
 }
 
+
+void hub_options_from_config(hub_options *o, const mm_config *cfg)
+{
+    o->endpoint = cfg->hf_endpoint;
+    o->token = cfg->hf_token;
+    /* Set empty on purpose: the config already chose "no token". */
+    if (!o->token && mm_config_origin(cfg, "hf_token") != MM_ORIGIN_DEFAULT)
+        o->token = "";
+    o->cache_dir = cfg->hf_cache;
+    o->offline = cfg->offline;
+    if (cfg->download_parallel > 0)
+        o->parallel_parts = cfg->download_parallel;
+}

@@ -213,6 +213,11 @@ int  hub_lock_remove(const char *lock_path, const char *repo, const char *commit
 int  hub_lock_dir_acquire(const char *path, int *dfd, mm_error *err);
 void hub_lock_dir_release(int dfd);
 
+/* Fill o's endpoint, token, cache, offline and download_parallel from cfg.
+ * cfg has already resolved the token (HF_TOKEN, else the token file); a
+ * token set empty on purpose (hf_token: "" in config.yaml) stays "no token"
+ * instead of falling back to the environment. */
+void hub_options_from_config(hub_options *o, const mm_config *cfg);
 /* A hub from cfg's hf_endpoint, hf_token, hf_cache and offline (NULL: the
  * environment); hub-verify.c. Caller owns *out (hub_close). */
 int  hub_open_config(const mm_config *cfg, hub **out, mm_error *err);

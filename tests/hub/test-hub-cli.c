@@ -93,6 +93,31 @@ int main(void)
     CHECK_CONTAINS(text, "\"result\":\"cached\"");
     free(text);
 
+    /* The token file at $HF_HOME/token is used, unless config.yaml sets
+     * hf_token: "" on purpose: then the pull is anonymous. */
+    mockhub_repo_add(fx.mh, "org/gated", MOCKHUB_GATED);
+    mockhub_file_add(fx.mh, "org/gated", "g.gguf", 500, 7, true);
+    mockhub_tag_add(fx.mh, "org/gated", "v1", "main");
+    snprintf(path, sizeof path, "%s/home/token", fx.tmp);
+    mmtest_write_file(path, FX_TOKEN "\n");
+    const char *gated[] = { "pull", "org/gated", "g.gguf", "--revision", "v1", "--quiet", NULL };
+    CHECK_INT(pull(&fx, gated, &out, &err), 0);
+    CHECK_CONTAINS(out, "downloaded org/gated/g.gguf");
+    free(out);
+    free(err);
+    char conf[4300];
+    snprintf(conf, sizeof conf, "%s/conf/no-token.yaml", fx.tmp);
+    mmtest_write_file(conf, "hf_token: \"\"\n");
+    const char *anonymous[] = { "pull", "org/gated", "g.gguf", "--revision", "v1", "--quiet",
+                                "--config", conf, NULL };
+    mockhub_file_add(fx.mh, "org/gated", "h.gguf", 500, 8, true);
+    anonymous[2] = "h.gguf";
+    CHECK_INT(pull(&fx, anonymous, &out, &err), 1);
+    CHECK_CONTAINS(err, "HF_TOKEN");
+    CHECK(err && !strstr(err, FX_TOKEN));
+    free(out);
+    free(err);
+
     const char *bad[] = { "pull", "--bogus", NULL };
     CHECK_INT(pull(&fx, bad, &out, &err), 2);
     CHECK_CONTAINS(err, "unknown option '--bogus'");
