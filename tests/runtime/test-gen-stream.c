@@ -93,22 +93,8 @@ static char *tmp;
 
 static mm_config *make_config(void)
 {
-    char dir[1100], file[1100], cache[1100], home[1100], cfg_path[1100];
-    snprintf(dir, sizeof dir, "models_dir=%s/models", tmp);
-    snprintf(file, sizeof file, "models_file=%s/models.txt", tmp);
-    snprintf(cache, sizeof cache, "hf_cache=%s/hub", tmp);
-    snprintf(home, sizeof home, "HOME=%s", tmp);
-    snprintf(cfg_path, sizeof cfg_path, "%s/empty.yaml", tmp);
-    mmtest_write_file(cfg_path, "# empty\n");
-    const char *env[] = { home, NULL };
-    const char *flags[] = { dir, file, cache, "threads=1", "pool_size=1",
-                            "default_model=synth", "vosk_model_path=", NULL };
-    mm_config_sources src = { .config_path = cfg_path, .env = env, .flags = flags };
-    mm_config *cfg = NULL;
-    mm_error err = { 0 };
-    if (mm_config_load(&src, &cfg, &err) != 0)
-        fprintf(stderr, "config: %s\n", err.message);
-    return cfg;
+    const char *extra[] = { "default_model=synth", NULL };
+    return mmtest_config(tmp, extra);
 }
 
 /* Prompt tokens counted by the tokenizer directly (BOS included). */

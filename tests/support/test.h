@@ -67,4 +67,12 @@ char *mmtest_shared_path(const char *rel);
 int mmtest_run_cli(const char *const *argv, const char *const *env,
                    char **out, char **err_out);
 
+/* A configuration isolated in dir: models_dir dir/models, models_file
+ * dir/models.txt, hf_cache dir/hub, HOME dir, an empty config file, one
+ * thread, a pool of one, no Vosk path; extra "key=value" flags (NULL or
+ * NULL-terminated) are applied after those. Prints the error and returns
+ * NULL when loading fails; caller frees with mm_config_free. */
+struct mm_config;
+struct mm_config *mmtest_config(const char *dir, const char *const *extra_flags);
+
 #endif /* MM_TEST_H */
