@@ -42,6 +42,16 @@ static void test_redaction(void)
     mm_error_set(&err, MM_EAUTH, "refused hf_secretTOKENvalue9876");
     CHECK_STR(err.message, "refused hf_***9876");
 
+    /* Many secrets (a router with many remotes, a reloaded config): every
+     * one stays redacted, the first as well as the last. */
+    for (int i = 0; i < 100; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "sk-many%04dsecret", i);
+        CHECK_INT(mm_log_add_secret(key), 0);
+    }
+    mm_error_set(&err, MM_EAUTH, "keys sk-many0000secret sk-many0099secret");
+    CHECK_STR(err.message, "keys sk-***cret sk-***cret");
+
     captured[0] = '\0';
     mm_log_set_level(MM_LOG_LEVEL_WARN);
     MM_LOG_INFO("dropped");
