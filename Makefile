@@ -2,12 +2,14 @@
 #   make run   - install what is missing, build (Release), start modelmgr serve
 #   make test  - install what is missing, build with -Werror, run the test suite
 #   make fuzz  - build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
+#   make check-reliability - ASan+UBSan suite, valgrind on the unit tests,
+#                each fuzzer for FUZZ_SECONDS (docs/RELIABILITY.md)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES ?= $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 
-.PHONY: all deps build run test test-asan fuzz bench clean
+.PHONY: all deps build run test test-asan fuzz bench check-reliability clean
 
 all: build
 
@@ -36,6 +38,18 @@ fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz-seeds $(addprefix fuzz-,$(FUZZ_HARNESSES))
 	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+# The long checks of docs/RELIABILITY.md; the short parts (fault injection,
+# fuzz replays) already run in make test. Each step prints its own summary.
+check-reliability: FUZZ_SECONDS = 30
+check-reliability:
+	@sh scripts/setup-deps.sh reliability
+	@$(MAKE) --no-print-directory test-asan
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_WERROR=ON >/dev/null
+	@cmake --build build-test -j $(JOBS)
+	@sh scripts/valgrind-unit.sh build-test unit
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	@echo "check-reliability: all steps passed"
 
 bench: build
 	@for b in build/bench-*; do [ -x "$$b" ] && "$$b"; done

@@ -129,7 +129,8 @@ static int refuse_if_set(const cJSON *obj, const char *name, const char *why, se
 static int parse_model(const cJSON *root, bool required, server_request *rq, server_fault *f)
 {
     char *model = NULL;
-    int rc = get_string(root, "model", "model", SERVER_MODEL_NAME_MAX, &model, f);
+    /* the id must fit server_model.id with its terminating NUL */
+    int rc = get_string(root, "model", "model", SERVER_MODEL_NAME_MAX - 1, &model, f);
     if (rc < 0)
         return -1;
     if (model && (model[0] == '\0' || strcmp(model, "auto") == 0)) {

@@ -68,7 +68,8 @@ typedef struct server_message {
 typedef struct server_request {
     server_api      api;
     char           *model;        /* as requested; NULL: the default ("auto", absent) */
-    server_message *messages;     /* chat APIs: at least one */
+    server_message *messages;     /* chat APIs: at least one (Ollama chat: none
+                                     means "load the model") */
     size_t          n_messages;
     char           *prompt;       /* completion APIs; never NULL there */
     char           *system;       /* Ollama generate `system`, or NULL */

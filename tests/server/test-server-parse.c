@@ -131,6 +131,22 @@ static void test_refusals(void)
     refused(C, "{\"messages\":{}}", "messages", "array");
     refused(C, "{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model",
             "string");
+    {   /* a model id must fit the 128-byte id with its NUL (found by fuzz-request) */
+        char body[512], name[SERVER_MODEL_NAME_MAX + 1];
+        memset(name, 'm', SERVER_MODEL_NAME_MAX);
+        name[SERVER_MODEL_NAME_MAX] = '\0';
+        snprintf(body, sizeof body, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"x\"}]}", name);
+        refused(C, body, "model", "longer than 127 bytes");
+        name[SERVER_MODEL_NAME_MAX - 1] = '\0';
+        snprintf(body, sizeof body, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"x\"}]}", name);
+        server_request rq;
+        server_fault f;
+        CHECK_INT(parse(C, body, &rq, &f), 0);
+        CHECK_INT((int)strlen(rq.model), SERVER_MODEL_NAME_MAX - 1);
+        server_request_clear(&rq);
+    }
     refused(C, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", "messages[0].role",
             "wizard");
     refused(C, "{\"messages\":[{\"role\":\"user\"}]}", "messages[0].content", "required");
