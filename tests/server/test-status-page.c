@@ -22,9 +22,10 @@
 #include <unistd.h>
 
 #define CHROME_TIMEOUT_S 120
-#define ASK_QUERY "?ask=hello&temperature=0&max_tokens=8&model=tiny"
-#define ASK_BODY "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]," \
-                 "\"temperature\":0,\"max_tokens\":8}"
+/* The question is markup: the page must show it as text. */
+#define ASK_QUERY "?ask=%3Cb%3Ehello%3C%2Fb%3E&temperature=0&max_tokens=8&model=tiny"
+#define ASK_BODY "{\"model\":\"tiny\",\"messages\":[{\"role\":\"user\"," \
+                 "\"content\":\"<b>hello</b>\"}],\"temperature\":0,\"max_tokens\":8}"
 
 static char *tmp;
 
@@ -279,7 +280,7 @@ static char *read_all(const char *path)
 static void check_page_in_browser(stack *s, const char *chrome)
 {
     char url[600], dom_path[PATH_MAX];
-    snprintf(url, sizeof url, "%s/" ASK_QUERY, server_url(s->srv));
+    snprintf(url, sizeof url, "%s/%s", server_url(s->srv), ASK_QUERY);
     snprintf(dom_path, sizeof dom_path, "%s/dom.html", tmp);
     /* Virtual time runs the page's polls and the streamed answer quickly. */
     static const char *const dump[] = { "--virtual-time-budget=20000", "--dump-dom", NULL };
@@ -290,7 +291,8 @@ static void check_page_in_browser(stack *s, const char *chrome)
         return;
     CHECK_CONTAINS(dom, "<td class=\"model-name\">tiny</td>");
     CHECK_CONTAINS(dom, "<option value=\"tiny\">tiny</option>");
-    CHECK_CONTAINS(dom, "class=\"msg user\">hello</div>");
+    CHECK_CONTAINS(dom, "class=\"msg user\">&lt;b&gt;hello&lt;/b&gt;</div>");
+    CHECK(strstr(dom, "<b>hello</b>") == NULL);
     CHECK_CONTAINS(dom, "data-ask=\"done\"");
     const char *open = strstr(dom, "<pre id=\"ask-result\" hidden=\"\">");
     CHECK(open != NULL);
