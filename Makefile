@@ -2,12 +2,16 @@
 #   make run   - install what is missing, build (Release), start modelmgr serve
 #   make test  - install what is missing, build with -Werror, run the test suite
 #   make fuzz  - build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
+#   make soak  - bench/load against modelmgr serve for SOAK_MINUTES (RSS and error bound)
+#   make check-reliability - test-asan, fuzz and soak
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
+SOAK_MINUTES ?= 10
+SOAK_CLIENTS ?= 8
 FUZZ_HARNESSES ?= $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 
-.PHONY: all deps build run test test-asan fuzz bench clean
+.PHONY: all deps build run test test-asan fuzz bench soak check-reliability clean
 
 all: build
 
@@ -38,6 +42,11 @@ fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz-seeds $(addprefix fuzz-,$(FUZZ_HARNESSES))
 	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+soak: build
+	./build/bench-load --soak $(SOAK_MINUTES) --clients $(SOAK_CLIENTS)
+
+check-reliability: test-asan fuzz soak
 
 bench: build
 	@for b in build/bench-*; do [ -x "$$b" ] && "$$b"; done
