@@ -103,6 +103,8 @@ static bool manager_health(mm_manager *mgr, cJSON *services)
         cJSON_AddNumberToObject(m, "queued", r->queued);
         cJSON_AddNumberToObject(m, "requests", (double)r->requests);
         cJSON_AddNumberToObject(m, "failures", (double)r->failures);
+        cJSON_AddNumberToObject(m, "last_used_s", (double)r->last_used_s);
+        cJSON_AddNumberToObject(m, "bytes", (double)r->bytes);
         if (r->last_error[0])
             cJSON_AddStringToObject(m, "last_error", r->last_error);
     }

@@ -87,7 +87,8 @@ static const route routes[] = {
     { "GET", "/api/health", server_h_health, "health", true, false },
     { "GET", "/api/health/detailed", server_h_health_detailed, "health_detailed", false, false },
     { "GET", "/metrics", server_h_metrics, "metrics", false, false },
-    { "GET", "/", server_h_ollama_root, "root", false, true },
+    /* Open: the status page holds no data; the Ollama text checks the key. */
+    { "GET", "/", server_h_root, "root", true, true },
     { "GET", "/api/version", server_h_ollama_version, "ollama_version", false, true },
     { "GET", "/api/tags", server_h_ollama_tags, "ollama_tags", false, true },
     { "GET", "/api/ps", server_h_ollama_ps, "ollama_ps", false, true },
@@ -263,7 +264,7 @@ void server_add_headers(server_call *call, struct MHD_Response *resp)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
-static int queue(server_call *call, int status, struct MHD_Response *resp)
+int server_queue_response(server_call *call, int status, struct MHD_Response *resp)
 {
     if (!resp)
         return MHD_NO;
@@ -293,7 +294,7 @@ int server_reply_text(server_call *call, int status, const char *content_type, c
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    return queue(call, status, resp);
+    return server_queue_response(call, status, resp);
 }
 
 int server_reply_json(server_call *call, int status, cJSON *body)
@@ -308,7 +309,7 @@ int server_reply_json(server_call *call, int status, cJSON *body)
             sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
         if (resp)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        return queue(call, 500, resp);
+        return server_queue_response(call, 500, resp);
     }
     size_t len = strlen(text);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -317,7 +318,7 @@ int server_reply_json(server_call *call, int status, cJSON *body)
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return queue(call, status, resp);
+    return server_queue_response(call, status, resp);
 }
 
 int server_reply_fault(server_call *call, const server_fault *f)
@@ -408,7 +409,7 @@ static const route *find_route(const char *url, const char *method, const route 
     return NULL;
 }
 
-static bool authorized(server_call *call)
+bool server_authorized(server_call *call)
 {
     const char *key = call->srv->api_key;
     if (!key)
@@ -423,6 +424,15 @@ static bool authorized(server_call *call)
     return key_equal(given, strlen(given), key);
 }
 
+int server_reply_unauthorized(server_call *call)
+{
+    server_fault f;
+    server_fault_set(&f, 401, "invalid_request_error", "invalid_api_key", NULL,
+                     "missing or invalid API key: send the header "
+                     "'Authorization: Bearer <key>' with the server's api_key");
+    return server_reply_fault(call, &f);
+}
+
 static int answer_options(server_call *call)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -434,7 +444,7 @@ static int answer_options(server_call *call)
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                             want && strlen(want) < 1024 ? want : "Authorization, Content-Type");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-    return queue(call, 204, resp);
+    return server_queue_response(call, 204, resp);
 }
 
 static int dispatch(req_state *st)
@@ -464,12 +474,8 @@ static int dispatch(req_state *st)
     }
     call->route = r->label;
     call->ollama = r->ollama;
-    if (!r->open && !authorized(call)) {
-        server_fault_set(&f, 401, "invalid_request_error", "invalid_api_key", NULL,
-                         "missing or invalid API key: send the header "
-                         "'Authorization: Bearer <key>' with the server's api_key");
-        return server_reply_fault(call, &f);
-    }
+    if (!r->open && !server_authorized(call))
+        return server_reply_unauthorized(call);
     if (st->too_large) {
         server_fault_set(&f, 413, "invalid_request_error", "request_too_large", NULL,
                          "request body is larger than the limit of %zu bytes (config key "

@@ -218,6 +218,13 @@ int server_reply_json(server_call *call, int status, struct cJSON *body);
 int server_reply_fault(server_call *call, const server_fault *f);
 int server_reply_text(server_call *call, int status, const char *content_type,
                       const char *text);
+/* Queue resp (taken: destroyed here) with the headers every answer carries. */
+struct MHD_Response;
+int server_queue_response(server_call *call, int status, struct MHD_Response *resp);
+/* Whether call carries the server's API key (true when none is set), and
+ * the 401 answer when it does not. */
+bool server_authorized(server_call *call);
+int server_reply_unauthorized(server_call *call);
 /* A fault from an mm_error code as the HTTP layer maps it (ENOTFOUND 404
  * model_not_found, EBUSY 503, EUNSUPPORTED 501, EINVAL/ELIMIT 400, else 500). */
 void server_fault_from_error(server_fault *f, int code, const char *message);
@@ -279,7 +286,6 @@ bool server_gen_admit(server *srv, server_gen *g);
 void server_gen_release(server *srv, server_gen *g);
 /* Headers every answer carries: x-request-id, CORS for local origins,
  * Connection: close once the server is stopping. */
-struct MHD_Response;
 void server_add_headers(server_call *call, struct MHD_Response *resp);
 
 /* Run g (taken: freed by this call) for call: a 429 when too many run
@@ -296,6 +302,7 @@ int server_h_chat(server_call *call);
 int server_h_completions(server_call *call);
 int server_h_models(server_call *call);
 int server_h_model(server_call *call);
+int server_h_root(server_call *call);          /* server-page.c */
 int server_h_ollama_root(server_call *call);
 int server_h_ollama_version(server_call *call);
 int server_h_ollama_tags(server_call *call);
