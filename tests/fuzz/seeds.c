@@ -1,6 +1,7 @@
 /* seeds.c - the seed corpus of each harness, generated rather than committed:
  * GGUF files made with the project's writer and model synthesizer, and
- * sample models.txt, config.yaml, parser, request, SSE and template inputs. Shared by the fuzz-seeds
+ * sample models.txt, config.yaml, parser, request, SSE, template and Hub
+ * answer inputs. Shared by the fuzz-seeds
  * tool (writes them for libFuzzer) and the replay test (feeds them in
  * memory). */
 #include "fuzz.h"
@@ -124,6 +125,21 @@ static const text_seed template_seeds[] = {
                   "{% endfor %}{{ messages | selectattr('role', 'equalto', 'user') | map(attribute="
                   "'content') | join(', ') }}{{ 'x' if none is none else 'y' }}{{ range(3) | list | "
                   "length }}{{ strftime_now('%Y-%m-%d') }}{% raw %}{{ raw }}{% endraw %}" },
+};
+
+/* Hub answers: '0' + a tree API page, '1' + a file name. */
+static const text_seed hub_seeds[] = {
+    { "tree", "0[{\"type\":\"file\",\"oid\":\"a1\",\"size\":1234,\"path\":\"config.json\"},"
+              "{\"type\":\"directory\",\"oid\":\"b2\",\"size\":0,\"path\":\"sub\"},"
+              "{\"type\":\"file\",\"oid\":\"c3\",\"size\":4521000,\"path\":\"sub/m-Q4_K_M.gguf\","
+              "\"lfs\":{\"oid\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
+              "\"size\":4521000,\"pointerSize\":134}}]" },
+    { "tree-evil", "0[{\"type\":\"file\",\"size\":1,\"path\":\"../../etc/passwd\"}]" },
+    { "tree-abs", "0[{\"type\":\"file\",\"size\":1,\"path\":\"/etc/passwd\"}]" },
+    { "tree-neg", "0[{\"type\":\"file\",\"size\":-5,\"path\":\"a\"}]" },
+    { "name", "1models/sub/file-00001-of-00002.gguf" },
+    { "name-dots", "1a/./b/../c" },
+    { "name-ctl", "1a\tb\nc" },
 };
 
 /* Tokenizer inputs: a selector byte (vocabulary index in the low nibble,
@@ -266,6 +282,8 @@ int fuzz_seeds(const char *harness, fuzz_emit_fn emit, void *user)
         return emit_tok(emit, user);
     if (strcmp(harness, "parse") == 0)
         return emit_texts(parse_seeds, MM_ARRAY_LEN(parse_seeds), emit, user);
+    if (strcmp(harness, "hub") == 0)
+        return emit_texts(hub_seeds, MM_ARRAY_LEN(hub_seeds), emit, user);
     if (strcmp(harness, "request") == 0)
         return emit_texts(request_seeds, MM_ARRAY_LEN(request_seeds), emit, user);
     if (strcmp(harness, "sse") == 0)
