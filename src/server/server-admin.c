@@ -200,10 +200,16 @@ int server_admin_check_pull(const mm_config *cfg, server_pull_spec *sp, server_f
     if (sp->filename[0] && !hub_valid_filename(sp->filename))
         return server_fault_set(f, 400, "invalid_request_error", NULL, "filename",
                                 "'%s' is not a file path inside a repository", sp->filename);
+    const char *given = sp->revision[0] ? sp->revision : "main";
+    if (strcmp(given, "main") == 0 || strcmp(given, "latest") == 0)
+        /* Refused without asking the hub (the hub's own wording). */
+        return server_fault_set(f, 400, "invalid_request_error", "revision_not_pinned",
+                                "revision", "Revision must be explicitly pinned: pass a "
+                                "commit hash or tag (got '%s')", given);
     hub *h = NULL;
     mm_error err = { 0 };
     if (hub_open_config(cfg, &h, &err) != 0)
-        return 0;
+        return 0;   /* the job's pull reports what is wrong */
     const char *rev_out = NULL;
     int rc = hub_pin_revision(h, repo, sp->revision[0] ? sp->revision : NULL, false, &rev_out,
                               &err);

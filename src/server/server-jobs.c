@@ -169,6 +169,14 @@ static void run_job(server_jobs *jobs, job *j, mm_pull_file *files)
             MM_LOG_WARN("pull job %s: the catalog was not refreshed: %s", j->info.id,
                         rerr.message);
     }
+    /* Logged before the job is marked finished: after that its slot may be
+     * reused by a new submission. */
+    if (rc == 0)
+        MM_LOG_INFO("pull job %s: %s at %s done (%zu file%s)", j->info.id, sp->repo,
+                    sp->revision, n, n == 1 ? "" : "s");
+    else
+        MM_LOG_WARN("pull job %s: %s at %s failed: %s", j->info.id, sp->repo, sp->revision,
+                    err.message);
     pthread_mutex_lock(&jobs->mu);
     record_files(j, files, n);
     j->info.state = rc == 0 ? SERVER_JOB_DONE : SERVER_JOB_FAILED;
@@ -178,12 +186,6 @@ static void run_job(server_jobs *jobs, job *j, mm_pull_file *files)
     j->info.finished_s = mm_wall_ms() / 1000;
     touch(jobs, j);
     pthread_mutex_unlock(&jobs->mu);
-    if (rc == 0)
-        MM_LOG_INFO("pull job %s: %s at %s done (%zu file%s)", j->info.id, sp->repo,
-                    sp->revision, n, n == 1 ? "" : "s");
-    else
-        MM_LOG_WARN("pull job %s: %s at %s failed: %s", j->info.id, sp->repo, sp->revision,
-                    err.message);
 }
 
 static void *worker_main(void *arg)

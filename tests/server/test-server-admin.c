@@ -119,6 +119,12 @@ static void test_pinning(void)
                       &r), 400);
     fx_check_openai_error(&r, 400, "invalid_request_error", "revision_not_pinned", PIN_MAIN);
     httpc_result_free(&r);
+    CHECK_INT(fx_post(srv, "/api/models/pull", "{\"repo\":\"" REPO "\",\"revision\":\"latest\"}",
+                      &r), 400);
+    fx_check_openai_error(&r, 400, "invalid_request_error", "revision_not_pinned",
+                          "Revision must be explicitly pinned: pass a commit hash or tag "
+                          "(got 'latest')");
+    httpc_result_free(&r);
     /* A branch other than main: the hub says it is not a tag. */
     CHECK_INT(fx_post(srv, "/api/models/pull", "{\"repo\":\"" REPO "\",\"revision\":\"dev\"}",
                       &r), 400);
@@ -172,6 +178,24 @@ static void test_pull_job(void)
     cJSON *m = find_model(NULL, REPO);
     CHECK(m != NULL);
     cJSON_Delete(m);
+    free(id);
+}
+
+/* include patterns pick files of a whole-repo pull: only README.md here. */
+static void test_patterns(void)
+{
+    char *id = submit("{\"repo\":\"" REPO "\",\"revision\":\"v1\",\"include\":[\"*.md\"],"
+                      "\"exclude\":\"*.gguf\"}", 202);
+    CHECK(id != NULL);
+    if (!id)
+        return;
+    cJSON *j = wait_job(id, NULL);
+    CHECK_STR(fx_str(j, "state"), "done");
+    cJSON *files = cJSON_GetObjectItem(j, "files");
+    CHECK_INT(cJSON_GetArraySize(files), 1);
+    CHECK_STR(fx_str(cJSON_GetArrayItem(files, 0), "name"), "README.md");
+    CHECK_NEAR(fx_num(j, "bytes_total"), 100, 0);
+    cJSON_Delete(j);
     free(id);
 }
 
@@ -402,6 +426,22 @@ static void test_auth(const mm_config *cfg, mm_catalog *cat, mm_manager *mgr,
     CHECK_INT(httpc_request("GET", url, NULL, auth, &r), 200);
     httpc_result_free(&r);
     server_stop(keyed, 1000);
+
+    /* Without an admin context (no configuration) the admin API says so. */
+    server_options bare = { .host = "127.0.0.1", .port = 0 };
+    server *plain = NULL;
+    CHECK_INT(server_start(&bare, svc, &plain, NULL), 0);
+    if (!plain)
+        return;
+    snprintf(url, sizeof url, "%s/api/models", server_url(plain));
+    CHECK_INT(httpc_request("GET", url, NULL, NULL, &r), 501);
+    fx_check_openai_error(&r, 501, "not_supported_error", "not_implemented", "admin API");
+    httpc_result_free(&r);
+    snprintf(url, sizeof url, "%s/api/pull", server_url(plain));
+    CHECK_INT(httpc_request("POST", url, "{}", fx_json_headers, &r), 501);
+    fx_check_ollama_error(&r, 501, "pulling is not available");
+    httpc_result_free(&r);
+    server_stop(plain, 1000);
 }
 
 int main(void)
@@ -447,6 +487,7 @@ int main(void)
         test_catalog_listing();
         test_pinning();
         test_pull_job();
+        test_patterns();
         test_failed_job();
         test_load_unload();
         test_ollama_pull();
