@@ -444,6 +444,74 @@ static void test_auth(const mm_config *cfg, mm_catalog *cat, mm_manager *mgr,
     server_stop(plain, 1000);
 }
 
+/* The job table is bounded: with every slot queued or running, a pull is a
+ * 503. The hub answers this repo slowly, so the jobs stay busy; stopping
+ * the server fails the queued ones and waits only for the two running. */
+static void test_job_limit(void)
+{
+    mockhub_fault slow = { .where = MOCKHUB_AT_HUB, .path_contains = "org/slow",
+                           .delay_ms = 1500 };
+    mockhub_fault_add(hub, &slow);
+    const char *body = "{\"repo\":\"org/slow\",\"revision\":"
+                       "\"0123456789abcdef0123456789abcdef01234567\"}";
+    /* Finished jobs give their slots up: fill every slot with a slow one. */
+    for (int i = 0; i < SERVER_JOBS_MAX; i++)
+        free(submit(body, 202));
+    httpc_result r;
+    CHECK_INT(fx_post(srv, "/api/models/pull", body, &r), 503);
+    fx_check_openai_error(&r, 503, "service_unavailable_error", "too_many_jobs",
+                          "pull jobs are queued or running already");
+    httpc_result_free(&r);
+    cJSON *all = get_json("/api/jobs", 200);
+    CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(all, "data")), SERVER_JOBS_MAX);
+    cJSON_Delete(all);
+}
+
+/* A model over the memory budget: the load is a 507 with the budget message. */
+static void test_over_budget(void)
+{
+    char *dir2 = mmtest_tmpdir();
+    char *models = mm_path_join(dir2, "models");
+    mm_mkdirs(models, NULL);
+    char *big = mm_path_join(models, "big.gguf");
+    mmtest_synth_params p;
+    mmtest_synth_default_params(&p);
+    p.n_embd = 256;          /* about 5 MiB of F32 weights: over a 1 MiB budget */
+    p.n_ff = 512;
+    CHECK_INT(mmtest_synth_model(&p, big), 0);
+    const char *flags[] = { "memory_budget=1M", NULL };
+    mm_config *cfg = mmtest_config(dir2, flags);
+    mm_catalog *cat = NULL;
+    mm_manager *mgr = NULL;
+    server_service svc = { 0 };
+    server *small = NULL;
+    if (cfg && mm_catalog_open(cfg, &cat, NULL) == 0 && mm_manager_open(cfg, &mgr, NULL) == 0 &&
+        server_catalog_service_new(cat, mgr, &svc, NULL) == 0) {
+        server_options opts = { .host = "127.0.0.1", .port = 0,
+                                .admin = { .cfg = cfg, .cat = cat, .mgr = mgr } };
+        CHECK_INT(server_start(&opts, &svc, &small, NULL), 0);
+    }
+    CHECK(small != NULL);
+    if (small) {
+        char url[512];
+        snprintf(url, sizeof url, "%s/api/models/big/load", server_url(small));
+        httpc_result r;
+        CHECK_INT(httpc_request("POST", url, "", NULL, &r), 507);
+        fx_check_openai_error(&r, 507, "insufficient_storage_error", "memory_budget_exceeded",
+                              "memory budget");
+        httpc_result_free(&r);
+        server_stop(small, 1000);
+    }
+    server_catalog_service_free(&svc);
+    mm_manager_close(mgr);
+    mm_catalog_close(cat);
+    mm_config_free(cfg);
+    free(big);
+    free(models);
+    mmtest_rmtree(dir2);
+    free(dir2);
+}
+
 int main(void)
 {
     tmp = mmtest_tmpdir();
@@ -494,6 +562,8 @@ int main(void)
         test_keep_alive();
         test_bad_bodies();
         test_auth(cfg, cat, mgr, &svc);
+        test_over_budget();
+        test_job_limit();
         server_stop(srv, 1000);
     }
     server_catalog_service_free(&svc);
