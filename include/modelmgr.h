@@ -334,6 +334,11 @@ typedef struct mm_pull_request {
                                 or the one repo named, each recorded file at the recorded
                                 commit, size and sha256 checked against the lock; file and
                                 revision must be NULL; the lock is read, never written */
+    /* A whole-repo pull (no file, no quant tag): only the files matching one
+     * include pattern (NULL: all) and no exclude pattern; NULL-terminated
+     * huggingface_hub allow/ignore patterns. */
+    const char *const *include;
+    const char *const *exclude;
 } mm_pull_request;
 
 /* One file a pull produced. */

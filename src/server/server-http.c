@@ -37,6 +37,8 @@ struct server {
     atomic_int         stopping;
     server_metrics    *metrics;
     int64_t            start_ms;
+    server_admin_ctx   admin;
+    server_jobs       *jobs;         /* NULL without an admin context */
 };
 
 /* Per-request state behind MHD's con_cls. */
@@ -95,7 +97,26 @@ static const route routes[] = {
     { "POST", "/api/show", server_h_ollama_show, "ollama_show", false, true },
     { "POST", "/api/generate", server_h_ollama_generate, "ollama_generate", false, true },
     { "POST", "/api/chat", server_h_ollama_chat, "ollama_chat", false, true },
+    { "POST", "/api/pull", server_h_ollama_pull, "ollama_pull", false, true },
+    { "GET", "/api/models", server_h_admin_models, "admin_models", false, false },
+    { "POST", "/api/models/pull", server_h_admin_pull, "admin_pull", false, false },
+    { "POST", "/api/models/", server_h_admin_model_action, "admin_model", false, false },
+    { "GET", "/api/jobs", server_h_admin_jobs, "admin_jobs", false, false },
+    { "GET", "/api/jobs/", server_h_admin_job, "admin_job", false, false },
 };
+
+/* The /api/ paths that are not Ollama's and answer errors in OpenAI's shape. */
+static const char *const openai_api_prefixes[] = { "/api/health", "/api/models", "/api/jobs" };
+
+static bool ollama_shaped(const char *url)
+{
+    if (!mm_str_has_prefix(url, "/api/"))
+        return false;
+    for (size_t i = 0; i < MM_ARRAY_LEN(openai_api_prefixes); i++)
+        if (mm_str_has_prefix(url, openai_api_prefixes[i]))
+            return false;
+    return true;
+}
 
 /* ---- small helpers ---- */
 
@@ -147,6 +168,21 @@ const server_service *server_svc(const server_call *call)
 const server_service *server_get_service(server *srv)
 {
     return &srv->svc;
+}
+
+const server_admin_ctx *server_get_admin(server *srv)
+{
+    return &srv->admin;
+}
+
+server_jobs *server_get_jobs(server *srv)
+{
+    return srv->jobs;
+}
+
+bool server_is_stopping(server *srv)
+{
+    return atomic_load(&srv->stopping) != 0;
 }
 
 server_metrics *server_get_metrics(server *srv)
@@ -457,8 +493,7 @@ static int dispatch(req_state *st)
     }
     const route *path_hit = NULL;
     const route *r = find_route(call->url, call->method, &path_hit);
-    call->ollama = mm_str_has_prefix(call->url, "/api/") &&
-                   !mm_str_has_prefix(call->url, "/api/health");
+    call->ollama = ollama_shaped(call->url);
     if (!path_hit) {
         call->route = "unknown";
         server_fault_set(&f, 404, "invalid_request_error", NULL, NULL,
@@ -513,8 +548,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&srv->mu);
 
         server_fault f;
-        st->call.ollama = mm_str_has_prefix(url, "/api/") &&
-                          !mm_str_has_prefix(url, "/api/health");
+        st->call.ollama = ollama_shaped(url);
         size_t header_bytes = 0;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
         if (header_bytes > SERVER_HEADERS_MAX) {
@@ -603,6 +637,7 @@ static void server_free(server *srv)
 {
     if (!srv)
         return;
+    server_jobs_free(srv->jobs);
     server_metrics_free(srv->metrics);
     free(srv->api_key);
     pthread_mutex_destroy(&srv->mu);
@@ -632,6 +667,11 @@ int server_start(const server_options *opts, const server_service *svc, server *
     int rc = MM_ENOMEM;
     if (!srv->metrics)
         goto fail;
+    srv->admin = opts->admin;
+    if (opts->admin.cfg && (rc = server_jobs_new(opts->admin.cfg, opts->admin.mgr, &srv->jobs,
+                                                 err)) != 0)
+        goto fail;
+    rc = MM_ENOMEM;
     if (opts->api_key && opts->api_key[0]) {
         if (!(srv->api_key = mm_strdup(opts->api_key)))
             goto fail;
