@@ -94,9 +94,20 @@ static const route routes[] = {
     { "POST", "/api/show", server_h_ollama_show, "ollama_show", false, true },
     { "POST", "/api/generate", server_h_ollama_generate, "ollama_generate", false, true },
     { "POST", "/api/chat", server_h_ollama_chat, "ollama_chat", false, true },
+    { "POST", "/api/route", server_h_route, "route", false, false },
 };
 
 /* ---- small helpers ---- */
+
+/* Errors of an unrouted URL in Ollama's shape: Ollama's own /api/ paths;
+ * modelmgr's additions under /api/ (health, route, models, jobs) speak
+ * OpenAI's. */
+static bool ollama_url(const char *url)
+{
+    return mm_str_has_prefix(url, "/api/") && !mm_str_has_prefix(url, "/api/health") &&
+           !mm_str_has_prefix(url, "/api/route") && !mm_str_has_prefix(url, "/api/models") &&
+           !mm_str_has_prefix(url, "/api/jobs");
+}
 
 void server_random_id(const char *prefix, char *out, size_t size)
 {
@@ -236,6 +247,14 @@ int server_prepare_generation(server_call *call, server_api api, server_request 
         *reply = server_reply_fault(call, &f);
         return -1;
     }
+    const char *strategy = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
+                                                       SERVER_STRATEGY_HEADER);
+    if (strategy && !(rq->strategy = mm_strdup(strategy))) {
+        server_request_clear(rq);
+        server_fault_set(&f, 500, "server_error", NULL, NULL, "out of memory");
+        *reply = server_reply_fault(call, &f);
+        return -1;
+    }
     mm_error err = { 0 };
     int rc = server_find_model(call, rq->model, model, &err);
     if (rc != 0) {
@@ -257,10 +276,13 @@ void server_add_headers(server_call *call, struct MHD_Response *resp)
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(resp, "Vary", "Origin");
         MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                "x-request-id, retry-after, retry-after-ms");
+                                "x-request-id, retry-after, retry-after-ms, "
+                                "x-modelmgr-tried");
     }
     if (atomic_load(&call->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (call->tried[0])
+        MHD_add_response_header(resp, SERVER_TRIED_HEADER, call->tried);
 }
 
 static int queue(server_call *call, int status, struct MHD_Response *resp)
@@ -350,6 +372,12 @@ void server_fault_from_error(server_fault *f, int code, const char *message)
     case MM_EBUSY:
         server_fault_set(f, 503, "service_unavailable_error", "server_is_overloaded", NULL,
                          "%s", message);
+        break;
+    case MM_ENET:
+        server_fault_set(f, 502, "server_error", "upstream_error", NULL, "%s", message);
+        break;
+    case MM_ETIMEDOUT:
+        server_fault_set(f, 504, "server_error", "upstream_timeout", NULL, "%s", message);
         break;
     case MM_EUNSUPPORTED:
         server_fault_set(f, 501, "not_supported_error", "not_implemented", NULL, "%s", message);
@@ -447,8 +475,7 @@ static int dispatch(req_state *st)
     }
     const route *path_hit = NULL;
     const route *r = find_route(call->url, call->method, &path_hit);
-    call->ollama = mm_str_has_prefix(call->url, "/api/") &&
-                   !mm_str_has_prefix(call->url, "/api/health");
+    call->ollama = ollama_url(call->url);
     if (!path_hit) {
         call->route = "unknown";
         server_fault_set(&f, 404, "invalid_request_error", NULL, NULL,
@@ -507,8 +534,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&srv->mu);
 
         server_fault f;
-        st->call.ollama = mm_str_has_prefix(url, "/api/") &&
-                          !mm_str_has_prefix(url, "/api/health");
+        st->call.ollama = ollama_url(url);
         size_t header_bytes = 0;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
         if (header_bytes > SERVER_HEADERS_MAX) {

@@ -216,8 +216,8 @@ static void test_lazy_and_budget(void)
 
     /* A model in use is never evicted: hold a and c, then b cannot load. */
     mgr_lease la, lc;
-    CHECK_INT(mgr_acquire(mgr, "a", &la, NULL), 0);
-    CHECK_INT(mgr_acquire(mgr, "c", &lc, NULL), 0);
+    CHECK_INT(mgr_acquire(mgr, "a", false, &la, NULL), 0);
+    CHECK_INT(mgr_acquire(mgr, "c", false, &lc, NULL), 0);
     CHECK_INT(mm_manager_load(mgr, "b", &err), MM_ELIMIT);
     CHECK_CONTAINS(err.message, "only 324.0 MiB");
     CHECK_INT(mm_manager_unload(mgr, "a", &err), MM_EBUSY);
@@ -415,7 +415,7 @@ static void test_threads_and_busy(void)
     cfg = make_config(one);
     mm_manager *mgr = open_mgr(cfg);
     mgr_lease held;
-    CHECK_INT(mgr_acquire(mgr, "a", &held, NULL), 0);
+    CHECK_INT(mgr_acquire(mgr, "a", false, &held, NULL), 0);
     mm_gen_request req = { .model = "a", .prompt = "p", .temperature = 1.0 };
     mm_gen_result res = { 0 };
     mm_error err = { 0 };
