@@ -435,9 +435,10 @@ static int relay_piece(const char *piece, size_t len, void *user)
     return pr->on_piece(pr->user, piece, len);
 }
 
-/* router_generate, but a named model whose circuit is open still heads its
- * chain: router_run records it as skipped ("circuit open") and its
- * fallbacks answer, where a pick alone would refuse the request. */
+/* router_generate, except for a named model that cannot be picked now:
+ * where a pick alone would refuse the request, its fallbacks answer. With
+ * its circuit open it still heads the chain (router_run records it as
+ * skipped, "circuit open"); with its remote down it is left out. */
 static int route_run(mm_router *r, const routed *o, const router_policy *policy,
                      piece_relay *pr, bool stream, const atomic_bool *cancel,
                      backend_result *br, router_outcome *outcome, mm_error *err)
@@ -451,23 +452,34 @@ static int route_run(mm_router *r, const routed *o, const router_policy *policy,
     mm_error pick_err = { 0 };
     int rc = router_pick(policy, &r->state, &f, r->profiles, r->n_profiles, now, &chosen, NULL,
                          &pick_err);
+    bool drop_first = false;
     for (size_t i = 0; rc != 0 && policy->strategy == ROUTER_STRATEGY_FIXED &&
                        i < r->n_profiles; i++) {
         router_eval ev;
         router_evaluate(policy, &f, &r->profiles[i], now, &ev);
-        if (ev.excluded == ROUTER_EX_BREAKER) {
+        if (ev.excluded == ROUTER_EX_BREAKER || ev.excluded == ROUTER_EX_HEALTH) {
             chosen = i;
+            drop_first = ev.excluded == ROUTER_EX_HEALTH;
             rc = 0;
         }
     }
+    size_t len = rc != 0 ? 0 : router_chain_build(policy, &f, r->profiles, r->n_profiles, chosen,
+                                                  r->default_fallbacks, r->n_default_fallbacks,
+                                                  r->default_model, now, chain,
+                                                  ROUTER_CHAIN_MAX);
+    if (drop_first && len > 0) {
+        memmove(chain, chain + 1, (len - 1) * sizeof chain[0]);
+        len--;
+    }
+    if (rc == 0 && len == 0)
+        return mm_error_set(err, MM_EBUSY, "model '%.128s' is unavailable (its remote is "
+                            "down) and no fallback fits the request; retry later",
+                            policy->fixed_model);
     if (rc != 0) {
         if (err)
             *err = pick_err;
         return rc;
     }
-    size_t len = router_chain_build(policy, &f, r->profiles, r->n_profiles, chosen,
-                                    r->default_fallbacks, r->n_default_fallbacks,
-                                    r->default_model, now, chain, ROUTER_CHAIN_MAX);
     return router_run(r->profiles, r->n_profiles, chain, len, &r->retry, NULL, &o->req,
                       stream ? relay_piece : NULL, pr, cancel, br, outcome, err);
 }

@@ -5,7 +5,8 @@
  * evenly, a remote that hangs, drops the connection or answers garbage ends
  * in an answer from the next model with X-Modelmgr-Tried saying why, the
  * circuit opens after allowed_fails failures (health shows it) and closes
- * after a good half-open try, a broken local model leaves the others
+ * after a good half-open try, a failed health probe takes a remote out
+ * until a good one, a strategy header changes the pick, a broken local model leaves the others
  * serving, a model written after start serves once the catalog refreshes,
  * and POST /api/route explains a route or refuses bad input in OpenAI's
  * error shape. */
@@ -46,9 +47,13 @@ static mm_config *load_config(mockoai *east, mockoai *west)
              "    base_url: %s\n"
              "    models: [gpt-x, solo]\n"
              "    first_byte_timeout: 1\n"
+             "    cost_in: 1\n"
+             "    cost_out: 2\n"
              "  - name: west\n"
              "    base_url: %s\n"
-             "    models: [gpt-x]\n",
+             "    models: [gpt-x]\n"
+             "    cost_in: 1\n"
+             "    cost_out: 2\n",
              mockoai_url(east), mockoai_url(west));
     snprintf(path, sizeof path, "%s/config.yaml", tmp);
     mmtest_write_file(path, yaml);
@@ -238,6 +243,38 @@ static void test_faults(mockoai *east)
     CHECK_STR(state, "closed");
 }
 
+/* A health probe that fails takes solo@east out (its fallback answers)
+ * until a probe succeeds again. */
+static void test_probe_health(server_service *svc, mockoai *east)
+{
+    mockoai_reply down = { .mode = MOCKOAI_STATUS, .status = 503,
+                           .text = "{\"error\":{\"message\":\"maintenance\"}}" };
+    mockoai_push(east, &down);
+    server_route_service_probe(svc);
+    httpc_result r;
+    CHECK_INT(get("/api/health/detailed", &r), 200);
+    CHECK_CONTAINS(r.body, "\"east\":{\"state\":\"unavailable\"");
+    httpc_result_free(&r);
+    size_t before = mockoai_request_count(east);
+    chat("solo", &r);
+    char model[128];
+    answer_model(&r, model, sizeof model);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(model, "small");
+    CHECK_INT(mockoai_request_count(east), before);   /* not even asked */
+    httpc_result_free(&r);
+
+    server_route_service_probe(svc);                    /* unscripted: 200 */
+    CHECK_INT(get("/api/health/detailed", &r), 200);
+    CHECK_CONTAINS(r.body, "\"east\":{\"state\":\"healthy\"");
+    httpc_result_free(&r);
+    chat("solo", &r);
+    answer_model(&r, model, sizeof model);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(model, "solo");
+    httpc_result_free(&r);
+}
+
 static void test_broken_local(void)
 {
     /* The truncated model is unreadable: asked by name it is refused with
@@ -279,6 +316,13 @@ static void test_auto_and_route(void)
     answer_model(&r, model, sizeof model);
     CHECK_INT(r.status, 200);
     CHECK(model[0] && strcmp(model, "auto") != 0);
+    httpc_result_free(&r);
+    /* A strategy per request: cost picks the free local model. */
+    post("/v1/completions", "{\"prompt\":\"hello\",\"max_tokens\":2,\"temperature\":0}",
+         "X-Modelmgr-Strategy: cost", &r);
+    answer_model(&r, model, sizeof model);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(model, "small");
     httpc_result_free(&r);
     /* A bad strategy header. */
     post("/v1/completions", "{\"prompt\":\"hello\",\"max_tokens\":2}",
@@ -369,6 +413,7 @@ int main(void)
     }
     test_listing_and_remotes(east, west);
     test_faults(east);
+    test_probe_health(&svc, east);
     test_broken_local();
     test_auto_and_route();
     test_refresh(mgr);
