@@ -19,6 +19,7 @@
 #include "support/test.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,16 +359,40 @@ static void test_auto_and_route(void)
     httpc_result_free(&r);
 }
 
-static void test_refresh(mm_manager *mgr)
+static void *slow_stream(void *arg)
+{
+    httpc_result *r = arg;
+    post("/v1/chat/completions", "{\"model\":\"solo\",\"stream\":true,\"messages\":"
+         "[{\"role\":\"user\",\"content\":\"hi\"}]}", NULL, r);
+    return NULL;
+}
+
+/* A model written after start serves once the catalog refreshes; a stream
+ * in flight across the router's rebuild finishes on its old router. */
+static void test_refresh(mm_manager *mgr, mockoai *east)
 {
     httpc_result r;
     chat("later", &r);
     CHECK_INT(r.status, 404);
     httpc_result_free(&r);
+
+    mockoai_reply st = { .mode = MOCKOAI_STREAM, .text = "one|two|three|four",
+                         .chunk_delay_ms = 200 };
+    mockoai_push(east, &st);
+    httpc_result slow;
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, slow_stream, &slow), 0);
+    struct timespec ts = { 0, 250 * 1000000L };
+    nanosleep(&ts, NULL);
     write_model("later", 256);
     mm_error err = { 0 };
     CHECK_INT(rt_manager_refresh(mgr, &err), 0);
     chat("later", &r);
+    pthread_join(t, NULL);
+    CHECK_INT(slow.status, 200);
+    CHECK_CONTAINS(slow.body, "\"content\":\"four\"");
+    CHECK_CONTAINS(slow.body, "data: [DONE]");
+    httpc_result_free(&slow);
     char model[128];
     answer_model(&r, model, sizeof model);
     CHECK_INT(r.status, 200);
@@ -416,7 +441,7 @@ int main(void)
     test_probe_health(&svc, east);
     test_broken_local();
     test_auto_and_route();
-    test_refresh(mgr);
+    test_refresh(mgr, east);
 
     server_stop(srv, 1000);
     server_route_service_free(&svc);
