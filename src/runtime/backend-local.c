@@ -35,21 +35,6 @@ static int relay_piece(const char *text, size_t len, void *user)
     return 0;
 }
 
-/* The manager's codes as the router reads them: only busy is worth a
- * retry on the same model; a request the engine refuses would fail on any
- * model; everything else is this model's trouble, and the next may answer. */
-static int map_error(int rc)
-{
-    switch (rc) {
-    case MM_EBUSY:
-    case MM_ECANCELED:
-    case MM_EINVAL:
-        return rc;
-    default:
-        return MM_EIO;
-    }
-}
-
 static int local_generate(backend *b, const backend_request *req, backend_token_fn on_token,
                           void *user, const atomic_bool *cancel, backend_result *res,
                           mm_error *err)
@@ -96,9 +81,10 @@ static int local_generate(backend *b, const backend_request *req, backend_token_
     free(msgs);
     if (rc != 0) {
         mm_gen_result_clear(&out);
-        int code = map_error(rc);
-        mm_error_set(err, code, "%s", one.message[0] ? one.message : mm_strerror(rc));
-        return code;
+        /* The manager's codes already say what the router needs (see
+         * runtime.h): passed on as they are. */
+        mm_error_set(err, rc, "%s", one.message[0] ? one.message : mm_strerror(rc));
+        return rc;
     }
     bool was_cancelled = strcmp(out.finish_reason, "cancelled") == 0;
     if (was_cancelled || relay.stopped) {

@@ -289,9 +289,12 @@ void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm
  * model), generating through mgr (borrowed: it must outlive the backend)
  * with no fallback to the default model, so the router's chain decides.
  * max_tokens 0 means until a stop or the context end.
- * Errors map to backend codes: busy is MM_EBUSY (retryable), a bad request
- * MM_EINVAL, a cancel MM_ECANCELED, anything else about the model (unknown,
- * failed load, over budget, generation error) MM_EIO so the chain moves on.
+ * The manager's codes pass through, and read as the router needs them:
+ * MM_EBUSY (every instance busy) is retried on the same model; an unknown
+ * model (MM_ENOTFOUND) or one that cannot load (MM_EFORMAT,
+ * MM_EUNSUPPORTED, ...) moves to the next model at once (a retry would
+ * meet the manager's load back-off); MM_EINVAL, MM_ELIMIT and MM_ECANCELED
+ * stop the chain (the request itself is at fault).
  * Caller owns *out (backend_close). */
 struct backend;
 int  rt_backend_local_open(struct mm_manager *mgr, struct backend **out, mm_error *err);

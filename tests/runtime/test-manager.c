@@ -468,15 +468,16 @@ static void test_local_backend(void)
     backend_result_free(&res);
 
     /* A model that cannot load, and one that does not exist: no answer
-     * from the default model 'a' (the chain decides), MM_EIO so that the
-     * chain moves on. */
+     * from the default model 'a' (the chain decides), and codes that move
+     * the chain on without a retry. */
     req.model = "broken";
-    CHECK_INT(b->ops->generate(b, &req, NULL, NULL, NULL, &res, &err), MM_EIO);
+    CHECK_INT(b->ops->generate(b, &req, NULL, NULL, NULL, &res, &err), MM_EFORMAT);
     CHECK_CONTAINS(err.message, "bad magic");
-    CHECK(backend_error_fallback(MM_EIO));
+    CHECK(backend_error_fallback(MM_EFORMAT) && !backend_error_retryable(MM_EFORMAT));
     req.model = "nope";
-    CHECK_INT(b->ops->generate(b, &req, NULL, NULL, NULL, &res, &err), MM_EIO);
+    CHECK_INT(b->ops->generate(b, &req, NULL, NULL, NULL, &res, &err), MM_ENOTFOUND);
     CHECK_CONTAINS(err.message, "no model 'nope'");
+    CHECK(backend_error_fallback(MM_ENOTFOUND) && !backend_error_retryable(MM_ENOTFOUND));
 
     /* Busy stays busy: worth a retry on the same model. */
     mgr_lease held;

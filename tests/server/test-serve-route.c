@@ -6,10 +6,11 @@
  * in an answer from the next model with X-Modelmgr-Tried saying why, the
  * circuit opens after allowed_fails failures (health shows it) and closes
  * after a good half-open try, a failed health probe takes a remote out
- * until a good one, a strategy header changes the pick, a broken local model leaves the others
- * serving, a model written after start serves once the catalog refreshes,
- * and POST /api/route explains a route or refuses bad input in OpenAI's
- * error shape. */
+ * until a good one, a strategy header changes the pick, a local model that
+ * cannot load falls back and shows unavailable, an unreadable one leaves the
+ * others serving, a model written after start serves once the catalog
+ * refreshes (a stream in flight keeps its router), and POST /api/route
+ * explains a route or refuses bad input in OpenAI's error shape. */
 // labels: integration
 #include "runtime/runtime.h"
 #include "server/server.h"
@@ -276,6 +277,66 @@ static void test_probe_health(server_service *svc, mockoai *east)
     httpc_result_free(&r);
 }
 
+/* Rename the architecture in the file ("llama" -> "llamx", the GGUF
+ * string with its 8-byte length): the catalog still reads it, the engine
+ * refuses to load it. */
+static void write_unloadable(const char *name)
+{
+    write_model(name, 256);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/models/%s.gguf", tmp, name);
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    static const char needle[] = "\x05\0\0\0\0\0\0\0llama";
+    bool patched = false;
+    for (size_t i = 0; i + sizeof needle - 1 <= n && !patched; i++) {
+        if (memcmp(buf + i, needle, sizeof needle - 1) == 0) {
+            fseek(f, (long)(i + sizeof needle - 2), SEEK_SET);
+            fputc('x', f);
+            patched = true;
+        }
+    }
+    CHECK(patched);
+    fclose(f);
+}
+
+static void test_unloadable_local(void)
+{
+    /* Asked by name, it fails to load; its chain (the default model)
+     * answers, and health shows it unavailable. */
+    httpc_result r;
+    chat("odd", &r);
+    char model[128], tried[1024] = "";
+    answer_model(&r, model, sizeof model);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(model, "small");
+    httpc_header(&r, "x-modelmgr-tried", tried, sizeof tried);
+    CHECK_CONTAINS(tried, "odd@local failed: ");
+    CHECK_CONTAINS(tried, "not supported");
+    CHECK_CONTAINS(tried, "; small@local");
+    httpc_result_free(&r);
+    CHECK_INT(get("/api/health/detailed", &r), 200);
+    cJSON *root = cJSON_Parse(r.body);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+                root, "services"), "models"), "models"), "odd"), "status");
+    CHECK(cJSON_IsString(st) && strcmp(st->valuestring, "unavailable") == 0);
+    cJSON_Delete(root);
+    httpc_result_free(&r);
+    /* Now the router knows it is down: the next request goes straight to
+     * the fallback without trying it. */
+    chat("odd", &r);
+    answer_model(&r, model, sizeof model);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(model, "small");
+    httpc_result_free(&r);
+}
+
 static void test_broken_local(void)
 {
     /* The truncated model is unreadable: asked by name it is refused with
@@ -411,6 +472,7 @@ int main(void)
     mm_mkdirs(dir, NULL);
     write_model("small", 256);
     write_model("broken", 256);
+    write_unloadable("odd");
     /* Cut the broken model's tensor data short: the header still reads. */
     char path[1200];
     snprintf(path, sizeof path, "%s/broken.gguf", dir);
@@ -440,6 +502,7 @@ int main(void)
     test_faults(east);
     test_probe_health(&svc, east);
     test_broken_local();
+    test_unloadable_local();
     test_auto_and_route();
     test_refresh(mgr, east);
 
