@@ -526,6 +526,10 @@ typedef struct mm_remote_health {
 /* Health of the i-th configured remote (config order). 0, or MM_ENOTFOUND
  * when i >= the number of remotes. Thread-safe. */
 int mm_router_remote_health(mm_router *r, size_t i, mm_remote_health *out);
+/* Probe every remote once now, in config order (blocking: each probe is
+ * bounded by the remote's timeout, at most 5 s), so that health and the
+ * next explanation show what the probes found. Thread-safe. */
+void mm_router_probe(mm_router *r);
 
 int mm_router_explain(mm_router *r, const mm_route_request *req, bool json, char **out,
                       mm_error *err);
@@ -618,6 +622,9 @@ typedef struct mm_gen_request {
     /* Generation stops soon after *cancel becomes true (finish_reason
      * "cancelled"). NULL: never. */
     const atomic_bool *cancel;
+    /* Serve req->model or fail: no falling back to the default model (the
+     * router's fallback chain decides instead). false: today's fallback. */
+    bool     no_fallback;
 } mm_gen_request;
 
 typedef struct mm_gen_result {
@@ -651,7 +658,8 @@ int  mm_manager_open(const mm_config *cfg, mm_manager **out, mm_error *err);
 void mm_manager_close(mm_manager *mgr);
 
 /* Generate with req->model (lazily loaded), falling back to the default
- * model when that one is unknown or cannot load (result->fell_back and
+ * model when that one is unknown or cannot load, unless req->no_fallback
+ * (result->fell_back and
  * result->note say so). Deterministic requests (temperature 0 or a fixed
  * seed) are served from the response cache when possible. MM_EBUSY when
  * every instance stays busy past queue_timeout ("... busy ...; retry in a
@@ -697,11 +705,13 @@ typedef struct mm_server mm_server;
 
 /* Serve the OpenAI- and Ollama-compatible HTTP API (docs/API.md) on
  * cfg->host:cfg->port (port 0: any free port), requiring cfg->api_key when
- * set and bounding bodies by cfg->max_body. Models come from cat, detailed
- * health and loaded state from mgr (may be NULL); both are borrowed until
- * mm_server_stop. Generation endpoints answer 501 until an engine is wired
- * to the server. Returns 0 with *out owned by the caller (mm_server_stop),
- * or MM_EIO when the address cannot be bound, MM_EINVAL, MM_ENOMEM. */
+ * set and bounding bodies by cfg->max_body. Every generation goes through
+ * the router (docs/ROUTER.md): the local models of mgr's current catalog
+ * (cat when mgr is NULL; then local models cannot generate: 501) and the
+ * models of cfg's remotes. cfg, cat and mgr are borrowed until
+ * mm_server_stop. Returns 0 with *out owned by the caller (mm_server_stop),
+ * or MM_EIO when the address cannot be bound, MM_EINVAL, MM_ENOMEM, or
+ * MM_ECONFIG for a bad models:/remotes: entry. */
 int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr,
                     mm_server **out, mm_error *err);
 /* "http://HOST:PORT" with the port actually bound. Borrowed from srv. */

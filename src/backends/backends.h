@@ -27,6 +27,14 @@ typedef struct backend_request {
     int64_t                max_tokens;  /* 0: the backend's default */
     double                 temperature; /* < 0: the backend's default */
     bool                   stream;      /* deliver pieces through on_token as they come */
+    /* Sampling extras; zero leaves each at the backend's default. */
+    double                 top_p;       /* 0: off */
+    const char *const     *stop;        /* n_stop stop strings */
+    size_t                 n_stop;
+    bool                   has_seed;
+    int64_t                seed;
+    double                 presence_penalty;
+    double                 frequency_penalty;
 } backend_request;
 
 /* Receives each generated piece in order (not NUL-terminated). Return

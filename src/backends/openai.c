@@ -232,6 +232,19 @@ static char *build_body(const backend_request *req, bool chat)
         cJSON_AddNumberToObject(root, "max_tokens", (double)req->max_tokens);
     if (req->temperature >= 0)
         cJSON_AddNumberToObject(root, "temperature", req->temperature);
+    if (req->top_p > 0)
+        cJSON_AddNumberToObject(root, "top_p", req->top_p);
+    if (req->n_stop) {
+        cJSON *stop = cJSON_AddArrayToObject(root, "stop");
+        for (size_t i = 0; i < req->n_stop; i++)
+            cJSON_AddItemToArray(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""));
+    }
+    if (req->has_seed)
+        cJSON_AddNumberToObject(root, "seed", (double)req->seed);
+    if (req->presence_penalty != 0)
+        cJSON_AddNumberToObject(root, "presence_penalty", req->presence_penalty);
+    if (req->frequency_penalty != 0)
+        cJSON_AddNumberToObject(root, "frequency_penalty", req->frequency_penalty);
     cJSON_AddBoolToObject(root, "stream", req->stream);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);

@@ -8,6 +8,8 @@
 
 static const cli_option route_options[] = {
     { "json", NULL, "print a JSON object instead of text" },
+    { "probe", NULL, "probe every remote once first, so their health is known (default: "
+                     "not probed, shown as unknown)" },
     { "strategy", "S", "auto, cost, latency, least-busy, round-robin or fixed "
                        "(default: router.strategy)" },
     { "model", "MODEL", "the model for --strategy fixed (default: default_model)" },
@@ -20,7 +22,7 @@ static const cli_option route_options[] = {
 };
 
 static const cli_spec route_spec = {
-    .usage = "modelmgr route [--json] [--strategy S] [options] PROMPT",
+    .usage = "modelmgr route [--json] [--probe] [--strategy S] [options] PROMPT",
     .description = "Show which model the router would pick for PROMPT and why: the\n"
                    "request's features and complexity signals, every candidate (catalog\n"
                    "models and configured remotes) with its figures or the reason it is\n"
@@ -82,6 +84,8 @@ int cmd_route(int argc, char **argv)
         status = rc == MM_ECONFIG ? CLI_USAGE : CLI_FAIL;
         goto out;
     }
+    if (cli_has(&args, "probe"))
+        mm_router_probe(router);
     mm_route_request req = {
         .prompt = args.args[0], .prompt_tokens = prompt_tokens, .max_tokens = max_tokens,
         .n_messages = (int)messages, .capabilities = cli_value(&args, "capabilities"),

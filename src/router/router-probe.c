@@ -55,6 +55,12 @@ void router_probe_all(mm_router *r)
             router_probe_remote(r, &r->remotes[i], &r->probe_stop);
 }
 
+void mm_router_probe(mm_router *r)
+{
+    if (r)
+        router_probe_all(r);
+}
+
 static void deadline(int64_t wait_ms, struct timespec *ts)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);

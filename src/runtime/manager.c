@@ -236,7 +236,8 @@ static int acquire_locked(mm_manager *mgr, rt_model *m, void **inst, mm_error *e
     return rc;
 }
 
-int mgr_acquire(mm_manager *mgr, const char *name, mgr_lease *lease, mm_error *err)
+int mgr_acquire(mm_manager *mgr, const char *name, bool no_fallback, mgr_lease *lease,
+                mm_error *err)
 {
     memset(lease, 0, sizeof *lease);
     pthread_mutex_lock(&mgr->lock);
@@ -255,7 +256,8 @@ int mgr_acquire(mm_manager *mgr, const char *name, mgr_lease *lease, mm_error *e
         rc = acquire_locked(mgr, m, &lease->inst, &first);
     }
     /* Busy is a capacity answer, not a broken model: no fallback. */
-    if (rc != 0 && rc != MM_EBUSY && named && def && (!m || strcmp(m->key, def) != 0)) {
+    if (rc != 0 && rc != MM_EBUSY && named && !no_fallback && def &&
+        (!m || strcmp(m->key, def) != 0)) {
         rt_model *d = mgr_find(mgr, def);
         if (d) {
             mm_error second = { 0 };
@@ -481,6 +483,15 @@ int rt_manager_refresh(mm_manager *mgr, mm_error *err)
     rc = merge_catalog(mgr, cat, err);
     pthread_mutex_unlock(&mgr->lock);
     return rc;
+}
+
+const mm_catalog *rt_manager_catalog(mm_manager *mgr, size_t *generation)
+{
+    pthread_mutex_lock(&mgr->lock);
+    const mm_catalog *cat = mgr->n_cats ? mgr->cats[mgr->n_cats - 1] : NULL;
+    *generation = mgr->n_cats;
+    pthread_mutex_unlock(&mgr->lock);
+    return cat;
 }
 
 static void log_no_models(const mm_config *cfg)

@@ -280,8 +280,9 @@ typedef struct mgr_lease {
 int64_t   mgr_now(const struct mm_manager *mgr);
 rt_model *mgr_find(struct mm_manager *mgr, const char *key);   /* lock held */
 /* Take an instance of name (falling back to the default model when name is
- * unknown or cannot load). Thread-safe. */
-int  mgr_acquire(struct mm_manager *mgr, const char *name, mgr_lease *lease, mm_error *err);
+ * unknown or cannot load, unless no_fallback). Thread-safe. */
+int  mgr_acquire(struct mm_manager *mgr, const char *name, bool no_fallback, mgr_lease *lease,
+                 mm_error *err);
 /* Give it back; failed records why as the model's last error. */
 void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error *why);
 
@@ -292,11 +293,31 @@ void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm
  * Thread-safe. */
 int  rt_manager_keep_alive(struct mm_manager *mgr, const char *name, bool set, int64_t ms,
                            mm_error *err);
+/* The built-in engine as a router backend (backend-local.c): kind
+ * "builtin", one object for every local model (each request names its
+ * model), generating through mgr (borrowed: it must outlive the backend)
+ * with no fallback to the default model, so the router's chain decides.
+ * max_tokens 0 means until a stop or the context end.
+ * The manager's codes pass through, and read as the router needs them:
+ * MM_EBUSY (every instance busy) is retried on the same model; an unknown
+ * model (MM_ENOTFOUND) or one that cannot load (MM_EFORMAT,
+ * MM_EUNSUPPORTED, ...) moves to the next model at once (a retry would
+ * meet the manager's load back-off); MM_EINVAL, MM_ELIMIT and MM_ECANCELED
+ * stop the chain (the request itself is at fault).
+ * Caller owns *out (backend_close). */
+struct backend;
+int  rt_backend_local_open(struct mm_manager *mgr, struct backend **out, mm_error *err);
 
 /* Rebuild the catalog and merge it: new models are added, and models that
  * are not loaded take their new record (a model that was downloaded becomes
  * available). Thread-safe. */
 int  rt_manager_refresh(struct mm_manager *mgr, mm_error *err);
+
+/* The manager's newest catalog (borrowed until mm_manager_close: every
+ * catalog lives that long) and *generation, the count of catalogs built so
+ * far, which grows by one with each refresh that found something new.
+ * Thread-safe. */
+const mm_catalog *rt_manager_catalog(struct mm_manager *mgr, size_t *generation);
 
 /* Start-up downloads (downloads.c), started by mm_manager_start_downloads:
  * in one background thread, each minimal_models entry is pulled as an

@@ -1,7 +1,8 @@
-/* server-catalog.c - the service `modelmgr serve` runs on: models from the
- * catalog, health and generation from the model manager (the runtime) when
- * one is given (without one, generation is answered honestly as not
- * available). Also the public mm_server_* wrappers. */
+/* server-catalog.c - the plain catalog service: models from the catalog,
+ * health and generation from the model manager (the runtime) when one is
+ * given (without one, generation is answered honestly as not available).
+ * The routing service (server-route.c) builds on it. Also the public
+ * mm_server_* wrappers, which serve the routing service. */
 #include "server/server.h"
 #include "runtime/runtime.h"
 
@@ -287,7 +288,7 @@ int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr
     mm_server *s = calloc(1, sizeof *s);
     if (!s)
         return mm_error_set(err, MM_ENOMEM, "out of memory starting the server");
-    int rc = server_catalog_service_new(cat, mgr, &s->svc, err);
+    int rc = server_route_service_new(cfg, cat, mgr, &s->svc, err);
     if (rc != 0)
         goto fail;
     server_options opts = {
@@ -301,7 +302,7 @@ int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr
     *out = s;
     return 0;
 fail:
-    server_catalog_service_free(&s->svc);
+    server_route_service_free(&s->svc);
     free(s);
     return rc;
 }
@@ -316,6 +317,6 @@ void mm_server_stop(mm_server *srv, int grace_ms)
     if (!srv)
         return;
     server_stop(srv->srv, grace_ms);
-    server_catalog_service_free(&srv->svc);
+    server_route_service_free(&srv->svc);
     free(srv);
 }

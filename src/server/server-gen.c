@@ -118,6 +118,8 @@ static int on_stream_piece(void *user, const char *piece, size_t len)
     while (rt->out.len - rt->out_pos > STREAM_BACKLOG && !atomic_load(&g->cancel))
         timed_wait(&rt->cv, &rt->mu, 100);
     if (!rt->begun) {
+        if (g->res.model[0])    /* a routing service names who answers */
+            mm_strlcpy(g->model.id, g->res.model, sizeof g->model.id);
         g->framing->begin(g, &rt->out);
         rt->begun = true;
     }
@@ -141,6 +143,8 @@ static void *gen_thread(void *arg)
     g->rc = rc;
     if (g->rq.stream && rc == 0) {
         if (!rt->begun) {
+            if (g->res.model[0])
+                mm_strlcpy(g->model.id, g->res.model, sizeof g->model.id);
             g->framing->begin(g, &rt->out);
             rt->begun = true;
         }
@@ -216,6 +220,7 @@ static int fail_with(server_call *call, server_gen *g, int rc)
                          "the request was cancelled: the server is stopping");
     else
         server_fault_from_error(&f, rc, g->err.message[0] ? g->err.message : mm_strerror(rc));
+    mm_strlcpy(call->tried, g->res.tried, sizeof call->tried);
     gen_free(g);
     return server_reply_fault(call, &f);
 }
@@ -253,6 +258,9 @@ int server_gen_run(server_call *call, server_gen *g)
         rt->thread_started = false;
         if (g->rc != 0 || g->rq.stream)
             return fail_with(call, g, g->rc ? g->rc : MM_EINTERNAL);
+        if (g->res.model[0])
+            mm_strlcpy(g->model.id, g->res.model, sizeof g->model.id);
+        mm_strlcpy(call->tried, g->res.tried, sizeof call->tried);
         cJSON *body = g->framing->whole(g);
         gen_free(g);
         return server_reply_json(call, 200, body);
@@ -266,6 +274,7 @@ int server_gen_run(server_call *call, server_gen *g)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, g->framing->content_type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    mm_strlcpy(call->tried, g->res.tried, sizeof call->tried);   /* set before the first piece */
     server_add_headers(call, resp);
     call->status = 200;
     enum MHD_Result r = MHD_queue_response(call->conn, 200, resp);

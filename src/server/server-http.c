@@ -103,10 +103,12 @@ static const route routes[] = {
     { "POST", "/api/models/", server_h_admin_model_action, "admin_model", false, false },
     { "GET", "/api/jobs", server_h_admin_jobs, "admin_jobs", false, false },
     { "GET", "/api/jobs/", server_h_admin_job, "admin_job", false, false },
+    { "POST", "/api/route", server_h_route, "route", false, false },
 };
 
 /* The /api/ paths that are not Ollama's and answer errors in OpenAI's shape. */
-static const char *const openai_api_prefixes[] = { "/api/health", "/api/models", "/api/jobs" };
+static const char *const openai_api_prefixes[] = { "/api/health", "/api/models", "/api/jobs",
+                                                   "/api/route" };
 
 static bool ollama_shaped(const char *url)
 {
@@ -273,6 +275,14 @@ int server_prepare_generation(server_call *call, server_api api, server_request 
         *reply = server_reply_fault(call, &f);
         return -1;
     }
+    const char *strategy = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND,
+                                                       SERVER_STRATEGY_HEADER);
+    if (strategy && !(rq->strategy = mm_strdup(strategy))) {
+        server_request_clear(rq);
+        server_fault_set(&f, 500, "server_error", NULL, NULL, "out of memory");
+        *reply = server_reply_fault(call, &f);
+        return -1;
+    }
     mm_error err = { 0 };
     int rc = server_find_model(call, rq->model, model, &err);
     if (rc != 0) {
@@ -294,10 +304,13 @@ void server_add_headers(server_call *call, struct MHD_Response *resp)
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
         MHD_add_response_header(resp, "Vary", "Origin");
         MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                "x-request-id, retry-after, retry-after-ms");
+                                "x-request-id, retry-after, retry-after-ms, "
+                                "x-modelmgr-tried");
     }
     if (atomic_load(&call->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (call->tried[0])
+        MHD_add_response_header(resp, SERVER_TRIED_HEADER, call->tried);
 }
 
 int server_queue_response(server_call *call, int status, struct MHD_Response *resp)
@@ -387,6 +400,12 @@ void server_fault_from_error(server_fault *f, int code, const char *message)
     case MM_EBUSY:
         server_fault_set(f, 503, "service_unavailable_error", "server_is_overloaded", NULL,
                          "%s", message);
+        break;
+    case MM_ENET:
+        server_fault_set(f, 502, "server_error", "upstream_error", NULL, "%s", message);
+        break;
+    case MM_ETIMEDOUT:
+        server_fault_set(f, 504, "server_error", "upstream_timeout", NULL, "%s", message);
         break;
     case MM_EUNSUPPORTED:
         server_fault_set(f, 501, "not_supported_error", "not_implemented", NULL, "%s", message);

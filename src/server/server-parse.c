@@ -590,6 +590,7 @@ void server_request_clear(server_request *rq)
     for (size_t i = 0; i < rq->n_stop; i++)
         free(rq->stop[i]);
     free(rq->model);
+    free(rq->strategy);
     free(rq->prompt);
     free(rq->system);
     server_api api = rq->api;

@@ -23,13 +23,16 @@ struct cJSON;
 #define SERVER_MODEL_NAME_MAX 128           /* a model id */
 #define SERVER_MODELS_MAX     1024          /* models one listing reports */
 #define SERVER_TOKENS_MAX     (1 << 20)     /* max_tokens / num_predict upper bound */
+#define SERVER_TRIED_MAX      1024          /* the X-Modelmgr-Tried header's value */
+#define SERVER_STRATEGY_HEADER "X-Modelmgr-Strategy"
+#define SERVER_TRIED_HEADER    "X-Modelmgr-Tried"
 
 /* ---- errors as the HTTP layer reports them ---- */
 
 /* An error answer: status, OpenAI `type`/`code`/`param` and the message. The
  * Ollama routes send only the message ({"error":"..."}). */
 typedef struct server_fault {
-    int         status;        /* 400, 401, 404, 405, 413, 429, 500, 501, 503 */
+    int         status;        /* 400, 401, 404, 405, 413, 429, 500, 501, 502, 503, 504 */
     const char *type;          /* "invalid_request_error", ...; static */
     const char *code;          /* "model_not_found", ... or NULL; static */
     char        param[64];     /* the offending field, "" for none */
@@ -86,6 +89,7 @@ typedef struct server_request {
     bool            include_usage;/* OpenAI stream_options.include_usage */
     bool            has_keep_alive;/* Ollama keep_alive given */
     int64_t         keep_alive_ms; /* >0 idle that long, 0 unload after, <0 forever */
+    char           *strategy;     /* the X-Modelmgr-Strategy header, or NULL */
 } server_request;
 
 /* Ollama's keep_alive: a number of seconds or a Go duration string ("5m",
@@ -126,6 +130,11 @@ typedef struct server_gen_result {
     int64_t       completion_tokens;
     server_finish finish;
     int64_t       load_ns, prompt_ns, eval_ns;  /* 0 when unknown */
+    /* Set by a routing service before its first piece: the model that
+     * answers ("" : the one asked for) and what was tried before it, for
+     * the X-Modelmgr-Tried header ("" : nothing else was tried). */
+    char          model[SERVER_MODEL_NAME_MAX];
+    char          tried[SERVER_TRIED_MAX];
 } server_gen_result;
 
 /* Receives each piece of generated text (complete UTF-8, stop strings
@@ -154,6 +163,12 @@ typedef struct server_service {
     int (*generate)(void *ctx, const char *model, const server_request *rq,
                     server_piece_fn on_piece, void *user, const atomic_bool *cancel,
                     server_gen_result *res, mm_error *err);
+    /* POST /api/route: explain as JSON (*json_out, caller frees) how rq
+     * would be routed under strategy (NULL: the configured one). May be NULL
+     * (then 501). MM_EINVAL for a bad strategy; MM_ENOTFOUND/MM_EBUSY when
+     * no model qualifies (*json_out is still filled). */
+    int (*route)(void *ctx, const server_request *rq, const char *strategy, char **json_out,
+                 mm_error *err);
 } server_service;
 
 /* ---- the HTTP server ---- */
@@ -204,6 +219,17 @@ int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,
                                server_service *out, mm_error *err);
 void server_catalog_service_free(server_service *svc);
 
+/* A service that routes (server-route.c): models from mgr's current
+ * catalog (cat when mgr is NULL) plus cfg's remotes; each generation goes
+ * through an mm_router (rebuilt when mgr's catalog changes; requests in
+ * flight keep theirs) whose local models run on the built-in engine.
+ * cfg, cat and mgr are borrowed until server_route_service_free. */
+int server_route_service_new(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr,
+                             server_service *out, mm_error *err);
+void server_route_service_free(server_service *svc);
+/* Tests: probe every remote of the current router now. */
+void server_route_service_probe(server_service *svc);
+
 /* The message generation endpoints send when no model manager is wired. */
 #define SERVER_NO_ENGINE_MSG "generation is not available in this build yet: " \
     "the built-in engine is not wired to the server"
@@ -225,6 +251,7 @@ typedef struct server_call {
     char                   model[SERVER_MODEL_NAME_MAX]; /* for the log and metrics */
     const char            *route;     /* route label for metrics ("chat", ...) */
     bool                   ollama;    /* errors in Ollama's shape */
+    char                   tried[SERVER_TRIED_MAX]; /* X-Modelmgr-Tried, "" : none */
     int                    status;    /* the status sent */
 } server_call;
 
@@ -329,6 +356,7 @@ int server_h_ollama_chat(server_call *call);
 int server_h_health(server_call *call);
 int server_h_health_detailed(server_call *call);
 int server_h_metrics(server_call *call);
+int server_h_route(server_call *call);
 
 /* ---- admin API and pull jobs (server-admin.c, server-jobs.c) ---- */
 

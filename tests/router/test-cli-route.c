@@ -151,10 +151,32 @@ static void test_usage_errors(void)
     free(err);
 }
 
+/* Without --probe the remote is unknown and picked as usual; with it the
+ * probe finds nothing listening on port 9 and the remote is excluded. */
+static void test_probe(void)
+{
+    char *out = NULL, *err = NULL;
+    const char *plain[] = { "--strategy", "fixed", "--model", "big-remote", "hi", NULL };
+    CHECK_INT(run(plain, &out, &err), 0);
+    CHECK_CONTAINS(out, "  cloud        unknown ");
+    CHECK_CONTAINS(out, "choice: big-remote (cloud)\n");
+    free(out);
+    free(err);
+    const char *probed[] = { "--probe", "--strategy", "fixed", "--model", "big-remote", "hi",
+                             NULL };
+    CHECK_INT(run(probed, &out, &err), 1);
+    CHECK_CONTAINS(out, "  cloud        unavailable ");
+    CHECK_CONTAINS(out, "excluded: remote cloud is unreachable: GET http://127.0.0.1:9/v1/models");
+    CHECK_CONTAINS(err, "remote 'cloud' is unreachable");
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     setup();
     test_text();
+    test_probe();
     test_json();
     test_usage_errors();
     mmtest_rmtree(tmp);

@@ -3,7 +3,9 @@
  * with needed vs available bytes), idle unloading on an injected clock,
  * load failures with back-off, fallback to the default model, the response
  * cache, the pool bound under threads, busy answers, health rows and the
- * "No models available at all!" message. */
+ * "No models available at all!" message; the built-in backend the router
+ * uses (no fallback, errors mapped to backend codes, pieces streamed). */
+#include "backends/backends.h"
 #include "runtime/runtime.h"
 #include "support/test.h"
 
@@ -216,8 +218,8 @@ static void test_lazy_and_budget(void)
 
     /* A model in use is never evicted: hold a and c, then b cannot load. */
     mgr_lease la, lc;
-    CHECK_INT(mgr_acquire(mgr, "a", &la, NULL), 0);
-    CHECK_INT(mgr_acquire(mgr, "c", &lc, NULL), 0);
+    CHECK_INT(mgr_acquire(mgr, "a", false, &la, NULL), 0);
+    CHECK_INT(mgr_acquire(mgr, "c", false, &lc, NULL), 0);
     CHECK_INT(mm_manager_load(mgr, "b", &err), MM_ELIMIT);
     CHECK_CONTAINS(err.message, "only 324.0 MiB");
     CHECK_INT(mm_manager_unload(mgr, "a", &err), MM_EBUSY);
@@ -455,7 +457,7 @@ static void test_threads_and_busy(void)
     cfg = make_config(one);
     mm_manager *mgr = open_mgr(cfg);
     mgr_lease held;
-    CHECK_INT(mgr_acquire(mgr, "a", &held, NULL), 0);
+    CHECK_INT(mgr_acquire(mgr, "a", false, &held, NULL), 0);
     mm_gen_request req = { .model = "a", .prompt = "p", .temperature = 1.0 };
     mm_gen_result res = { 0 };
     mm_error err = { 0 };
@@ -472,6 +474,74 @@ static void test_threads_and_busy(void)
     CHECK_INT(mm_manager_health(mgr, &h, NULL), 0);
     CHECK_INT(row_of(&h, "a")->status, MM_HEALTH_HEALTHY);
     mm_health_clear(&h);
+    mm_manager_close(mgr);
+    mm_config_free(cfg);
+}
+
+static int collect_piece(const char *piece, size_t len, void *user)
+{
+    return mm_buf_append(user, piece, len) < 0;
+}
+
+static void test_local_backend(void)
+{
+    const char *one[] = { "pool_size=1", "queue_size=0", NULL };
+    mm_config *cfg = make_config(one);
+    mm_manager *mgr = open_mgr(cfg);
+    if (!mgr)
+        return;
+    backend *b = NULL;
+    mm_error err = { 0 };
+    CHECK_INT(rt_backend_local_open(mgr, &b, &err), 0);
+    CHECK_STR(b->ops->kind, "builtin");
+    fake_now += 60000;   /* past any load back-off of the tests before */
+
+    /* A good model: the answer, streamed piece by piece into the buffer. */
+    mm_buf got;
+    mm_buf_init(&got, 4096);
+    backend_request req = { .model = "b", .prompt = "hi", .temperature = 1.0 };
+    backend_result res;
+    CHECK_INT(b->ops->generate(b, &req, collect_piece, &got, NULL, &res, &err), 0);
+    CHECK_CONTAINS(res.text, "says hi");
+    CHECK_STR(got.data ? got.data : "", res.text);
+    CHECK(res.pieces_delivered >= 1);
+    backend_result_free(&res);
+
+    /* A model that cannot load, and one that does not exist: no answer
+     * from the default model 'a' (the chain decides), and codes that move
+     * the chain on without a retry. */
+    req.model = "broken";
+    CHECK_INT(b->ops->generate(b, &req, NULL, NULL, NULL, &res, &err), MM_EFORMAT);
+    CHECK_CONTAINS(err.message, "bad magic");
+    CHECK(backend_error_fallback(MM_EFORMAT) && !backend_error_retryable(MM_EFORMAT));
+    req.model = "nope";
+    CHECK_INT(b->ops->generate(b, &req, NULL, NULL, NULL, &res, &err), MM_ENOTFOUND);
+    CHECK_CONTAINS(err.message, "no model 'nope'");
+    CHECK(backend_error_fallback(MM_ENOTFOUND) && !backend_error_retryable(MM_ENOTFOUND));
+
+    /* Busy stays busy: worth a retry on the same model. */
+    mgr_lease held;
+    CHECK_INT(mgr_acquire(mgr, "b", false, &held, NULL), 0);
+    req.model = "b";
+    CHECK_INT(b->ops->generate(b, &req, NULL, NULL, NULL, &res, &err), MM_EBUSY);
+    CHECK(backend_error_retryable(MM_EBUSY));
+    mgr_release(mgr, &held, false, NULL);
+
+    /* The manager's own fallback is still there for requests without the
+     * flag. */
+    mm_gen_request plain = { .model = "broken", .prompt = "x" };
+    mm_gen_result out = { 0 };
+    fake_now += 60000;
+    CHECK_INT(mm_manager_generate(mgr, &plain, &out, NULL), 0);
+    CHECK(out.fell_back);
+    mm_gen_result_clear(&out);
+    plain.no_fallback = true;
+    fake_now += 60000;
+    CHECK(mm_manager_generate(mgr, &plain, &out, &err) != 0);
+    mm_gen_result_clear(&out);
+
+    mm_buf_free(&got);
+    backend_close(b);
     mm_manager_close(mgr);
     mm_config_free(cfg);
 }
@@ -577,6 +647,7 @@ int main(void)
     test_failure_backoff_fallback();
     test_cache_through_manager();
     test_threads_and_busy();
+    test_local_backend();
     test_preload();
     test_no_models();
     test_speech_row();
