@@ -25,8 +25,13 @@ typedef struct eng_inst {
     eng_model  *m;          /* borrowed */
     engine_ctx *ctx;
     int32_t    *ids;        /* n_ctx token ids, allocated once */
+    int32_t    *cached;     /* [n_ctx] the tokens in the KV cache, in order */
+    uint32_t    n_cached;   /* == engine_ctx_pos(ctx) between requests */
+    mm_buf      key;        /* the last request's prompt or messages (affinity) */
     uint32_t    n_ctx;
 } eng_inst;
+
+#define GEN_KEY_MAX (1u << 20)  /* bytes of a request remembered for affinity */
 
 /* From the catalog's GGUF facts, before anything is mapped: the file (the
  * weights are mapped and read) plus, per instance, the F16 KV cache the
@@ -110,8 +115,12 @@ static int eng_instance_new(void *user, void *model, void **out, mm_error *err)
     inst->m = m;
     inst->n_ctx = engine_ctx_size(inst->ctx);
     inst->ids = calloc(inst->n_ctx ? inst->n_ctx : 1, sizeof *inst->ids);
-    if (!inst->ids) {
+    inst->cached = calloc(inst->n_ctx ? inst->n_ctx : 1, sizeof *inst->cached);
+    mm_buf_init(&inst->key, GEN_KEY_MAX);
+    if (!inst->ids || !inst->cached) {
         engine_ctx_free(inst->ctx);
+        free(inst->ids);
+        free(inst->cached);
         free(inst);
         return mm_error_set(err, MM_ENOMEM, "out of memory creating an instance");
     }
@@ -127,7 +136,113 @@ static void eng_instance_free(void *user, void *instance)
         return;
     engine_ctx_free(inst->ctx);
     free(inst->ids);
+    free(inst->cached);
+    mm_buf_free(&inst->key);
     free(inst);
+}
+
+/* ---- prefix reuse ----
+ * An instance remembers the tokens in its KV cache; a request evaluates its
+ * prompt only from the first token that differs. Which free instance a
+ * request gets is decided before tokenizing, on the request's text: the
+ * prompt, or the messages' roles and contents with separators. */
+
+typedef struct key_walk {
+    const char *stored;
+    size_t      len, pos;
+    bool        differs;
+} key_walk;
+
+/* Advance over the bytes of s that match the stored key. */
+static void key_match(key_walk *w, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (!w->differs && i < n && w->pos < w->len && w->stored[w->pos] == s[i]) {
+        w->pos++;
+        i++;
+    }
+    if (i < n)
+        w->differs = true;
+}
+
+/* Feed req's key text to match (a walk) or to buf (remember it). */
+static void key_feed(const mm_gen_request *req, key_walk *walk, mm_buf *buf)
+{
+    static const char sep_role = '\x1f', sep_msg = '\x1e';
+    const char *parts[3];
+    size_t lens[3];
+    size_t n_msg = req->prompt ? 1 : req->n_messages;
+    for (size_t i = 0; i < n_msg; i++) {
+        size_t n_parts = 0;
+        if (req->prompt) {
+            parts[n_parts] = "P";
+            lens[n_parts++] = 1;
+            parts[n_parts] = req->prompt;
+            lens[n_parts++] = strlen(req->prompt);
+        } else {
+            const mm_gen_message *msg = &req->messages[i];
+            const char *role = msg->role ? msg->role : "user";
+            const char *content = msg->content ? msg->content : "";
+            parts[n_parts] = role;
+            lens[n_parts++] = strlen(role);
+            parts[n_parts] = &sep_role;
+            lens[n_parts++] = 1;
+            parts[n_parts] = content;
+            lens[n_parts++] = strlen(content);
+        }
+        for (size_t p = 0; p < n_parts; p++) {
+            if (walk)
+                key_match(walk, parts[p], lens[p]);
+            else
+                mm_buf_append(buf, parts[p], lens[p]);
+        }
+        if (!req->prompt) {
+            if (walk)
+                key_match(walk, &sep_msg, 1);
+            else
+                mm_buf_append(buf, &sep_msg, 1);
+        }
+        if (walk && walk->differs)
+            return;
+    }
+}
+
+/* Bytes of req's text that the instance's last request shares with it. */
+static uint64_t eng_affinity(void *user, void *instance, const mm_gen_request *req)
+{
+    (void)user;
+    const eng_inst *inst = instance;
+    if (inst->n_cached == 0 || inst->key.len == 0)
+        return 0;
+    key_walk w = { inst->key.data, inst->key.len, 0, false };
+    key_feed(req, &w, NULL);
+    return w.pos;
+}
+
+static void remember_key(eng_inst *inst, const mm_gen_request *req)
+{
+    mm_buf_free(&inst->key);
+    mm_buf_init(&inst->key, GEN_KEY_MAX);
+    key_feed(req, NULL, &inst->key);
+    if (inst->key.failed) {   /* over the cap: no affinity rather than a wrong one */
+        mm_buf_free(&inst->key);
+        mm_buf_init(&inst->key, GEN_KEY_MAX);
+    }
+}
+
+/* Rewind the KV cache to the longest prefix it shares with ids[0..n) and
+ * return its length, at most n - 1 so that the last prompt token is
+ * evaluated and its logits exist. */
+static uint32_t reuse_prefix(eng_inst *inst, const int32_t *ids, uint32_t n)
+{
+    uint32_t common = 0, limit = inst->n_cached < n ? inst->n_cached : n;
+    while (common < limit && inst->cached[common] == ids[common])
+        common++;
+    if (common == n)
+        common--;
+    engine_ctx_truncate(inst->ctx, common);
+    inst->n_cached = common;
+    return common;
 }
 
 /* A seed for a request without one: different per call. */
@@ -239,11 +354,17 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     text_decoder dec;
     text_decoder_init(&dec, vocab, false, false);
 
-    engine_ctx_truncate(inst->ctx, 0);   /* every request starts from an empty cache */
+    remember_key(inst, req);
+    uint32_t reused = reuse_prefix(inst, inst->ids, (uint32_t)n_prompt);
     for (size_t i = 0; i < n_prompt; i++)
         engine_sampler_accept(sampler, inst->ids[i]);
-    rc = engine_eval(inst->ctx, inst->ids, (uint32_t)n_prompt, err);
-    uint32_t last = (uint32_t)n_prompt - 1;   /* logits are the last token's of the call */
+    rc = engine_eval(inst->ctx, inst->ids + reused, (uint32_t)n_prompt - reused, err);
+    if (rc == 0) {
+        memcpy(inst->cached + reused, inst->ids + reused,
+               (n_prompt - reused) * sizeof *inst->cached);
+        inst->n_cached = (uint32_t)n_prompt;
+    }
+    uint32_t last = (uint32_t)n_prompt - reused - 1;   /* logits: the call's last token */
     const char *finish = "length";
     size_t sent = 0;
     uint32_t produced = 0;
@@ -268,8 +389,11 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
             finish = "cancelled";   /* the manager tells a stop string from a hang-up */
             break;
         }
-        if (rc == 0 && produced + 1 < max_new)
+        if (rc == 0 && produced + 1 < max_new) {
             rc = engine_eval(inst->ctx, &tok, 1, err);
+            if (rc == 0)
+                inst->cached[inst->n_cached++] = tok;
+        }
     }
     if (rc == 0 && strcmp(finish, "cancelled") != 0) {
         rc = text_decoder_flush(&dec, &out, err);
@@ -286,6 +410,7 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     int64_t t_end = mm_now_ms();
     mm_strlcpy(res->finish_reason, finish, sizeof res->finish_reason);
     res->prompt_tokens = (int64_t)n_prompt;
+    res->cached_tokens = reused;
     res->completion_tokens = produced;
     res->ms_to_first_token = t_first ? (double)(t_first - t_start) : 0;
     if (t_first && t_end > t_first)
@@ -302,6 +427,7 @@ static const rt_factory engine_factory = {
     .instance_new = eng_instance_new,
     .instance_free = eng_instance_free,
     .generate = eng_generate,
+    .affinity = eng_affinity,
 };
 
 const rt_factory *rt_factory_engine(void)

@@ -75,15 +75,28 @@ void rt_pool_free(rt_pool *pool)
     free(pool);
 }
 
-static void *take_free_slot(rt_pool *pool)
+/* The free instance that suits req best (prefix reuse), marked busy. */
+static void *take_free_slot(rt_pool *pool, const struct mm_gen_request *req)
 {
+    int best = -1;
+    uint64_t best_score = 0;
     for (int i = 0; i < pool->created; i++) {
-        if (!pool->slots[i].busy) {
-            pool->slots[i].busy = true;
-            return pool->slots[i].inst;
+        if (pool->slots[i].busy)
+            continue;
+        uint64_t score = req && pool->factory->affinity
+                             ? pool->factory->affinity(pool->factory->user, pool->slots[i].inst, req)
+                             : 0;
+        if (best < 0 || score > best_score) {
+            best = i;
+            best_score = score;
         }
+        if (!req || !pool->factory->affinity)
+            break;
     }
-    return NULL;
+    if (best < 0)
+        return NULL;
+    pool->slots[best].busy = true;
+    return pool->slots[best].inst;
 }
 
 static void mark_busy(rt_pool *pool)
@@ -157,12 +170,18 @@ static struct timespec deadline_after(int64_t timeout_ms)
 
 int rt_pool_acquire(rt_pool *pool, int64_t timeout_ms, void **inst, mm_error *err)
 {
+    return rt_pool_acquire_for(pool, timeout_ms, NULL, inst, err);
+}
+
+int rt_pool_acquire_for(rt_pool *pool, int64_t timeout_ms, const struct mm_gen_request *req,
+                        void **inst, mm_error *err)
+{
     *inst = NULL;
     pthread_mutex_lock(&pool->lock);
     int rc = 0;
     /* Nobody may overtake a queued caller. */
     if (!pool->head) {
-        void *free_inst = take_free_slot(pool);
+        void *free_inst = take_free_slot(pool, req);
         if (free_inst) {
             mark_busy(pool);
             *inst = free_inst;

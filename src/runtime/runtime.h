@@ -53,6 +53,11 @@ typedef struct rt_factory {
      * are the manager's business, not the factory's. */
     int  (*generate)(void *user, void *inst, const struct mm_gen_request *req,
                      char **text, struct mm_gen_result *res, mm_error *err);
+    /* Optional (NULL: every free instance is as good as another). How well
+     * inst suits req: larger is better, e.g. the bytes of req's prompt that
+     * the instance's cached state already covers. Called under the pool's
+     * lock on free instances only, so it must be quick and must not block. */
+    uint64_t (*affinity)(void *user, void *inst, const struct mm_gen_request *req);
 } rt_factory;
 
 /* The factory mm_manager_open uses (factory-engine.c): the built-in
@@ -106,6 +111,10 @@ void rt_pool_free(rt_pool *pool);
  * (the message says "busy" and when to retry); an instance_new failure is
  * returned as is. Thread-safe. */
 int  rt_pool_acquire(rt_pool *pool, int64_t timeout_ms, void **inst, mm_error *err);
+/* The same, but among free instances take the one the factory's affinity
+ * scores highest for req (the first on ties; req NULL: the first free). */
+int  rt_pool_acquire_for(rt_pool *pool, int64_t timeout_ms, const struct mm_gen_request *req,
+                         void **inst, mm_error *err);
 /* Give inst back (to the oldest waiter, if any). Thread-safe. */
 void rt_pool_release(rt_pool *pool, void *inst);
 
@@ -280,6 +289,9 @@ rt_model *mgr_find(struct mm_manager *mgr, const char *key);   /* lock held */
 /* Take an instance of name (falling back to the default model when name is
  * unknown or cannot load). Thread-safe. */
 int  mgr_acquire(struct mm_manager *mgr, const char *name, mgr_lease *lease, mm_error *err);
+/* The same, preferring the free instance best suited to req (prefix reuse). */
+int  mgr_acquire_for(struct mm_manager *mgr, const char *name, const struct mm_gen_request *req,
+                     mgr_lease *lease, mm_error *err);
 /* Give it back; failed records why as the model's last error. */
 void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error *why);
 
