@@ -1,9 +1,11 @@
 /* factory-engine.c - the instance factory over the built-in engine: a load
- * maps the GGUF once (engine_model) with its vocabulary, each instance is
- * an engine context with its own KV cache and thread pool, and generate
- * runs tokenize -> prompt eval -> sample/eval loop -> streaming detokenize,
- * handing each decoded piece to the request's callback as it appears.
- * Chat messages are first rendered with the model's chat template. */
+ * maps the GGUF once (engine_model) with its vocabulary and starts the
+ * model's shared engine worker (batch.c), each instance is one of its slots
+ * (a KV cache), and generate runs tokenize -> job on the worker (prompt
+ * eval, then sampling decoded in batches with the other slots) ->
+ * streaming detokenize on the request's thread, handing each decoded piece
+ * to the request's callback as it appears. Chat messages are first
+ * rendered with the model's chat template. */
 #include "runtime/runtime.h"
 #include "engine/engine.h"
 #include "text/text.h"
@@ -16,19 +18,21 @@
 #define GEN_OUTPUT_MAX     (1u << 20)   /* bytes of generated text */
 #define GEN_CHAT_MAX       (4u << 20)   /* bytes of a rendered chat prompt */
 
+#define GEN_SLOTS_NO_CONFIG 2      /* slots of a model loaded without a config (tests) */
+
 typedef struct eng_model {
     engine_model *model;
     text_vocab   *vocab;
+    rt_batch     *batch;    /* the shared worker; its slots are the instances */
 } eng_model;
 
 typedef struct eng_inst {
     eng_model  *m;          /* borrowed */
-    engine_ctx *ctx;
+    uint32_t    slot;
     int32_t    *ids;        /* n_ctx token ids, allocated once */
-    int32_t    *cached;     /* [n_ctx] the tokens in the KV cache, in order */
-    uint32_t    n_cached;   /* == engine_ctx_pos(ctx) between requests */
-    mm_buf      key;        /* the last request's prompt or messages (affinity) */
     uint32_t    n_ctx;
+    uint32_t    n_used;     /* requests served: none yet means nothing to reuse */
+    mm_buf      key;        /* the last request's prompt or messages (affinity) */
 } eng_inst;
 
 #define GEN_KEY_MAX (1u << 20)  /* bytes of a request remembered for affinity */
@@ -60,7 +64,7 @@ static int eng_estimate(void *user, const mm_model_info *m, int instances, uint6
 
 static int eng_load(void *user, const mm_model_info *info, void **out, mm_error *err)
 {
-    (void)user;
+    const mm_config *cfg = user;
     *out = NULL;
     if (info->format != MM_FORMAT_GGUF)
         return mm_error_set(err, MM_EUNSUPPORTED,
@@ -74,7 +78,16 @@ static int eng_load(void *user, const mm_model_info *info, void **out, mm_error 
     int rc = engine_model_load(info->paths[0], &m->model, err);
     if (rc == 0)
         rc = text_vocab_load(m->model->file, &m->vocab, err);
+    if (rc == 0) {
+        /* One worker drives every slot: it gets all the threads. */
+        int slots = cfg && cfg->pool_size > 0 ? cfg->pool_size : GEN_SLOTS_NO_CONFIG;
+        if (slots > RT_POOL_MAX)
+            slots = RT_POOL_MAX;
+        int threads = cfg && cfg->threads > 0 ? cfg->threads : 1;
+        rc = rt_batch_new(m->model, (uint32_t)slots, threads, false, &m->batch, err);
+    }
     if (rc != 0) {
+        text_vocab_free(m->vocab);
         engine_model_free(m->model);
         free(m);
         return rc;
@@ -89,6 +102,7 @@ static void eng_unload(void *user, void *model)
     eng_model *m = model;
     if (!m)
         return;
+    rt_batch_free(m->batch);
     text_vocab_free(m->vocab);
     engine_model_free(m->model);
     free(m);
@@ -96,31 +110,22 @@ static void eng_unload(void *user, void *model)
 
 static int eng_instance_new(void *user, void *model, void **out, mm_error *err)
 {
-    const mm_config *cfg = user;
+    (void)user;
     eng_model *m = model;
     eng_inst *inst = calloc(1, sizeof *inst);
     if (!inst)
         return mm_error_set(err, MM_ENOMEM, "out of memory creating an instance");
-    engine_ctx_params p;
-    engine_ctx_default_params(&p);
-    /* The instances of a pool run at once: they share the cores. */
-    int pool = cfg && cfg->pool_size > 0 ? cfg->pool_size : 1;
-    int threads = cfg && cfg->threads > 0 ? cfg->threads : 1;
-    p.n_threads = threads / pool > 0 ? threads / pool : 1;
-    int rc = engine_ctx_new(m->model, &p, &inst->ctx, err);
+    int rc = rt_batch_claim(m->batch, &inst->slot, err);
     if (rc != 0) {
         free(inst);
         return rc;
     }
     inst->m = m;
-    inst->n_ctx = engine_ctx_size(inst->ctx);
+    inst->n_ctx = rt_batch_context(m->batch);
     inst->ids = calloc(inst->n_ctx ? inst->n_ctx : 1, sizeof *inst->ids);
-    inst->cached = calloc(inst->n_ctx ? inst->n_ctx : 1, sizeof *inst->cached);
     mm_buf_init(&inst->key, GEN_KEY_MAX);
-    if (!inst->ids || !inst->cached) {
-        engine_ctx_free(inst->ctx);
-        free(inst->ids);
-        free(inst->cached);
+    if (!inst->ids) {
+        rt_batch_release(m->batch, inst->slot);
         free(inst);
         return mm_error_set(err, MM_ENOMEM, "out of memory creating an instance");
     }
@@ -134,16 +139,15 @@ static void eng_instance_free(void *user, void *instance)
     eng_inst *inst = instance;
     if (!inst)
         return;
-    engine_ctx_free(inst->ctx);
+    rt_batch_release(inst->m->batch, inst->slot);
     free(inst->ids);
-    free(inst->cached);
     mm_buf_free(&inst->key);
     free(inst);
 }
 
 /* ---- prefix reuse ----
- * An instance remembers the tokens in its KV cache; a request evaluates its
- * prompt only from the first token that differs. Which free instance a
+ * A slot remembers the tokens in its KV cache; a request evaluates its
+ * prompt only from the first token that differs (batch.c). Which free instance a
  * request gets is decided before tokenizing, on the request's text: the
  * prompt, or the messages' roles and contents with separators. */
 
@@ -212,7 +216,7 @@ static uint64_t eng_affinity(void *user, void *instance, const mm_gen_request *r
 {
     (void)user;
     const eng_inst *inst = instance;
-    if (inst->n_cached == 0 || inst->key.len == 0)
+    if (inst->n_used == 0 || inst->key.len == 0)
         return 0;
     key_walk w = { inst->key.data, inst->key.len, 0, false };
     key_feed(req, &w, NULL);
@@ -230,19 +234,9 @@ static void remember_key(eng_inst *inst, const mm_gen_request *req)
     }
 }
 
-/* Rewind the KV cache to the longest prefix it shares with ids[0..n) and
- * return its length, at most n - 1 so that the last prompt token is
- * evaluated and its logits exist. */
-static uint32_t reuse_prefix(eng_inst *inst, const int32_t *ids, uint32_t n)
+static bool vocab_is_eog(const void *user, int32_t token)
 {
-    uint32_t common = 0, limit = inst->n_cached < n ? inst->n_cached : n;
-    while (common < limit && inst->cached[common] == ids[common])
-        common++;
-    if (common == n)
-        common--;
-    engine_ctx_truncate(inst->ctx, common);
-    inst->n_cached = common;
-    return common;
+    return text_vocab_is_eog(user, token);
 }
 
 /* A seed for a request without one: different per call. */
@@ -355,46 +349,41 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     text_decoder_init(&dec, vocab, false, false);
 
     remember_key(inst, req);
-    uint32_t reused = reuse_prefix(inst, inst->ids, (uint32_t)n_prompt);
+    inst->n_used++;
     for (size_t i = 0; i < n_prompt; i++)
         engine_sampler_accept(sampler, inst->ids[i]);
-    rc = engine_eval(inst->ctx, inst->ids + reused, (uint32_t)n_prompt - reused, err);
-    if (rc == 0) {
-        memcpy(inst->cached + reused, inst->ids + reused,
-               (n_prompt - reused) * sizeof *inst->cached);
-        inst->n_cached = (uint32_t)n_prompt;
-    }
-    uint32_t last = (uint32_t)n_prompt - reused - 1;   /* logits: the call's last token */
+    rt_batch *batch = inst->m->batch;
+    rt_batch_job job = { inst->ids, (uint32_t)n_prompt, max_new, sampler, req->cancel,
+                         vocab_is_eog, vocab };
+    uint32_t reused = rt_batch_start(batch, inst->slot, &job);
     const char *finish = "length";
     size_t sent = 0;
     uint32_t produced = 0;
     int64_t t_first = 0;
-    for (; rc == 0 && produced < max_new; produced++) {
-        if (req->cancel && atomic_load(req->cancel)) {
-            finish = "cancelled";
+    for (;;) {
+        int32_t tok = 0;
+        const char *ended = NULL;
+        int nrc = rt_batch_next(batch, inst->slot, &tok, &ended, err);
+        if (nrc < 0) {
+            rc = nrc;
             break;
         }
-        int32_t tok = engine_sampler_sample(sampler, engine_ctx_logits(inst->ctx, last));
-        last = 0;
-        if (produced == 0)
+        if (produced == 0 && (nrc == 1 || strcmp(ended, "stop") == 0))
             t_first = mm_now_ms();
-        if (text_vocab_is_eog(vocab, tok)) {
-            finish = "stop";
+        if (nrc == 0) {
+            finish = ended;
             break;
         }
-        engine_sampler_accept(sampler, tok);
+        produced++;
         rc = text_decoder_push(&dec, tok, &out, err);
-        if (rc == 0 && emit_new(req, &out, &sent)) {
-            produced++;
+        if (rc != 0)
+            break;
+        if (emit_new(req, &out, &sent)) {
             finish = "cancelled";   /* the manager tells a stop string from a hang-up */
             break;
         }
-        if (rc == 0 && produced + 1 < max_new) {
-            rc = engine_eval(inst->ctx, &tok, 1, err);
-            if (rc == 0)
-                inst->cached[inst->n_cached++] = tok;
-        }
     }
+    rt_batch_end(batch, inst->slot);   /* stops the job if it still runs */
     if (rc == 0 && strcmp(finish, "cancelled") != 0) {
         rc = text_decoder_flush(&dec, &out, err);
         if (rc == 0)

@@ -68,6 +68,66 @@ typedef struct rt_factory {
  * with the model's chat template (ChatML when it has none). */
 const rt_factory *rt_factory_engine(void);
 
+/* ---- shared engine worker (batch.c) ---------------------------------------
+ *
+ * The engine factory's model: one engine context with a KV cache per slot
+ * (the pool's instances are slots) and one thread that drives it. Each
+ * step evaluates at most one chunk of the oldest waiting prompt, then
+ * advances every generating slot by one token in one pass over the weights
+ * (continuous batching). A slot remembers the tokens in its cache, and a
+ * job evaluates its prompt only from the first token that differs. Output
+ * per slot is identical to running alone: the engine's results do not
+ * depend on which sequences share a step. */
+struct engine_model;
+struct engine_sampler;
+typedef struct rt_batch rt_batch;
+
+typedef struct rt_batch_job {
+    const int32_t *prompt;           /* borrowed until rt_batch_end */
+    uint32_t       n_prompt;         /* >= 1; fits the context with max_new */
+    uint32_t       max_new;          /* tokens to generate at most */
+    struct engine_sampler *sampler;  /* the worker samples and accepts with it until the end */
+    const atomic_bool *cancel;       /* checked before each token; NULL: never */
+    bool         (*is_eog)(const void *user, int32_t token);   /* ends the generation */
+    const void    *eog_user;
+} rt_batch_job;
+
+typedef struct rt_batch_stats {
+    uint64_t steps;      /* decode steps */
+    uint64_t rows;       /* tokens decoded by them (rows / steps = mean batch) */
+    uint32_t max_rows;   /* the largest step */
+} rt_batch_stats;
+
+/* model is borrowed until rt_batch_free; n_slots 1..RT_POOL_MAX KV caches of
+ * min(context, 4096) cells; n_threads for the engine's pool. manual (tests):
+ * no worker thread, the caller drives it with rt_batch_step, and
+ * rt_batch_next answers MM_EBUSY instead of waiting. Caller owns *out. */
+int  rt_batch_new(const struct engine_model *model, uint32_t n_slots, int n_threads,
+                  bool manual, rt_batch **out, mm_error *err);
+/* Manual mode: one worker iteration on the caller's thread (at most one
+ * prompt chunk, then one decode step over every generating slot). False
+ * when there was nothing to do. */
+bool rt_batch_step(rt_batch *b);
+/* Stops the worker; every slot must be idle. NULL is a no-op. */
+void rt_batch_free(rt_batch *b);
+uint32_t rt_batch_context(const rt_batch *b);   /* cells per slot */
+/* Take a free slot (its cache counts as empty) / give it back (idle).
+ * MM_EBUSY when all are taken. Thread-safe. */
+int  rt_batch_claim(rt_batch *b, uint32_t *slot, mm_error *err);
+void rt_batch_release(rt_batch *b, uint32_t slot);
+/* Start a job on an idle claimed slot; returns the prompt tokens reused from
+ * the slot's cache. The caller then takes tokens with rt_batch_next and
+ * must call rt_batch_end. One thread per slot; thread-safe across slots. */
+uint32_t rt_batch_start(rt_batch *b, uint32_t slot, const rt_batch_job *job);
+/* 1 and *token: the next generated token; 0: the job ended, *finish is
+ * "stop" (end of generation), "length" or "cancelled" (cancel flag or
+ * rt_batch_end); negative: the engine failed (err says why). Waits. */
+int  rt_batch_next(rt_batch *b, uint32_t slot, int32_t *token, const char **finish,
+                   mm_error *err);
+/* End the job (stopping it if it still runs) and make the slot idle. */
+void rt_batch_end(rt_batch *b, uint32_t slot);
+void rt_batch_stats_get(rt_batch *b, rt_batch_stats *out);
+
 /* ---- stop-string filter (stopfilter.c) ------------------------------------
  *
  * Sits between a factory's pieces and req->on_piece: holds back text that
