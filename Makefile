@@ -2,10 +2,14 @@
 #   make run   - install what is missing, build (Release), start modelmgr serve
 #   make test  - install what is missing, build with -Werror, run the test suite
 #   make fuzz  - build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
+#   make bench - build (Release) and run every bench/ binary: figures and ratios
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_HARNESSES ?= $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
+BENCH_DIR ?= $(CURDIR)/build/bench-models
+BENCH_DOWNLOAD_MIB ?= 1024
+BENCH_QUANT_MIB ?= 64
 
 .PHONY: all deps build run test test-asan fuzz bench clean
 
@@ -37,8 +41,21 @@ fuzz:
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz-seeds $(addprefix fuzz-,$(FUZZ_HARNESSES))
 	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
 
+# Every bench/ binary, Release build, one after the other (figures only; a
+# failing one is reported and the rest still run). bench-engine and
+# bench-throughput share the synthesized models in BENCH_DIR.
 bench: build
-	@for b in build/bench-*; do [ -x "$$b" ] && "$$b"; done
+	@mkdir -p "$(BENCH_DIR)"
+	@echo "machine: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $$(nproc) cores, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+	@for b in build/bench-*; do \
+	  [ -f "$$b" ] && [ -x "$$b" ] || continue; \
+	  echo; echo "######## $$b"; \
+	  case "$$b" in \
+	    */bench-download) "$$b" $(BENCH_DOWNLOAD_MIB) ;; \
+	    */bench-quant) "$$b" $(BENCH_QUANT_MIB) ;; \
+	    *) BENCH_DIR="$(BENCH_DIR)" "$$b" ;; \
+	  esac || echo "($$b failed with exit $$?)"; \
+	done
 
 clean:
 	rm -rf build build-test build-asan build-fuzz

@@ -25,7 +25,7 @@
 
 #define BATCH_RING      256   /* sampled tokens a slot may hold unread */
 #define BATCH_IDLE_MS   1000  /* the worker's wait between checks when idle */
-#define BATCH_CHUNK     512u  /* prompt tokens evaluated between two decode steps */
+#define BATCH_CHUNK     256u  /* prompt tokens evaluated between two decode steps */
 
 typedef enum slot_phase {
     SLOT_IDLE = 0,
