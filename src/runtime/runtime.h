@@ -157,7 +157,8 @@ void rt_stop_filter_free(rt_stop_filter *f);
 /* ---- instance pool -------------------------------------------------------
  *
  * Up to `size` instances over one loaded model. An acquire takes a free
- * instance, else creates one if fewer than `size` exist, else waits in a
+ * instance (rt_pool_acquire_for: the best suited one), else creates one if
+ * fewer than `size` exist, else waits in a
  * FIFO queue of at most `queue_max` waiters for at most timeout_ms; a
  * release hands the instance straight to the oldest waiter. */
 typedef struct rt_pool rt_pool;
@@ -172,7 +173,10 @@ void rt_pool_free(rt_pool *pool);
  * returned as is. Thread-safe. */
 int  rt_pool_acquire(rt_pool *pool, int64_t timeout_ms, void **inst, mm_error *err);
 /* The same, but among free instances take the one the factory's affinity
- * scores highest for req (the first on ties; req NULL: the first free). */
+ * scores highest for req (the least recently used on ties; req NULL or no
+ * affinity: the first free). When no free instance shares anything with
+ * req (score 0) and fewer than `size` exist, a new one is made instead, so
+ * each instance keeps its cached prefix for the requests that share it. */
 int  rt_pool_acquire_for(rt_pool *pool, int64_t timeout_ms, const struct mm_gen_request *req,
                          void **inst, mm_error *err);
 /* Give inst back (to the oldest waiter, if any). Thread-safe. */

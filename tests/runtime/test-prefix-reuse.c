@@ -5,7 +5,9 @@
  * reuse, for a repeated system prompt with different user messages, chat
  * turns, a repeated prompt and a prompt that is a strict prefix of the
  * cached one. The pool hands a request the free instance whose cached
- * request shares the most with it. */
+ * request shares the most with it, makes a new instance rather than
+ * overwrite a cached prefix while it may grow, and then overwrites the
+ * least recently used one. */
 // labels: model
 #include "runtime/runtime.h"
 #include "support/synth.h"
@@ -175,9 +177,53 @@ static void test_pool_affinity(void)
     rt_pool_free(pool);
 }
 
+/* A request that shares nothing with any free instance gets a new one while
+ * the pool may grow, so the cached prefixes survive; once it is full, the
+ * least recently used free instance is overwritten. */
+static void test_pool_keeps_prefixes(void)
+{
+    static const rt_factory aff = { .instance_new = aff_new, .instance_free = aff_free,
+                                    .affinity = aff_score };
+    rt_pool *pool = NULL;
+    CHECK_INT(rt_pool_new(&aff, NULL, 3, 4, "m", &pool, NULL), 0);
+    void *a = NULL, *b = NULL, *c = NULL, *got = NULL;
+    mm_gen_request ra = { .prompt = "alpha" }, rb = { .prompt = "beta" },
+                   rc = { .prompt = "gamma" }, rd = { .prompt = "delta" },
+                   ra2 = { .prompt = "alpha two" };
+    CHECK_INT(rt_pool_acquire_for(pool, 0, &ra, &a, NULL), 0);
+    if (!a)
+        return;
+    mm_strlcpy(a, "alpha", 64);
+    rt_pool_release(pool, a);
+    CHECK_INT(rt_pool_acquire_for(pool, 0, &rb, &b, NULL), 0);
+    CHECK(b != NULL && b != a);   /* a new instance: "alpha" stays cached */
+    if (!b)
+        return;
+    mm_strlcpy(b, "beta", 64);
+    rt_pool_release(pool, b);
+    CHECK_INT(rt_pool_acquire_for(pool, 0, &ra2, &got, NULL), 0);
+    CHECK(got == a);
+    rt_pool_release(pool, got);
+    CHECK_INT(rt_pool_acquire_for(pool, 0, &rc, &c, NULL), 0);
+    CHECK(c != NULL && c != a && c != b);
+    if (!c)
+        return;
+    mm_strlcpy(c, "gamma", 64);
+    rt_pool_release(pool, c);
+    rt_pool_stats st;
+    rt_pool_stats_get(pool, &st);
+    CHECK_INT(st.created, 3);
+    /* full: "delta" matches nothing; b was used longest ago */
+    CHECK_INT(rt_pool_acquire_for(pool, 0, &rd, &got, NULL), 0);
+    CHECK(got == b);
+    rt_pool_release(pool, got);
+    rt_pool_free(pool);
+}
+
 int main(void)
 {
     test_pool_affinity();
+    test_pool_keeps_prefixes();
 
     char *tmp = mmtest_tmpdir();
     char *path = mm_path_join(tmp, "synth.gguf");
