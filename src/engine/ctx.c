@@ -248,6 +248,49 @@ void engine_seq_truncate(engine_ctx *ctx, uint32_t seq, uint32_t pos)
         ctx->seq_pos[seq] = pos;
 }
 
+size_t engine_seq_state_size(const engine_ctx *ctx, uint32_t n)
+{
+    const engine_hparams *hp = &ctx->model->hp;
+    return 2 * (size_t)hp->n_layer * n * hp->kv_dim * sizeof(uint16_t);
+}
+
+/* The cells [0, n) of K, then of V, layer after layer. */
+static void seq_state_copy(engine_ctx *ctx, uint32_t seq, uint32_t n, uint8_t *state, bool out)
+{
+    const engine_hparams *hp = &ctx->model->hp;
+    size_t cells = (size_t)n * hp->kv_dim * sizeof(uint16_t);
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        size_t off = ((size_t)seq * hp->n_layer + il) * ctx->n_ctx * hp->kv_dim;
+        uint16_t *caches[2] = { ctx->k_cache + off, ctx->v_cache + off };
+        for (int kv = 0; kv < 2; kv++, state += cells) {
+            if (out)
+                memcpy(state, caches[kv], cells);
+            else
+                memcpy(caches[kv], state, cells);
+        }
+    }
+}
+
+int engine_seq_state_get(engine_ctx *ctx, uint32_t seq, uint32_t n, void *state, mm_error *err)
+{
+    if (seq >= ctx->n_seq || n > ctx->seq_pos[seq])
+        return mm_error_set(err, MM_EINVAL, "sequence %" PRIu32 " does not hold %" PRIu32
+                            " cells", seq, n);
+    seq_state_copy(ctx, seq, n, state, true);
+    return 0;
+}
+
+int engine_seq_state_set(engine_ctx *ctx, uint32_t seq, uint32_t n, const void *state,
+                         mm_error *err)
+{
+    if (seq >= ctx->n_seq || n > ctx->n_ctx)
+        return mm_error_set(err, MM_EINVAL, "sequence %" PRIu32 " cannot take %" PRIu32
+                            " cells", seq, n);
+    seq_state_copy(ctx, seq, n, (uint8_t *)(uintptr_t)state, false);
+    ctx->seq_pos[seq] = n;
+    return 0;
+}
+
 void engine_ctx_truncate(engine_ctx *ctx, uint32_t pos)
 {
     engine_seq_truncate(ctx, 0, pos);

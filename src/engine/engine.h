@@ -502,6 +502,15 @@ uint32_t engine_ctx_n_seq(const engine_ctx *ctx);
 uint32_t engine_seq_pos(const engine_ctx *ctx, uint32_t seq);
 /* Forget sequence seq's positions >= pos; other sequences are untouched. */
 void engine_seq_truncate(engine_ctx *ctx, uint32_t seq, uint32_t pos);
+/* A sequence's first n cells (K and V of every layer) as bytes, to keep a
+ * prompt prefix outside the context and put it back later, into the same
+ * or another sequence of a context over the same model.
+ * engine_seq_state_size bytes; get fails (MM_EINVAL) when the sequence
+ * holds fewer than n cells; set makes the sequence exactly those n cells. */
+size_t engine_seq_state_size(const engine_ctx *ctx, uint32_t n);
+int  engine_seq_state_get(engine_ctx *ctx, uint32_t seq, uint32_t n, void *state, mm_error *err);
+int  engine_seq_state_set(engine_ctx *ctx, uint32_t seq, uint32_t n, const void *state,
+                          mm_error *err);
 /* As engine_eval, into sequence seq. MM_EINVAL for a sequence that does not
  * exist. */
 int  engine_eval_seq(engine_ctx *ctx, uint32_t seq, const int32_t *tokens, uint32_t n,

@@ -13,7 +13,10 @@
  * step over every slot that has room in its ring, so a long new prompt
  * delays running streams by one chunk at a time, not by its whole length.
  * The worker samples right after each step, so no step waits for a request
- * thread. */
+ * thread. When a job is about to overwrite a slot's cached prompt with an
+ * unrelated one, the worker first copies that prefix's KV cells into a small
+ * LRU of saved prefixes (worker-only state), and a later job whose prompt
+ * shares more with a saved prefix than with its slot gets it copied back. */
 #include "runtime/runtime.h"
 #include "engine/engine.h"
 
@@ -26,6 +29,7 @@
 #define BATCH_RING      256   /* sampled tokens a slot may hold unread */
 #define BATCH_IDLE_MS   1000  /* the worker's wait between checks when idle */
 #define BATCH_CHUNK     256u  /* prompt tokens evaluated between two decode steps */
+#define BATCH_SAVE_MIN  64u   /* cached tokens a job must lose before they are saved */
 
 typedef enum slot_phase {
     SLOT_IDLE = 0,
@@ -43,6 +47,9 @@ typedef struct batch_slot {
     /* the job: set by rt_batch_start, then the worker's until the end */
     const int32_t   *prompt;     /* borrowed until rt_batch_end */
     uint32_t         n_prompt, prefilled, max_new, produced;
+    bool             job_new;    /* the prefix is chosen at its first prompt chunk */
+    uint32_t         chosen;     /* worker: the prompt tokens it did not evaluate */
+    uint32_t         reused;     /* under lock: prompt tokens not evaluated */
     engine_sampler  *sampler;    /* borrowed */
     const atomic_bool *cancel;
     bool           (*is_eog)(const void *user, int32_t token);
@@ -58,6 +65,14 @@ typedef struct batch_slot {
     char             msg[MM_ERROR_MSG_MAX];
 } batch_slot;
 
+/* A prompt prefix copied out of a slot (worker only). */
+typedef struct saved_prefix {
+    int32_t  *tokens;            /* [RT_SAVED_TOKENS] */
+    uint32_t  n;                 /* 0: empty */
+    uint8_t  *state;             /* engine_seq_state_size(ctx, saved_max) bytes */
+    uint64_t  used;              /* recency */
+} saved_prefix;
+
 struct rt_batch {
     pthread_mutex_t  lock;
     pthread_cond_t   work;       /* request -> worker: a job, a stop, ring room */
@@ -66,6 +81,9 @@ struct rt_batch {
     uint32_t         n_slots, n_ctx, n_batch;
     batch_slot      *slots;
     uint64_t         next_ticket;
+    saved_prefix     saved[RT_SAVED_PREFIXES];
+    uint32_t         saved_max;  /* tokens a saved prefix holds at most */
+    uint64_t         saved_clock;
     pthread_t        thread;
     bool             running, quit;
     rt_batch_stats   stats;      /* under lock */
@@ -136,10 +154,77 @@ static void fail_event(slot_event *ev, int rc, const mm_error *err)
     mm_strlcpy(ev->msg, err->message, sizeof ev->msg);
 }
 
+static uint32_t common_prefix(const int32_t *a, uint32_t na, const int32_t *b, uint32_t nb)
+{
+    uint32_t n = 0, limit = na < nb ? na : nb;
+    while (n < limit && a[n] == b[n])
+        n++;
+    return n;
+}
+
+/* Copy the slot's cached prefix out before a job overwrites it (worker). */
+static void save_prefix(rt_batch *b, uint32_t seq, const batch_slot *s)
+{
+    uint32_t n = s->n_cached < b->saved_max ? s->n_cached : b->saved_max;
+    saved_prefix *victim = &b->saved[0];
+    for (int i = 0; i < RT_SAVED_PREFIXES; i++) {
+        saved_prefix *e = &b->saved[i];
+        if (e->n >= n && common_prefix(e->tokens, e->n, s->cached, n) == n) {
+            e->used = ++b->saved_clock;   /* already saved */
+            return;
+        }
+        if (e->used < victim->used)
+            victim = e;
+    }
+    if (engine_seq_state_get(b->ctx, seq, n, victim->state, NULL) != 0)
+        return;
+    memcpy(victim->tokens, s->cached, n * sizeof *victim->tokens);
+    victim->n = n;
+    victim->used = ++b->saved_clock;
+    b->stats.saves++;
+}
+
+/* Decide where a new job's prompt starts (worker, at its first chunk): the
+ * slot's own cached prefix, or a longer saved one copied into the slot;
+ * what the job would discard of the slot's cache is saved first. */
+static void choose_prefix(rt_batch *b, uint32_t seq, batch_slot *s)
+{
+    uint32_t last = s->n_prompt - 1;   /* the last prompt token is evaluated: its logits */
+    uint32_t common = common_prefix(s->cached, s->n_cached, s->prompt, s->n_prompt);
+    if (common > last)
+        common = last;
+    if (s->n_cached >= common + BATCH_SAVE_MIN)
+        save_prefix(b, seq, s);
+    saved_prefix *best = NULL;
+    uint32_t best_n = common;
+    for (int i = 0; i < RT_SAVED_PREFIXES; i++) {
+        uint32_t n = common_prefix(b->saved[i].tokens, b->saved[i].n, s->prompt, s->n_prompt);
+        if (n > last)
+            n = last;
+        if (n > best_n) {
+            best = &b->saved[i];
+            best_n = n;
+        }
+    }
+    /* the state's layout is that of all its cells: restore them, then cut */
+    if (best && engine_seq_state_set(b->ctx, seq, best->n, best->state, NULL) == 0) {
+        engine_seq_truncate(b->ctx, seq, best_n);
+        memcpy(s->cached, best->tokens, best_n * sizeof *s->cached);
+        best->used = ++b->saved_clock;
+        common = best_n;
+        b->stats.restores++;
+    }
+    s->prefilled = s->n_cached = common;
+    s->chosen = common;
+    s->job_new = false;
+}
+
 /* Evaluate the next chunk of s's prompt (worker, no lock). */
 static void prefill_chunk(rt_batch *b, uint32_t seq, batch_slot *s, slot_event *ev)
 {
     mm_error err = { 0 };
+    if (s->job_new)
+        choose_prefix(b, seq, s);
     engine_seq_truncate(b->ctx, seq, s->prefilled);
     uint32_t n = s->n_prompt - s->prefilled;
     if (n > b->n_batch)
@@ -231,6 +316,8 @@ static bool iterate(rt_batch *b)
     pthread_mutex_lock(&b->lock);
     if (prefill >= 0) {
         batch_slot *s = &b->slots[prefill];
+        if (s->reused == UINT32_MAX)
+            s->reused = s->chosen;
         if (!evs[prefill].finish && s->prefilled == s->n_prompt)
             s->phase = SLOT_DECODE;
         apply_event(s, &evs[prefill]);
@@ -294,6 +381,15 @@ int rt_batch_new(const struct engine_model *model, uint32_t n_slots, int n_threa
         goto fail;
     b->n_ctx = engine_ctx_size(b->ctx);
     b->n_batch = BATCH_CHUNK;
+    b->saved_max = b->n_ctx < RT_SAVED_TOKENS ? b->n_ctx : RT_SAVED_TOKENS;
+    for (int i = 0; i < RT_SAVED_PREFIXES; i++) {
+        b->saved[i].tokens = calloc(b->saved_max, sizeof *b->saved[i].tokens);
+        b->saved[i].state = malloc(engine_seq_state_size(b->ctx, b->saved_max));
+        if (!b->saved[i].tokens || !b->saved[i].state) {
+            rc = mm_error_set(err, MM_ENOMEM, "out of memory creating the engine worker");
+            goto fail;
+        }
+    }
     b->slots = calloc(n_slots, sizeof *b->slots);
     if (!b->slots) {
         rc = mm_error_set(err, MM_ENOMEM, "out of memory creating the engine worker");
@@ -338,6 +434,10 @@ void rt_batch_free(rt_batch *b)
         free(b->slots[i].cached);
     }
     free(b->slots);
+    for (int i = 0; i < RT_SAVED_PREFIXES; i++) {
+        free(b->saved[i].tokens);
+        free(b->saved[i].state);
+    }
     engine_ctx_free(b->ctx);
     pthread_cond_destroy(&b->work);
     pthread_mutex_destroy(&b->lock);
@@ -376,21 +476,17 @@ void rt_batch_release(rt_batch *b, uint32_t slot)
 
 /* ---- a job ---- */
 
-uint32_t rt_batch_start(rt_batch *b, uint32_t slot, const rt_batch_job *job)
+void rt_batch_start(rt_batch *b, uint32_t slot, const rt_batch_job *job)
 {
     batch_slot *s = &b->slots[slot];
     pthread_mutex_lock(&b->lock);
     MM_ASSERT(s->claimed && s->phase == SLOT_IDLE && job->n_prompt > 0);
-    /* Idle: the worker does not touch the token record now. */
-    uint32_t common = 0, limit = s->n_cached < job->n_prompt ? s->n_cached : job->n_prompt;
-    while (common < limit && s->cached[common] == job->prompt[common])
-        common++;
-    if (common == job->n_prompt)
-        common--;   /* the last prompt token is evaluated, so its logits exist */
+    /* The slot's token record stays as it is: the worker compares it with
+     * the prompt at the first chunk (choose_prefix). */
     s->prompt = job->prompt;
     s->n_prompt = job->n_prompt;
-    s->prefilled = common;
-    s->n_cached = common;
+    s->job_new = true;
+    s->reused = UINT32_MAX;
     s->max_new = job->max_new;
     s->produced = 0;
     s->sampler = job->sampler;
@@ -406,7 +502,14 @@ uint32_t rt_batch_start(rt_batch *b, uint32_t slot, const rt_batch_job *job)
     s->phase = SLOT_PREFILL;
     pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&b->lock);
-    return common;
+}
+
+uint32_t rt_batch_reused(rt_batch *b, uint32_t slot)
+{
+    pthread_mutex_lock(&b->lock);
+    uint32_t n = b->slots[slot].reused;
+    pthread_mutex_unlock(&b->lock);
+    return n == UINT32_MAX ? 0 : n;
 }
 
 int rt_batch_next(rt_batch *b, uint32_t slot, int32_t *token, const char **finish, mm_error *err)

@@ -40,7 +40,8 @@ typedef struct eng_inst {
 /* From the catalog's GGUF facts, before anything is mapped: the file (the
  * weights are mapped and read) plus, per instance, the F16 KV cache the
  * context allocates (K and V, every layer, min(context, RT_ESTIMATE_CTX)
- * cells of kv_dim) and the f32 logits. */
+ * cells of kv_dim) and the f32 logits, plus the RT_SAVED_PREFIXES saved
+ * prefixes of at most RT_SAVED_TOKENS cells. */
 static int eng_estimate(void *user, const mm_model_info *m, int instances, uint64_t *bytes,
                         mm_error *err)
 {
@@ -57,6 +58,9 @@ static int eng_estimate(void *user, const mm_model_info *m, int instances, uint6
         uint64_t kv = 2ull * f->block_count * ctx * kv_dim * 2ull;
         uint64_t logits = (uint64_t)f->vocab_size * 4ull;
         total += (uint64_t)instances * (kv + logits);
+        /* the saved prompt prefixes beside the slots (batch.c) */
+        uint64_t saved = ctx < RT_SAVED_TOKENS ? ctx : RT_SAVED_TOKENS;
+        total += RT_SAVED_PREFIXES * 2ull * f->block_count * saved * kv_dim * 2ull;
     }
     *bytes = total;
     return 0;
@@ -355,7 +359,7 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     rt_batch *batch = inst->m->batch;
     rt_batch_job job = { inst->ids, (uint32_t)n_prompt, max_new, sampler, req->cancel,
                          vocab_is_eog, vocab };
-    uint32_t reused = rt_batch_start(batch, inst->slot, &job);
+    rt_batch_start(batch, inst->slot, &job);
     const char *finish = "length";
     size_t sent = 0;
     uint32_t produced = 0;
@@ -383,6 +387,7 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
             break;
         }
     }
+    uint32_t reused = rt_batch_reused(batch, inst->slot);
     rt_batch_end(batch, inst->slot);   /* stops the job if it still runs */
     if (rc == 0 && strcmp(finish, "cancelled") != 0) {
         rc = text_decoder_flush(&dec, &out, err);

@@ -19,6 +19,8 @@
 #define RT_CACHE_KEY_MAX     (1u << 20)    /* canonical request bytes */
 #define RT_CACHE_VALUE_MAX   (4u << 20)    /* a cached response's bytes */
 #define RT_ESTIMATE_CTX      4096u         /* context assumed by the memory estimate */
+#define RT_SAVED_PREFIXES    2             /* prompt prefixes a model keeps beside its slots */
+#define RT_SAVED_TOKENS      1024u         /* tokens of one saved prefix at most */
 #define RT_BACKOFF_MIN_MS    5000          /* first retry after a failed load */
 #define RT_BACKOFF_MAX_MS    300000        /* back-off ceiling */
 #define RT_STAMP_NAME        ".last_model_check"
@@ -75,7 +77,10 @@ const rt_factory *rt_factory_engine(void);
  * step evaluates at most one chunk of the oldest waiting prompt, then
  * advances every generating slot by one token in one pass over the weights
  * (continuous batching). A slot remembers the tokens in its cache, and a
- * job evaluates its prompt only from the first token that differs. Output
+ * job evaluates its prompt only from the first token that differs; a
+ * cached prefix a job would overwrite (when it loses at least 64 tokens)
+ * is first copied into one of RT_SAVED_PREFIXES saved prefixes (least
+ * recently used replaced), which later jobs can resume from. Output
  * per slot is identical to running alone: the engine's results do not
  * depend on which sequences share a step. */
 struct engine_model;
@@ -96,6 +101,8 @@ typedef struct rt_batch_stats {
     uint64_t steps;      /* decode steps */
     uint64_t rows;       /* tokens decoded by them (rows / steps = mean batch) */
     uint32_t max_rows;   /* the largest step */
+    uint64_t saves;      /* prefixes copied out before a job overwrote them */
+    uint64_t restores;   /* saved prefixes copied back into a slot */
 } rt_batch_stats;
 
 /* model is borrowed until rt_batch_free; n_slots 1..RT_POOL_MAX KV caches of
@@ -115,10 +122,13 @@ uint32_t rt_batch_context(const rt_batch *b);   /* cells per slot */
  * MM_EBUSY when all are taken. Thread-safe. */
 int  rt_batch_claim(rt_batch *b, uint32_t *slot, mm_error *err);
 void rt_batch_release(rt_batch *b, uint32_t slot);
-/* Start a job on an idle claimed slot; returns the prompt tokens reused from
- * the slot's cache. The caller then takes tokens with rt_batch_next and
- * must call rt_batch_end. One thread per slot; thread-safe across slots. */
-uint32_t rt_batch_start(rt_batch *b, uint32_t slot, const rt_batch_job *job);
+/* Start a job on an idle claimed slot. The caller then takes tokens with
+ * rt_batch_next and must call rt_batch_end. One thread per slot;
+ * thread-safe across slots. */
+void rt_batch_start(rt_batch *b, uint32_t slot, const rt_batch_job *job);
+/* The prompt tokens the job did not evaluate (its slot's cached prefix, or
+ * a saved one): known once the first token or the end has come; 0 before. */
+uint32_t rt_batch_reused(rt_batch *b, uint32_t slot);
 /* 1 and *token: the next generated token; 0: the job ended, *finish is
  * "stop" (end of generation), "length" or "cancelled" (cancel flag or
  * rt_batch_end); negative: the engine failed (err says why). Waits. */

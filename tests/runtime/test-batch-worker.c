@@ -18,7 +18,7 @@
 static engine_model *model;
 
 typedef struct stream {
-    int32_t  prompt[64];
+    int32_t  prompt[80];
     uint32_t n_prompt;
     uint32_t max_new;
     float    temperature;       /* 0 greedy */
@@ -86,14 +86,12 @@ out:
     engine_ctx_free(ctx);
 }
 
-static void start(rt_batch *b, stream *st, uint32_t *reused)
+static void start(rt_batch *b, stream *st)
 {
     st->sampler = make_sampler(st);
     rt_batch_job job = { st->prompt, st->n_prompt, st->max_new, st->sampler, &st->cancel,
                          never_eog, NULL };
-    uint32_t r = rt_batch_start(b, st->slot, &job);
-    if (reused)
-        *reused = r;
+    rt_batch_start(b, st->slot, &job);
     st->started = true;
 }
 
@@ -139,7 +137,7 @@ static uint32_t run_together(stream *st, int n, rt_batch *b)
     for (int step = 0; step < 64; step++) {
         for (int i = 0; i < n; i++)
             if (!st[i].started && st[i].start <= step)
-                start(b, &st[i], NULL);
+                start(b, &st[i]);
         bool more = rt_batch_step(b);
         for (int i = 0; i < n; i++)
             drain(b, &st[i]);
@@ -186,11 +184,9 @@ static void test_streams(int n)
     next.prompt[next.n_prompt - 1] = 8;
     next.slot = st[0].slot;
     run_alone(&next);
-    uint32_t reused = 0;
-    start(b, &next, &reused);
-    CHECK_INT(reused, st[0].n_prompt + st[0].max_new - 1);
     next.start = 0;
     run_together(&next, 1, b);
+    CHECK_INT(rt_batch_reused(b, next.slot), st[0].n_prompt + st[0].max_new - 1);
     CHECK(memcmp(next.got, next.expect, next.max_new * sizeof(int32_t)) == 0);
 
     for (int i = 0; i < n; i++)
@@ -211,7 +207,7 @@ static void test_cancel(void)
         make_stream(&st[i], 20 + (uint32_t)i, 6, 12, 0);
         run_alone(&st[i]);
         CHECK_INT(rt_batch_claim(b, &st[i].slot, NULL), 0);
-        start(b, &st[i], NULL);
+        start(b, &st[i]);
     }
     for (int step = 0; step < 5; step++) {   /* 3 prefills, then 2 decode steps */
         rt_batch_step(b);
@@ -247,6 +243,63 @@ static void test_cancel(void)
     rt_batch_free(b);
 }
 
+/* Run one stream alone on slot 0 of b; its tokens must equal the stream run
+ * on a fresh context. Returns the prompt tokens the worker reused. */
+static uint32_t run_one(rt_batch *b, stream *st)
+{
+    run_alone(st);
+    st->slot = 0;
+    run_together(st, 1, b);
+    CHECK(st->ended);
+    CHECK(memcmp(st->got, st->expect, st->max_new * sizeof(int32_t)) == 0);
+    return rt_batch_reused(b, 0);
+}
+
+/* One slot, two saved prefixes: a prompt that replaces the slot's cached
+ * one saves it first; a later prompt resumes from the saved copy; the least
+ * recently used saved prefix is the one replaced. */
+static void test_saved_prefixes(void)
+{
+    rt_batch *b = NULL;
+    CHECK_INT(rt_batch_new(model, 1, 2, true, &b, NULL), 0);
+    uint32_t slot = 9;
+    CHECK_INT(rt_batch_claim(b, &slot, NULL), 0);
+    if (!b || slot != 0)
+        return;
+    stream a, bb, a2, c, a3, b2;
+    make_stream(&a, 31, 64, 4, 0);
+    make_stream(&bb, 32, 64, 4, 0);
+    make_stream(&c, 33, 64, 4, 0);
+    CHECK_INT(run_one(b, &a), 0);
+    CHECK_INT(run_one(b, &bb), 0);   /* nothing in common; a (67 cells) saved */
+    /* a's prompt + 2 other tokens: 64 come back from the saved copy */
+    a2 = a;
+    a2.n_got = 0;
+    a2.started = a2.ended = false;
+    a2.prompt[64] = a.got[0] == 5 ? 6 : 5;
+    a2.prompt[65] = 7;
+    a2.n_prompt = 66;
+    CHECK_INT(run_one(b, &a2), 64);   /* bb (67 cells) saved now too */
+    rt_batch_stats st;
+    rt_batch_stats_get(b, &st);
+    CHECK_INT(st.saves, 2);
+    CHECK_INT(st.restores, 1);
+    /* c replaces a2 in the slot: a2 is saved over bb, used longest ago */
+    CHECK_INT(run_one(b, &c), 0);
+    a3 = a;
+    a3.n_got = 0;
+    a3.started = a3.ended = false;
+    CHECK_INT(run_one(b, &a3), 63);   /* all of a's prompt but its last token */
+    b2 = bb;
+    b2.n_got = 0;
+    b2.started = b2.ended = false;
+    CHECK_INT(run_one(b, &b2), 0);    /* bb's copy was replaced */
+    rt_batch_stats_get(b, &st);
+    CHECK_INT(st.restores, 2);
+    rt_batch_release(b, slot);
+    rt_batch_free(b);
+}
+
 int main(void)
 {
     char *tmp = mmtest_tmpdir();
@@ -262,6 +315,7 @@ int main(void)
         test_streams(2);
         test_streams(3);
         test_cancel();
+        test_saved_prefixes();
     }
     engine_model_free(model);
     mmtest_rmtree(tmp);

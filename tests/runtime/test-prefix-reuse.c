@@ -17,7 +17,8 @@
 #include <string.h>
 
 static const rt_factory *fac;
-static void *model;
+static mm_model_info info;
+static void *model;   /* the handle of the current round */
 
 typedef struct outcome {
     char   *text;
@@ -41,16 +42,22 @@ static outcome run_on(void *inst, const mm_gen_request *req)
     return o;
 }
 
-/* The answer of an instance that has never seen anything: reuse off. */
+/* The answer of a model loaded just for it, whose one instance has never
+ * seen anything (no cached or saved prefix): reuse off. */
 static char *fresh_answer(const mm_gen_request *req)
 {
-    void *inst = NULL;
-    CHECK_INT(fac->instance_new(fac->user, model, &inst, NULL), 0);
-    if (!inst)
+    void *handle = NULL, *inst = NULL;
+    CHECK_INT(fac->load(fac->user, &info, &handle, NULL), 0);
+    if (handle)
+        CHECK_INT(fac->instance_new(fac->user, handle, &inst, NULL), 0);
+    if (!inst) {
+        fac->unload(fac->user, handle);
         return mm_strdup("");
+    }
     outcome o = run_on(inst, req);
     CHECK_INT(o.cached_tokens, 0);
     fac->instance_free(fac->user, inst);
+    fac->unload(fac->user, handle);
     return o.text;
 }
 
@@ -73,9 +80,13 @@ static int64_t same_as_fresh(void *inst, const mm_gen_request *req, const char *
 static void test_reuse(double temperature)
 {
     void *inst = NULL;
-    CHECK_INT(fac->instance_new(fac->user, model, &inst, NULL), 0);
-    if (!inst)
+    CHECK_INT(fac->load(fac->user, &info, &model, NULL), 0);
+    if (model)
+        CHECK_INT(fac->instance_new(fac->user, model, &inst, NULL), 0);
+    if (!inst) {
+        fac->unload(fac->user, model);
         return;
+    }
     const char *system = "you are a terse assistant that answers in one short line and never "
                          "repeats the question back to the user";
     mm_gen_request base = { .max_tokens = 12, .temperature = temperature, .has_seed = true,
@@ -107,7 +118,17 @@ static void test_reuse(double temperature)
     same_as_fresh(inst, &p, "long prompt");
     p.prompt = "the quick brown fox jumps over";
     CHECK(same_as_fresh(inst, &p, "strict prefix") > 5);
+
+    /* an unrelated prompt replaces the chat in the instance; the chat's
+     * prefix was saved on the way, and the next turn resumes from it */
+    mm_gen_message m4[] = { { "system", system }, { "user", "name a big city" },
+                            { "assistant", "x" }, { "user", "and a small one" } };
+    r.messages = m4;
+    r.n_messages = 4;
+    CHECK(same_as_fresh(inst, &r, "saved prefix") > 20);
     fac->instance_free(fac->user, inst);
+    fac->unload(fac->user, model);
+    model = NULL;
 }
 
 /* ---- the pool picks by affinity ---- */
@@ -234,19 +255,13 @@ int main(void)
     params.n_ctx = 512;
     CHECK_INT(mmtest_synth_model(&params, path), 0);
     fac = rt_factory_engine();
-    mm_model_info info = { 0 };
     const char *paths[1] = { path };
     info.key = "synth";
     info.format = MM_FORMAT_GGUF;
     info.paths = paths;
     info.n_paths = 1;
-    mm_error err = { 0 };
-    CHECK_INT(fac->load(fac->user, &info, &model, &err), 0);
-    if (model) {
-        test_reuse(0.0);
-        test_reuse(0.9);
-        fac->unload(fac->user, model);
-    }
+    test_reuse(0.0);
+    test_reuse(0.9);
     mmtest_rmtree(tmp);
     free(path);
     free(tmp);
