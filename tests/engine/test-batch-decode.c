@@ -3,8 +3,9 @@
  * engine_decode per step over every active stream), give logits
  * bit-identical to each stream evaluated alone in its own single-sequence
  * context, for F32, Q8_0 and Q4_0 weights (groups of 4 rows take the x4
- * kernels); rewinding one sequence leaves the others intact; bad calls are
- * refused and evaluate nothing. */
+ * kernels); rewinding one sequence leaves the others intact; a sequence's
+ * cells copied into another continue identically; bad calls are refused
+ * and evaluate nothing. */
 // labels: unit model
 #include "engine/engine.h"
 #include "support/synth.h"
@@ -178,6 +179,24 @@ static void run_batched(const engine_model *m, const stream *alone, uint32_t n_t
     uint32_t s0 = 0;
     CHECK_INT(engine_decode(ctx, &s0, &alone[0].tokens[0], 1, NULL), 0);
     CHECK(memcmp(engine_ctx_logits(ctx, 0), alone[0].logits + nv, nv * sizeof(float)) == 0);
+
+    /* Stream 2's cells copied into stream 0's sequence continue as stream 2
+     * itself would: the same logits for its next token. */
+    uint32_t n2 = engine_seq_pos(ctx, 2);
+    void *state = malloc(engine_seq_state_size(ctx, n2));
+    CHECK_INT(engine_seq_state_get(ctx, 2, n2 + 1, state, NULL), MM_EINVAL);
+    CHECK_INT(engine_seq_state_get(ctx, 2, n2, state, NULL), 0);
+    CHECK_INT(engine_seq_state_set(ctx, 0, n2, state, NULL), 0);
+    CHECK_INT(engine_seq_pos(ctx, 0), n2);
+    int32_t probe = 42;
+    uint32_t s2 = 2;
+    CHECK_INT(engine_decode(ctx, &s0, &probe, 1, NULL), 0);
+    float *from_copy = malloc(nv * sizeof(float));
+    memcpy(from_copy, engine_ctx_logits(ctx, 0), nv * sizeof(float));
+    CHECK_INT(engine_decode(ctx, &s2, &probe, 1, NULL), 0);
+    CHECK(memcmp(from_copy, engine_ctx_logits(ctx, 0), nv * sizeof(float)) == 0);
+    free(from_copy);
+    free(state);
 
     /* refused, nothing evaluated */
     uint32_t twice[2] = { 1, 1 };
