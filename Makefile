@@ -5,12 +5,16 @@
 #   make soak  - bench/load against modelmgr serve for SOAK_MINUTES (RSS and error bound)
 #   make check-reliability - ASan+UBSan suite, valgrind on the unit tests,
 #                each fuzzer for FUZZ_SECONDS, a soak (docs/RELIABILITY.md)
+#   make bench - build (Release) and run every bench/ binary: figures and ratios
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 SOAK_MINUTES ?= 10
 SOAK_CLIENTS ?= 8
 FUZZ_HARNESSES ?= $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
+BENCH_DIR ?= $(CURDIR)/build/bench-models
+BENCH_DOWNLOAD_MIB ?= 1024
+BENCH_QUANT_MIB ?= 64
 
 .PHONY: all deps build run test test-asan fuzz bench soak check-reliability clean
 
@@ -62,8 +66,21 @@ check-reliability:
 	@$(MAKE) --no-print-directory soak SOAK_MINUTES=$(SOAK_MINUTES)
 	@echo "check-reliability: all steps passed"
 
+# Every bench/ binary, Release build, one after the other (figures only; a
+# failing one is reported and the rest still run). bench-engine and
+# bench-throughput share the synthesized models in BENCH_DIR.
 bench: build
-	@for b in build/bench-*; do [ -x "$$b" ] && "$$b"; done
+	@mkdir -p "$(BENCH_DIR)"
+	@echo "machine: $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $$(nproc) cores, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+	@for b in build/bench-*; do \
+	  [ -f "$$b" ] && [ -x "$$b" ] || continue; \
+	  echo; echo "######## $$b"; \
+	  case "$$b" in \
+	    */bench-download) "$$b" $(BENCH_DOWNLOAD_MIB) ;; \
+	    */bench-quant) "$$b" $(BENCH_QUANT_MIB) ;; \
+	    *) BENCH_DIR="$(BENCH_DIR)" "$$b" ;; \
+	  esac || echo "($$b failed with exit $$?)"; \
+	done
 
 clean:
 	rm -rf build build-test build-asan build-fuzz

@@ -640,6 +640,7 @@ typedef struct mm_gen_result {
     int64_t completion_tokens;    /* tokens generated (end of sequence not counted) */
     double  ms_to_first_token;    /* request start to first sampled token; 0 cached */
     double  tokens_per_s;         /* completion tokens over the generation time; 0 unknown */
+    int64_t cached_tokens;        /* prompt tokens reused from an instance's KV cache */
 } mm_gen_result;
 
 typedef struct mm_manager mm_manager;

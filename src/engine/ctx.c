@@ -1,6 +1,9 @@
-/* ctx.c - an evaluation context: the F16 KV cache, scratch buffers sized once
- * for the largest batch, and the llama/qwen2 forward pass over them
- * (gguf-and-quants.md section 7). Matmuls and attention run on the
+/* ctx.c - an evaluation context: the F16 KV caches of its sequences, scratch
+ * buffers sized once for the largest batch, and the llama/qwen2 forward pass
+ * over them (gguf-and-quants.md section 7). A pass evaluates rows that each
+ * name their sequence and position: a prompt chunk of one sequence, or one
+ * token of each of several sequences (batched decoding), so the weights are
+ * read once per step for all of them. Matmuls and attention run on the
  * context's thread pool; everything else is cheap and runs on the caller. */
 #include "engine/engine.h"
 
@@ -14,6 +17,7 @@
 #define CTX_DEFAULT_N_CTX   4096u
 #define CTX_DEFAULT_N_BATCH 512u
 #define CTX_MAX_N_CTX       (1u << 20)
+#define CTX_MAX_N_SEQ       64u
 #define CTX_MAX_MATMULS     3    /* weights sharing one input in one pool call */
 #define CTX_TILE_BYTES      (16u << 10)   /* weight rows per matmul tile: half an L1 */
 
@@ -30,13 +34,17 @@ struct engine_ctx {
     engine_pool *pool;
     uint32_t  n_ctx;
     uint32_t  n_batch;
+    uint32_t  n_seq;
+    uint32_t  n_rows;        /* max(n_batch, n_seq): rows of one pass */
     bool      all_logits;
-    uint32_t  n_past;        /* cells 0..n_past-1 hold positions 0..n_past-1 */
+    uint32_t *seq_pos;       /* [n_seq] cells 0..pos-1 of a sequence hold positions 0..pos-1 */
+    uint32_t *row_seq;       /* [n_rows] the sequence of each row of the current pass */
+    uint32_t *row_pos;       /* [n_rows] its position */
     uint32_t  n_logits;      /* rows of logits valid after the last call */
-    uint32_t  last_n;        /* tokens in the last call */
+    uint32_t  logits_first;  /* the call's token whose logits are row 0 */
     ctx_layout lay;
-    uint16_t *k_cache;       /* [n_layer][n_ctx][kv_dim] f16, after RoPE */
-    uint16_t *v_cache;       /* [n_layer][n_ctx][kv_dim] f16 */
+    uint16_t *k_cache;       /* [n_seq][n_layer][n_ctx][kv_dim] f16, after RoPE */
+    uint16_t *v_cache;       /* [n_seq][n_layer][n_ctx][kv_dim] f16 */
     float    *x;             /* [n_batch][n_embd] residual stream */
     float    *xb;            /* [n_batch][n_embd] normalized input of a block */
     float    *q;             /* [n_batch][q_dim] */
@@ -48,7 +56,7 @@ struct engine_ctx {
     float    *tmp;           /* [n_batch][n_embd] projection output before the residual add */
     float    *scores;        /* [n_threads][n_ctx + head_dim]: attention weights and one
                                 decoded V row per thread */
-    float    *logits;        /* [all_logits ? n_batch : 1][n_vocab] */
+    float    *logits;        /* [all_logits ? n_rows : n_seq][n_vocab] */
     float    *cs;            /* [n_batch][n_rot] cos, sin per rotary pair and token */
     float    *inv_freq;      /* [n_rot / 2] theta per unit position */
     uint8_t  *act_q;         /* [n_batch][act_row] activations in a weight's vec_dot format */
@@ -79,6 +87,8 @@ static void resolve_params(const engine_model *m, const engine_ctx_params *in,
         out->n_batch = out->n_ctx;
     if (out->n_threads < 1)
         out->n_threads = 1;
+    if (out->n_seq == 0)
+        out->n_seq = 1;
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -86,7 +96,7 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 static void compute_layout(const engine_model *m, const engine_ctx_params *p, ctx_layout *l)
 {
     const engine_hparams *hp = &m->hp;
-    size_t nb = p->n_batch;
+    size_t nb = max_sz(p->n_batch, p->n_seq);
     l->x = nb * hp->n_embd;
     l->xb = nb * max_sz(hp->n_embd, hp->q_dim);
     l->q = nb * hp->q_dim;
@@ -95,7 +105,7 @@ static void compute_layout(const engine_model *m, const engine_ctx_params *p, ct
     l->ff = nb * hp->n_ff;
     l->tmp = nb * hp->n_embd;
     l->scores = (size_t)p->n_threads * (p->n_ctx + hp->head_dim);
-    l->logits = (p->all_logits ? nb : 1) * (size_t)hp->n_vocab;
+    l->logits = (p->all_logits ? nb : p->n_seq) * (size_t)hp->n_vocab;
     l->cs = nb * hp->n_rot;
     /* F32 (4 bytes per element) is the widest activation format any kernel
      * takes, so this bound holds for every weight type. */
@@ -112,10 +122,12 @@ void engine_mem_estimate_get(const engine_model *model, const engine_ctx_params 
     resolve_params(model, params, &p);
     compute_layout(model, &p, &l);
     out->weights = model->weight_bytes;
-    out->kv_cache = 2ull * model->hp.n_layer * p.n_ctx * model->hp.kv_dim * sizeof(uint16_t);
+    out->kv_cache = 2ull * p.n_seq * model->hp.n_layer * p.n_ctx * model->hp.kv_dim *
+                    sizeof(uint16_t);
     size_t floats = l.x + l.xb + l.q + 2 * l.kv + l.att + 2 * l.ff + l.tmp + l.scores + l.logits +
                     l.cs + model->hp.n_rot / 2;
-    out->scratch = floats * sizeof(float) + l.act_q + sizeof(engine_ctx);
+    out->scratch = floats * sizeof(float) + l.act_q + sizeof(engine_ctx) +
+                   (p.n_seq + 2 * max_sz(p.n_batch, p.n_seq)) * sizeof(uint32_t);
     out->total = out->weights + out->kv_cache + out->scratch;
 }
 
@@ -133,16 +145,24 @@ int engine_ctx_new(const engine_model *model, const engine_ctx_params *params,
     if (p.n_ctx > CTX_MAX_N_CTX)
         return mm_error_set(err, MM_EINVAL, "context size %" PRIu32 " exceeds the limit of %u",
                             p.n_ctx, CTX_MAX_N_CTX);
+    if (p.n_seq > CTX_MAX_N_SEQ)
+        return mm_error_set(err, MM_EINVAL, "%" PRIu32 " sequences exceed the limit of %u",
+                            p.n_seq, CTX_MAX_N_SEQ);
     engine_ctx *c = calloc(1, sizeof *c);
     if (!c)
         return mm_error_set(err, MM_ENOMEM, "out of memory creating a context");
     c->model = model;
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
+    c->n_seq = p.n_seq;
+    c->n_rows = p.n_batch > p.n_seq ? p.n_batch : p.n_seq;
     c->all_logits = p.all_logits;
     compute_layout(model, &p, &c->lay);
     const engine_hparams *hp = &model->hp;
-    size_t cache_elems = (size_t)hp->n_layer * p.n_ctx * hp->kv_dim;
+    size_t cache_elems = (size_t)p.n_seq * hp->n_layer * p.n_ctx * hp->kv_dim;
+    c->seq_pos = calloc(p.n_seq, sizeof *c->seq_pos);
+    c->row_seq = calloc(c->n_rows, sizeof *c->row_seq);
+    c->row_pos = calloc(c->n_rows, sizeof *c->row_pos);
     c->k_cache = malloc(cache_elems * sizeof(uint16_t));
     c->v_cache = malloc(cache_elems * sizeof(uint16_t));
     c->x = malloc(c->lay.x * sizeof(float));
@@ -159,7 +179,7 @@ int engine_ctx_new(const engine_model *model, const engine_ctx_params *params,
     c->cs = malloc(c->lay.cs * sizeof(float));
     c->inv_freq = malloc((hp->n_rot / 2) * sizeof(float));
     c->act_q = malloc(c->lay.act_q);
-    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
+    if (!c->seq_pos || !c->row_seq || !c->row_pos || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->tmp || !c->scores || !c->logits || !c->cs || !c->inv_freq ||
         !c->act_q)
         goto fail_nomem;
@@ -191,6 +211,9 @@ void engine_ctx_free(engine_ctx *c)
     if (!c)
         return;
     engine_pool_free(c->pool);
+    free(c->seq_pos);
+    free(c->row_seq);
+    free(c->row_pos);
     free(c->k_cache);
     free(c->v_cache);
     free(c->x);
@@ -210,22 +233,74 @@ void engine_ctx_free(engine_ctx *c)
     free(c);
 }
 
-uint32_t engine_ctx_pos(const engine_ctx *ctx) { return ctx->n_past; }
+uint32_t engine_ctx_pos(const engine_ctx *ctx) { return ctx->seq_pos[0]; }
 uint32_t engine_ctx_size(const engine_ctx *ctx) { return ctx->n_ctx; }
+uint32_t engine_ctx_n_seq(const engine_ctx *ctx) { return ctx->n_seq; }
+
+uint32_t engine_seq_pos(const engine_ctx *ctx, uint32_t seq)
+{
+    return seq < ctx->n_seq ? ctx->seq_pos[seq] : 0;
+}
+
+void engine_seq_truncate(engine_ctx *ctx, uint32_t seq, uint32_t pos)
+{
+    if (seq < ctx->n_seq && pos < ctx->seq_pos[seq])
+        ctx->seq_pos[seq] = pos;
+}
+
+size_t engine_seq_state_size(const engine_ctx *ctx, uint32_t n)
+{
+    const engine_hparams *hp = &ctx->model->hp;
+    return 2 * (size_t)hp->n_layer * n * hp->kv_dim * sizeof(uint16_t);
+}
+
+/* The cells [0, n) of K, then of V, layer after layer. */
+static void seq_state_copy(engine_ctx *ctx, uint32_t seq, uint32_t n, uint8_t *state, bool out)
+{
+    const engine_hparams *hp = &ctx->model->hp;
+    size_t cells = (size_t)n * hp->kv_dim * sizeof(uint16_t);
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        size_t off = ((size_t)seq * hp->n_layer + il) * ctx->n_ctx * hp->kv_dim;
+        uint16_t *caches[2] = { ctx->k_cache + off, ctx->v_cache + off };
+        for (int kv = 0; kv < 2; kv++, state += cells) {
+            if (out)
+                memcpy(state, caches[kv], cells);
+            else
+                memcpy(caches[kv], state, cells);
+        }
+    }
+}
+
+int engine_seq_state_get(engine_ctx *ctx, uint32_t seq, uint32_t n, void *state, mm_error *err)
+{
+    if (seq >= ctx->n_seq || n > ctx->seq_pos[seq])
+        return mm_error_set(err, MM_EINVAL, "sequence %" PRIu32 " does not hold %" PRIu32
+                            " cells", seq, n);
+    seq_state_copy(ctx, seq, n, state, true);
+    return 0;
+}
+
+int engine_seq_state_set(engine_ctx *ctx, uint32_t seq, uint32_t n, const void *state,
+                         mm_error *err)
+{
+    if (seq >= ctx->n_seq || n > ctx->n_ctx)
+        return mm_error_set(err, MM_EINVAL, "sequence %" PRIu32 " cannot take %" PRIu32
+                            " cells", seq, n);
+    seq_state_copy(ctx, seq, n, (uint8_t *)(uintptr_t)state, false);
+    ctx->seq_pos[seq] = n;
+    return 0;
+}
 
 void engine_ctx_truncate(engine_ctx *ctx, uint32_t pos)
 {
-    if (pos < ctx->n_past)
-        ctx->n_past = pos;
+    engine_seq_truncate(ctx, 0, pos);
 }
 
 const float *engine_ctx_logits(const engine_ctx *ctx, uint32_t i)
 {
-    if (ctx->n_logits == 0)
+    if (i < ctx->logits_first || i - ctx->logits_first >= ctx->n_logits)
         return NULL;
-    if (!ctx->all_logits)
-        return i + 1 == ctx->last_n ? ctx->logits : NULL;
-    return i < ctx->n_logits ? ctx->logits + (size_t)i * ctx->model->hp.n_vocab : NULL;
+    return ctx->logits + (size_t)(i - ctx->logits_first) * ctx->model->hp.n_vocab;
 }
 
 /* ---- parallel matmul: out[t][m] = dot(W row m, act t) (+ bias[m]) ---- */
@@ -399,8 +474,6 @@ static void attn_worker(void *arg, int ith, int nth)
     const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
     uint32_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     float scale = 1.0f / sqrtf((float)hd);
-    size_t layer_off = (size_t)t->layer * c->n_ctx * hp->kv_dim;
-    const uint16_t *kc = c->k_cache + layer_off, *vc = c->v_cache + layer_off;
     float *scores = c->scores + (size_t)ith * (c->n_ctx + hd);
     float *vrow = scores + c->n_ctx;
     int64_t begin, end;
@@ -408,7 +481,9 @@ static void attn_worker(void *arg, int ith, int nth)
     for (int64_t item = begin; item < end; item++) {
         uint32_t i = (uint32_t)(item / hp->n_head), h = (uint32_t)(item % hp->n_head);
         uint32_t g = h / group;
-        uint32_t n_att = c->n_past + i + 1;   /* causal: cells 0 .. own position */
+        uint32_t n_att = c->row_pos[i] + 1;   /* causal: cells 0 .. own position */
+        size_t off = ((size_t)c->row_seq[i] * hp->n_layer + t->layer) * c->n_ctx * hp->kv_dim;
+        const uint16_t *kc = c->k_cache + off, *vc = c->v_cache + off;
         const float *q = c->q + (size_t)i * hp->q_dim + (size_t)h * hd;
         float mx = -INFINITY;
         for (uint32_t s = 0; s < n_att; s++) {
@@ -453,14 +528,14 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     };
     matmul(c, c->xb, n, qkv, 3);
 
-    size_t cell0 = ((size_t)il * c->n_ctx + c->n_past) * hp->kv_dim;
     for (uint32_t i = 0; i < n; i++) {
+        size_t cell = (((size_t)c->row_seq[i] * hp->n_layer + il) * c->n_ctx + c->row_pos[i]) *
+                      hp->kv_dim;
         const float *cs = c->cs + (size_t)i * hp->n_rot;
         float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
         rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
         rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        uint16_t *kd = c->k_cache + cell0 + (size_t)i * hp->kv_dim;
-        uint16_t *vd = c->v_cache + cell0 + (size_t)i * hp->kv_dim;
+        uint16_t *kd = c->k_cache + cell, *vd = c->v_cache + cell;
         for (uint32_t d = 0; d < hp->kv_dim; d++) {
             kd[d] = engine_f32_to_f16(k[d]);
             vd[d] = engine_f32_to_f16(v[d]);
@@ -491,7 +566,11 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
         c->x[e] += c->tmp[e];
 }
 
-static void forward_chunk(engine_ctx *c, const int32_t *tokens, uint32_t n, bool want_logits)
+/* Evaluate n rows (tokens[i] of sequence row_seq[i] at row_pos[i], set by
+ * the caller; each row's cell is written before any row attends, so a
+ * prompt chunk sees itself causally) and keep the logits of rows
+ * logits_row.. n-1, or none when logits_row >= n. */
+static void forward_rows(engine_ctx *c, const int32_t *tokens, uint32_t n, uint32_t logits_row)
 {
     const engine_model *m = c->model;
     const engine_hparams *hp = &m->hp;
@@ -501,7 +580,7 @@ static void forward_chunk(engine_ctx *c, const int32_t *tokens, uint32_t n, bool
         et->dequantize_row((const uint8_t *)m->tok_embd->data + (size_t)tokens[i] * embd_row,
                            c->x + (size_t)i * hp->n_embd, hp->n_embd);
         float *cs = c->cs + (size_t)i * hp->n_rot;
-        double pos = (double)(c->n_past + i);
+        double pos = (double)c->row_pos[i];
         for (uint32_t p = 0; p < hp->n_rot / 2; p++) {
             double theta = pos * c->inv_freq[p];
             cs[2 * p] = (float)cos(theta);
@@ -510,12 +589,11 @@ static void forward_chunk(engine_ctx *c, const int32_t *tokens, uint32_t n, bool
     }
     for (uint32_t il = 0; il < hp->n_layer; il++)
         forward_layer(c, il, n);
-    c->n_past += n;
     act_invalidate(c);
-    if (!want_logits)
+    if (logits_row >= n)
         return;
     /* Only the rows whose logits are kept go through the output matmul. */
-    uint32_t first = c->all_logits ? 0 : n - 1;
+    uint32_t first = logits_row;
     uint32_t rows = n - first;
     for (uint32_t i = 0; i < rows; i++)
         rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)(first + i) * hp->n_embd,
@@ -526,7 +604,7 @@ static void forward_chunk(engine_ctx *c, const int32_t *tokens, uint32_t n, bool
     c->n_logits = rows;
 }
 
-int engine_eval(engine_ctx *c, const int32_t *tokens, uint32_t n, mm_error *err)
+static int check_tokens(const engine_ctx *c, const int32_t *tokens, uint32_t n, mm_error *err)
 {
     if (n == 0)
         return mm_error_set(err, MM_EINVAL, "nothing to evaluate (0 tokens)");
@@ -535,19 +613,81 @@ int engine_eval(engine_ctx *c, const int32_t *tokens, uint32_t n, mm_error *err)
             return mm_error_set(err, MM_EINVAL,
                                 "token id %" PRId32 " is outside the vocabulary (0..%" PRIu32 ")",
                                 tokens[i], c->model->hp.n_vocab - 1);
-    if (n > c->n_ctx - c->n_past)
+    return 0;
+}
+
+static int check_room(const engine_ctx *c, uint32_t seq, uint32_t n, mm_error *err)
+{
+    if (seq >= c->n_seq)
+        return mm_error_set(err, MM_EINVAL, "sequence %" PRIu32 " does not exist (the context "
+                            "has %" PRIu32 ")", seq, c->n_seq);
+    uint32_t past = c->seq_pos[seq];
+    if (n > c->n_ctx - past)
         return mm_error_set(err, MM_ELIMIT,
                             "context full: %" PRIu32 " tokens cached + %" PRIu32
-                            " new exceed the context size %" PRIu32, c->n_past, n, c->n_ctx);
+                            " new exceed the context size %" PRIu32, past, n, c->n_ctx);
+    return 0;
+}
+
+int engine_eval(engine_ctx *c, const int32_t *tokens, uint32_t n, mm_error *err)
+{
+    return engine_eval_seq(c, 0, tokens, n, err);
+}
+
+int engine_decode(engine_ctx *c, const uint32_t *seqs, const int32_t *tokens, uint32_t n,
+                  mm_error *err)
+{
+    int rc = check_tokens(c, tokens, n, err);
+    if (rc != 0)
+        return rc;
+    if (n > c->n_seq)
+        return mm_error_set(err, MM_EINVAL, "%" PRIu32 " tokens for %" PRIu32 " sequences: one "
+                            "token per sequence", n, c->n_seq);
+    for (uint32_t i = 0; i < n; i++) {
+        rc = check_room(c, seqs[i], 1, err);
+        if (rc != 0)
+            return rc;
+        for (uint32_t j = 0; j < i; j++)
+            if (seqs[j] == seqs[i])
+                return mm_error_set(err, MM_EINVAL, "sequence %" PRIu32 " appears twice in one "
+                                    "decode step", seqs[i]);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        c->row_seq[i] = seqs[i];
+        c->row_pos[i] = c->seq_pos[seqs[i]];
+    }
+    c->n_logits = 0;
+    forward_rows(c, tokens, n, 0);
+    for (uint32_t i = 0; i < n; i++)
+        c->seq_pos[seqs[i]]++;
+    c->logits_first = 0;
+    return 0;
+}
+
+int engine_eval_seq(engine_ctx *c, uint32_t seq, const int32_t *tokens, uint32_t n,
+                    mm_error *err)
+{
+    int rc = check_tokens(c, tokens, n, err);
+    if (rc == 0)
+        rc = check_room(c, seq, n, err);
+    if (rc != 0)
+        return rc;
     if (c->all_logits && n > c->n_batch)
         return mm_error_set(err, MM_ELIMIT,
                             "%" PRIu32 " tokens exceed the batch size %" PRIu32
                             " of a context that keeps every position's logits", n, c->n_batch);
     c->n_logits = 0;
-    c->last_n = n;
     for (uint32_t done = 0; done < n;) {
         uint32_t chunk = n - done < c->n_batch ? n - done : c->n_batch;
-        forward_chunk(c, tokens + done, chunk, done + chunk == n);
+        bool last = done + chunk == n;
+        for (uint32_t i = 0; i < chunk; i++) {
+            c->row_seq[i] = seq;
+            c->row_pos[i] = c->seq_pos[seq] + i;
+        }
+        forward_rows(c, tokens + done, chunk, !last ? chunk : c->all_logits ? 0 : chunk - 1);
+        c->seq_pos[seq] += chunk;
+        if (last)
+            c->logits_first = c->all_logits ? 0 : n - 1;
         done += chunk;
     }
     return 0;

@@ -443,13 +443,16 @@ static inline void engine_split_rows(int64_t n, int ith, int nth, int64_t *begin
 /* ======================================================================
  * 4. Context: KV cache and forward pass (ctx.c, forward.c)
  *
- * A context owns an F16 KV cache (K and V laid out [n_layer][n_ctx][kv_dim],
- * cell index = position, K stored after RoPE), its thread pool and scratch
- * buffers, all allocated once at creation: evaluation allocates nothing
- * and takes no lock. One thread at a time per context; many contexts may
- * share one model. Every output element is computed by one thread with a
- * fixed reduction order, so results do not depend on the thread count or
- * on how a prompt is split into calls.
+ * A context owns the F16 KV caches of n_seq sequences (K and V laid out
+ * [n_seq][n_layer][n_ctx][kv_dim], cell index = position, K stored after
+ * RoPE), its thread pool and scratch buffers, all allocated once at
+ * creation: evaluation allocates nothing and takes no lock. One thread at a
+ * time per context; many contexts may share one model. Every output element
+ * is computed by one thread with a fixed reduction order, so results do not
+ * depend on the thread count, on how a prompt is split into calls, or on
+ * which other sequences share a decode step (batched decoding: one token of
+ * each of several sequences per pass over the weights; each row attends to
+ * its own sequence's cache only).
  * ====================================================================== */
 
 typedef struct engine_ctx_params {
@@ -457,6 +460,7 @@ typedef struct engine_ctx_params {
     uint32_t n_batch;      /* most tokens per engine_eval call; 0: 512 */
     int      n_threads;    /* <= 0: 1 */
     bool     all_logits;   /* keep logits of every position of a call (tests) */
+    uint32_t n_seq;        /* sequences, each with its own n_ctx-cell KV cache; 0: 1, at most 64 */
 } engine_ctx_params;
 
 void engine_ctx_default_params(engine_ctx_params *p);
@@ -479,11 +483,43 @@ int  engine_eval(engine_ctx *ctx, const int32_t *tokens, uint32_t n, mm_error *e
 /* Logits (n_vocab floats) of the last token of the latest call, or with
  * all_logits of token i of that call. Borrowed until the next eval. */
 const float *engine_ctx_logits(const engine_ctx *ctx, uint32_t i);
-uint32_t engine_ctx_pos(const engine_ctx *ctx);      /* tokens in the cache */
-uint32_t engine_ctx_size(const engine_ctx *ctx);     /* n_ctx */
-/* Forget every cached position >= pos (rewind); pos > engine_ctx_pos is a
- * no-op. */
+uint32_t engine_ctx_pos(const engine_ctx *ctx);      /* tokens in sequence 0's cache */
+uint32_t engine_ctx_size(const engine_ctx *ctx);     /* n_ctx (per sequence) */
+/* Forget every cached position >= pos of sequence 0 (rewind); pos >
+ * engine_ctx_pos is a no-op. */
 void engine_ctx_truncate(engine_ctx *ctx, uint32_t pos);
+
+/* ---- sequences (batched decoding) ----
+ * engine_eval is engine_eval_seq on sequence 0. A prompt is evaluated into
+ * one sequence with engine_eval_seq; engine_decode then advances several
+ * sequences by one token each in ONE pass over the weights (matrix x
+ * matrix over their rows, as a prompt chunk), attention per sequence over
+ * its own cache. Logits of a decode call: engine_ctx_logits(ctx, i) is row
+ * i's (the sequence seqs[i]). The results of a sequence are bit-identical
+ * whichever other sequences share its steps. */
+uint32_t engine_ctx_n_seq(const engine_ctx *ctx);
+/* Tokens in sequence seq's cache (0 for a sequence that does not exist). */
+uint32_t engine_seq_pos(const engine_ctx *ctx, uint32_t seq);
+/* Forget sequence seq's positions >= pos; other sequences are untouched. */
+void engine_seq_truncate(engine_ctx *ctx, uint32_t seq, uint32_t pos);
+/* A sequence's first n cells (K and V of every layer) as bytes, to keep a
+ * prompt prefix outside the context and put it back later, into the same
+ * or another sequence of a context over the same model.
+ * engine_seq_state_size bytes; get fails (MM_EINVAL) when the sequence
+ * holds fewer than n cells; set makes the sequence exactly those n cells. */
+size_t engine_seq_state_size(const engine_ctx *ctx, uint32_t n);
+int  engine_seq_state_get(engine_ctx *ctx, uint32_t seq, uint32_t n, void *state, mm_error *err);
+int  engine_seq_state_set(engine_ctx *ctx, uint32_t seq, uint32_t n, const void *state,
+                          mm_error *err);
+/* As engine_eval, into sequence seq. MM_EINVAL for a sequence that does not
+ * exist. */
+int  engine_eval_seq(engine_ctx *ctx, uint32_t seq, const int32_t *tokens, uint32_t n,
+                     mm_error *err);
+/* tokens[i] at the next position of sequence seqs[i], for n distinct
+ * sequences (n <= n_seq). MM_EINVAL for a bad token, an unknown or repeated
+ * sequence; MM_ELIMIT when one of them is full (nothing is evaluated). */
+int  engine_decode(engine_ctx *ctx, const uint32_t *seqs, const int32_t *tokens, uint32_t n,
+                   mm_error *err);
 
 /* Bytes a model plus one context with these settings needs: weights (the
  * mapped tensors), the KV cache and the scratch buffers. */

@@ -1,9 +1,11 @@
 /* factory-engine.c - the instance factory over the built-in engine: a load
- * maps the GGUF once (engine_model) with its vocabulary, each instance is
- * an engine context with its own KV cache and thread pool, and generate
- * runs tokenize -> prompt eval -> sample/eval loop -> streaming detokenize,
- * handing each decoded piece to the request's callback as it appears.
- * Chat messages are first rendered with the model's chat template. */
+ * maps the GGUF once (engine_model) with its vocabulary and starts the
+ * model's shared engine worker (batch.c), each instance is one of its slots
+ * (a KV cache), and generate runs tokenize -> job on the worker (prompt
+ * eval, then sampling decoded in batches with the other slots) ->
+ * streaming detokenize on the request's thread, handing each decoded piece
+ * to the request's callback as it appears. Chat messages are first
+ * rendered with the model's chat template. */
 #include "runtime/runtime.h"
 #include "engine/engine.h"
 #include "text/text.h"
@@ -16,22 +18,30 @@
 #define GEN_OUTPUT_MAX     (1u << 20)   /* bytes of generated text */
 #define GEN_CHAT_MAX       (4u << 20)   /* bytes of a rendered chat prompt */
 
+#define GEN_SLOTS_NO_CONFIG 2      /* slots of a model loaded without a config (tests) */
+
 typedef struct eng_model {
     engine_model *model;
     text_vocab   *vocab;
+    rt_batch     *batch;    /* the shared worker; its slots are the instances */
 } eng_model;
 
 typedef struct eng_inst {
     eng_model  *m;          /* borrowed */
-    engine_ctx *ctx;
+    uint32_t    slot;
     int32_t    *ids;        /* n_ctx token ids, allocated once */
     uint32_t    n_ctx;
+    uint32_t    n_used;     /* requests served: none yet means nothing to reuse */
+    mm_buf      key;        /* the last request's prompt or messages (affinity) */
 } eng_inst;
+
+#define GEN_KEY_MAX (1u << 20)  /* bytes of a request remembered for affinity */
 
 /* From the catalog's GGUF facts, before anything is mapped: the file (the
  * weights are mapped and read) plus, per instance, the F16 KV cache the
  * context allocates (K and V, every layer, min(context, RT_ESTIMATE_CTX)
- * cells of kv_dim) and the f32 logits. */
+ * cells of kv_dim) and the f32 logits, plus the RT_SAVED_PREFIXES saved
+ * prefixes of at most RT_SAVED_TOKENS cells. */
 static int eng_estimate(void *user, const mm_model_info *m, int instances, uint64_t *bytes,
                         mm_error *err)
 {
@@ -48,6 +58,9 @@ static int eng_estimate(void *user, const mm_model_info *m, int instances, uint6
         uint64_t kv = 2ull * f->block_count * ctx * kv_dim * 2ull;
         uint64_t logits = (uint64_t)f->vocab_size * 4ull;
         total += (uint64_t)instances * (kv + logits);
+        /* the saved prompt prefixes beside the slots (batch.c) */
+        uint64_t saved = ctx < RT_SAVED_TOKENS ? ctx : RT_SAVED_TOKENS;
+        total += RT_SAVED_PREFIXES * 2ull * f->block_count * saved * kv_dim * 2ull;
     }
     *bytes = total;
     return 0;
@@ -55,7 +68,7 @@ static int eng_estimate(void *user, const mm_model_info *m, int instances, uint6
 
 static int eng_load(void *user, const mm_model_info *info, void **out, mm_error *err)
 {
-    (void)user;
+    const mm_config *cfg = user;
     *out = NULL;
     if (info->format != MM_FORMAT_GGUF)
         return mm_error_set(err, MM_EUNSUPPORTED,
@@ -69,7 +82,16 @@ static int eng_load(void *user, const mm_model_info *info, void **out, mm_error 
     int rc = engine_model_load(info->paths[0], &m->model, err);
     if (rc == 0)
         rc = text_vocab_load(m->model->file, &m->vocab, err);
+    if (rc == 0) {
+        /* One worker drives every slot: it gets all the threads. */
+        int slots = cfg && cfg->pool_size > 0 ? cfg->pool_size : GEN_SLOTS_NO_CONFIG;
+        if (slots > RT_POOL_MAX)
+            slots = RT_POOL_MAX;
+        int threads = cfg && cfg->threads > 0 ? cfg->threads : 1;
+        rc = rt_batch_new(m->model, (uint32_t)slots, threads, false, &m->batch, err);
+    }
     if (rc != 0) {
+        text_vocab_free(m->vocab);
         engine_model_free(m->model);
         free(m);
         return rc;
@@ -84,6 +106,7 @@ static void eng_unload(void *user, void *model)
     eng_model *m = model;
     if (!m)
         return;
+    rt_batch_free(m->batch);
     text_vocab_free(m->vocab);
     engine_model_free(m->model);
     free(m);
@@ -91,27 +114,22 @@ static void eng_unload(void *user, void *model)
 
 static int eng_instance_new(void *user, void *model, void **out, mm_error *err)
 {
-    const mm_config *cfg = user;
+    (void)user;
     eng_model *m = model;
     eng_inst *inst = calloc(1, sizeof *inst);
     if (!inst)
         return mm_error_set(err, MM_ENOMEM, "out of memory creating an instance");
-    engine_ctx_params p;
-    engine_ctx_default_params(&p);
-    /* The instances of a pool run at once: they share the cores. */
-    int pool = cfg && cfg->pool_size > 0 ? cfg->pool_size : 1;
-    int threads = cfg && cfg->threads > 0 ? cfg->threads : 1;
-    p.n_threads = threads / pool > 0 ? threads / pool : 1;
-    int rc = engine_ctx_new(m->model, &p, &inst->ctx, err);
+    int rc = rt_batch_claim(m->batch, &inst->slot, err);
     if (rc != 0) {
         free(inst);
         return rc;
     }
     inst->m = m;
-    inst->n_ctx = engine_ctx_size(inst->ctx);
+    inst->n_ctx = rt_batch_context(m->batch);
     inst->ids = calloc(inst->n_ctx ? inst->n_ctx : 1, sizeof *inst->ids);
+    mm_buf_init(&inst->key, GEN_KEY_MAX);
     if (!inst->ids) {
-        engine_ctx_free(inst->ctx);
+        rt_batch_release(m->batch, inst->slot);
         free(inst);
         return mm_error_set(err, MM_ENOMEM, "out of memory creating an instance");
     }
@@ -125,9 +143,104 @@ static void eng_instance_free(void *user, void *instance)
     eng_inst *inst = instance;
     if (!inst)
         return;
-    engine_ctx_free(inst->ctx);
+    rt_batch_release(inst->m->batch, inst->slot);
     free(inst->ids);
+    mm_buf_free(&inst->key);
     free(inst);
+}
+
+/* ---- prefix reuse ----
+ * A slot remembers the tokens in its KV cache; a request evaluates its
+ * prompt only from the first token that differs (batch.c). Which free instance a
+ * request gets is decided before tokenizing, on the request's text: the
+ * prompt, or the messages' roles and contents with separators. */
+
+typedef struct key_walk {
+    const char *stored;
+    size_t      len, pos;
+    bool        differs;
+} key_walk;
+
+/* Advance over the bytes of s that match the stored key. */
+static void key_match(key_walk *w, const char *s, size_t n)
+{
+    size_t i = 0;
+    while (!w->differs && i < n && w->pos < w->len && w->stored[w->pos] == s[i]) {
+        w->pos++;
+        i++;
+    }
+    if (i < n)
+        w->differs = true;
+}
+
+/* Feed req's key text to match (a walk) or to buf (remember it). */
+static void key_feed(const mm_gen_request *req, key_walk *walk, mm_buf *buf)
+{
+    static const char sep_role = '\x1f', sep_msg = '\x1e';
+    const char *parts[3];
+    size_t lens[3];
+    size_t n_msg = req->prompt ? 1 : req->n_messages;
+    for (size_t i = 0; i < n_msg; i++) {
+        size_t n_parts = 0;
+        if (req->prompt) {
+            parts[n_parts] = "P";
+            lens[n_parts++] = 1;
+            parts[n_parts] = req->prompt;
+            lens[n_parts++] = strlen(req->prompt);
+        } else {
+            const mm_gen_message *msg = &req->messages[i];
+            const char *role = msg->role ? msg->role : "user";
+            const char *content = msg->content ? msg->content : "";
+            parts[n_parts] = role;
+            lens[n_parts++] = strlen(role);
+            parts[n_parts] = &sep_role;
+            lens[n_parts++] = 1;
+            parts[n_parts] = content;
+            lens[n_parts++] = strlen(content);
+        }
+        for (size_t p = 0; p < n_parts; p++) {
+            if (walk)
+                key_match(walk, parts[p], lens[p]);
+            else
+                mm_buf_append(buf, parts[p], lens[p]);
+        }
+        if (!req->prompt) {
+            if (walk)
+                key_match(walk, &sep_msg, 1);
+            else
+                mm_buf_append(buf, &sep_msg, 1);
+        }
+        if (walk && walk->differs)
+            return;
+    }
+}
+
+/* Bytes of req's text that the instance's last request shares with it. */
+static uint64_t eng_affinity(void *user, void *instance, const mm_gen_request *req)
+{
+    (void)user;
+    const eng_inst *inst = instance;
+    if (inst->n_used == 0 || inst->key.len == 0)
+        return 0;
+    key_walk w = { inst->key.data, inst->key.len, 0, false };
+    key_feed(req, &w, NULL);
+    return w.pos;
+}
+
+static void remember_key(eng_inst *inst, const mm_gen_request *req)
+{
+    mm_buf_free(&inst->key);
+    mm_buf_init(&inst->key, GEN_KEY_MAX);
+    key_feed(req, NULL, &inst->key);
+    if (inst->key.failed) {   /* over the cap: no affinity rather than a wrong one */
+        mm_buf_free(&inst->key);
+        mm_buf_init(&inst->key, GEN_KEY_MAX);
+    }
+}
+
+static bool vocab_is_eog(const void *user, int32_t token)
+{
+    return text_vocab_is_eog(user, token);
 }
 
 /* A seed for a request without one: different per call. */
@@ -239,38 +352,43 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     text_decoder dec;
     text_decoder_init(&dec, vocab, false, false);
 
-    engine_ctx_truncate(inst->ctx, 0);   /* every request starts from an empty cache */
+    remember_key(inst, req);
+    inst->n_used++;
     for (size_t i = 0; i < n_prompt; i++)
         engine_sampler_accept(sampler, inst->ids[i]);
-    rc = engine_eval(inst->ctx, inst->ids, (uint32_t)n_prompt, err);
-    uint32_t last = (uint32_t)n_prompt - 1;   /* logits are the last token's of the call */
+    rt_batch *batch = inst->m->batch;
+    rt_batch_job job = { inst->ids, (uint32_t)n_prompt, max_new, sampler, req->cancel,
+                         vocab_is_eog, vocab };
+    rt_batch_start(batch, inst->slot, &job);
     const char *finish = "length";
     size_t sent = 0;
     uint32_t produced = 0;
     int64_t t_first = 0;
-    for (; rc == 0 && produced < max_new; produced++) {
-        if (req->cancel && atomic_load(req->cancel)) {
-            finish = "cancelled";
+    for (;;) {
+        int32_t tok = 0;
+        const char *ended = NULL;
+        int nrc = rt_batch_next(batch, inst->slot, &tok, &ended, err);
+        if (nrc < 0) {
+            rc = nrc;
             break;
         }
-        int32_t tok = engine_sampler_sample(sampler, engine_ctx_logits(inst->ctx, last));
-        last = 0;
-        if (produced == 0)
+        if (produced == 0 && (nrc == 1 || strcmp(ended, "stop") == 0))
             t_first = mm_now_ms();
-        if (text_vocab_is_eog(vocab, tok)) {
-            finish = "stop";
+        if (nrc == 0) {
+            finish = ended;
             break;
         }
-        engine_sampler_accept(sampler, tok);
+        produced++;
         rc = text_decoder_push(&dec, tok, &out, err);
-        if (rc == 0 && emit_new(req, &out, &sent)) {
-            produced++;
+        if (rc != 0)
+            break;
+        if (emit_new(req, &out, &sent)) {
             finish = "cancelled";   /* the manager tells a stop string from a hang-up */
             break;
         }
-        if (rc == 0 && produced + 1 < max_new)
-            rc = engine_eval(inst->ctx, &tok, 1, err);
     }
+    uint32_t reused = rt_batch_reused(batch, inst->slot);
+    rt_batch_end(batch, inst->slot);   /* stops the job if it still runs */
     if (rc == 0 && strcmp(finish, "cancelled") != 0) {
         rc = text_decoder_flush(&dec, &out, err);
         if (rc == 0)
@@ -286,6 +404,7 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     int64_t t_end = mm_now_ms();
     mm_strlcpy(res->finish_reason, finish, sizeof res->finish_reason);
     res->prompt_tokens = (int64_t)n_prompt;
+    res->cached_tokens = reused;
     res->completion_tokens = produced;
     res->ms_to_first_token = t_first ? (double)(t_first - t_start) : 0;
     if (t_first && t_end > t_first)
@@ -302,6 +421,7 @@ static const rt_factory engine_factory = {
     .instance_new = eng_instance_new,
     .instance_free = eng_instance_free,
     .generate = eng_generate,
+    .affinity = eng_affinity,
 };
 
 const rt_factory *rt_factory_engine(void)

@@ -167,7 +167,7 @@ int mm_manager_generate(mm_manager *mgr, const mm_gen_request *req, mm_gen_resul
     }
 
     mgr_lease lease;
-    rc = mgr_acquire(mgr, req->model, req->no_fallback, &lease, err);
+    rc = mgr_acquire_for(mgr, req->model, req, &lease, err);
     if (rc != 0)
         return rc;
     mm_strlcpy(result->model, lease.key, sizeof result->model);

@@ -212,7 +212,8 @@ failed:
 
 /* Take an instance of m: load it if needed, then wait in its pool's queue.
  * Lock held on entry and exit. */
-static int acquire_locked(mm_manager *mgr, rt_model *m, void **inst, mm_error *err)
+static int acquire_locked(mm_manager *mgr, rt_model *m, const mm_gen_request *req, void **inst,
+                          mm_error *err)
 {
     int rc = load_locked(mgr, m, err);
     if (rc != 0)
@@ -221,7 +222,7 @@ static int acquire_locked(mm_manager *mgr, rt_model *m, void **inst, mm_error *e
     m->requests++;
     rt_pool *pool = m->pool;
     pthread_mutex_unlock(&mgr->lock);
-    rc = rt_pool_acquire(pool, mgr->queue_timeout_ms, inst, err);
+    rc = rt_pool_acquire_for(pool, mgr->queue_timeout_ms, req, inst, err);
     pthread_mutex_lock(&mgr->lock);
     if (rc != 0) {
         m->in_use--;
@@ -236,8 +237,23 @@ static int acquire_locked(mm_manager *mgr, rt_model *m, void **inst, mm_error *e
     return rc;
 }
 
+static int acquire(mm_manager *mgr, const char *name, bool no_fallback,
+                   const mm_gen_request *req, mgr_lease *lease, mm_error *err);
+
 int mgr_acquire(mm_manager *mgr, const char *name, bool no_fallback, mgr_lease *lease,
                 mm_error *err)
+{
+    return acquire(mgr, name, no_fallback, NULL, lease, err);
+}
+
+int mgr_acquire_for(mm_manager *mgr, const char *name, const mm_gen_request *req,
+                    mgr_lease *lease, mm_error *err)
+{
+    return acquire(mgr, name, req && req->no_fallback, req, lease, err);
+}
+
+static int acquire(mm_manager *mgr, const char *name, bool no_fallback,
+                   const mm_gen_request *req, mgr_lease *lease, mm_error *err)
 {
     memset(lease, 0, sizeof *lease);
     pthread_mutex_lock(&mgr->lock);
@@ -253,7 +269,7 @@ int mgr_acquire(mm_manager *mgr, const char *name, bool no_fallback, mgr_lease *
             mm_error_set(&first, MM_ENOTFOUND, "no model is available (see 'modelmgr list')");
         rc = MM_ENOTFOUND;
     } else {
-        rc = acquire_locked(mgr, m, &lease->inst, &first);
+        rc = acquire_locked(mgr, m, req, &lease->inst, &first);
     }
     /* Busy is a capacity answer, not a broken model: no fallback. */
     if (rc != 0 && rc != MM_EBUSY && named && !no_fallback && def &&
@@ -261,7 +277,7 @@ int mgr_acquire(mm_manager *mgr, const char *name, bool no_fallback, mgr_lease *
         rt_model *d = mgr_find(mgr, def);
         if (d) {
             mm_error second = { 0 };
-            int rc2 = acquire_locked(mgr, d, &lease->inst, &second);
+            int rc2 = acquire_locked(mgr, d, req, &lease->inst, &second);
             if (rc2 == 0) {
                 lease->fell_back = true;
                 snprintf(lease->note, sizeof lease->note, "%.380s; using the default model '%s'",

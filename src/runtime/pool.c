@@ -23,8 +23,9 @@ typedef struct pool_waiter {
 } pool_waiter;
 
 typedef struct pool_slot {
-    void *inst;
-    bool  busy;
+    void    *inst;
+    bool     busy;
+    uint64_t released;   /* pool->releases when it was last given back */
 } pool_slot;
 
 struct rt_pool {
@@ -41,6 +42,7 @@ struct rt_pool {
     int              max_busy;
     int              queued;
     uint64_t         rejected;
+    uint64_t         releases;   /* counts releases: the free instances' age */
     pool_waiter     *head, *tail;
 };
 
@@ -75,15 +77,35 @@ void rt_pool_free(rt_pool *pool)
     free(pool);
 }
 
-static void *take_free_slot(rt_pool *pool)
+/* The free instance that suits req best (prefix reuse), marked busy: the
+ * highest affinity, the least recently used on ties. When none shares
+ * anything with req and a new instance may still be made (may_create),
+ * NULL, so that every instance keeps its cached prefix for the requests
+ * that share it. Without affinity: the first free one. */
+static void *take_free_slot(rt_pool *pool, const struct mm_gen_request *req, bool may_create)
 {
+    bool scored = req && pool->factory->affinity;
+    int best = -1;
+    uint64_t best_score = 0;
     for (int i = 0; i < pool->created; i++) {
-        if (!pool->slots[i].busy) {
-            pool->slots[i].busy = true;
-            return pool->slots[i].inst;
+        const pool_slot *s = &pool->slots[i];
+        if (s->busy)
+            continue;
+        if (!scored) {
+            best = i;
+            break;
+        }
+        uint64_t score = pool->factory->affinity(pool->factory->user, s->inst, req);
+        if (best < 0 || score > best_score ||
+            (score == best_score && s->released < pool->slots[best].released)) {
+            best = i;
+            best_score = score;
         }
     }
-    return NULL;
+    if (best < 0 || (scored && best_score == 0 && may_create))
+        return NULL;
+    pool->slots[best].busy = true;
+    return pool->slots[best].inst;
 }
 
 static void mark_busy(rt_pool *pool)
@@ -157,18 +179,25 @@ static struct timespec deadline_after(int64_t timeout_ms)
 
 int rt_pool_acquire(rt_pool *pool, int64_t timeout_ms, void **inst, mm_error *err)
 {
+    return rt_pool_acquire_for(pool, timeout_ms, NULL, inst, err);
+}
+
+int rt_pool_acquire_for(rt_pool *pool, int64_t timeout_ms, const struct mm_gen_request *req,
+                        void **inst, mm_error *err)
+{
     *inst = NULL;
     pthread_mutex_lock(&pool->lock);
     int rc = 0;
     /* Nobody may overtake a queued caller. */
     if (!pool->head) {
-        void *free_inst = take_free_slot(pool);
+        bool may_create = pool->created + pool->creating < pool->size;
+        void *free_inst = take_free_slot(pool, req, may_create);
         if (free_inst) {
             mark_busy(pool);
             *inst = free_inst;
             goto done;
         }
-        if (pool->created + pool->creating < pool->size) {
+        if (may_create) {
             rc = create_instance(pool, inst, err);
             goto done;
         }
@@ -242,6 +271,7 @@ void rt_pool_release(rt_pool *pool, void *inst)
             if (pool->slots[i].inst == inst) {
                 MM_ASSERT(pool->slots[i].busy);
                 pool->slots[i].busy = false;
+                pool->slots[i].released = ++pool->releases;
                 found = true;
                 break;
             }

@@ -19,6 +19,8 @@
 #define RT_CACHE_KEY_MAX     (1u << 20)    /* canonical request bytes */
 #define RT_CACHE_VALUE_MAX   (4u << 20)    /* a cached response's bytes */
 #define RT_ESTIMATE_CTX      4096u         /* context assumed by the memory estimate */
+#define RT_SAVED_PREFIXES    2             /* prompt prefixes a model keeps beside its slots */
+#define RT_SAVED_TOKENS      1024u         /* tokens of one saved prefix at most */
 #define RT_BACKOFF_MIN_MS    5000          /* first retry after a failed load */
 #define RT_BACKOFF_MAX_MS    300000        /* back-off ceiling */
 #define RT_STAMP_NAME        ".last_model_check"
@@ -53,6 +55,11 @@ typedef struct rt_factory {
      * are the manager's business, not the factory's. */
     int  (*generate)(void *user, void *inst, const struct mm_gen_request *req,
                      char **text, struct mm_gen_result *res, mm_error *err);
+    /* Optional (NULL: every free instance is as good as another). How well
+     * inst suits req: larger is better, e.g. the bytes of req's prompt that
+     * the instance's cached state already covers. Called under the pool's
+     * lock on free instances only, so it must be quick and must not block. */
+    uint64_t (*affinity)(void *user, void *inst, const struct mm_gen_request *req);
 } rt_factory;
 
 /* The factory mm_manager_open uses (factory-engine.c): the built-in
@@ -62,6 +69,74 @@ typedef struct rt_factory {
  * instance; generate takes a prompt, or chat messages which it renders
  * with the model's chat template (ChatML when it has none). */
 const rt_factory *rt_factory_engine(void);
+
+/* ---- shared engine worker (batch.c) ---------------------------------------
+ *
+ * The engine factory's model: one engine context with a KV cache per slot
+ * (the pool's instances are slots) and one thread that drives it. Each
+ * step evaluates at most one chunk of the oldest waiting prompt, then
+ * advances every generating slot by one token in one pass over the weights
+ * (continuous batching). A slot remembers the tokens in its cache, and a
+ * job evaluates its prompt only from the first token that differs; a
+ * cached prefix a job would overwrite (when it loses at least 64 tokens)
+ * is first copied into one of RT_SAVED_PREFIXES saved prefixes (least
+ * recently used replaced), which later jobs can resume from. Output
+ * per slot is identical to running alone: the engine's results do not
+ * depend on which sequences share a step. */
+struct engine_model;
+struct engine_sampler;
+typedef struct rt_batch rt_batch;
+
+typedef struct rt_batch_job {
+    const int32_t *prompt;           /* borrowed until rt_batch_end */
+    uint32_t       n_prompt;         /* >= 1; fits the context with max_new */
+    uint32_t       max_new;          /* tokens to generate at most */
+    struct engine_sampler *sampler;  /* the worker samples and accepts with it until the end */
+    const atomic_bool *cancel;       /* checked before each token; NULL: never */
+    bool         (*is_eog)(const void *user, int32_t token);   /* ends the generation */
+    const void    *eog_user;
+} rt_batch_job;
+
+typedef struct rt_batch_stats {
+    uint64_t steps;      /* decode steps */
+    uint64_t rows;       /* tokens decoded by them (rows / steps = mean batch) */
+    uint32_t max_rows;   /* the largest step */
+    uint64_t saves;      /* prefixes copied out before a job overwrote them */
+    uint64_t restores;   /* saved prefixes copied back into a slot */
+} rt_batch_stats;
+
+/* model is borrowed until rt_batch_free; n_slots 1..RT_POOL_MAX KV caches of
+ * min(context, 4096) cells; n_threads for the engine's pool. manual (tests):
+ * no worker thread, the caller drives it with rt_batch_step, and
+ * rt_batch_next answers MM_EBUSY instead of waiting. Caller owns *out. */
+int  rt_batch_new(const struct engine_model *model, uint32_t n_slots, int n_threads,
+                  bool manual, rt_batch **out, mm_error *err);
+/* Manual mode: one worker iteration on the caller's thread (at most one
+ * prompt chunk, then one decode step over every generating slot). False
+ * when there was nothing to do. */
+bool rt_batch_step(rt_batch *b);
+/* Stops the worker; every slot must be idle. NULL is a no-op. */
+void rt_batch_free(rt_batch *b);
+uint32_t rt_batch_context(const rt_batch *b);   /* cells per slot */
+/* Take a free slot (its cache counts as empty) / give it back (idle).
+ * MM_EBUSY when all are taken. Thread-safe. */
+int  rt_batch_claim(rt_batch *b, uint32_t *slot, mm_error *err);
+void rt_batch_release(rt_batch *b, uint32_t slot);
+/* Start a job on an idle claimed slot. The caller then takes tokens with
+ * rt_batch_next and must call rt_batch_end. One thread per slot;
+ * thread-safe across slots. */
+void rt_batch_start(rt_batch *b, uint32_t slot, const rt_batch_job *job);
+/* The prompt tokens the job did not evaluate (its slot's cached prefix, or
+ * a saved one): known once the first token or the end has come; 0 before. */
+uint32_t rt_batch_reused(rt_batch *b, uint32_t slot);
+/* 1 and *token: the next generated token; 0: the job ended, *finish is
+ * "stop" (end of generation), "length" or "cancelled" (cancel flag or
+ * rt_batch_end); negative: the engine failed (err says why). Waits. */
+int  rt_batch_next(rt_batch *b, uint32_t slot, int32_t *token, const char **finish,
+                   mm_error *err);
+/* End the job (stopping it if it still runs) and make the slot idle. */
+void rt_batch_end(rt_batch *b, uint32_t slot);
+void rt_batch_stats_get(rt_batch *b, rt_batch_stats *out);
 
 /* ---- stop-string filter (stopfilter.c) ------------------------------------
  *
@@ -92,7 +167,8 @@ void rt_stop_filter_free(rt_stop_filter *f);
 /* ---- instance pool -------------------------------------------------------
  *
  * Up to `size` instances over one loaded model. An acquire takes a free
- * instance, else creates one if fewer than `size` exist, else waits in a
+ * instance (rt_pool_acquire_for: the best suited one), else creates one if
+ * fewer than `size` exist, else waits in a
  * FIFO queue of at most `queue_max` waiters for at most timeout_ms; a
  * release hands the instance straight to the oldest waiter. */
 typedef struct rt_pool rt_pool;
@@ -106,6 +182,13 @@ void rt_pool_free(rt_pool *pool);
  * (the message says "busy" and when to retry); an instance_new failure is
  * returned as is. Thread-safe. */
 int  rt_pool_acquire(rt_pool *pool, int64_t timeout_ms, void **inst, mm_error *err);
+/* The same, but among free instances take the one the factory's affinity
+ * scores highest for req (the least recently used on ties; req NULL or no
+ * affinity: the first free). When no free instance shares anything with
+ * req (score 0) and fewer than `size` exist, a new one is made instead, so
+ * each instance keeps its cached prefix for the requests that share it. */
+int  rt_pool_acquire_for(rt_pool *pool, int64_t timeout_ms, const struct mm_gen_request *req,
+                         void **inst, mm_error *err);
 /* Give inst back (to the oldest waiter, if any). Thread-safe. */
 void rt_pool_release(rt_pool *pool, void *inst);
 
@@ -283,6 +366,10 @@ rt_model *mgr_find(struct mm_manager *mgr, const char *key);   /* lock held */
  * unknown or cannot load, unless no_fallback). Thread-safe. */
 int  mgr_acquire(struct mm_manager *mgr, const char *name, bool no_fallback, mgr_lease *lease,
                  mm_error *err);
+/* The same, preferring the free instance best suited to req (prefix reuse);
+ * req->no_fallback decides the fallback. */
+int  mgr_acquire_for(struct mm_manager *mgr, const char *name, const struct mm_gen_request *req,
+                     mgr_lease *lease, mm_error *err);
 /* Give it back; failed records why as the model's last error. */
 void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error *why);
 
