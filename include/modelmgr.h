@@ -142,6 +142,7 @@ typedef struct mm_config {
     char    **minimal_models;    /* MINIMAL_MODELS, comma list */
     size_t    n_minimal_models;
     int64_t   update_interval_s; /* MODEL_UPDATE_INTERVAL, default 86400 */
+    bool      auto_update;       /* MODEL_AUTO_UPDATE: the update check applies, default false */
     int64_t   cache_size;        /* MODEL_CACHE_SIZE, entries, default 1000 */
     int64_t   cache_ttl_s;       /* MODEL_CACHE_TTL, default 600 */
     int       pool_size;         /* MODEL_POOL_SIZE, default 1 */
@@ -427,6 +428,41 @@ int mm_remove(const mm_config *cfg, const char *repo, const char *revision,
               const char *lock_path, const char *models_dir, mm_remove_report *report,
               mm_error *err);
 
+/* ---- Update checks ------------------------------------------------------ */
+
+typedef enum mm_update_state {
+    MM_UPDATE_CURRENT = 0,    /* the branch is still at the locked commit */
+    MM_UPDATE_AVAILABLE,      /* the branch moved; not applied */
+    MM_UPDATE_APPLIED,        /* the branch moved; its files were pulled, the lock rewritten */
+    MM_UPDATE_PINNED,         /* locked to a commit or tag: never updated */
+    MM_UPDATE_ERROR           /* the check or the update failed: message says why */
+} mm_update_state;
+
+/* One models.lock entry, checked. */
+typedef struct mm_update_row {
+    char            repo[256];
+    char            revision[257]; /* the branch followed ("main" when none was asked), or the pin */
+    char            current[41];   /* the commit models.lock records */
+    char            available[41]; /* the branch's commit on the Hub; "" when unknown */
+    mm_update_state state;
+    size_t          n_files;       /* files pulled (MM_UPDATE_APPLIED) */
+    char            message[MM_ERROR_MSG_MAX]; /* MM_UPDATE_ERROR: what failed; else "" */
+} mm_update_row;
+
+/* For every model in lock_path (or the one repo named), ask the Hub's refs
+ * API whether the branch it follows has moved past the recorded commit; a
+ * model pinned to a commit or tag is never updated. With apply, each moved
+ * model's recorded files are pulled at the new commit (automated downloads,
+ * audited as action "update" in <models_dir>/audit.jsonl when models_dir is
+ * not NULL) and its lock entry is rewritten. *rows (caller frees, *n_rows)
+ * is filled whenever 0 is returned, even when some rows are errors.
+ * MM_ENOTFOUND: no lock file, or repo not in it; MM_EFORMAT: malformed
+ * lock; MM_EINVAL: cfg is offline. */
+int mm_update_check(const mm_config *cfg, const char *lock_path, const char *models_dir,
+                    const char *repo, bool apply, mm_update_row **rows, size_t *n_rows,
+                    mm_error *err);
+const char *mm_update_state_name(mm_update_state state); /* "current", "available", ... */
+
 /* ---- The audit log ------------------------------------------------------ */
 
 /* One audit.jsonl record; absent fields are "" (bytes 0). Borrowed for the
@@ -436,7 +472,7 @@ typedef struct mm_audit_entry {
     const char *time;          /* RFC 3339 UTC */
     const char *user;
     const char *host;
-    const char *action;        /* "pull", "verify", "delete" */
+    const char *action;        /* "pull", "verify", "delete", "update" */
     const char *repo;
     const char *revision;
     const char *commit;
@@ -670,8 +706,9 @@ int  mm_manager_unload(mm_manager *mgr, const char *name, mm_error *err);
  * after mm_manager_open; `modelmgr health` does not): unless skip_downloads
  * or offline, each minimal_models entry not on disk is pulled as an
  * automated download, and when update_interval has passed since the time in
- * <models_dir>/.last_model_check every entry is pulled again to follow its
- * branch (the stamp is rewritten when all succeed). Failures are logged,
+ * <models_dir>/.last_model_check the models in models.lock are checked for a
+ * moved branch (mm_update_check): logged, and pulled only when auto_update
+ * is on (the stamp is rewritten when all succeed). Failures are logged,
  * never fatal; downloaded models join the manager's catalog. Returns 0
  * (also when there is nothing to do), MM_EEXIST when already started.
  * mm_manager_close waits for the file being downloaded. Thread-safe. */

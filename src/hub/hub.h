@@ -159,7 +159,7 @@ int hub_lock_update(const char *lock_path, const char *repo, const char *revisio
                     const hub_result *files, size_t n_files, mm_error *err);
 
 typedef struct hub_audit_record {
-    const char *action;        /* "pull", "verify", "delete" */
+    const char *action;        /* "pull", "verify", "delete", "update" */
     const char *repo;
     const char *revision;      /* as requested; NULL: none */
     const char *commit;        /* resolved; NULL/"" when unknown */
