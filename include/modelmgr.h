@@ -324,7 +324,9 @@ const char *mm_model_state_name(mm_model_state state);
 
 /* What to pull. Strings are borrowed for the call. */
 typedef struct mm_pull_request {
-    const char *repo;        /* "org/name", or "org/name:QUANT" for a GGUF quant (Q4_K_M...) */
+    const char *repo;        /* "org/name", or "org/name:QUANT" for a GGUF quant (Q4_K_M...);
+                                a path (no '/', or starting with '/', '.' or '~') is a local
+                                file or folder, linked (or copied) into models_dir */
     const char *file;        /* one file in the repo; NULL: the quant's files, else every file */
     const char *revision;    /* a commit or tag; a branch, "main", "latest" or none only
                                 when automated (MM_EPINNING otherwise) */
@@ -335,6 +337,7 @@ typedef struct mm_pull_request {
                                 or the one repo named, each recorded file at the recorded
                                 commit, size and sha256 checked against the lock; file and
                                 revision must be NULL; the lock is read, never written */
+    bool        copy;        /* a local path: copy it into models_dir instead of linking */
 } mm_pull_request;
 
 /* One file a pull produced. */
@@ -345,7 +348,9 @@ typedef struct mm_pull_file {
     char     commit[41];       /* the commit the revision resolved to */
     uint64_t size;
     char     sha256[65];
-    bool     downloaded;       /* false: it was already in the cache */
+    bool     downloaded;       /* false: it was already in the cache (or linked) */
+    bool     local;            /* a local path: repo_path is the source, path the entry */
+    char     link[4096];       /* the readable <models_dir> entry made for it, or "" */
 } mm_pull_file;
 
 /* Progress of a file being downloaded; called from the downloading thread
@@ -413,6 +418,7 @@ typedef struct mm_remove_report {
     uint64_t blob_bytes;       /* their size */
     size_t   n_refs;           /* refs that pointed at a removed snapshot */
     bool     lock_entry;       /* the repo's models.lock entry was removed */
+    size_t   n_entries;        /* <models_dir> links into the removed snapshots */
 } mm_remove_report;
 
 /* Remove repo from cfg's HF cache: every snapshot, or only revision's (a
@@ -489,7 +495,8 @@ typedef struct mm_audit_entry {
 typedef struct mm_audit_filter {
     const char *since;         /* "YYYY-MM-DD" or an RFC 3339 time: records at or after */
     const char *repo;          /* exactly this repo */
-    bool        failed;        /* only results other than downloaded/cached/ok/deleted */
+    bool        failed;        /* only results other than downloaded/cached/ok/deleted/
+                                  linked/copied */
 } mm_audit_filter;
 
 typedef void (*mm_audit_fn)(const mm_audit_entry *entry, void *user);

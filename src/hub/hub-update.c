@@ -112,6 +112,8 @@ static int apply_update(hub *h, const char *lock_path, const char *models_dir,
         rc = hub_cache_write_ref(h, m->repo, branch, commit, err);
     if (rc == 0 && lock_path)
         rc = hub_lock_update(lock_path, m->repo, m->revision, res, m->n_files, err);
+    if (rc == 0)   /* the .gguf links follow the new commit */
+        hub_models_link_results(h, models_dir, m->repo, res, m->n_files, false, NULL);
     if (rc == 0)
         *n_files = m->n_files;
     free(res);
