@@ -366,7 +366,9 @@ typedef void (*mm_pull_progress_fn)(const char *repo_path, uint64_t bytes_done,
  * huggingface_hub reads it). Each file is recorded in <models_dir>/audit.jsonl
  * and, when every file succeeded, in rq->lock_path. With rq->locked, a file
  * whose size or sha256 differs from the lock is MM_EINTEGRITY ("models.lock
- * says <sha> for <repo>/<file> at <commit>, the Hub served <sha>"). Fills up to
+ * says <sha> for <repo>/<file> at <commit>, the Hub served <sha>"). Each pulled
+ * .gguf (a whole repo: its snapshot folder) gets a symlink in models_dir
+ * under its own name (mm_pull_file.link) unless that name is taken. Fills up to
  * max_files entries of files and sets *n_files. Returns 0 or a negative
  * MM_E* code with err filled. Thread-safe. */
 int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn progress,
@@ -425,9 +427,10 @@ typedef struct mm_remove_report {
  * commit, or a ref name resolved through refs/), then the blobs no remaining
  * snapshot links to, the refs that pointed at a removed snapshot, and the
  * repo's entry in lock_path (NULL: none) when it pinned a removed commit.
- * Nothing outside the repo's cache folder is touched: symlinks are removed,
- * never followed; a repo folder that is itself a symlink is refused
- * (MM_EINVAL). Audited as action "delete" in <models_dir>/audit.jsonl when
+ * Outside the repo's cache folder only models_dir's links that now lead
+ * into a removed snapshot are removed (report->n_entries); symlinks are
+ * removed, never followed; a repo folder that is itself a symlink is
+ * refused (MM_EINVAL). Audited as action "delete" in <models_dir>/audit.jsonl when
  * models_dir is not NULL. MM_ENOTFOUND when the repo or revision is not in
  * the cache. */
 int mm_remove(const mm_config *cfg, const char *repo, const char *revision,

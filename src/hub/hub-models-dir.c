@@ -67,7 +67,7 @@ int hub_models_link(const char *models_dir, const char *name, const char *target
         bool dangling = stat(dest, &tst) != 0;
         if (strcmp(old, target) == 0)
             goto done;
-        if (!dangling && owner && !has_prefix_dir(old, owner)) {
+        if (!dangling && (!owner || !has_prefix_dir(old, owner))) {
             rc = mm_error_set(err, MM_EEXIST, "%s already links to %s: remove it to have it "
                               "point at %s", dest, old, target);
             goto out;

@@ -196,6 +196,16 @@ static void test_local(void)
     CHECK_STR(key, "local");
     /* Again: the same link is fine. */
     CHECK_INT(pull(cfg, src, NULL, NULL, false, files, &n, &err), 0);
+    /* Another file of that name does not take the entry over. */
+    char src2[4200];
+    snprintf(src2, sizeof src2, "%s/elsewhere/two", fx.tmp);
+    CHECK_INT(mm_mkdirs(src2, NULL), 0);
+    snprintf(src2, sizeof src2, "%s/elsewhere/two/local.gguf", fx.tmp);
+    mmtest_write_file(src2, "other bytes");
+    CHECK_INT(pull(cfg, src2, NULL, NULL, false, files, &n, &err), MM_EEXIST);
+    CHECK_CONTAINS(err.message, "already links to");
+    snprintf(path, sizeof path, "%s/local.gguf", cfg->models_dir);
+    CHECK(is_link_to(path, src));
 
     /* A folder, copied: a real folder with the same files. */
     snprintf(path, sizeof path, "%s/elsewhere/kit/sub", fx.tmp);
