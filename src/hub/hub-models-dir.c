@@ -303,6 +303,8 @@ int hub_pull_local(const mm_pull_request *rq, mm_pull_file *out, mm_error *err)
     if (!rq->models_dir)
         return mm_error_set(err, MM_EINVAL, "pulling a local path needs a models_dir to put "
                             "it in");
+    if (!*rq->repo)
+        return mm_error_set(err, MM_EINVAL, "pull: empty repository or path");
     if (rq->file || rq->revision || rq->locked)
         return mm_error_set(err, MM_EINVAL, "'%s' is a local path: give no FILE, --revision "
                             "or --locked (a Hub repo is org/name)", rq->repo);

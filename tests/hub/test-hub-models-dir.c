@@ -236,6 +236,7 @@ static void test_local(void)
     CHECK_INT(pull(cfg, src, NULL, NULL, false, files, &n, &err), MM_ENOTFOUND);
     CHECK_CONTAINS(err.message, "is not a Hub repo (org/name) and no such file or folder exists");
     CHECK_INT(pull(cfg, "no-such-model.gguf", NULL, NULL, false, files, &n, &err), MM_ENOTFOUND);
+    CHECK_INT(pull(cfg, "", NULL, NULL, false, files, &n, &err), MM_EINVAL);
     /* A local path takes no revision. */
     CHECK_INT(pull(cfg, dir, NULL, "v1", false, files, &n, &err), MM_EINVAL);
 
