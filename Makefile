@@ -2,12 +2,17 @@
 #   make run   - install what is missing, build (Release), start modelmgr serve
 #   make test  - install what is missing, build with -Werror, run the test suite
 #   make fuzz  - build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
+#   make soak  - bench/load against modelmgr serve for SOAK_MINUTES (RSS and error bound)
+#   make check-reliability - ASan+UBSan suite, valgrind on the unit tests,
+#                each fuzzer for FUZZ_SECONDS, a soak (docs/RELIABILITY.md)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
+SOAK_MINUTES ?= 10
+SOAK_CLIENTS ?= 8
 FUZZ_HARNESSES ?= $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
 
-.PHONY: all deps build run test test-asan fuzz bench clean
+.PHONY: all deps build run test test-asan fuzz bench soak check-reliability clean
 
 all: build
 
@@ -21,12 +26,14 @@ build: deps
 run: build
 	./build/modelmgr serve
 
-test: deps
+test:
+	@sh scripts/setup-deps.sh test
 	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_WERROR=ON >/dev/null
 	@cmake --build build-test -j $(JOBS)
 	cd build-test && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-test-asan: deps
+test-asan:
+	@sh scripts/setup-deps.sh test
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMM_WERROR=ON -DMM_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
@@ -36,6 +43,24 @@ fuzz:
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz-seeds $(addprefix fuzz-,$(FUZZ_HARNESSES))
 	@sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+soak: build
+	./build/bench-load --soak $(SOAK_MINUTES) --clients $(SOAK_CLIENTS)
+
+# The long checks of docs/RELIABILITY.md; the short parts (fault injection,
+# fuzz replays, a short load test) already run in make test. Each step
+# prints its own summary.
+check-reliability: FUZZ_SECONDS = 30
+check-reliability: SOAK_MINUTES = 2
+check-reliability:
+	@sh scripts/setup-deps.sh reliability
+	@$(MAKE) --no-print-directory test-asan
+	@cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMM_WERROR=ON >/dev/null
+	@cmake --build build-test -j $(JOBS)
+	@sh scripts/valgrind-unit.sh build-test unit
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	@$(MAKE) --no-print-directory soak SOAK_MINUTES=$(SOAK_MINUTES)
+	@echo "check-reliability: all steps passed"
 
 bench: build
 	@for b in build/bench-*; do [ -x "$$b" ] && "$$b"; done

@@ -325,7 +325,7 @@ const char *mm_model_state_name(mm_model_state state);
 /* What to pull. Strings are borrowed for the call. */
 typedef struct mm_pull_request {
     const char *repo;        /* "org/name", or "org/name:QUANT" for a GGUF quant (Q4_K_M...);
-                                a path (no '/', or starting with '/', '.' or '~') is a local
+                                a path (no '/', or starting with '/', ./, ../, ~/) is a local
                                 file or folder, linked (or copied) into models_dir */
     const char *file;        /* one file in the repo; NULL: the quant's files, else every file */
     const char *revision;    /* a commit or tag; a branch, "main", "latest" or none only
@@ -337,6 +337,11 @@ typedef struct mm_pull_request {
                                 or the one repo named, each recorded file at the recorded
                                 commit, size and sha256 checked against the lock; file and
                                 revision must be NULL; the lock is read, never written */
+    /* A whole-repo pull (no file, no quant tag): only the files matching one
+     * include pattern (NULL: all) and no exclude pattern; NULL-terminated
+     * huggingface_hub allow/ignore patterns. */
+    const char *const *include;
+    const char *const *exclude;
     bool        copy;        /* a local path: copy it into models_dir instead of linking */
 } mm_pull_request;
 

@@ -1,15 +1,21 @@
 #!/bin/sh
 # setup-deps.sh - install the Debian packages modelmgr builds and tests with.
 # Does nothing when every package is present; works as root or through sudo.
-# "setup-deps.sh fuzz" adds what make fuzz needs (clang and libFuzzer).
+# "setup-deps.sh fuzz" adds what make fuzz needs (clang and libFuzzer);
+# "setup-deps.sh test" adds what make test needs beyond the build (chromium,
+# which drives the status page in tests/server/test-status-page.c);
+# "setup-deps.sh reliability" adds clang, libFuzzer and valgrind
+# (make check-reliability).
 set -eu
 
 PACKAGES="build-essential cmake pkg-config
 libcurl4-openssl-dev libssl-dev libcjson-dev libyaml-dev
 libmicrohttpd-dev libpcre2-dev python3 python3-jinja2 jq"
-if [ "${1:-}" = fuzz ]; then
-    PACKAGES="$PACKAGES clang libclang-rt-dev"
-fi
+case "${1:-}" in
+    fuzz)        PACKAGES="$PACKAGES clang libclang-rt-dev" ;;
+    test)        PACKAGES="$PACKAGES chromium" ;;
+    reliability) PACKAGES="$PACKAGES clang libclang-rt-dev valgrind" ;;
+esac
 
 missing=""
 for pkg in $PACKAGES; do

@@ -115,10 +115,12 @@ static void read_usage(transfer *t, const cJSON *root)
     const cJSON *usage = cJSON_GetObjectItemCaseSensitive(root, "usage");
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens");
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
-    if (cJSON_IsNumber(pt))
-        t->res->prompt_tokens = (int64_t)pt->valuedouble;
-    if (cJSON_IsNumber(ct))
-        t->res->completion_tokens = (int64_t)ct->valuedouble;
+    /* a remote's numbers are input: out of range ones are ignored */
+    uint64_t n;
+    if (cJSON_IsNumber(pt) && mm_double_to_count(pt->valuedouble, INT32_MAX, &n))
+        t->res->prompt_tokens = (int64_t)n;
+    if (cJSON_IsNumber(ct) && mm_double_to_count(ct->valuedouble, INT32_MAX, &n))
+        t->res->completion_tokens = (int64_t)n;
 }
 
 static const cJSON *first_choice(const cJSON *root)

@@ -31,7 +31,7 @@ static const cli_spec pull_spec = {
                    "quant's files, else all). --locked fetches every file models.lock\n"
                    "records at its recorded commit and checks size and sha256 against it.\n"
                    "Each pulled .gguf (a whole repo: its snapshot folder) gets a link in\n"
-                   "models_dir. PATH (no '/', or starting with '/', '.' or '~') is a local\n"
+                   "models_dir. PATH (no '/', or starting with /, ./, ../ or ~/) is a local\n"
                    "file or folder: linked (--copy: copied) into models_dir.",
     .options = pull_options,
     .min_args = 0,

@@ -91,6 +91,12 @@ int mm_parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
 int mm_parse_bool(const char *text, bool *out);
 /* Byte size: "1024", "512K", "1.5G", "2GiB", "800MB" (K/M/G/T = 1024^n). */
 int mm_parse_size(const char *text, uint64_t *out);
+/* A JSON number that must be a count (a size, a token count): true and *out
+ * set when v is a whole number in [0, max] and max <= 2^53 (above which a
+ * double no longer holds every integer). Casting any other double to an
+ * integer type is undefined behaviour, so every such number passes here. */
+bool mm_double_to_count(double v, uint64_t max, uint64_t *out);
+#define MM_COUNT_MAX 9007199254740992ull   /* 2^53 */
 
 /* ---- files ---- */
 

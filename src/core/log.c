@@ -10,16 +10,19 @@
 #include <strings.h>
 
 #define LOG_LINE_MAX 2048
-#define MAX_SECRETS 32
+/* A bound, not a budget: every token, API key and remote key of one process;
+ * a process that registers more is misconfigured (or leaking keys). */
+#define MAX_SECRETS 4096
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static mm_log_fn log_fn;
 static void *log_user;
 static atomic_int log_level = MM_LOG_LEVEL_INFO;
 
-/* Secrets are few and registered at start-up; lookups copy under the lock. */
-static char *secrets[MAX_SECRETS];
-static size_t n_secrets;
+/* Secrets are few and registered at start-up; lookups copy under the lock.
+ * The array grows on demand and lives as long as the process. */
+static char **secrets;
+static size_t n_secrets, cap_secrets;
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
 
@@ -81,6 +84,16 @@ int mm_log_add_secret(const char *secret)
     if (n_secrets == MAX_SECRETS) {
         rc = MM_ELIMIT;
         goto out;
+    }
+    if (n_secrets == cap_secrets) {
+        size_t cap = cap_secrets ? cap_secrets * 2 : 16;
+        char **grown = realloc(secrets, cap * sizeof *grown);
+        if (!grown) {
+            rc = MM_ENOMEM;
+            goto out;
+        }
+        secrets = grown;
+        cap_secrets = cap;
     }
     secrets[n_secrets] = mm_strdup(secret);
     if (!secrets[n_secrets])

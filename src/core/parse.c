@@ -96,3 +96,14 @@ int mm_parse_size(const char *text, uint64_t *out)
     *out = (uint64_t)bytes;
     return 0;
 }
+
+bool mm_double_to_count(double v, uint64_t max, uint64_t *out)
+{
+    if (max > MM_COUNT_MAX)
+        max = MM_COUNT_MAX;
+    /* the comparisons are false for NaN, so it is refused too */
+    if (!(v >= 0 && v <= (double)max) || v != (double)(uint64_t)v)
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}

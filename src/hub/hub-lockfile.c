@@ -54,15 +54,12 @@ static int parse_file(const char *lock_path, const char *repo, size_t index, con
     if (!sha || !is_hex(sha, 64))
         return mm_error_set(err, MM_EFORMAT, "%s: %s/%s: \"sha256\" is not 64 lowercase hex "
                             "digits", lock_path, repo, path);
-    /* 2^53: above it a JSON number no longer holds an exact integer. */
-    if (!cJSON_IsNumber(size) || size->valuedouble < 0 || size->valuedouble > 9007199254740992.0 ||
-        size->valuedouble != (double)(uint64_t)size->valuedouble)
+    if (!cJSON_IsNumber(size) || !mm_double_to_count(size->valuedouble, MM_COUNT_MAX, &out->size))
         return mm_error_set(err, MM_EFORMAT, "%s: %s/%s: \"size\" is not a byte count",
                             lock_path, repo, path);
     out->path = mm_strdup(path);
     if (!out->path)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
-    out->size = (uint64_t)size->valuedouble;
     mm_strlcpy(out->sha256, sha, sizeof out->sha256);
     return 0;
 }

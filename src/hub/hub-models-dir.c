@@ -270,7 +270,9 @@ static int remove_tree(const char *path, int depth)
 
 bool hub_is_local_path(const char *repo)
 {
-    return repo && (!strchr(repo, '/') || repo[0] == '/' || repo[0] == '.' || repo[0] == '~');
+    /* ".name/x" is a valid repo id, so only "./" and "../" mark a path. */
+    return repo && (!strchr(repo, '/') || repo[0] == '/' || strncmp(repo, "./", 2) == 0 ||
+                    strncmp(repo, "../", 3) == 0 || strncmp(repo, "~/", 2) == 0);
 }
 
 /* "~/x" -> $HOME/x; anything else as it is, made absolute. */

@@ -217,7 +217,8 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
     } else if (quant) {
         rc = pull_quant(h, repo, quant, rq, &res, &n, err);
     } else {
-        rc = hub_download_snapshot(h, repo, rq->revision, rq->automated, NULL, NULL, &res, &n, err);
+        rc = hub_download_snapshot(h, repo, rq->revision, rq->automated, rq->include, rq->exclude,
+                                   &res, &n, err);
     }
     for (size_t i = 0; i < n; i++)
         audit(rq, repo, rq->revision, &res[i], NULL,

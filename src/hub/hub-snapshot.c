@@ -122,8 +122,8 @@ static int add_entry(hub_listing *l, size_t *cap, const char *path, uint64_t siz
     return 0;
 }
 
-static int add_entries(hub_listing *l, const cJSON *page, size_t *cap, const char *repo,
-                       mm_error *err)
+int hub_listing_add_page(hub_listing *l, const cJSON *page, size_t *cap, const char *repo,
+                         mm_error *err)
 {
     if (!cJSON_IsArray(page))
         return mm_error_set(err, MM_EFORMAT, "the Hub's file list for %s is not an array", repo);
@@ -134,10 +134,11 @@ static int add_entries(hub_listing *l, const cJSON *page, size_t *cap, const cha
         const cJSON *size = cJSON_GetObjectItemCaseSensitive(e, "size");
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "file") != 0)
             continue;
+        uint64_t bytes = 0;
         if (!cJSON_IsString(path) || !hub_valid_filename(path->valuestring) ||
-            !cJSON_IsNumber(size) || size->valuedouble < 0)
+            !cJSON_IsNumber(size) || !mm_double_to_count(size->valuedouble, MM_COUNT_MAX, &bytes))
             return mm_error_set(err, MM_EFORMAT, "the Hub's file list for %s has a bad entry", repo);
-        int rc = add_entry(l, cap, path->valuestring, (uint64_t)size->valuedouble,
+        int rc = add_entry(l, cap, path->valuestring, bytes,
                            cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "lfs")), err);
         if (rc)
             return rc;
@@ -231,7 +232,7 @@ static int list_online(hub *h, const char *repo, const char *rev, hub_listing *l
         char *next = NULL;
         rc = api_get(h, url, repo, rev, &doc, &next, err);
         if (!rc)
-            rc = add_entries(l, doc, &cap, repo, err);
+            rc = hub_listing_add_page(l, doc, &cap, repo, err);
         cJSON_Delete(doc);
         free(url);
         url = next;

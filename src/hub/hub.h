@@ -128,6 +128,15 @@ typedef struct hub_listing {
 int  hub_list_files(hub *h, const char *repo, const char *revision, hub_listing **out,
                     mm_error *err);
 void hub_listing_free(hub_listing *listing);
+/* Add the files of one page of the tree API (a JSON array; folders are
+ * skipped) to l, whose files array has room for *cap entries (grown as
+ * needed). A path that hub_valid_filename refuses (absolute, "..", empty
+ * segments, control bytes), a negative or missing size, or more than the
+ * listing bound is MM_EFORMAT / MM_ELIMIT naming repo; entries added before
+ * stay in l. Pure: no I/O (the fuzz-hub harness drives it). */
+struct cJSON;
+int  hub_listing_add_page(hub_listing *l, const struct cJSON *page, size_t *cap,
+                          const char *repo, mm_error *err);
 
 /* huggingface_hub's allow/ignore patterns: fnmatch, '*' crosses '/', and a
  * pattern ending in '/' matches everything under that folder. */
@@ -244,8 +253,8 @@ void hub_models_link_results(hub *h, const char *models_dir, const char *repo,
 /* Remove the top-level symlinks of models_dir that point under repo_dir and
  * lead nowhere any more; returns how many. */
 size_t hub_models_unlink_dangling(const char *models_dir, const char *repo_dir);
-/* A pull "repo" that names a local path: no '/', or starting with '/', '.'
- * or '~'. */
+/* A pull "repo" that names a local path: no '/', or starting with '/',
+ * "./", "../" or "~/". */
 bool hub_is_local_path(const char *repo);
 /* rq->repo as a local file or folder: checked to exist, symlinked (or, with
  * rq->copy, copied atomically) into rq->models_dir under its base name, and

@@ -299,23 +299,31 @@ void mgr_release(mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error 
     m->last_used_wall_s = mm_wall_ms() / 1000;
     if (failed)
         record_failure(m, why);
+    if (m->keep_alive_set && m->keep_alive_ms == 0 && m->in_use == 0 && m->state == RT_LOADED)
+        unload_locked(mgr, m, "keep_alive 0");
     pthread_mutex_unlock(&mgr->lock);
     lease->model = NULL;
     lease->inst = NULL;
 }
 
+/* The idle time after which m is unloaded; <= 0: never for idleness. */
+static int64_t idle_limit(const mm_manager *mgr, const rt_model *m)
+{
+    return m->keep_alive_set ? m->keep_alive_ms : mgr->idle_timeout_ms;
+}
+
 int rt_manager_reap(mm_manager *mgr)
 {
-    if (mgr->idle_timeout_ms <= 0)
-        return 0;
     int n = 0;
     pthread_mutex_lock(&mgr->lock);
     int64_t now = mgr_now(mgr);
     for (size_t i = 0; i < mgr->n_models; i++) {
         rt_model *m = mgr->models[i];
+        int64_t limit = idle_limit(mgr, m);
+        bool unused_now = m->keep_alive_set && m->keep_alive_ms == 0;
         if (m->state == RT_LOADED && m->in_use == 0 &&
-            now - m->last_used_ms >= mgr->idle_timeout_ms) {
-            unload_locked(mgr, m, "idle timeout");
+            (unused_now || (limit > 0 && now - m->last_used_ms >= limit))) {
+            unload_locked(mgr, m, m->keep_alive_set ? "keep_alive elapsed" : "idle timeout");
             n++;
         }
     }
@@ -323,19 +331,27 @@ int rt_manager_reap(mm_manager *mgr)
     return n;
 }
 
+/* Wake often enough that a model outlives its timeout (the configured one
+ * or a keep_alive) by at most a quarter of it, at least once a minute. Lock
+ * held. */
+static int64_t reap_period(const mm_manager *mgr)
+{
+    int64_t shortest = mgr->idle_timeout_ms > 0 ? mgr->idle_timeout_ms : INT64_MAX;
+    for (size_t i = 0; i < mgr->n_models; i++) {
+        int64_t limit = idle_limit(mgr, mgr->models[i]);
+        if (limit > 0 && limit < shortest)
+            shortest = limit;
+    }
+    int64_t period = shortest == INT64_MAX ? 60000 : shortest / 4;
+    return period < 1000 ? 1000 : period > 60000 ? 60000 : period;
+}
+
 static void *reaper_main(void *arg)
 {
     mm_manager *mgr = arg;
-    /* Wake often enough that a model outlives its timeout by at most a
-     * quarter of it, and at least once a minute. */
-    int64_t period = mgr->idle_timeout_ms / 4;
-    if (period < 1000)
-        period = 1000;
-    if (period > 60000)
-        period = 60000;
     pthread_mutex_lock(&mgr->lock);
     while (!mgr->stopping) {
-        timed_wait(&mgr->reaper_cond, &mgr->lock, period);
+        timed_wait(&mgr->reaper_cond, &mgr->lock, reap_period(mgr));
         if (mgr->stopping)
             break;
         pthread_mutex_unlock(&mgr->lock);
@@ -344,6 +360,24 @@ static void *reaper_main(void *arg)
     }
     pthread_mutex_unlock(&mgr->lock);
     return NULL;
+}
+
+int rt_manager_keep_alive(mm_manager *mgr, const char *name, bool set, int64_t ms, mm_error *err)
+{
+    pthread_mutex_lock(&mgr->lock);
+    rt_model *m = mgr_find(mgr, name);
+    int rc = 0;
+    if (!m) {
+        rc = mm_error_set(err, MM_ENOTFOUND, "no model '%s' in the catalog (see 'modelmgr list')",
+                          name ? name : "(null)");
+    } else {
+        m->keep_alive_set = set;
+        m->keep_alive_ms = set ? ms : 0;
+        /* A shorter limit than the reaper's period: wake it to re-plan. */
+        pthread_cond_signal(&mgr->reaper_cond);
+    }
+    pthread_mutex_unlock(&mgr->lock);
+    return rc;
 }
 
 int mm_manager_load(mm_manager *mgr, const char *name, mm_error *err)
@@ -536,7 +570,9 @@ int rt_manager_open(const mm_config *cfg, const rt_options *opts, mm_manager **o
             MM_LOG_WARN("preload of '%s' failed: %s", cfg->preload[i], perr.message);
     }
 
-    if (!opts->no_reaper && mgr->idle_timeout_ms > 0) {
+    /* Always: a keep_alive can ask for idle unloading even when
+     * idle_timeout is 0. */
+    if (!opts->no_reaper) {
         if (pthread_create(&mgr->reaper, NULL, reaper_main, mgr) == 0)
             mgr->reaper_running = true;
         else

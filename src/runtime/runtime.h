@@ -236,6 +236,8 @@ typedef struct rt_model {
     bool      last_failed;           /* the last load or request failed: degraded */
     char      last_error[MM_ERROR_MSG_MAX];
     uint64_t  requests, failures;
+    bool      keep_alive_set;        /* keep_alive_ms overrides the idle timeout */
+    int64_t   keep_alive_ms;         /* >0 idle that long, 0 unload when unused, <0 never */
 } rt_model;
 
 struct mm_manager {
@@ -282,6 +284,14 @@ rt_model *mgr_find(struct mm_manager *mgr, const char *key);   /* lock held */
 int  mgr_acquire(struct mm_manager *mgr, const char *name, mgr_lease *lease, mm_error *err);
 /* Give it back; failed records why as the model's last error. */
 void mgr_release(struct mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error *why);
+
+/* How long name stays loaded after its last request (Ollama keep_alive):
+ * ms > 0 that long, 0 unloaded as soon as no request uses it, < 0 never
+ * unloaded for idleness; set false goes back to the configured
+ * idle_timeout. MM_ENOTFOUND for a name the manager does not know.
+ * Thread-safe. */
+int  rt_manager_keep_alive(struct mm_manager *mgr, const char *name, bool set, int64_t ms,
+                           mm_error *err);
 
 /* Rebuild the catalog and merge it: new models are added, and models that
  * are not loaded take their new record (a model that was downloaded becomes

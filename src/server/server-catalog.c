@@ -3,6 +3,7 @@
  * one is given (without one, generation is answered honestly as not
  * available). Also the public mm_server_* wrappers. */
 #include "server/server.h"
+#include "runtime/runtime.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -103,6 +104,8 @@ static bool manager_health(mm_manager *mgr, cJSON *services)
         cJSON_AddNumberToObject(m, "queued", r->queued);
         cJSON_AddNumberToObject(m, "requests", (double)r->requests);
         cJSON_AddNumberToObject(m, "failures", (double)r->failures);
+        cJSON_AddNumberToObject(m, "last_used_s", (double)r->last_used_s);
+        cJSON_AddNumberToObject(m, "bytes", (double)r->bytes);
         if (r->last_error[0])
             cJSON_AddStringToObject(m, "last_error", r->last_error);
     }
@@ -214,6 +217,14 @@ static int cat_generate(void *ctx, const char *model, const server_request *rq,
         .piece_user = &relay,
         .cancel = cancel,
     };
+    if (rq->api == SERVER_API_OLLAMA_GENERATE || rq->api == SERVER_API_OLLAMA_CHAT) {
+        /* Ollama: each request sets how long its model stays loaded
+         * (absent: back to the configured idle timeout). */
+        mm_error kerr = { 0 };
+        if (rt_manager_keep_alive(c->mgr, model, rq->has_keep_alive, rq->keep_alive_ms,
+                                  &kerr) != 0)
+            MM_LOG_DEBUG("keep_alive not applied: %s", kerr.message);
+    }
     mm_gen_result out;
     int rc = mm_manager_generate(c->mgr, &req, &out, err);
     free(msgs);
@@ -282,6 +293,7 @@ int mm_server_start(const mm_config *cfg, const mm_catalog *cat, mm_manager *mgr
     server_options opts = {
         .host = cfg->host, .port = cfg->port, .api_key = cfg->api_key,
         .max_body = (size_t)cfg->max_body,
+        .admin = { .cfg = cfg, .cat = cat, .mgr = mgr },
     };
     rc = server_start(&opts, &s->svc, &s->srv, err);
     if (rc != 0)

@@ -37,6 +37,8 @@ struct server {
     atomic_int         stopping;
     server_metrics    *metrics;
     int64_t            start_ms;
+    server_admin_ctx   admin;
+    server_jobs       *jobs;         /* NULL without an admin context */
 };
 
 /* Per-request state behind MHD's con_cls. */
@@ -87,14 +89,34 @@ static const route routes[] = {
     { "GET", "/api/health", server_h_health, "health", true, false },
     { "GET", "/api/health/detailed", server_h_health_detailed, "health_detailed", false, false },
     { "GET", "/metrics", server_h_metrics, "metrics", false, false },
-    { "GET", "/", server_h_ollama_root, "root", false, true },
+    /* Open: the status page holds no data; the Ollama text checks the key. */
+    { "GET", "/", server_h_root, "root", true, true },
     { "GET", "/api/version", server_h_ollama_version, "ollama_version", false, true },
     { "GET", "/api/tags", server_h_ollama_tags, "ollama_tags", false, true },
     { "GET", "/api/ps", server_h_ollama_ps, "ollama_ps", false, true },
     { "POST", "/api/show", server_h_ollama_show, "ollama_show", false, true },
     { "POST", "/api/generate", server_h_ollama_generate, "ollama_generate", false, true },
     { "POST", "/api/chat", server_h_ollama_chat, "ollama_chat", false, true },
+    { "POST", "/api/pull", server_h_ollama_pull, "ollama_pull", false, true },
+    { "GET", "/api/models", server_h_admin_models, "admin_models", false, false },
+    { "POST", "/api/models/pull", server_h_admin_pull, "admin_pull", false, false },
+    { "POST", "/api/models/", server_h_admin_model_action, "admin_model", false, false },
+    { "GET", "/api/jobs", server_h_admin_jobs, "admin_jobs", false, false },
+    { "GET", "/api/jobs/", server_h_admin_job, "admin_job", false, false },
 };
+
+/* The /api/ paths that are not Ollama's and answer errors in OpenAI's shape. */
+static const char *const openai_api_prefixes[] = { "/api/health", "/api/models", "/api/jobs" };
+
+static bool ollama_shaped(const char *url)
+{
+    if (!mm_str_has_prefix(url, "/api/"))
+        return false;
+    for (size_t i = 0; i < MM_ARRAY_LEN(openai_api_prefixes); i++)
+        if (mm_str_has_prefix(url, openai_api_prefixes[i]))
+            return false;
+    return true;
+}
 
 /* ---- small helpers ---- */
 
@@ -146,6 +168,21 @@ const server_service *server_svc(const server_call *call)
 const server_service *server_get_service(server *srv)
 {
     return &srv->svc;
+}
+
+const server_admin_ctx *server_get_admin(server *srv)
+{
+    return &srv->admin;
+}
+
+server_jobs *server_get_jobs(server *srv)
+{
+    return srv->jobs;
+}
+
+bool server_is_stopping(server *srv)
+{
+    return atomic_load(&srv->stopping) != 0;
 }
 
 server_metrics *server_get_metrics(server *srv)
@@ -263,7 +300,7 @@ void server_add_headers(server_call *call, struct MHD_Response *resp)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
-static int queue(server_call *call, int status, struct MHD_Response *resp)
+int server_queue_response(server_call *call, int status, struct MHD_Response *resp)
 {
     if (!resp)
         return MHD_NO;
@@ -293,7 +330,7 @@ int server_reply_text(server_call *call, int status, const char *content_type, c
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    return queue(call, status, resp);
+    return server_queue_response(call, status, resp);
 }
 
 int server_reply_json(server_call *call, int status, cJSON *body)
@@ -308,7 +345,7 @@ int server_reply_json(server_call *call, int status, cJSON *body)
             sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
         if (resp)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        return queue(call, 500, resp);
+        return server_queue_response(call, 500, resp);
     }
     size_t len = strlen(text);
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -317,7 +354,7 @@ int server_reply_json(server_call *call, int status, cJSON *body)
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return queue(call, status, resp);
+    return server_queue_response(call, status, resp);
 }
 
 int server_reply_fault(server_call *call, const server_fault *f)
@@ -408,7 +445,7 @@ static const route *find_route(const char *url, const char *method, const route 
     return NULL;
 }
 
-static bool authorized(server_call *call)
+bool server_authorized(server_call *call)
 {
     const char *key = call->srv->api_key;
     if (!key)
@@ -423,6 +460,15 @@ static bool authorized(server_call *call)
     return key_equal(given, strlen(given), key);
 }
 
+int server_reply_unauthorized(server_call *call)
+{
+    server_fault f;
+    server_fault_set(&f, 401, "invalid_request_error", "invalid_api_key", NULL,
+                     "missing or invalid API key: send the header "
+                     "'Authorization: Bearer <key>' with the server's api_key");
+    return server_reply_fault(call, &f);
+}
+
 static int answer_options(server_call *call)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -434,7 +480,7 @@ static int answer_options(server_call *call)
     MHD_add_response_header(resp, "Access-Control-Allow-Headers",
                             want && strlen(want) < 1024 ? want : "Authorization, Content-Type");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
-    return queue(call, 204, resp);
+    return server_queue_response(call, 204, resp);
 }
 
 static int dispatch(req_state *st)
@@ -447,8 +493,7 @@ static int dispatch(req_state *st)
     }
     const route *path_hit = NULL;
     const route *r = find_route(call->url, call->method, &path_hit);
-    call->ollama = mm_str_has_prefix(call->url, "/api/") &&
-                   !mm_str_has_prefix(call->url, "/api/health");
+    call->ollama = ollama_shaped(call->url);
     if (!path_hit) {
         call->route = "unknown";
         server_fault_set(&f, 404, "invalid_request_error", NULL, NULL,
@@ -464,12 +509,8 @@ static int dispatch(req_state *st)
     }
     call->route = r->label;
     call->ollama = r->ollama;
-    if (!r->open && !authorized(call)) {
-        server_fault_set(&f, 401, "invalid_request_error", "invalid_api_key", NULL,
-                         "missing or invalid API key: send the header "
-                         "'Authorization: Bearer <key>' with the server's api_key");
-        return server_reply_fault(call, &f);
-    }
+    if (!r->open && !server_authorized(call))
+        return server_reply_unauthorized(call);
     if (st->too_large) {
         server_fault_set(&f, 413, "invalid_request_error", "request_too_large", NULL,
                          "request body is larger than the limit of %zu bytes (config key "
@@ -507,8 +548,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&srv->mu);
 
         server_fault f;
-        st->call.ollama = mm_str_has_prefix(url, "/api/") &&
-                          !mm_str_has_prefix(url, "/api/health");
+        st->call.ollama = ollama_shaped(url);
         size_t header_bytes = 0;
         MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
         if (header_bytes > SERVER_HEADERS_MAX) {
@@ -597,6 +637,7 @@ static void server_free(server *srv)
 {
     if (!srv)
         return;
+    server_jobs_free(srv->jobs);
     server_metrics_free(srv->metrics);
     free(srv->api_key);
     pthread_mutex_destroy(&srv->mu);
@@ -626,6 +667,11 @@ int server_start(const server_options *opts, const server_service *svc, server *
     int rc = MM_ENOMEM;
     if (!srv->metrics)
         goto fail;
+    srv->admin = opts->admin;
+    if (opts->admin.cfg && (rc = server_jobs_new(opts->admin.cfg, opts->admin.mgr, &srv->jobs,
+                                                 err)) != 0)
+        goto fail;
+    rc = MM_ENOMEM;
     if (opts->api_key && opts->api_key[0]) {
         if (!(srv->api_key = mm_strdup(opts->api_key)))
             goto fail;

@@ -68,7 +68,8 @@ static void add_nonzero(cJSON *o, const char *name, int64_t v)
 static cJSON *final(const server_gen *g, const char *text, size_t len)
 {
     cJSON *o = head(g, text, len, true);
-    const char *reason = g->load_only ? "load"
+    bool unload = g->rq.has_keep_alive && g->rq.keep_alive_ms == 0;
+    const char *reason = g->load_only ? (unload ? "unload" : "load")
                        : g->res.finish == SERVER_FINISH_LENGTH ? "length" : "stop";
     cJSON_AddStringToObject(o, "done_reason", reason);
     add_nonzero(o, "total_duration", server_now_ns() - g->started_ns);

@@ -129,7 +129,8 @@ static int refuse_if_set(const cJSON *obj, const char *name, const char *why, se
 static int parse_model(const cJSON *root, bool required, server_request *rq, server_fault *f)
 {
     char *model = NULL;
-    int rc = get_string(root, "model", "model", SERVER_MODEL_NAME_MAX, &model, f);
+    /* the id must fit server_model.id with its terminating NUL */
+    int rc = get_string(root, "model", "model", SERVER_MODEL_NAME_MAX - 1, &model, f);
     if (rc < 0)
         return -1;
     if (model && (model[0] == '\0' || strcmp(model, "auto") == 0)) {
@@ -434,6 +435,79 @@ static int parse_ollama_options(const cJSON *opts, server_request *rq, server_fa
     return parse_stop(cJSON_GetObjectItemCaseSensitive(opts, "stop"), "options.stop", rq, f);
 }
 
+/* One Go duration ("1h30m", "300ms", "-1s", "0") in milliseconds; -1 for a
+ * negative one. 0 or -1 (not a duration). */
+static int go_duration_ms(const char *s, double *ms)
+{
+    static const struct { const char *unit; double ms; } units[] = {
+        { "ns", 1e-6 }, { "us", 1e-3 }, { "\xc2\xb5s", 1e-3 }, { "\xce\xbcs", 1e-3 },
+        { "ms", 1 }, { "s", 1e3 }, { "m", 60e3 }, { "h", 3600e3 },
+    };
+    bool negative = *s == '-';
+    if (*s == '-' || *s == '+')
+        s++;
+    if (strcmp(s, "0") == 0) {
+        *ms = 0;
+        return 0;
+    }
+    double total = 0;
+    if (!*s)
+        return -1;
+    while (*s) {
+        double value = 0, scale = 1;
+        bool digits = false, dot = false;
+        for (; (*s >= '0' && *s <= '9') || (*s == '.' && !dot); s++) {
+            if (*s == '.') {
+                dot = true;
+                continue;
+            }
+            digits = true;
+            if (dot)
+                value += (*s - '0') * (scale /= 10);
+            else
+                value = value * 10 + (*s - '0');
+        }
+        if (!digits)
+            return -1;
+        size_t best = MM_ARRAY_LEN(units), best_len = 0;
+        for (size_t i = 0; i < MM_ARRAY_LEN(units); i++) {
+            size_t n = strlen(units[i].unit);
+            if (n > best_len && strncmp(s, units[i].unit, n) == 0) {
+                best = i;
+                best_len = n;
+            }
+        }
+        if (best == MM_ARRAY_LEN(units))
+            return -1;
+        total += value * units[best].ms;
+        s += best_len;
+    }
+    *ms = negative && total > 0 ? -1 : total;
+    return 0;
+}
+
+int server_parse_keep_alive(const cJSON *value, int64_t *ms, server_fault *f)
+{
+    /* Past ~292 years Go's durations overflow; treat that as forever. */
+    const double forever = 9.2e15;
+    double v = 0;
+    if (cJSON_IsNumber(value)) {
+        v = value->valuedouble < 0 ? -1 : value->valuedouble * 1000.0;
+    } else if (cJSON_IsString(value) && strlen(value->valuestring) <= 64 &&
+               go_duration_ms(value->valuestring, &v) == 0) {
+        /* parsed */
+    } else {
+        return bad(f, "keep_alive", "'keep_alive' must be a duration such as \"5m\", "
+                   "\"1h30m\" or \"300ms\", or a number of seconds (0: unload after the "
+                   "request, negative: keep loaded)");
+    }
+    if (v < 0 || v >= forever)
+        *ms = -1;
+    else
+        *ms = v > 0 && v < 1 ? 1 : (int64_t)v;
+    return 0;
+}
+
 static int parse_ollama(const cJSON *root, server_request *rq, server_fault *f)
 {
     bool chat = rq->api == SERVER_API_OLLAMA_CHAT;
@@ -467,6 +541,12 @@ static int parse_ollama(const cJSON *root, server_request *rq, server_fault *f)
     rq->stream = true;       /* Ollama streams unless told not to */
     if (get_bool(root, "stream", &rq->stream, f) < 0)
         return -1;
+    const cJSON *keep = member(root, "keep_alive");
+    if (keep) {
+        if (server_parse_keep_alive(keep, &rq->keep_alive_ms, f) < 0)
+            return -1;
+        rq->has_keep_alive = true;
+    }
     return parse_ollama_options(member(root, "options"), rq, f);
 }
 

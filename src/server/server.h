@@ -68,7 +68,8 @@ typedef struct server_message {
 typedef struct server_request {
     server_api      api;
     char           *model;        /* as requested; NULL: the default ("auto", absent) */
-    server_message *messages;     /* chat APIs: at least one */
+    server_message *messages;     /* chat APIs: at least one (Ollama chat: none
+                                     means "load the model") */
     size_t          n_messages;
     char           *prompt;       /* completion APIs; never NULL there */
     char           *system;       /* Ollama generate `system`, or NULL */
@@ -83,7 +84,14 @@ typedef struct server_request {
     int64_t         seed;
     bool            stream;
     bool            include_usage;/* OpenAI stream_options.include_usage */
+    bool            has_keep_alive;/* Ollama keep_alive given */
+    int64_t         keep_alive_ms; /* >0 idle that long, 0 unload after, <0 forever */
 } server_request;
+
+/* Ollama's keep_alive: a number of seconds or a Go duration string ("5m",
+ * "1h30m", "300ms"); negative means forever (*ms < 0). 0 or -1 (f filled,
+ * param "keep_alive"). Pure. */
+int server_parse_keep_alive(const struct cJSON *value, int64_t *ms, server_fault *f);
 
 /* Parse and validate a request body of len bytes for api. On success fills
  * *out (caller frees with server_request_clear) and returns 0. On failure
@@ -150,6 +158,14 @@ typedef struct server_service {
 
 /* ---- the HTTP server ---- */
 
+/* The admin API's context (server-admin.c): without cfg the admin
+ * endpoints answer 501. All borrowed until server_stop. */
+typedef struct server_admin_ctx {
+    const mm_config  *cfg;   /* pulls: endpoint, token, cache, models_dir */
+    const mm_catalog *cat;   /* the catalog when there is no manager */
+    mm_manager       *mgr;   /* load/unload, the live catalog; may be NULL */
+} server_admin_ctx;
+
 typedef struct server_options {
     const char *host;            /* address to bind; NULL: 127.0.0.1 */
     int         port;            /* 0: any free port */
@@ -158,6 +174,7 @@ typedef struct server_options {
     unsigned    max_connections; /* 0: 64 */
     unsigned    max_inflight;    /* generations at once; beyond: 429. 0: 16 */
     unsigned    idle_timeout_s;  /* keep-alive idle close; 0: 120 */
+    server_admin_ctx admin;      /* zero: no admin API (501) */
 } server_options;
 
 typedef struct server server;
@@ -217,6 +234,13 @@ int server_reply_json(server_call *call, int status, struct cJSON *body);
 int server_reply_fault(server_call *call, const server_fault *f);
 int server_reply_text(server_call *call, int status, const char *content_type,
                       const char *text);
+/* Queue resp (taken: destroyed here) with the headers every answer carries. */
+struct MHD_Response;
+int server_queue_response(server_call *call, int status, struct MHD_Response *resp);
+/* Whether call carries the server's API key (true when none is set), and
+ * the 401 answer when it does not. */
+bool server_authorized(server_call *call);
+int server_reply_unauthorized(server_call *call);
 /* A fault from an mm_error code as the HTTP layer maps it (ENOTFOUND 404
  * model_not_found, EBUSY 503, EUNSUPPORTED 501, EINVAL/ELIMIT 400, else 500). */
 void server_fault_from_error(server_fault *f, int code, const char *message);
@@ -278,7 +302,6 @@ bool server_gen_admit(server *srv, server_gen *g);
 void server_gen_release(server *srv, server_gen *g);
 /* Headers every answer carries: x-request-id, CORS for local origins,
  * Connection: close once the server is stopping. */
-struct MHD_Response;
 void server_add_headers(server_call *call, struct MHD_Response *resp);
 
 /* Run g (taken: freed by this call) for call: a 429 when too many run
@@ -295,6 +318,7 @@ int server_h_chat(server_call *call);
 int server_h_completions(server_call *call);
 int server_h_models(server_call *call);
 int server_h_model(server_call *call);
+int server_h_root(server_call *call);          /* server-page.c */
 int server_h_ollama_root(server_call *call);
 int server_h_ollama_version(server_call *call);
 int server_h_ollama_tags(server_call *call);
@@ -305,6 +329,95 @@ int server_h_ollama_chat(server_call *call);
 int server_h_health(server_call *call);
 int server_h_health_detailed(server_call *call);
 int server_h_metrics(server_call *call);
+
+/* ---- admin API and pull jobs (server-admin.c, server-jobs.c) ---- */
+
+int server_h_admin_models(server_call *call);
+int server_h_admin_model_action(server_call *call);   /* /api/models/{name}/load|unload */
+int server_h_admin_pull(server_call *call);
+int server_h_admin_jobs(server_call *call);
+int server_h_admin_job(server_call *call);
+int server_h_ollama_pull(server_call *call);
+/* The admin context and job table of a running server (jobs NULL without
+ * an admin context). */
+const server_admin_ctx *server_get_admin(server *srv);
+struct server_jobs *server_get_jobs(server *srv);
+bool server_is_stopping(server *srv);
+
+#define SERVER_JOBS_MAX        32    /* jobs kept: queued, running and finished */
+#define SERVER_JOB_WORKERS     2     /* pulls at once */
+#define SERVER_JOB_KEEP_S      3600  /* a finished job stays listed this long */
+#define SERVER_JOB_FILES_MAX   32    /* files a job reports */
+#define SERVER_PATTERNS_MAX    16    /* include / exclude patterns each */
+#define SERVER_PATTERN_LEN_MAX 256
+
+typedef enum server_job_state {
+    SERVER_JOB_QUEUED = 0,
+    SERVER_JOB_RUNNING,
+    SERVER_JOB_DONE,
+    SERVER_JOB_FAILED
+} server_job_state;
+
+const char *server_job_state_name(server_job_state state);
+
+/* What a pull job fetches (validated by the caller). */
+typedef struct server_pull_spec {
+    char repo[256];           /* "org/name" or "org/name:QUANT" */
+    char revision[128];       /* a commit or tag */
+    char filename[1024];      /* one file, or "" */
+    char include[SERVER_PATTERNS_MAX][SERVER_PATTERN_LEN_MAX];
+    size_t n_include;
+    char exclude[SERVER_PATTERNS_MAX][SERVER_PATTERN_LEN_MAX];
+    size_t n_exclude;
+} server_pull_spec;
+
+typedef struct server_job_file {
+    char     name[256];       /* the file's path in the repo (truncated) */
+    uint64_t done, total;     /* bytes */
+    char     sha256[65];      /* once verified, else "" */
+} server_job_file;
+
+/* A copy of one job's state. */
+typedef struct server_job_info {
+    char             id[40];
+    server_job_state state;
+    char             repo[256], revision[128];
+    uint64_t         bytes_done, bytes_total;  /* over the files seen so far */
+    double           rate;                     /* bytes/s now, 0 when not downloading */
+    char             current_file[256];
+    server_job_file  files[SERVER_JOB_FILES_MAX];
+    size_t           n_files;
+    int64_t          created_s, started_s, finished_s; /* Unix seconds; 0: not yet */
+    char             error[MM_ERROR_MSG_MAX];  /* failed: why */
+    uint64_t         version;                  /* bumped on every change */
+} server_job_info;
+
+typedef struct server_jobs server_jobs;
+
+/* A job table with SERVER_JOB_WORKERS worker threads pulling with mm_pull
+ * (audited, recorded in models.lock) and refreshing mgr's catalog (may be
+ * NULL) after each success. cfg and mgr are borrowed until
+ * server_jobs_free. */
+int  server_jobs_new(const mm_config *cfg, mm_manager *mgr, server_jobs **out, mm_error *err);
+/* Fails the queued jobs and waits for the running pulls to end. NULL: no-op. */
+void server_jobs_free(server_jobs *jobs);
+/* Queue a pull; its id into id. MM_EBUSY when SERVER_JOBS_MAX jobs are
+ * queued or running. Thread-safe. */
+int  server_jobs_submit(server_jobs *jobs, const server_pull_spec *spec, char id[40],
+                        mm_error *err);
+/* Copy job id into *out once its version differs from seen or timeout_ms
+ * passed (0: at once). MM_ENOTFOUND for an unknown (or expired) id. */
+int  server_jobs_get(server_jobs *jobs, const char *id, uint64_t seen, int64_t timeout_ms,
+                     server_job_info *out);
+/* Up to max jobs, oldest first, into out; returns how many. */
+size_t server_jobs_list(server_jobs *jobs, server_job_info *out, size_t max);
+/* The checks `modelmgr pull` makes before downloading sp (valid repo, a
+ * quant tag or a file, patterns only for a whole repo, a pinned revision
+ * with the CLI's exact message): 0, or -1 with a 400 in f. May ask the hub
+ * whether a revision is a tag. */
+int server_admin_check_pull(const mm_config *cfg, server_pull_spec *sp, server_fault *f);
+/* The JSON of a job for /api/jobs. */
+struct cJSON *server_job_json(const server_job_info *jb);
 
 /* ---- metrics (server-metrics.c) ---- */
 

@@ -268,33 +268,32 @@ static jinja_val replace(jinja_ctx *c, jinja_val s, const jinja_args *a)
     jinja_val rep = str_of(c, need_arg(c, a, 1, "new", "replace"), "replace");
     jinja_val cnt = arg(a, 2, "count", jinja_int(-1));
     int64_t left = cnt.type == JT_INT ? cnt.u.i : -1;
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     const char *p = s.u.s.p, *end = p + s.u.s.len;
     if (old.u.s.len == 0) {     /* Python inserts new between characters */
         while (left != 0) {
-            jinja_buf_put(c, &b, rep.u.s.p, rep.u.s.len);
+            jinja_buf_put(c, b, rep.u.s.p, rep.u.s.len);
             left--;
             if (p == end)
                 break;
             size_t n = jinja_utf8_offset(p, (size_t)(end - p), 1);
-            jinja_buf_put(c, &b, p, n);
+            jinja_buf_put(c, b, p, n);
             p += n;
         }
-        jinja_buf_put(c, &b, p, (size_t)(end - p));
-        return jinja_buf_to_str(c, &b);
+        jinja_buf_put(c, b, p, (size_t)(end - p));
+        return jinja_buf_to_str(c, b);
     }
     while (left != 0) {
         const char *hit = find_sub(p, (size_t)(end - p), old.u.s.p, old.u.s.len);
         if (!hit)
             break;
-        jinja_buf_put(c, &b, p, (size_t)(hit - p));
-        jinja_buf_put(c, &b, rep.u.s.p, rep.u.s.len);
+        jinja_buf_put(c, b, p, (size_t)(hit - p));
+        jinja_buf_put(c, b, rep.u.s.p, rep.u.s.len);
         p = hit + old.u.s.len;
         left--;
     }
-    jinja_buf_put(c, &b, p, (size_t)(end - p));
-    return jinja_buf_to_str(c, &b);
+    jinja_buf_put(c, b, p, (size_t)(end - p));
+    return jinja_buf_to_str(c, b);
 }
 
 /* Python's TypeError for a method called with too many arguments or with
@@ -353,15 +352,14 @@ static jinja_val str_method(jinja_ctx *c, jinja_val s, const char *name, const j
     }
     if (name_is(name, "join")) {
         jinja_list *l = jinja_iterable(c, need_arg(c, a, 0, "iterable", "join"));
-        mm_buf b;
-        jinja_buf_init(c, &b);
+        mm_buf *b = jinja_buf_new(c);
         for (size_t i = 0; i < l->len; i++) {
             if (i)
-                jinja_buf_put(c, &b, s.u.s.p, s.u.s.len);
+                jinja_buf_put(c, b, s.u.s.p, s.u.s.len);
             jinja_val x = str_of(c, l->items[i], "join");
-            jinja_buf_put(c, &b, x.u.s.p, x.u.s.len);
+            jinja_buf_put(c, b, x.u.s.p, x.u.s.len);
         }
-        return jinja_buf_to_str(c, &b);
+        return jinja_buf_to_str(c, b);
     }
     *found = false;
     return jinja_none();

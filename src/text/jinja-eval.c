@@ -211,15 +211,14 @@ jinja_val jinja_call_macro(jinja_ctx *c, const jinja_node *m, const jinja_args *
             v = eval(c, f, m->kids[p]);
         set_var(c, f, m->names[p], v);
     }
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     int flow = FLOW_NORMAL;
     int line = c->line;
     c->depth++;
-    exec_body(c, f, m->b, &b, &flow);
+    exec_body(c, f, m->b, b, &flow);
     c->depth--;
     c->line = line;
-    return jinja_buf_to_str(c, &b);
+    return jinja_buf_to_str(c, b);
 }
 
 /* ---- expressions ---- */
@@ -325,11 +324,10 @@ static jinja_val eval_node(jinja_ctx *c, jinja_frame *f, const jinja_node *n)
         jinja_val b = eval(c, f, n->b);
         c->line = n->line;
         if (n->op == JOP_CONCAT) {
-            mm_buf buf;
-            jinja_buf_init(c, &buf);
-            jinja_write_str(c, &buf, a);
-            jinja_write_str(c, &buf, b);
-            return jinja_buf_to_str(c, &buf);
+            mm_buf *buf = jinja_buf_new(c);
+            jinja_write_str(c, buf, a);
+            jinja_write_str(c, buf, b);
+            return jinja_buf_to_str(c, buf);
         }
         return jinja_arith(c, n->op, a, b);
     }
@@ -396,11 +394,10 @@ static jinja_val apply_chain(jinja_ctx *c, jinja_frame *f, const jinja_node *cha
 
 static jinja_val capture(jinja_ctx *c, jinja_frame *f, const jinja_node *body)
 {
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     int flow = FLOW_NORMAL;
-    exec_body(c, new_frame(c, f), body, &b, &flow);
-    return jinja_buf_to_str(c, &b);
+    exec_body(c, new_frame(c, f), body, b, &flow);
+    return jinja_buf_to_str(c, b);
 }
 
 static void set_loop(jinja_ctx *c, jinja_dict *loop, jinja_list *items, size_t i, int depth)
@@ -642,7 +639,7 @@ int text_tmpl_render(const text_tmpl *tmpl, const cJSON *context,
                           "buffer", text->len);
 fail:
     while (c->n_tmp > 0)
-        mm_buf_free(c->tmp[--c->n_tmp]);
+        mm_buf_free(&c->tmp[--c->n_tmp]);
     if (text)
         mm_buf_free(text);
     free(text);

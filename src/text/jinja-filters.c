@@ -127,18 +127,17 @@ jinja_val jinja_escape(jinja_ctx *c, jinja_val v)
     if (v.type == JT_STR && v.safe)
         return v;
     v = jinja_to_str(c, v);
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     for (size_t i = 0; i < v.u.s.len; i++) {
         char ch = v.u.s.p[i];
         const char *rep = ch == '&' ? "&amp;" : ch == '<' ? "&lt;" : ch == '>' ? "&gt;" :
                           ch == '"' ? "&#34;" : ch == '\'' ? "&#39;" : NULL;
         if (rep)
-            jinja_buf_put(c, &b, rep, strlen(rep));
+            jinja_buf_put(c, b, rep, strlen(rep));
         else
-            jinja_buf_put(c, &b, &ch, 1);
+            jinja_buf_put(c, b, &ch, 1);
     }
-    v = jinja_buf_to_str(c, &b);
+    v = jinja_buf_to_str(c, b);
     v.safe = true;
     return v;
 }
@@ -180,11 +179,10 @@ static jinja_val f_tojson(jinja_ctx *c, jinja_val v, const jinja_args *a)
             *(k ? &key_sep : &item_sep) = sep;
         }
     }
-    mm_buf b;
-    jinja_buf_init(c, &b);
-    jinja_write_json(c, &b, v, jinja_truthy(ensure_ascii), ind, item_sep, key_sep,
+    mm_buf *b = jinja_buf_new(c);
+    jinja_write_json(c, b, v, jinja_truthy(ensure_ascii), ind, item_sep, key_sep,
                      jinja_truthy(sort_keys));
-    return jinja_buf_to_str(c, &b);
+    return jinja_buf_to_str(c, b);
 }
 
 static jinja_val f_items(jinja_ctx *c, jinja_val v, const jinja_args *a)
@@ -237,16 +235,15 @@ static jinja_val f_join(jinja_ctx *c, jinja_val v, const jinja_args *a)
     jinja_val sep = str_arg(c, a, 0, "d", "");
     jinja_val attr = arg(a, 1, "attribute", jinja_none());
     jinja_list *l = jinja_iterable(c, v);
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     for (size_t i = 0; i < l->len; i++) {
         jinja_step(c);
         if (i)
-            jinja_buf_put(c, &b, sep.u.s.p, sep.u.s.len);
+            jinja_buf_put(c, b, sep.u.s.p, sep.u.s.len);
         jinja_val item = attr.type == JT_NONE ? l->items[i] : get_path(c, l->items[i], attr);
-        jinja_write_str(c, &b, item);
+        jinja_write_str(c, b, item);
     }
-    return jinja_buf_to_str(c, &b);
+    return jinja_buf_to_str(c, b);
 }
 
 static jinja_val f_first(jinja_ctx *c, jinja_val v, const jinja_args *a)
@@ -407,11 +404,10 @@ static jinja_val f_indent(jinja_ctx *c, jinja_val v, const jinja_args *a)
     if (width.type == JT_STR) {
         ind = width;
     } else if (width.type == JT_INT) {
-        mm_buf b;
-        jinja_buf_init(c, &b);
+        mm_buf *b = jinja_buf_new(c);
         for (int64_t k = 0; k < width.u.i && k < 1000; k++)
-            jinja_buf_put(c, &b, " ", 1);
-        ind = jinja_buf_to_str(c, &b);
+            jinja_buf_put(c, b, " ", 1);
+        ind = jinja_buf_to_str(c, b);
     } else {
         jinja_fail(c, MM_EINVAL, "indent width must be an integer or a string");
     }
@@ -425,10 +421,9 @@ static jinja_val f_indent(jinja_ctx *c, jinja_val v, const jinja_args *a)
     char *s = jinja_alloc(c, n + 1);
     memcpy(s, v.u.s.p, v.u.s.len);
     s[n - 1] = '\n';
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     if (first)
-        jinja_buf_put(c, &b, ind.u.s.p, ind.u.s.len);
+        jinja_buf_put(c, b, ind.u.s.p, ind.u.s.len);
     size_t i = 0, line_no = 0;
     while (i < n) {
         size_t e = i;
@@ -436,17 +431,17 @@ static jinja_val f_indent(jinja_ctx *c, jinja_val v, const jinja_args *a)
                !(s[e] >= 0x1c && s[e] <= 0x1e))
             e++;
         if (line_no > 0) {
-            jinja_buf_put(c, &b, "\n", 1);
+            jinja_buf_put(c, b, "\n", 1);
             if (blank || e > i)
-                jinja_buf_put(c, &b, ind.u.s.p, ind.u.s.len);
+                jinja_buf_put(c, b, ind.u.s.p, ind.u.s.len);
         }
-        jinja_buf_put(c, &b, s + i, e - i);
+        jinja_buf_put(c, b, s + i, e - i);
         line_no++;
         if (e >= n)
             break;
         i = e + ((s[e] == '\r' && e + 1 < n && s[e + 1] == '\n') ? 2 : 1);
     }
-    return jinja_buf_to_str(c, &b);
+    return jinja_buf_to_str(c, b);
 }
 
 /* Stable merge sort of items by key, comparing with Python's ordering. */
@@ -550,11 +545,10 @@ static jinja_val f_reverse(jinja_ctx *c, jinja_val v, const jinja_args *a)
         return out;
     if (v.type != JT_STR)
         return gen(out);
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     for (size_t i = 0; i < out.u.list->len; i++)
-        jinja_write_str(c, &b, out.u.list->items[i]);
-    return jinja_buf_to_str(c, &b);
+        jinja_write_str(c, b, out.u.list->items[i]);
+    return jinja_buf_to_str(c, b);
 }
 
 /* The rest of the args, after skipping the first `skip` positionals. */

@@ -185,11 +185,10 @@ _Noreturn static void bad_operands(jinja_ctx *c, const char *op, jinja_val a, ji
 static jinja_val repeat(jinja_ctx *c, jinja_val seq, int64_t times)
 {
     if (seq.type == JT_STR) {
-        mm_buf b;
-        jinja_buf_init(c, &b);
+        mm_buf *b = jinja_buf_new(c);
         for (int64_t k = 0; k < times; k++)
-            jinja_buf_put(c, &b, seq.u.s.p, seq.u.s.len);
-        return jinja_buf_to_str(c, &b);
+            jinja_buf_put(c, b, seq.u.s.p, seq.u.s.len);
+        return jinja_buf_to_str(c, b);
     }
     jinja_val out = jinja_new_list(c);
     for (int64_t k = 0; k < times; k++) {
@@ -211,11 +210,10 @@ static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
     size_t next = 0, n_args = is_tuple ? args.u.list->len : 1;
     const char *f = fmt.u.s.p;
     size_t len = fmt.u.s.len;
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     for (size_t i = 0; i < len; i++) {
         if (f[i] != '%') {
-            jinja_buf_put(c, &b, f + i, 1);
+            jinja_buf_put(c, b, f + i, 1);
             continue;
         }
         size_t start = i++;
@@ -257,7 +255,7 @@ static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
             jinja_fail(c, MM_EINVAL, "incomplete format");
         char conv = f[i];
         if (conv == '%') {
-            jinja_buf_put(c, &b, "%", 1);
+            jinja_buf_put(c, b, "%", 1);
             continue;
         }
         if (!have_value) {
@@ -270,13 +268,12 @@ static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
         }
         char out[512];
         if (strchr("sra", conv)) {
-            mm_buf t;
-            jinja_buf_init(c, &t);
+            mm_buf *t = jinja_buf_new(c);
             if (conv == 's')
-                jinja_write_str(c, &t, v);
+                jinja_write_str(c, t, v);
             else
-                jinja_write_repr(c, &t, v);
-            jinja_val text = jinja_buf_to_str(c, &t);
+                jinja_write_repr(c, t, v);
+            jinja_val text = jinja_buf_to_str(c, t);
             size_t cut = prec >= 0 ? jinja_utf8_offset(text.u.s.p, text.u.s.len, (size_t)prec)
                                    : text.u.s.len;
             size_t width = 0;
@@ -289,10 +286,10 @@ static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
             }
             size_t cps = jinja_utf8_len(text.u.s.p, cut);
             for (size_t k = cps; !left && k < width; k++)
-                jinja_buf_put(c, &b, " ", 1);
-            jinja_buf_put(c, &b, text.u.s.p, cut);
+                jinja_buf_put(c, b, " ", 1);
+            jinja_buf_put(c, b, text.u.s.p, cut);
             for (size_t k = cps; left && k < width; k++)
-                jinja_buf_put(c, &b, " ", 1);
+                jinja_buf_put(c, b, " ", 1);
             continue;
         }
         if (!jinja_is_number(v))
@@ -309,7 +306,7 @@ static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
                 char ch[4];
                 if (iv < 0 || iv > 0x10FFFF)
                     jinja_fail(c, MM_EINVAL, "%%c arg not in range(0x110000)");
-                jinja_buf_put(c, &b, ch, jinja_utf8_encode(ch, (uint32_t)iv));
+                jinja_buf_put(c, b, ch, jinja_utf8_encode(ch, (uint32_t)iv));
                 continue;
             }
             if (strchr("xXo", conv) && iv < 0) {
@@ -319,8 +316,8 @@ static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
                 spec[sp++] = conv;
                 spec[sp] = '\0';
                 snprintf(out, sizeof out, spec, (unsigned long long)(-iv));
-                jinja_buf_put(c, &b, "-", 1);
-                jinja_buf_put(c, &b, out, strlen(out));
+                jinja_buf_put(c, b, "-", 1);
+                jinja_buf_put(c, b, out, strlen(out));
                 continue;
             }
             spec[sp++] = 'l';
@@ -336,11 +333,11 @@ static jinja_val str_format(jinja_ctx *c, jinja_val fmt, jinja_val args)
             jinja_fail(c, MM_EINVAL, "unsupported format character '%c' (0x%x) at index %zu",
                        conv, (unsigned char)conv, start + (i - start));
         }
-        jinja_buf_put(c, &b, out, strlen(out));
+        jinja_buf_put(c, b, out, strlen(out));
     }
     if (!is_map && next < n_args)
         jinja_fail(c, MM_EINVAL, "not all arguments converted during string formatting");
-    return jinja_buf_to_str(c, &b);
+    return jinja_buf_to_str(c, b);
 }
 
 jinja_val jinja_arith(jinja_ctx *c, int op, jinja_val a, jinja_val b)
@@ -547,12 +544,11 @@ jinja_val jinja_slice(jinja_ctx *c, jinja_val obj, const bool has[3], const int6
         size_t b = jinja_utf8_offset(s, sl, (size_t)stop);
         return jinja_str(s + a, b - a);
     }
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
         size_t x = jinja_utf8_offset(s, sl, (size_t)i), y = jinja_utf8_offset(s, sl, (size_t)i + 1);
-        jinja_buf_put(c, &b, s + x, y - x);
+        jinja_buf_put(c, b, s + x, y - x);
     }
-    return jinja_buf_to_str(c, &b);
+    return jinja_buf_to_str(c, b);
 }
 

@@ -196,8 +196,7 @@ static void put_case(jinja_ctx *c, mm_buf *b, uint32_t cp, char how)
 
 jinja_val jinja_change_case(jinja_ctx *c, jinja_val v, int mode)
 {
-    mm_buf b;
-    jinja_buf_init(c, &b);
+    mm_buf *b = jinja_buf_new(c);
     const char *s = v.u.s.p;
     size_t len = v.u.s.len, i = 0;
     bool prev_cased = false, word_start = true;
@@ -216,11 +215,11 @@ jinja_val jinja_change_case(jinja_ctx *c, jinja_val v, int mode)
             word_start = sep;
         }
         }
-        put_case(c, &b, cp, how);
+        put_case(c, b, cp, how);
         prev_cased = jinja_is_cased(cp);
         i += adv;
     }
-    jinja_val out = jinja_buf_to_str(c, &b);
+    jinja_val out = jinja_buf_to_str(c, b);
     return out;
 }
 

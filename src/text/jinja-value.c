@@ -300,12 +300,13 @@ static int compare_depth(jinja_ctx *c, jinja_val a, jinja_val b, int depth)
 
 /* ---- text ---- */
 
-void jinja_buf_init(jinja_ctx *c, mm_buf *b)
+mm_buf *jinja_buf_new(jinja_ctx *c)
 {
-    mm_buf_init(b, c->opts.max_output);
     if (c->n_tmp == (int)MM_ARRAY_LEN(c->tmp))
         jinja_fail(c, MM_ELIMIT, "template nested too deeply");
-    c->tmp[c->n_tmp++] = b;
+    mm_buf *b = &c->tmp[c->n_tmp++];
+    mm_buf_init(b, c->opts.max_output);
+    return b;
 }
 
 void jinja_buf_put(jinja_ctx *c, mm_buf *b, const char *p, size_t len)
@@ -321,7 +322,7 @@ static void put_s(jinja_ctx *c, mm_buf *b, const char *s) { jinja_buf_put(c, b, 
 
 jinja_val jinja_buf_to_str(jinja_ctx *c, mm_buf *b)
 {
-    MM_ASSERT(c->n_tmp > 0 && c->tmp[c->n_tmp - 1] == b);
+    MM_ASSERT(c->n_tmp > 0 && &c->tmp[c->n_tmp - 1] == b);
     jinja_val v = jinja_str_copy(c, b->data ? b->data : "", b->len);
     mm_buf_free(b);
     c->n_tmp--;
@@ -523,10 +524,9 @@ jinja_val jinja_to_str(jinja_ctx *c, jinja_val v)
         return v;
     if (v.type == JT_UNDEF)
         return jinja_str("", 0);
-    mm_buf b;
-    jinja_buf_init(c, &b);
-    jinja_write_str(c, &b, v);
-    return jinja_buf_to_str(c, &b);
+    mm_buf *b = jinja_buf_new(c);
+    jinja_write_str(c, b, v);
+    return jinja_buf_to_str(c, b);
 }
 
 /* ---- JSON (json.dumps) ---- */

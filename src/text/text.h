@@ -288,6 +288,11 @@ void text_pretok_use_pcre_only(text_pretok *p);
 int  text_pretok_split(const text_pretok *p, const char *text, size_t len,
                        text_spans *out, text_spans *scratch, mm_error *err);
 
+/* Whether to JIT-compile the pre-tokenizer regexes: true unless the
+ * environment sets MM_VALGRIND (memcheck cannot follow PCRE2's generated
+ * code and reports false errors in it; the interpreter matches the same). */
+bool text_regex_jit(void);
+
 /* Hand-written equivalents of the hottest patterns (tok-split.c). */
 enum { TEXT_SPLIT_NONE = 0, TEXT_SPLIT_GPT2, TEXT_SPLIT_LLAMA3, TEXT_SPLIT_QWEN2 };
 /* Builds the Unicode category table once per process (thread-safe); false
@@ -562,7 +567,7 @@ typedef struct jinja_ctx {
     int depth;
     int nesting;             /* eval/exec calls on the C stack */
     int code;                /* the error being unwound */
-    mm_buf *tmp[256];        /* scratch buffers in use (LIFO), freed on unwind */
+    mm_buf tmp[256];         /* scratch buffers in use (LIFO), freed on unwind */
     int n_tmp;
 } jinja_ctx;
 
@@ -613,10 +618,11 @@ void jinja_write_json(jinja_ctx *c, mm_buf *b, jinja_val v, bool ensure_ascii,
 jinja_val jinja_to_str(jinja_ctx *c, jinja_val v);
 /* Append to b, failing the render when b refuses (over its bound). */
 void jinja_buf_put(jinja_ctx *c, mm_buf *b, const char *p, size_t len);
-/* A scratch buffer bounded by max_output; every jinja_buf_init is paired
+/* A scratch buffer bounded by max_output; every jinja_buf_new is paired
  * with jinja_buf_to_str in LIFO order, which copies the text into the arena
- * and frees b. An error unwinding past them frees them all. */
-void jinja_buf_init(jinja_ctx *c, mm_buf *b);
+ * and frees b. The buffer lives in the context, not on the caller's stack,
+ * so that an error unwinding past it (longjmp) can still free it. */
+mm_buf *jinja_buf_new(jinja_ctx *c);
 jinja_val jinja_buf_to_str(jinja_ctx *c, mm_buf *b);
 
 jinja_val jinja_from_json(jinja_ctx *c, const cJSON *j, int depth);

@@ -183,7 +183,7 @@ int text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info,
                                 "compile at offset %zu: %s", name, i, (size_t)eo, (char *)msg);
         }
         /* without JIT PCRE2 still matches correctly, only slower */
-        p->jit[p->n] = pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) == 0;
+        p->jit[p->n] = text_regex_jit() && pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) == 0;
         p->code[p->n] = c;
         study_first(p, p->n);
         const char *src = def->patterns[i];

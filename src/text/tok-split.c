@@ -20,6 +20,12 @@ static pthread_once_t g_cat_once = PTHREAD_ONCE_INIT;
 
 /* Mark every code point that pattern matches with bit. all is every
  * scalar value in order, UTF-8. */
+bool text_regex_jit(void)
+{
+    const char *v = getenv("MM_VALGRIND");
+    return !v || !*v;
+}
+
 static bool mark(uint8_t *cat, const char *pattern, uint8_t bit, const char *all, size_t n)
 {
     int ec;
@@ -32,7 +38,8 @@ static bool mark(uint8_t *cat, const char *pattern, uint8_t bit, const char *all
         pcre2_code_free(c);
         return false;
     }
-    (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
+    if (text_regex_jit())
+        (void)pcre2_jit_compile(c, PCRE2_JIT_COMPLETE);
     size_t pos = 0;
     bool ok = true;
     while (pos < n) {

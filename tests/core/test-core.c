@@ -42,6 +42,16 @@ static void test_redaction(void)
     mm_error_set(&err, MM_EAUTH, "refused hf_secretTOKENvalue9876");
     CHECK_STR(err.message, "refused hf_***9876");
 
+    /* Many secrets (a router with many remotes, a reloaded config): every
+     * one stays redacted, the first as well as the last. */
+    for (int i = 0; i < 100; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "sk-many%04dsecret", i);
+        CHECK_INT(mm_log_add_secret(key), 0);
+    }
+    mm_error_set(&err, MM_EAUTH, "keys sk-many0000secret sk-many0099secret");
+    CHECK_STR(err.message, "keys sk-***cret sk-***cret");
+
     captured[0] = '\0';
     mm_log_set_level(MM_LOG_LEVEL_WARN);
     MM_LOG_INFO("dropped");
@@ -81,6 +91,16 @@ static void test_buf(void)
 
 static void test_parse(void)
 {
+    uint64_t count = 7;
+    CHECK(mm_double_to_count(0.0, 10, &count) && count == 0);
+    CHECK(mm_double_to_count(9007199254740992.0, UINT64_MAX, &count) && count == MM_COUNT_MAX);
+    CHECK(!mm_double_to_count(6.66667e+44, UINT64_MAX, &count));   /* found by fuzz-hub */
+    CHECK(!mm_double_to_count(-1.0, 10, &count));
+    CHECK(!mm_double_to_count(1.5, 10, &count));
+    CHECK(!mm_double_to_count(11.0, 10, &count));
+    CHECK(!mm_double_to_count(0.0 / 0.0, 10, &count));
+    CHECK_INT((int)count, (int)(MM_COUNT_MAX & 0x7fffffff));
+
     int64_t v;
     CHECK_INT(mm_parse_i64("42", 1, 100, &v), 0);
     CHECK_INT(v, 42);

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 typedef int (*fuzz_emit_fn)(const char *name, const void *data, size_t size, void *user);
 
 /* Generate the seed corpus of harness ("gguf", "models", "config", "parse",
- * "tok"),
+ * "tok", "request", "sse", "template", "hub"),
  * calling emit for each seed. 0, the first non-zero emit result, or a
  * negative MM_E* when a seed cannot be built; MM_ENOTFOUND for an unknown
  * harness. */

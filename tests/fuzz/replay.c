@@ -23,7 +23,7 @@ static size_t inputs_run;
 
 static void run_one(const void *data, size_t size)
 {
-    uint8_t *copy = malloc(size ? size : 1);
+    uint8_t *copy = calloc(1, size ? size : 1);   /* zeroed: size 0 still passes a valid pointer */
     FUZZ_CHECK(copy);
     if (size)
         memcpy(copy, data, size);

@@ -1,6 +1,7 @@
 /* seeds.c - the seed corpus of each harness, generated rather than committed:
  * GGUF files made with the project's writer and model synthesizer, and
- * sample models.txt, config.yaml and parser inputs. Shared by the fuzz-seeds
+ * sample models.txt, config.yaml, parser, request, SSE, template and Hub
+ * answer inputs. Shared by the fuzz-seeds
  * tool (writes them for libFuzzer) and the replay test (feeds them in
  * memory). */
 #include "fuzz.h"
@@ -74,6 +75,71 @@ static const text_seed parse_seeds[] = {
     { "size-kb", " 800 KB " },
     { "secret", "token hf_Secret0Token9xyz and sk-Another7Key4qrw, pw12ab." },
     { "overlap", "hf_Secret0hf_Secret0Token9xyzToken9xyz pwpw12ab12ab" },
+};
+
+/* Request bodies: the first byte picks the endpoint (its value mod 4: '0'
+ * chat completions, '1' completions, '2' Ollama generate, '3' Ollama chat). */
+static const text_seed request_seeds[] = {
+    { "chat", "0{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+              "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Hi\"}]}],"
+              "\"temperature\":0.7,\"top_p\":0.9,\"max_tokens\":16,\"stop\":[\"\\n\",\"END\"],"
+              "\"seed\":42,\"stream\":true,\"stream_options\":{\"include_usage\":true}}" },
+    { "chat-bad", "0{\"messages\":[{\"role\":\"wizard\",\"content\":1}],\"n\":2,\"logprobs\":true}" },
+    { "chat-tools", "0{\"messages\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]},"
+                    "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"42\"}],"
+                    "\"max_completion_tokens\":8,\"presence_penalty\":-2,\"frequency_penalty\":2}" },
+    { "completion", "1{\"model\":\"auto\",\"prompt\":\"Once upon a time\",\"max_tokens\":-1,\"stop\":\"x\"}" },
+    { "generate", "2{\"model\":\"m\",\"prompt\":\"Why?\",\"system\":\"S\",\"stream\":false,"
+                  "\"options\":{\"temperature\":0,\"num_predict\":5,\"seed\":1,\"top_p\":1}}" },
+    { "ollama-chat", "3{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\\u00e9\"}],"
+                     "\"options\":{\"stop\":[\"a\",\"b\"]},\"keep_alive\":\"5m\"}" },
+    { "not-json", "0{\"messages\": [" },
+};
+
+/* SSE streams: the first byte seeds how the stream is split. */
+static const text_seed sse_seeds[] = {
+    { "openai", "\x07" "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+                ": keep-alive\n\ndata: [DONE]\n\n" },
+    { "crlf", "\x03" "event: x\r\ndata: a\r\ndata: b\r\nid: 1\r\n\r\ndata:c" },
+    { "fields", "\x11" "data\ndata:\ndata:  two spaces\nretry: 10\n\n\n\ndata: tail" },
+};
+
+/* Chat templates: the shapes real models ship (ChatML, Llama 3, Mistral),
+ * and the language features they use. */
+static const text_seed template_seeds[] = {
+    { "chatml", "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+                "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}" },
+    { "llama3", "{{ bos_token }}{% for m in messages %}{% set c = '<|start_header_id|>' + m['role'] + "
+                "'<|end_header_id|>\n\n' + m['content'] | trim + '<|eot_id|>' %}{{ c }}{% endfor %}"
+                "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}"
+                "{% endif %}" },
+    { "mistral", "{%- if messages[0]['role'] == 'system' %}{%- set sys = messages[0]['content'] %}"
+                 "{%- set loop_messages = messages[1:] %}{%- else %}{%- set loop_messages = messages %}"
+                 "{%- endif %}{{- bos_token }}{%- for message in loop_messages %}"
+                 "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+                 "{{- raise_exception('roles must alternate') }}{%- endif %}"
+                 "{%- if message['role'] == 'user' %}{{- '[INST] ' + message['content'] + '[/INST]' }}"
+                 "{%- else %}{{- message['content'] + eos_token }}{%- endif %}{%- endfor %}" },
+    { "features", "{% macro f(x, y=2) %}{{ x * y }}{% endmacro %}{{ f(3) }}{{ tools | tojson(indent=2) }}"
+                  "{% for k, v in {'a': 1, 'b': [1, 2]} | items %}{{ k | upper }}={{ v | string }}"
+                  "{% endfor %}{{ messages | selectattr('role', 'equalto', 'user') | map(attribute="
+                  "'content') | join(', ') }}{{ 'x' if none is none else 'y' }}{{ range(3) | list | "
+                  "length }}{{ strftime_now('%Y-%m-%d') }}{% raw %}{{ raw }}{% endraw %}" },
+};
+
+/* Hub answers: '0' + a tree API page, '1' + a file name. */
+static const text_seed hub_seeds[] = {
+    { "tree", "0[{\"type\":\"file\",\"oid\":\"a1\",\"size\":1234,\"path\":\"config.json\"},"
+              "{\"type\":\"directory\",\"oid\":\"b2\",\"size\":0,\"path\":\"sub\"},"
+              "{\"type\":\"file\",\"oid\":\"c3\",\"size\":4521000,\"path\":\"sub/m-Q4_K_M.gguf\","
+              "\"lfs\":{\"oid\":\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
+              "\"size\":4521000,\"pointerSize\":134}}]" },
+    { "tree-evil", "0[{\"type\":\"file\",\"size\":1,\"path\":\"../../etc/passwd\"}]" },
+    { "tree-abs", "0[{\"type\":\"file\",\"size\":1,\"path\":\"/etc/passwd\"}]" },
+    { "tree-neg", "0[{\"type\":\"file\",\"size\":-5,\"path\":\"a\"}]" },
+    { "name", "1models/sub/file-00001-of-00002.gguf" },
+    { "name-dots", "1a/./b/../c" },
+    { "name-ctl", "1a\tb\nc" },
 };
 
 /* Tokenizer inputs: a selector byte (vocabulary index in the low nibble,
@@ -216,5 +282,13 @@ int fuzz_seeds(const char *harness, fuzz_emit_fn emit, void *user)
         return emit_tok(emit, user);
     if (strcmp(harness, "parse") == 0)
         return emit_texts(parse_seeds, MM_ARRAY_LEN(parse_seeds), emit, user);
+    if (strcmp(harness, "hub") == 0)
+        return emit_texts(hub_seeds, MM_ARRAY_LEN(hub_seeds), emit, user);
+    if (strcmp(harness, "request") == 0)
+        return emit_texts(request_seeds, MM_ARRAY_LEN(request_seeds), emit, user);
+    if (strcmp(harness, "sse") == 0)
+        return emit_texts(sse_seeds, MM_ARRAY_LEN(sse_seeds), emit, user);
+    if (strcmp(harness, "template") == 0)
+        return emit_texts(template_seeds, MM_ARRAY_LEN(template_seeds), emit, user);
     return MM_ENOTFOUND;
 }

@@ -169,6 +169,11 @@ static void test_hub_links(void)
 
 static void test_local(void)
 {
+    CHECK(hub_is_local_path("model.gguf") && hub_is_local_path("/abs/x") &&
+          hub_is_local_path("./org/name") && hub_is_local_path("../x/y") &&
+          hub_is_local_path("~/m/x.gguf"));
+    CHECK(!hub_is_local_path("org/name") && !hub_is_local_path(".org/name") &&
+          !hub_is_local_path("org/name:Q4_K_M"));
     fixture fx;
     fx_start(&fx, NULL);
     mm_config *cfg = config(&fx);

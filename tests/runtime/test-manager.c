@@ -259,6 +259,46 @@ static void test_idle_reaper(void)
     mm_config_free(cfg);
 }
 
+/* Per-model keep_alive overrides (Ollama): a shorter limit, forever, 0
+ * (unloaded when the request ends), and back to idle_timeout (60 s here). */
+static void test_keep_alive(void)
+{
+    mm_config *cfg = make_config(NULL);
+    mm_manager *mgr = open_mgr(cfg);
+    if (!mgr)
+        return;
+    CHECK_INT(rt_manager_keep_alive(mgr, "nosuch", true, 0, NULL), MM_ENOTFOUND);
+    CHECK_INT(rt_manager_keep_alive(mgr, "a", true, 10000, NULL), 0);
+    CHECK_INT(mm_manager_load(mgr, "a", NULL), 0);
+    fake_now += 9999;
+    CHECK_INT(rt_manager_reap(mgr), 0);
+    fake_now += 1;
+    CHECK_INT(rt_manager_reap(mgr), 1);
+    CHECK(!is_loaded(mgr, "a"));
+
+    CHECK_INT(rt_manager_keep_alive(mgr, "a", true, -1, NULL), 0);
+    CHECK_INT(mm_manager_load(mgr, "a", NULL), 0);
+    fake_now += 10 * 60000;
+    CHECK_INT(rt_manager_reap(mgr), 0);
+    CHECK(is_loaded(mgr, "a"));
+
+    CHECK_INT(rt_manager_keep_alive(mgr, "a", true, 0, NULL), 0);
+    mm_gen_request req = { .model = "a", .prompt = "x", .no_cache = true };
+    mm_gen_result res = { 0 };
+    CHECK_INT(mm_manager_generate(mgr, &req, &res, NULL), 0);
+    mm_gen_result_clear(&res);
+    CHECK(!is_loaded(mgr, "a"));   /* no reap needed: the release unloaded it */
+
+    CHECK_INT(rt_manager_keep_alive(mgr, "a", false, 0, NULL), 0);
+    CHECK_INT(mm_manager_load(mgr, "a", NULL), 0);
+    fake_now += 59999;
+    CHECK_INT(rt_manager_reap(mgr), 0);
+    fake_now += 1;
+    CHECK_INT(rt_manager_reap(mgr), 1);
+    mm_manager_close(mgr);
+    mm_config_free(cfg);
+}
+
 static void test_failure_backoff_fallback(void)
 {
     mm_config *cfg = make_config(NULL);
@@ -533,6 +573,7 @@ int main(void)
     touch_model("broken.bin");
     test_lazy_and_budget();
     test_idle_reaper();
+    test_keep_alive();
     test_failure_backoff_fallback();
     test_cache_through_manager();
     test_threads_and_busy();

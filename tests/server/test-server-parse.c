@@ -4,7 +4,10 @@
 #include "server/server.h"
 #include "support/test.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdlib.h>
+#include <string.h>
 
 static int parse(server_api api, const char *body, server_request *rq, server_fault *f)
 {
@@ -131,6 +134,22 @@ static void test_refusals(void)
     refused(C, "{\"messages\":{}}", "messages", "array");
     refused(C, "{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model",
             "string");
+    {   /* a model id must fit the 128-byte id with its NUL (found by fuzz-request) */
+        char body[512], name[SERVER_MODEL_NAME_MAX + 1];
+        memset(name, 'm', SERVER_MODEL_NAME_MAX);
+        name[SERVER_MODEL_NAME_MAX] = '\0';
+        snprintf(body, sizeof body, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"x\"}]}", name);
+        refused(C, body, "model", "longer than 127 bytes");
+        name[SERVER_MODEL_NAME_MAX - 1] = '\0';
+        snprintf(body, sizeof body, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\","
+                 "\"content\":\"x\"}]}", name);
+        server_request rq;
+        server_fault f;
+        CHECK_INT(parse(C, body, &rq, &f), 0);
+        CHECK_INT((int)strlen(rq.model), SERVER_MODEL_NAME_MAX - 1);
+        server_request_clear(&rq);
+    }
     refused(C, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", "messages[0].role",
             "wizard");
     refused(C, "{\"messages\":[{\"role\":\"user\"}]}", "messages[0].content", "required");
@@ -181,8 +200,54 @@ static void test_refusals(void)
     refused(SERVER_API_OLLAMA_CHAT, "{\"model\":\"m\",\"think\":true}", "think", "not supported");
 }
 
+/* Ollama's keep_alive: seconds or a Go duration; the expected
+ * milliseconds worked out by hand. */
+static void test_keep_alive(void)
+{
+    static const struct { const char *json; int64_t ms; } good[] = {
+        { "\"5m\"", 300000 }, { "\"1h30m\"", 5400000 }, { "\"300ms\"", 300 },
+        { "\"1.5h\"", 5400000 }, { "\"0\"", 0 }, { "\"0s\"", 0 }, { "\"2m3s\"", 123000 },
+        { "10", 10000 }, { "0", 0 }, { "2.5", 2500 }, { "-1", -1 }, { "\"-5m\"", -1 },
+        { "\"+10s\"", 10000 },
+    };
+    for (size_t i = 0; i < MM_ARRAY_LEN(good); i++) {
+        cJSON *v = cJSON_Parse(good[i].json);
+        int64_t ms = 12345;
+        server_fault f;
+        CHECK_INT(server_parse_keep_alive(v, &ms, &f), 0);
+        CHECK_INT(ms, good[i].ms);
+        cJSON_Delete(v);
+    }
+    static const char *const bad_values[] = {
+        "\"5\"", "\"5 minutes\"", "\"m\"", "\"\"", "\"5d\"", "\"1h-5m\"", "true", "null",
+        "[1]", "\"5m!\"",
+    };
+    for (size_t i = 0; i < MM_ARRAY_LEN(bad_values); i++) {
+        cJSON *v = cJSON_Parse(bad_values[i]);
+        int64_t ms = 0;
+        server_fault f;
+        CHECK_INT(server_parse_keep_alive(v, &ms, &f), -1);
+        CHECK_INT(f.status, 400);
+        CHECK_STR(f.param, "keep_alive");
+        cJSON_Delete(v);
+    }
+    /* Through the request parser: set only when given. */
+    server_request rq;
+    server_fault f;
+    const char *with = "{\"model\":\"m\",\"messages\":[],\"keep_alive\":\"1m\"}";
+    CHECK_INT(server_request_parse(SERVER_API_OLLAMA_CHAT, with, strlen(with), &rq, &f), 0);
+    CHECK(rq.has_keep_alive);
+    CHECK_INT(rq.keep_alive_ms, 60000);
+    server_request_clear(&rq);
+    const char *without = "{\"model\":\"m\",\"messages\":[]}";
+    CHECK_INT(server_request_parse(SERVER_API_OLLAMA_CHAT, without, strlen(without), &rq, &f), 0);
+    CHECK(!rq.has_keep_alive);
+    server_request_clear(&rq);
+}
+
 int main(void)
 {
+    test_keep_alive();
     test_chat_full();
     test_defaults();
     test_refusals();

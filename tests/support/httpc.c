@@ -26,6 +26,31 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *user)
     return add;
 }
 
+struct httpc_session {
+    CURL *curl;
+};
+
+httpc_session *httpc_session_new(void)
+{
+    httpc_session *s = calloc(1, sizeof *s);
+    if (s && !(s->curl = curl_easy_init())) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void httpc_session_free(httpc_session *s)
+{
+    if (!s)
+        return;
+    curl_easy_cleanup(s->curl);
+    free(s);
+}
+
+static long perform(CURL *c, const char *method, const char *url, const char *body,
+                    const char *const *headers, httpc_result *out);
+
 long httpc_request(const char *method, const char *url, const char *body,
                    const char *const *headers, httpc_result *out)
 {
@@ -33,6 +58,23 @@ long httpc_request(const char *method, const char *url, const char *body,
     CURL *c = curl_easy_init();
     if (!c)
         return 0;
+    long status = perform(c, method, url, body, headers, out);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+long httpc_session_request(httpc_session *s, const char *method, const char *url,
+                           const char *body, const char *const *headers, httpc_result *out)
+{
+    memset(out, 0, sizeof *out);
+    /* Options stick to a handle between requests; its connection stays. */
+    curl_easy_reset(s->curl);
+    return perform(s->curl, method, url, body, headers, out);
+}
+
+static long perform(CURL *c, const char *method, const char *url, const char *body,
+                    const char *const *headers, httpc_result *out)
+{
     grow b = { 0 }, h = { 0 };
     struct curl_slist *list = NULL;
     for (size_t i = 0; headers && headers[i]; i++)
@@ -55,7 +97,6 @@ long httpc_request(const char *method, const char *url, const char *body,
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(list);
-    curl_easy_cleanup(c);
     for (size_t i = 0; h.data && i < h.len; i++) {
         /* lower-case header names (up to each ':') for easy matching */
         if (i == 0 || h.data[i - 1] == '\n')

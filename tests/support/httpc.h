@@ -17,6 +17,15 @@ typedef struct httpc_result {
 long httpc_request(const char *method, const char *url, const char *body,
                    const char *const *headers, httpc_result *out);
 void httpc_result_free(httpc_result *r);
+/* A keep-alive session: requests reuse one connection while the server
+ * keeps it open. One thread at a time per session. */
+typedef struct httpc_session httpc_session;
+httpc_session *httpc_session_new(void);       /* NULL on OOM; httpc_session_free */
+void httpc_session_free(httpc_session *s);    /* NULL is a no-op */
+/* As httpc_request, over s's connection. */
+long httpc_session_request(httpc_session *s, const char *method, const char *url,
+                           const char *body, const char *const *headers, httpc_result *out);
+
 /* Value of header name (case-insensitive) in r, copied into out; 0 or -1. */
 int httpc_header(const httpc_result *r, const char *name, char *out, size_t size);
 
