@@ -142,6 +142,7 @@ typedef struct mm_config {
     char    **minimal_models;    /* MINIMAL_MODELS, comma list */
     size_t    n_minimal_models;
     int64_t   update_interval_s; /* MODEL_UPDATE_INTERVAL, default 86400 */
+    bool      auto_update;       /* MODEL_AUTO_UPDATE: the update check applies, default false */
     int64_t   cache_size;        /* MODEL_CACHE_SIZE, entries, default 1000 */
     int64_t   cache_ttl_s;       /* MODEL_CACHE_TTL, default 600 */
     int       pool_size;         /* MODEL_POOL_SIZE, default 1 */
@@ -323,7 +324,9 @@ const char *mm_model_state_name(mm_model_state state);
 
 /* What to pull. Strings are borrowed for the call. */
 typedef struct mm_pull_request {
-    const char *repo;        /* "org/name", or "org/name:QUANT" for a GGUF quant (Q4_K_M...) */
+    const char *repo;        /* "org/name", or "org/name:QUANT" for a GGUF quant (Q4_K_M...);
+                                a path (no '/', or starting with '/', ./, ../, ~/) is a local
+                                file or folder, linked (or copied) into models_dir */
     const char *file;        /* one file in the repo; NULL: the quant's files, else every file */
     const char *revision;    /* a commit or tag; a branch, "main", "latest" or none only
                                 when automated (MM_EPINNING otherwise) */
@@ -339,6 +342,7 @@ typedef struct mm_pull_request {
      * huggingface_hub allow/ignore patterns. */
     const char *const *include;
     const char *const *exclude;
+    bool        copy;        /* a local path: copy it into models_dir instead of linking */
 } mm_pull_request;
 
 /* One file a pull produced. */
@@ -349,7 +353,9 @@ typedef struct mm_pull_file {
     char     commit[41];       /* the commit the revision resolved to */
     uint64_t size;
     char     sha256[65];
-    bool     downloaded;       /* false: it was already in the cache */
+    bool     downloaded;       /* false: it was already in the cache (or linked) */
+    bool     local;            /* a local path: repo_path is the source, path the entry */
+    char     link[4096];       /* the readable <models_dir> entry made for it, or "" */
 } mm_pull_file;
 
 /* Progress of a file being downloaded; called from the downloading thread
@@ -365,7 +371,9 @@ typedef void (*mm_pull_progress_fn)(const char *repo_path, uint64_t bytes_done,
  * huggingface_hub reads it). Each file is recorded in <models_dir>/audit.jsonl
  * and, when every file succeeded, in rq->lock_path. With rq->locked, a file
  * whose size or sha256 differs from the lock is MM_EINTEGRITY ("models.lock
- * says <sha> for <repo>/<file> at <commit>, the Hub served <sha>"). Fills up to
+ * says <sha> for <repo>/<file> at <commit>, the Hub served <sha>"). Each pulled
+ * .gguf (a whole repo: its snapshot folder) gets a symlink in models_dir
+ * under its own name (mm_pull_file.link) unless that name is taken. Fills up to
  * max_files entries of files and sets *n_files. Returns 0 or a negative
  * MM_E* code with err filled. Thread-safe. */
 int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn progress,
@@ -417,20 +425,57 @@ typedef struct mm_remove_report {
     uint64_t blob_bytes;       /* their size */
     size_t   n_refs;           /* refs that pointed at a removed snapshot */
     bool     lock_entry;       /* the repo's models.lock entry was removed */
+    size_t   n_entries;        /* <models_dir> links into the removed snapshots */
 } mm_remove_report;
 
 /* Remove repo from cfg's HF cache: every snapshot, or only revision's (a
  * commit, or a ref name resolved through refs/), then the blobs no remaining
  * snapshot links to, the refs that pointed at a removed snapshot, and the
  * repo's entry in lock_path (NULL: none) when it pinned a removed commit.
- * Nothing outside the repo's cache folder is touched: symlinks are removed,
- * never followed; a repo folder that is itself a symlink is refused
- * (MM_EINVAL). Audited as action "delete" in <models_dir>/audit.jsonl when
+ * Outside the repo's cache folder only models_dir's links that now lead
+ * into a removed snapshot are removed (report->n_entries); symlinks are
+ * removed, never followed; a repo folder that is itself a symlink is
+ * refused (MM_EINVAL). Audited as action "delete" in <models_dir>/audit.jsonl when
  * models_dir is not NULL. MM_ENOTFOUND when the repo or revision is not in
  * the cache. */
 int mm_remove(const mm_config *cfg, const char *repo, const char *revision,
               const char *lock_path, const char *models_dir, mm_remove_report *report,
               mm_error *err);
+
+/* ---- Update checks ------------------------------------------------------ */
+
+typedef enum mm_update_state {
+    MM_UPDATE_CURRENT = 0,    /* the branch is still at the locked commit */
+    MM_UPDATE_AVAILABLE,      /* the branch moved; not applied */
+    MM_UPDATE_APPLIED,        /* the branch moved; its files were pulled, the lock rewritten */
+    MM_UPDATE_PINNED,         /* locked to a commit or tag: never updated */
+    MM_UPDATE_ERROR           /* the check or the update failed: message says why */
+} mm_update_state;
+
+/* One models.lock entry, checked. */
+typedef struct mm_update_row {
+    char            repo[256];
+    char            revision[257]; /* the branch followed ("main" when none was asked), or the pin */
+    char            current[41];   /* the commit models.lock records */
+    char            available[41]; /* the branch's commit on the Hub; "" when unknown */
+    mm_update_state state;
+    size_t          n_files;       /* files pulled (MM_UPDATE_APPLIED) */
+    char            message[MM_ERROR_MSG_MAX]; /* MM_UPDATE_ERROR: what failed; else "" */
+} mm_update_row;
+
+/* For every model in lock_path (or the one repo named), ask the Hub's refs
+ * API whether the branch it follows has moved past the recorded commit; a
+ * model pinned to a commit or tag is never updated. With apply, each moved
+ * model's recorded files are pulled at the new commit (automated downloads,
+ * audited as action "update" in <models_dir>/audit.jsonl when models_dir is
+ * not NULL) and its lock entry is rewritten. *rows (caller frees, *n_rows)
+ * is filled whenever 0 is returned, even when some rows are errors.
+ * MM_ENOTFOUND: no lock file, or repo not in it; MM_EFORMAT: malformed
+ * lock; MM_EINVAL: cfg is offline. */
+int mm_update_check(const mm_config *cfg, const char *lock_path, const char *models_dir,
+                    const char *repo, bool apply, mm_update_row **rows, size_t *n_rows,
+                    mm_error *err);
+const char *mm_update_state_name(mm_update_state state); /* "current", "available", ... */
 
 /* ---- The audit log ------------------------------------------------------ */
 
@@ -441,7 +486,7 @@ typedef struct mm_audit_entry {
     const char *time;          /* RFC 3339 UTC */
     const char *user;
     const char *host;
-    const char *action;        /* "pull", "verify", "delete" */
+    const char *action;        /* "pull", "verify", "delete", "update" */
     const char *repo;
     const char *revision;
     const char *commit;
@@ -458,7 +503,8 @@ typedef struct mm_audit_entry {
 typedef struct mm_audit_filter {
     const char *since;         /* "YYYY-MM-DD" or an RFC 3339 time: records at or after */
     const char *repo;          /* exactly this repo */
-    bool        failed;        /* only results other than downloaded/cached/ok/deleted */
+    bool        failed;        /* only results other than downloaded/cached/ok/deleted/
+                                  linked/copied */
 } mm_audit_filter;
 
 typedef void (*mm_audit_fn)(const mm_audit_entry *entry, void *user);
@@ -684,8 +730,9 @@ int  mm_manager_unload(mm_manager *mgr, const char *name, mm_error *err);
  * after mm_manager_open; `modelmgr health` does not): unless skip_downloads
  * or offline, each minimal_models entry not on disk is pulled as an
  * automated download, and when update_interval has passed since the time in
- * <models_dir>/.last_model_check every entry is pulled again to follow its
- * branch (the stamp is rewritten when all succeed). Failures are logged,
+ * <models_dir>/.last_model_check the models in models.lock are checked for a
+ * moved branch (mm_update_check): logged, and pulled only when auto_update
+ * is on (the stamp is rewritten when all succeed). Failures are logged,
  * never fatal; downloaded models join the manager's catalog. Returns 0
  * (also when there is nothing to do), MM_EEXIST when already started.
  * mm_manager_close waits for the file being downloaded. Thread-safe. */

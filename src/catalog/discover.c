@@ -26,6 +26,8 @@ typedef struct scan_ctx {
     size_t              n_visited;
     size_t              entries_seen;
     const char         *origin;
+    char               *cache_real;  /* realpath of hf_cache: models_dir links into it are
+                                        listed by the cache scan, not twice */
     bool                limit_logged;
     int                 rc;       /* first hard error (ENOMEM) */
     mm_error           *err;
@@ -245,6 +247,23 @@ static bool visit(scan_ctx *ctx, const struct stat *st)
 typedef void (*entry_fn)(scan_ctx *ctx, const char *path, const char *name,
                          const struct stat *st, void *user);
 
+/* A models_dir entry that is a symlink into the HF cache (what `modelmgr
+ * pull` makes): the cache scan lists that model with its repo and commit. */
+static bool link_into_cache(const scan_ctx *ctx, const char *path)
+{
+    struct stat st;
+    if (!ctx->cache_real || strcmp(ctx->origin, "models_dir") != 0 || lstat(path, &st) != 0 ||
+        !S_ISLNK(st.st_mode))
+        return false;
+    char *real = realpath(path, NULL);
+    size_t n = strlen(ctx->cache_real);
+    bool inside = real && strncmp(real, ctx->cache_real, n) == 0 && real[n] == '/';
+    if (inside)
+        MM_LOG_DEBUG("catalog: %s links into the HF cache; listed from there", path);
+    free(real);
+    return inside;
+}
+
 static void each_entry(scan_ctx *ctx, const char *dir, entry_fn fn, void *user)
 {
     DIR *d = opendir(dir);
@@ -269,8 +288,8 @@ static void each_entry(scan_ctx *ctx, const char *dir, entry_fn fn, void *user)
             break;
         }
         struct stat st;
-        if (stat(path, &st) == 0)   /* follows links; a dangling one is skipped */
-            fn(ctx, path, de->d_name, &st, user);
+        if (stat(path, &st) == 0 && !link_into_cache(ctx, path))
+            fn(ctx, path, de->d_name, &st, user);   /* follows links; a dangling one is skipped */
         free(path);
     }
     closedir(d);
@@ -550,8 +569,12 @@ int catalog_discover(const char *models_dir, const char *hf_cache,
     memset(&ctx, 0, sizeof ctx);
     ctx.out = out;
     ctx.err = err;
+    struct stat cst;
+    if (hf_cache && *hf_cache && stat(hf_cache, &cst) == 0 && S_ISDIR(cst.st_mode))
+        ctx.cache_real = realpath(hf_cache, NULL);
     scan_root(&ctx, models_dir, "models_dir");
     scan_root(&ctx, hf_cache, "hf_cache");
+    free(ctx.cache_real);
     free(ctx.visited);
     if (ctx.rc != 0) {
         catalog_found_list_free(out);

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define PULL_FILES_MAX 256
@@ -14,19 +15,24 @@ static const cli_option pull_options[] = {
     { "revision", "REV", "a commit hash or tag (required: branches move)" },
     { "automated", NULL, "allow a branch, 'main' or 'latest' (for scheduled pulls)" },
     { "locked", NULL, "pull exactly what models.lock records (every model, or REPO's)" },
+    { "copy", NULL, "a local path: copy it into models_dir instead of linking it" },
     { "quiet", NULL, "no progress on stderr" },
     { NULL, NULL, NULL }
 };
 
 static const cli_spec pull_spec = {
     .usage = "modelmgr pull REPO[:QUANT] [FILE] --revision REV [options]\n"
-             "       modelmgr pull --locked [REPO] [options]",
+             "       modelmgr pull --locked [REPO] [options]\n"
+             "       modelmgr pull PATH [--copy] [options]",
     .description = "Download a model from the Hugging Face Hub into the Hugging Face cache,\n"
                    "verified, and record it in models.lock (beside models.txt) and\n"
                    "<models_dir>/audit.jsonl. REPO is org/name; org/name:Q4_K_M picks that\n"
                    "quant's .gguf file(s). FILE is one file of the repo (default: the\n"
                    "quant's files, else all). --locked fetches every file models.lock\n"
-                   "records at its recorded commit and checks size and sha256 against it.",
+                   "records at its recorded commit and checks size and sha256 against it.\n"
+                   "Each pulled .gguf (a whole repo: its snapshot folder) gets a link in\n"
+                   "models_dir. PATH (no '/', or starting with /, ./, ../ or ~/) is a local\n"
+                   "file or folder: linked (--copy: copied) into models_dir.",
     .options = pull_options,
     .min_args = 0,
     .max_args = 2,
@@ -55,6 +61,7 @@ int cmd_pull(int argc, char **argv)
         .models_dir = args.cfg->models_dir,
         .lock_path = lock_path,
         .locked = locked,
+        .copy = cli_has(&args, "copy"),
     };
     cli_progress *progress = cli_has(&args, "quiet") ? NULL : calloc(1, sizeof *progress);
     if (progress)
@@ -76,10 +83,18 @@ int cmd_pull(int argc, char **argv)
                      PULL_FILES_MAX, &n, &err);
     if (progress)
         cli_progress_end(progress);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (files[i].local) {
+            printf("%s %s as %s\n", files[i].downloaded ? "copied" : "linked",
+                   files[i].repo_path, files[i].path);
+            continue;
+        }
         printf("%s %s/%s (%llu bytes, sha256 %s) at commit %s\n  %s\n",
                files[i].downloaded ? "downloaded" : "cached", files[i].repo, files[i].repo_path,
                (unsigned long long)files[i].size, files[i].sha256, files[i].commit, files[i].path);
+        if (files[i].link[0] && (i == 0 || strcmp(files[i].link, files[i - 1].link) != 0))
+            printf("  models_dir entry: %s\n", files[i].link);
+    }
     if (rc == 0 && locked)
         printf("%zu file%s match %s\n", n, n == 1 ? "" : "s", lock_path);
     free(files);

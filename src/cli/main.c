@@ -19,6 +19,8 @@ static const cli_command commands[] = {
     { "serve",  "serve the OpenAI- and Ollama-compatible HTTP API", cmd_serve },
     { "verify", "re-hash pulled files against models.lock", cmd_verify },
     { "rm",     "remove a pulled model (or one revision) from the Hugging Face cache", cmd_rm },
+    { "update", "check pulled models for newer commits on their branch (--apply pulls them)",
+      cmd_update },
     { "audit",  "show the audit log of pulls, verifications and removals", cmd_audit },
     { NULL, NULL, NULL }
 };

@@ -41,7 +41,8 @@ static double num_or_zero(const cJSON *o, const char *key)
 
 static bool is_failure(const char *result)
 {
-    static const char *const fine[] = { "downloaded", "cached", "ok", "deleted" };
+    static const char *const fine[] = { "downloaded", "cached", "ok", "deleted", "linked",
+                                        "copied" };
     for (size_t i = 0; i < MM_ARRAY_LEN(fine); i++)
         if (strcmp(result, fine[i]) == 0)
             return false;

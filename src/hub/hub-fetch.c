@@ -25,6 +25,7 @@ typedef struct fetch_state {
     int64_t     t0_ms;
     uint64_t    run_bytes;     /* bytes received in this run */
     int64_t     last_report_ms;
+    int         disk_errno;    /* ENOSPC / EFBIG / EDQUOT from a write: keep the partial */
     char        why[256];      /* a sink failure, for the message */
 } fetch_state;
 
@@ -88,6 +89,8 @@ static int sink(const void *data, size_t len, hub_http_response *rs, void *user)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
+            if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT)
+                st->disk_errno = errno;
             snprintf(st->why, sizeof st->why, "cannot write: %s", strerror(errno));
             return MM_EIO;
         }
@@ -149,6 +152,16 @@ static int transfer(fetch_state *st, mm_error *err)
             rc = mm_error_set(err, MM_EINTEGRITY, "%s: the Hub announced %llu bytes but the "
                               "transfer ended after %llu", f->filename,
                               (unsigned long long)f->size, (unsigned long long)st->have);
+            hub_http_response_free(&rs);
+            return rc;
+        }
+        if (rc != 0 && st->disk_errno) {
+            /* What was written is a valid prefix (a short write included):
+             * the next run continues from it. */
+            rc = mm_error_set(err, MM_EIO, "not enough disk space for %s (%llu bytes) at "
+                              "%s.incomplete: %s; free some space and pull again (the download "
+                              "resumes)", f->filename, (unsigned long long)f->size, f->blob_path,
+                              strerror(st->disk_errno));
             hub_http_response_free(&rs);
             return rc;
         }
@@ -243,7 +256,7 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
     }
     if ((rc = transfer(&st, err)) != 0) {
         /* Bytes that arrived intact are worth keeping for the next run. */
-        keep_partial = rc == MM_ENET || rc == MM_ETIMEDOUT;
+        keep_partial = rc == MM_ENET || rc == MM_ETIMEDOUT || st.disk_errno != 0;
         goto fail;
     }
     report(&st, true);

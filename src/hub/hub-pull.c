@@ -161,6 +161,13 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
     *n_files = 0;
     if (!rq || (!rq->repo && !rq->locked))
         return mm_error_set(err, MM_EINVAL, "pull: no repository given");
+    if (rq->repo && hub_is_local_path(rq->repo)) {
+        if (max_files == 0)
+            return mm_error_set(err, MM_ELIMIT, "pulled 1 file; only 0 could be reported");
+        int rc = hub_pull_local(rq, &files[0], err);
+        *n_files = rc == 0;
+        return rc;
+    }
     char repo[256];
     if (mm_strlcpy(repo, rq->repo ? rq->repo : "", sizeof repo) >= sizeof repo)
         return mm_error_set(err, MM_ELIMIT, "repository id is longer than %zu characters",
@@ -187,6 +194,7 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
     hub_result *res = NULL;
     hub_lock *lock = NULL;
     const char **repos = NULL;
+    char (*links)[4096] = NULL;
     size_t n = 0;
     if (rq->locked && quant)
         return mm_error_set(err, MM_EINVAL, "pull --locked: '%s': the lock names the files; "
@@ -219,6 +227,11 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
         audit(rq, repo, rq->revision, NULL, rq->file ? rq->file : quant, err->message);
     if (rc == 0 && rq->lock_path && n > 0)
         rc = hub_lock_update(rq->lock_path, repo, rq->revision ? rq->revision : "", res, n, err);
+    if (rc == 0 && n > 0) {
+        links = calloc(n, sizeof *links);
+        if (links)
+            hub_models_link_results(h, rq->models_dir, repo, res, n, !rq->file && !quant, links);
+    }
 report:
     for (size_t i = 0; i < n && *n_files < max_files; i++) {
         if (res[i].status == HUB_STATUS_ERROR)
@@ -231,11 +244,14 @@ report:
         mm_strlcpy(f->sha256, res[i].sha256, sizeof f->sha256);
         f->size = res[i].size;
         f->downloaded = res[i].status == HUB_STATUS_DOWNLOADED;
+        f->local = false;
+        mm_strlcpy(f->link, links ? links[i] : "", sizeof f->link);
     }
     if (rc == 0 && n > max_files)
         rc = mm_error_set(err, MM_ELIMIT, "pulled %zu files; only %zu could be reported", n,
                           max_files);
 out:
+    free(links);
     free(res);
     free(repos);
     hub_lock_free(lock);

@@ -397,6 +397,8 @@ int mm_remove(const mm_config *cfg, const char *repo, const char *revision,
     if (rc == 0 && lock_path && (revision == NULL || commits.n == 1))
         rc = hub_lock_remove(lock_path, repo, revision ? commits.names[0] : NULL,
                              &report->lock_entry, err);
+    if (rc == 0 && models_dir)
+        report->n_entries = hub_models_unlink_dangling(models_dir, dir);
 audit:
     audit(models_dir, repo, revision, report, rc ? err->message : NULL, mm_now_ms() - t0);
 out:

@@ -168,7 +168,7 @@ int hub_lock_update(const char *lock_path, const char *repo, const char *revisio
                     const hub_result *files, size_t n_files, mm_error *err);
 
 typedef struct hub_audit_record {
-    const char *action;        /* "pull", "verify", "delete" */
+    const char *action;        /* "pull", "verify", "delete", "update" */
     const char *repo;
     const char *revision;      /* as requested; NULL: none */
     const char *commit;        /* resolved; NULL/"" when unknown */
@@ -230,6 +230,36 @@ void hub_options_from_config(hub_options *o, const mm_config *cfg);
 /* A hub from cfg's hf_endpoint, hf_token, hf_cache and offline (NULL: the
  * environment); hub-verify.c. Caller owns *out (hub_close). */
 int  hub_open_config(const mm_config *cfg, hub **out, mm_error *err);
+
+/* ---- the readable side of models_dir (hub-models-dir.c) ---- */
+
+/* path made absolute against the working directory (no symlinks resolved).
+ * Caller frees; NULL on OOM or an unknown working directory. */
+char *hub_absolute_path(const char *path);
+/* Make <models_dir>/<name> a symlink to target (absolute), atomically. An
+ * entry that is not a symlink is never touched (MM_EEXIST); a symlink is
+ * replaced when it is dangling or points under owner (NULL: never), so one
+ * repo's link never takes another's name. link_out (optional) gets the
+ * entry's path. */
+int  hub_models_link(const char *models_dir, const char *name, const char *target,
+                     const char *owner, char *link_out, size_t link_size, mm_error *err);
+/* After a pull of repo: <models_dir>/<file>.gguf for each .gguf result, or,
+ * whole_repo, <models_dir>/<name> for the snapshot folder. A link that
+ * cannot be made is logged, never an error. links (n entries, optional)
+ * receive the entries' paths. */
+void hub_models_link_results(hub *h, const char *models_dir, const char *repo,
+                             const hub_result *res, size_t n, bool whole_repo,
+                             char (*links)[4096]);
+/* Remove the top-level symlinks of models_dir that point under repo_dir and
+ * lead nowhere any more; returns how many. */
+size_t hub_models_unlink_dangling(const char *models_dir, const char *repo_dir);
+/* A pull "repo" that names a local path: no '/', or starting with '/',
+ * "./", "../" or "~/". */
+bool hub_is_local_path(const char *repo);
+/* rq->repo as a local file or folder: checked to exist, symlinked (or, with
+ * rq->copy, copied atomically) into rq->models_dir under its base name, and
+ * audited. out describes it (local true). */
+int  hub_pull_local(const mm_pull_request *rq, mm_pull_file *out, mm_error *err);
 
 /* ---- internals shared by the hub files ---- */
 

@@ -1,8 +1,9 @@
 /* downloads.c - the manager's start-up network work, in one background
  * thread: first-run downloads of minimal_models that are not on disk, and,
- * when the update-check stamp says one is due, a fresh automated pull of
- * every minimal model (a branch that moved brings its new files). Nothing
- * here is ever fatal: failures are logged and the manager carries on. */
+ * when the update-check stamp says one is due, an update check of every
+ * model in models.lock (mm_update_check) that only reports branches that
+ * moved, or pulls them when auto_update is on. Nothing here is ever fatal:
+ * failures are logged and the manager carries on. */
 #include "runtime/runtime.h"
 
 #include <stdlib.h>
@@ -36,6 +37,42 @@ static bool stopping(mm_manager *mgr)
     return stop;
 }
 
+/* The due update check: each models.lock entry's branch compared with the
+ * Hub, logged; pulled only with auto_update. Returns the number of failures
+ * (a failure keeps the stamp old so the next start checks again). */
+static size_t update_check(const mm_config *cfg, size_t *applied)
+{
+    char *lock_path = mm_lock_path(cfg);
+    mm_update_row *rows = NULL;
+    size_t n = 0, failed = 0;
+    mm_error err = { 0 };
+    int rc = lock_path ? mm_update_check(cfg, lock_path, cfg->models_dir, NULL, cfg->auto_update,
+                                         &rows, &n, &err)
+                       : mm_error_set(&err, MM_ENOMEM, "out of memory");
+    if (rc == MM_ENOTFOUND) {
+        MM_LOG_INFO("update check: no models.lock at %s, nothing to check", lock_path);
+    } else if (rc != 0) {
+        MM_LOG_WARN("update check failed: %s", err.message);
+        failed++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const mm_update_row *r = &rows[i];
+        if (r->state == MM_UPDATE_AVAILABLE)
+            MM_LOG_WARN("update available for %s (%s): %s -> %s; run 'modelmgr update --apply' "
+                        "or set auto_update", r->repo, r->revision, r->current, r->available);
+        else if (r->state == MM_UPDATE_APPLIED)
+            MM_LOG_INFO("updated %s (%s): %s -> %s (%zu file%s)", r->repo, r->revision,
+                        r->current, r->available, r->n_files, r->n_files == 1 ? "" : "s");
+        else if (r->state == MM_UPDATE_ERROR)
+            MM_LOG_WARN("update check of %s failed: %s", r->repo, r->message);
+        failed += r->state == MM_UPDATE_ERROR;
+        *applied += r->state == MM_UPDATE_APPLIED;
+    }
+    free(rows);
+    free(lock_path);
+    return failed;
+}
+
 static void *download_main(void *arg)
 {
     mm_manager *mgr = arg;
@@ -47,15 +84,14 @@ static void *download_main(void *arg)
     size_t pulled = 0, failed = 0;
     for (size_t i = 0; files && i < cfg->n_minimal_models && !stopping(mgr); i++) {
         const char *entry = cfg->minimal_models[i];
-        if (!due && on_disk(mgr, entry))
+        if (on_disk(mgr, entry))
             continue;
         char *lock_path = mm_lock_path(cfg);   /* NULL on OOM: the pull just skips the lock */
         mm_pull_request rq = { .repo = entry, .automated = true, .models_dir = cfg->models_dir,
                                .lock_path = lock_path };
         size_t n = 0;
         mm_error err = { 0 };
-        MM_LOG_INFO("%s '%s' (automated download)", due ? "update check: pulling" : "downloading",
-                    entry);
+        MM_LOG_INFO("downloading '%s' (automated download)", entry);
         int rc = mm_pull(cfg, &rq, NULL, NULL, files, DL_FILES_MAX, &n, &err);
         free(lock_path);
         if (rc != 0) {
@@ -73,6 +109,11 @@ static void *download_main(void *arg)
     if (!files)
         MM_LOG_WARN("start-up downloads skipped: out of memory");
     free(files);
+    if (due && files && !stopping(mgr)) {
+        size_t applied = 0;
+        failed += update_check(cfg, &applied);
+        pulled += applied;
+    }
     if (due && failed == 0 && files && !stopping(mgr)) {
         mm_error err = { 0 };
         if (rt_stamp_write(cfg->models_dir, now_s, &err) != 0)

@@ -408,10 +408,10 @@ const mm_catalog *rt_manager_catalog(struct mm_manager *mgr, size_t *generation)
 
 /* Start-up downloads (downloads.c), started by mm_manager_start_downloads:
  * in one background thread, each minimal_models entry is pulled as an
- * automated download when the catalog does not have it on disk, or, when
- * the update check is due (the stamp), every entry is pulled again so a
- * branch that moved brings its new files. Failures are logged, never
- * fatal; the catalog is refreshed afterwards. */
+ * automated download when the catalog does not have it on disk; when the
+ * update check is due (the stamp), mm_update_check runs over models.lock,
+ * logging moved branches and pulling them only with auto_update. Failures
+ * are logged, never fatal; the catalog is refreshed afterwards. */
 int  rt_downloads_start(struct mm_manager *mgr, mm_error *err);
 /* Wait up to timeout_ms for the downloads to end; true when they have (or
  * none ran). */

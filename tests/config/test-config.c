@@ -135,6 +135,8 @@ static const layer_case cases[] = {
       "a/b,c/d", "e/f", "g/h,i/j" },
     { "update_interval", "MODEL_UPDATE_INTERVAL", "--update-interval", "60", "0", "3600",
       "60", "0", "3600" },
+    { "auto_update", "MODEL_AUTO_UPDATE", "--auto-update", "true", "no", "1",
+      "true", "false", "true" },
     { "cache_size", "MODEL_CACHE_SIZE", "--cache-size", "5", "6", "7", "5", "6", "7" },
     { "cache_ttl", "MODEL_CACHE_TTL", "--cache-ttl", "10", "20", "30", "10", "20", "30" },
     { "pool_size", "MODEL_POOL_SIZE", "--pool-size", "2", "3", "16", "2", "3", "16" },

@@ -55,6 +55,9 @@ int main(void)
     char *second = out ? strstr(out, "m-Q5_K_M-00002-of-00002.gguf") : NULL;
     CHECK(first && second && first < second);
     CHECK(out && !strstr(out, "Q8_0"));
+    /* The quant tag selects files: the repo is org/gguf everywhere. */
+    CHECK_CONTAINS(out, "downloaded org/gguf/m-Q5_K_M-00001-of-00002.gguf (2000 bytes");
+    CHECK(out && !strstr(out, "org/gguf:"));
     free(out);
     free(err);
 
@@ -78,6 +81,7 @@ int main(void)
     CHECK_STR(cJSON_GetObjectItem(f0, "sha256")->valuestring, info.sha256);
     CHECK_INT(cJSON_GetObjectItem(f0, "size")->valueint, FX_LFS_SIZE);
     CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(models, 1), "files")), 2);
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(models, 1), "repo")->valuestring, "org/gguf");
     cJSON_Delete(doc);
     free(text);
 
@@ -91,6 +95,8 @@ int main(void)
     CHECK_INT(lines, 5);   /* refused, downloaded, cached, two split parts */
     CHECK_INT(errors, 1);
     CHECK_CONTAINS(text, "\"result\":\"cached\"");
+    CHECK_CONTAINS(text, "\"repo\":\"org/gguf\"");
+    CHECK(text && !strstr(text, "org/gguf:"));
     free(text);
 
     /* The token file at $HF_HOME/token is used, unless config.yaml sets

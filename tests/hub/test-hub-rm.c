@@ -78,11 +78,12 @@ int main(void)
     CHECK_STR(commits, commit_b);   /* the v2 pull replaced the v1.0 entry */
 
     /* Remove v2: its three links, its own blob (1536 bytes = 1.5 KiB), the
-     * ref v2 and the lock entry that pinned it; A's files stay intact. */
+     * ref v2, <models_dir>/model (the whole-repo link the v2 pull pointed at
+     * its snapshot) and the lock entry that pinned it; A's files stay intact. */
     const char *rm_b[] = { "rm", FX_REPO, "--revision", "v2", NULL };
     CHECK_INT(fx_cli(&fx, rm_b, &out, &err), 0);
     CHECK_CONTAINS(out, "removed org/model at v2: 1 snapshot (3 links), 1 blob (1.5 KiB), 1 ref, "
-                        "and its models.lock entry\n");
+                        "1 models_dir entry, and its models.lock entry\n");
     free(out);
     free(err);
     CHECK_INT(fx_count_entries(snaps, NULL), 1);

@@ -2,8 +2,10 @@
  * minimal models not on disk are pulled in the background as automated
  * downloads and join the manager's list, a failing one is logged and not
  * fatal, the update stamp is written only when every pull succeeded,
- * a fresh stamp with the models on disk means no request at all, and
- * skip_downloads / offline keep the manager off the network. */
+ * a fresh stamp with the models on disk means no request at all, a due
+ * update check reports a moved branch of a models.lock entry (and pulls it
+ * only with auto_update), and skip_downloads / offline keep the manager off
+ * the network. */
 // labels: integration
 #include "runtime/runtime.h"
 #include "support/mockhub.h"
@@ -117,6 +119,86 @@ static void test_stamp_written_then_quiet(void)
     mm_config_free(cfg);
 }
 
+/* Whether models.lock mentions commit (the repos' commits all differ). */
+static bool lock_has(const char *commit)
+{
+    char *lock = mm_path_join(tmp, "models.lock");
+    char *text = NULL;
+    CHECK_INT(mm_file_read(lock, 1 << 20, &text, NULL, NULL), 0);
+    bool has = text && strstr(text, commit);
+    free(text);
+    free(lock);
+    return has;
+}
+
+/* Start a manager, run its downloads to the end with the log captured. */
+static void run_downloads(mm_config *cfg)
+{
+    mm_manager *mgr = NULL;
+    logged[0] = '\0';
+    CHECK_INT(mm_manager_open(cfg, &mgr, NULL), 0);
+    mm_log_set_callback(capture, NULL);
+    CHECK_INT(mm_manager_start_downloads(mgr, NULL), 0);
+    CHECK(mm_manager_wait_downloads(mgr, 120000));
+    mm_log_set_callback(NULL, NULL);
+    mm_manager_close(mgr);
+}
+
+static void test_update_check(void)
+{
+    /* org/follow is in models.lock following main (an automated pull), not
+     * a minimal model: only the update check looks at it. */
+    mm_config *cfg = make_config("org/tiny-GGUF", NULL);
+    char *lock = mm_path_join(tmp, "models.lock");
+    mm_pull_request rq = { .repo = "org/follow", .file = "f.bin", .automated = true,
+                           .models_dir = cfg->models_dir, .lock_path = lock };
+    mm_pull_file files[2];
+    size_t n = 0;
+    CHECK_INT(mm_pull(cfg, &rq, NULL, NULL, files, 2, &n, NULL), 0);
+    free(lock);
+    char old[41], head[41];
+    mockhub_ref_commit(hub, "org/follow", "main", old);
+    mockhub_commit(hub, "org/follow", "main");
+    mockhub_file_add(hub, "org/follow", "f.bin", 600, 32, true);
+    mockhub_ref_commit(hub, "org/follow", "main", head);
+    mockhub_file_info info;
+    mockhub_file_info_get(hub, "org/follow", "main", "f.bin", &info);
+    char blob[128];
+    snprintf(blob, sizeof blob, "/blob/%s", info.sha256);
+    char *dir = mm_path_join(tmp, "models");
+
+    /* Fresh stamp: no check. */
+    CHECK_INT(rt_stamp_write(dir, mm_wall_ms() / 1000, NULL), 0);
+    mockhub_log_clear(hub);
+    run_downloads(cfg);
+    CHECK_INT(mockhub_count(hub, NULL, "org/follow"), 0);
+    CHECK(!strstr(logged, "update available"));
+
+    /* Due: the move is reported, nothing is pulled, the stamp is renewed. */
+    CHECK_INT(rt_stamp_write(dir, 1000, NULL), 0);
+    run_downloads(cfg);
+    char line[256];
+    snprintf(line, sizeof line, "update available for org/follow (main): %s -> %s; run "
+             "'modelmgr update --apply' or set auto_update", old, head);
+    CHECK_CONTAINS(logged, line);
+    CHECK_INT(mockhub_count(hub, "GET", blob), 0);
+    CHECK(lock_has(old) && !lock_has(head));
+    CHECK_INT(stamp_state(), RT_STAMP_FRESH);
+    mm_config_free(cfg);
+
+    /* Due with auto_update: pulled, the lock follows. */
+    cfg = make_config("org/tiny-GGUF", "auto_update=true");
+    CHECK_INT(rt_stamp_write(dir, 1000, NULL), 0);
+    run_downloads(cfg);
+    snprintf(line, sizeof line, "updated org/follow (main): %s -> %s (1 file)", old, head);
+    CHECK_CONTAINS(logged, line);
+    CHECK_INT(mockhub_count(hub, "GET", blob), 1);
+    CHECK(!lock_has(old) && lock_has(head));
+    CHECK_INT(stamp_state(), RT_STAMP_FRESH);
+    mm_config_free(cfg);
+    free(dir);
+}
+
 static void test_off_switches(void)
 {
     const char *offs[] = { "skip_downloads=true", "offline=true" };
@@ -144,6 +226,9 @@ int main(void)
     CHECK_INT(mockhub_repo_add(hub, "org/other-GGUF", MOCKHUB_PUBLIC), 0);
     test_download_and_failure();
     test_stamp_written_then_quiet();
+    CHECK_INT(mockhub_repo_add(hub, "org/follow", MOCKHUB_PUBLIC), 0);
+    CHECK_INT(mockhub_file_add(hub, "org/follow", "f.bin", 500, 31, true), 0);
+    test_update_check();
     test_off_switches();
     mockhub_stop(hub);
     mmtest_rmtree(tmp);
