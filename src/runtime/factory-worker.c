@@ -294,12 +294,20 @@ static void stop_process(wk_proc *p)
     int status = 0;
     for (int64_t waited = 0; waited < STOP_WAIT_MS; waited += 20) {
         if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            /* A clean stop exits 0; anything else (a leak report under
+             * the sanitizers, a crash on the way out) is worth a line. */
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                MM_LOG_WARN("model '%s': worker process %d ended with %s %d when stopped",
+                            p->key, (int)p->pid, WIFEXITED(status) ? "status" : "signal",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
             p->pid = 0;
             return;
         }
         struct timespec ts = { 0, 20 * 1000000L };
         nanosleep(&ts, NULL);
     }
+    MM_LOG_WARN("model '%s': worker process %d did not stop within %d ms; killing it",
+                p->key, (int)p->pid, STOP_WAIT_MS);
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &status, 0);
     p->pid = 0;

@@ -180,6 +180,20 @@ static void check_isolated(void)
     CHECK_INT(worker_pids(err_path, "tiny", pids, 16), 1);
     CHECK_INT(worker_pids(err_path, "other", pids, 16), 1);
 
+    /* A worker that cannot load its model (the file went bad after the
+     * server read the catalog): the load fails with the worker's own
+     * error (the request itself may fall back to the default model). */
+    char broken[4200];
+    snprintf(broken, sizeof broken, "%s/models/broken.gguf", tmp);
+    mmtest_write_file(broken, "not a GGUF file any more");
+    complete(url, "broken", "hello", &r);
+    httpc_result_free(&r);
+    snprintf(full, sizeof full, "%s/api/health/detailed", url);
+    httpc_request("GET", full, NULL, NULL, &r);
+    CHECK_CONTAINS(r.body, "\"broken\":{\"status\":\"unavailable\"");
+    CHECK_CONTAINS(r.body, "the worker of model 'broken' exited with status 1 while loading it: ");
+    httpc_result_free(&r);
+
     /* The crash: an error naming the signal, not a hang and not a 200. */
     long status = complete(url, "tiny", "CRASH-ME now", &r);
     CHECK(status >= 500);
@@ -222,6 +236,11 @@ static void check_isolated(void)
 
     kill(pid, SIGTERM);
     CHECK_INT(wait_exit(pid), 0);
+    /* The workers stopped cleanly (under the sanitizers: no report). */
+    char *log = read_text(err_path);
+    CHECK(log && !strstr(log, "when stopped") && !strstr(log, "did not stop within"));
+    CHECK(log && !strstr(log, "Sanitizer") && !strstr(log, "runtime error"));
+    free(log);
     /* Every worker was stopped with the server (none was left running). */
     int all[16];
     size_t n_all = worker_pids(err_path, "tiny", all, 16);
@@ -260,8 +279,8 @@ int main(void)
         mmtest_skip("MODELMGR_BIN is not set");
     curl_global_init(CURL_GLOBAL_DEFAULT);
     tmp = mmtest_tmpdir();
-    const char *names[] = { "tiny", "other" };
-    for (size_t i = 0; i < 2; i++) {
+    const char *names[] = { "tiny", "other", "broken" };
+    for (size_t i = 0; i < 3; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/models/%s.gguf", tmp, names[i]);
         mmtest_write_file(path, "");
