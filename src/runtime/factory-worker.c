@@ -71,6 +71,7 @@ struct wk_factory {
     const mm_config *cfg;
     int64_t         hang_ms, start_ms, backoff_min_ms;
     double          rss_factor;
+    uint64_t        rss_limit;        /* fixed limit, or 0 */
     char            dir[96];          /* private 0700 directory of the sockets */
     unsigned        next_id;
     wk_proc        *procs;
@@ -232,6 +233,13 @@ static void supervise_locked(wk_factory *f, wk_proc *p, int64_t now)
 {
     reap_locked(f, p);
     char why[256];
+    /* Memory first: a worker over its limit is never reported ready. */
+    uint64_t rss = p->pid > 0 && p->rss_limit ? rss_bytes(p->pid) : 0;
+    if (p->rss_limit && rss > p->rss_limit) {
+        snprintf(why, sizeof why, "it holds %" PRIu64 " MiB of memory, over its limit of %"
+                 PRIu64 " MiB", rss >> 20, p->rss_limit >> 20);
+        kill_locked(p, why);
+    }
     switch (p->state) {
     case WK_SPAWN:
         if (spawn_locked(f, p) != 0) {
@@ -241,7 +249,9 @@ static void supervise_locked(wk_factory *f, wk_proc *p, int64_t now)
         }
         break;
     case WK_STARTING:
-        if (socket_open(p->sock)) {
+        if (p->kill_why[0]) {
+            /* killed: wait for the exit */
+        } else if (socket_open(p->sock)) {
             p->state = WK_READY;
             MM_LOG_INFO("model '%s': worker process %d is serving", p->key, (int)p->pid);
             pthread_cond_broadcast(&f->changed);
@@ -262,12 +272,6 @@ static void supervise_locked(wk_factory *f, wk_proc *p, int64_t now)
         if (p->loaded && now >= p->restart_at_ms && spawn_locked(f, p) != 0)
             p->restart_at_ms = now + f->backoff_min_ms;
         break;
-    }
-    uint64_t rss = p->pid > 0 && p->rss_limit ? rss_bytes(p->pid) : 0;
-    if (rss > p->rss_limit && p->rss_limit) {
-        snprintf(why, sizeof why, "it holds %" PRIu64 " MiB of memory, over its limit of %"
-                 PRIu64 " MiB", rss >> 20, p->rss_limit >> 20);
-        kill_locked(p, why);
     }
 }
 
@@ -348,7 +352,9 @@ static int wk_load(void *user, const mm_model_info *info, void **out, mm_error *
     mm_strlcpy(p->key, info->key, sizeof p->key);
     uint64_t estimate = 0;
     int pool = f->cfg && f->cfg->pool_size > 0 ? f->cfg->pool_size : 1;
-    if (f->rss_factor > 0 && wk_estimate(NULL, info, pool, &estimate, NULL) == 0)
+    if (f->rss_limit)
+        p->rss_limit = f->rss_limit;
+    else if (f->rss_factor > 0 && wk_estimate(NULL, info, pool, &estimate, NULL) == 0)
         p->rss_limit = (uint64_t)((double)estimate * f->rss_factor) + RT_WORKER_RSS_SLACK;
     pthread_mutex_lock(&f->lock);
     int n = snprintf(p->sock, sizeof p->sock, "%s/w%u.sock", f->dir, f->next_id++);
@@ -597,6 +603,7 @@ int rt_factory_worker_new(const rt_worker_options *o, rt_factory *out, mm_error 
     f->hang_ms = o->hang_ms > 0 ? o->hang_ms : RT_WORKER_HANG_MS;
     f->start_ms = o->start_ms > 0 ? o->start_ms : RT_WORKER_START_MS;
     f->rss_factor = o->rss_factor == 0 ? RT_WORKER_RSS_FACTOR : o->rss_factor;
+    f->rss_limit = o->rss_limit;
     f->backoff_min_ms = o->backoff_min_ms > 0 ? o->backoff_min_ms : RT_BACKOFF_MIN_MS;
     size_t n = 0;
     while (o->args && o->args[n])

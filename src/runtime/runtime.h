@@ -90,6 +90,7 @@ typedef struct rt_worker_options {
     int64_t hang_ms;                 /* 0: RT_WORKER_HANG_MS */
     int64_t start_ms;                /* 0: RT_WORKER_START_MS */
     double  rss_factor;              /* 0: RT_WORKER_RSS_FACTOR; < 0: no memory limit */
+    uint64_t rss_limit;              /* bytes; nonzero replaces estimate x factor + slack */
     int64_t backoff_min_ms;          /* 0: RT_BACKOFF_MIN_MS */
 } rt_worker_options;
 

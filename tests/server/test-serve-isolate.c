@@ -147,7 +147,7 @@ static void check_isolated(void)
     char out_path[4200], err_path[4200], url[256] = "", full[512];
     snprintf(out_path, sizeof out_path, "%s/out.txt", tmp);
     snprintf(err_path, sizeof err_path, "%s/err.txt", tmp);
-    const char *args[] = { "--port", "0", "--grace", "5", "--worker-deadline", "2", NULL };
+    const char *args[] = { "--port", "0", "--grace", "5", "--worker-deadline", "3", NULL };
     pid_t pid = spawn_serve(args, out_path, err_path);
     CHECK(read_url(out_path, url, sizeof url));
 
@@ -226,10 +226,10 @@ static void check_isolated(void)
     /* The crashed process was reaped: no zombie child of the server. */
     CHECK(n >= 1 && !process_left(pids[0], pid));
 
-    /* A hang past the 2 s deadline is killed; the request fails with why. */
+    /* A hang past the 3 s deadline is killed; the request fails with why. */
     status = complete(url, "tiny", "HANG-ME please", &r);
     CHECK(status >= 500);
-    CHECK_CONTAINS(r.body, "was killed: no token for 2 s");
+    CHECK_CONTAINS(r.body, "was killed: no token for 3 s");
     httpc_result_free(&r);
     CHECK_INT(complete(url, "other", "after the hang", &r), 200);
     httpc_result_free(&r);
