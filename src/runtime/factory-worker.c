@@ -206,7 +206,8 @@ static void exited_locked(wk_factory *f, wk_proc *p, int status)
             unlink(errpath);
             msg[strcspn(msg, "\n")] = '\0';
         }
-        snprintf(p->reason, sizeof p->reason, "the worker of model '%.100s' %.200s while loading it%s%.150s",
+        snprintf(p->reason, sizeof p->reason,
+                 "the worker of model '%.100s' %.200s while loading it%s%.150s",
                  p->key, what, msg[0] ? ": " : "", msg);
         p->restart_at_ms = INT64_MAX;
     } else {

@@ -80,7 +80,7 @@ const rt_factory *rt_factory_engine(void);
 #define RT_WORKER_START_MS     120000      /* a worker must open its socket within this */
 #define RT_WORKER_RSS_FACTOR   2.0         /* resident limit: estimate x factor + slack */
 #define RT_WORKER_RSS_SLACK    (512ull << 20)
-#define RT_WORKER_ARGS_MAX     64
+#define RT_WORKER_ARGS_MAX     300         /* more than the CLI accepts (256 flags + --config) */
 
 typedef struct rt_worker_options {
     const char *exe;                 /* the modelmgr binary (/proc/self/exe) */
