@@ -619,7 +619,9 @@ static int start_unix(server *srv, const server_options *opts, mm_error *err)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return mm_error_set(err, MM_EIO, "cannot create a Unix socket: %s", strerror(errno));
-    unlink(sun.sun_path);   /* a stale socket of an earlier worker */
+    struct stat st;
+    if (lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(sun.sun_path);   /* a stale socket of an earlier worker; nothing else */
     if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 || chmod(sun.sun_path, 0600) != 0 ||
         listen(fd, 64) != 0) {
         int e = errno;
