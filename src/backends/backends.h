@@ -26,15 +26,16 @@ typedef struct backend_request {
     const char            *prompt;      /* completion: used when n_messages == 0 */
     int64_t                max_tokens;  /* 0: the backend's default */
     double                 temperature; /* < 0: the backend's default */
+    double                 top_p;       /* sent when in (0, 1) */
+    double                 presence_penalty;  /* sent when nonzero */
+    double                 frequency_penalty; /* sent when nonzero */
+    bool                   has_seed;    /* send seed */
+    int64_t                seed;        /* as the client gave it (may be negative) */
     bool                   stream;      /* deliver pieces through on_token as they come */
-    /* Sampling extras; zero leaves each at the backend's default. */
-    double                 top_p;       /* 0: off */
-    const char *const     *stop;        /* n_stop stop strings */
+    const char *const     *stop;        /* n_stop stop strings (sent when n_stop > 0) */
     size_t                 n_stop;
-    bool                   has_seed;
-    int64_t                seed;
-    double                 presence_penalty;
-    double                 frequency_penalty;
+    bool                   stream_usage;/* ask for the token counts of a stream
+                                           (stream_options.include_usage) */
 } backend_request;
 
 /* Receives each generated piece in order (not NUL-terminated). Return
@@ -100,6 +101,8 @@ typedef struct backend_openai_config {
     int64_t     connect_timeout_ms;
     int64_t     first_byte_timeout_ms;
     int64_t     total_timeout_ms;
+    const char *unix_socket;       /* connect to this Unix socket instead of base_url's
+                                      host (a model's worker process); NULL: TCP */
 } backend_openai_config;
 
 /* Open a remote backend. Strings are copied; the key is registered with

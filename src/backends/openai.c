@@ -22,6 +22,7 @@ typedef struct openai_backend {
     char           *name;
     char           *base_url;     /* without a trailing '/' */
     char           *auth_header;  /* "Authorization: Bearer ..." or NULL */
+    char           *unix_socket;  /* or NULL */
     int64_t         connect_timeout_ms, first_byte_timeout_ms, total_timeout_ms;
     pthread_mutex_t lock;         /* guards the pool */
     CURL           *pool[OPENAI_POOL_MAX];
@@ -232,20 +233,23 @@ static char *build_body(const backend_request *req, bool chat)
         cJSON_AddNumberToObject(root, "max_tokens", (double)req->max_tokens);
     if (req->temperature >= 0)
         cJSON_AddNumberToObject(root, "temperature", req->temperature);
-    if (req->top_p > 0)
+    if (req->top_p > 0 && req->top_p < 1)
         cJSON_AddNumberToObject(root, "top_p", req->top_p);
     if (req->n_stop) {
         cJSON *stop = cJSON_AddArrayToObject(root, "stop");
         for (size_t i = 0; i < req->n_stop; i++)
             cJSON_AddItemToArray(stop, cJSON_CreateString(req->stop[i] ? req->stop[i] : ""));
     }
-    if (req->has_seed)
-        cJSON_AddNumberToObject(root, "seed", (double)req->seed);
     if (req->presence_penalty != 0)
         cJSON_AddNumberToObject(root, "presence_penalty", req->presence_penalty);
     if (req->frequency_penalty != 0)
         cJSON_AddNumberToObject(root, "frequency_penalty", req->frequency_penalty);
+    if (req->has_seed)
+        cJSON_AddNumberToObject(root, "seed", (double)req->seed);
     cJSON_AddBoolToObject(root, "stream", req->stream);
+    if (req->stream && req->stream_usage)
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(root, "stream_options"), "include_usage",
+                              true);
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return text;
@@ -372,6 +376,7 @@ static int setup_transfer(transfer *t, struct curl_slist **headers, char *body, 
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ob->total_timeout_ms);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, ob->unix_socket);
     return 0;
 }
 
@@ -574,6 +579,7 @@ static void openai_close(backend *b)
     free(ob->name);
     free(ob->base_url);
     free(ob->auth_header);
+    free(ob->unix_socket);
     free(ob);
 }
 
@@ -595,6 +601,7 @@ int backend_openai_open(const backend_openai_config *cfg, backend **out, mm_erro
     ob->base.ops = &openai_ops;
     ob->name = mm_strdup(cfg->name);
     ob->base_url = mm_strdup(cfg->base_url);
+    ob->unix_socket = cfg->unix_socket ? mm_strdup(cfg->unix_socket) : NULL;
     ob->connect_timeout_ms = cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : 10000;
     ob->first_byte_timeout_ms = cfg->first_byte_timeout_ms > 0 ? cfg->first_byte_timeout_ms : 0;
     ob->total_timeout_ms = cfg->total_timeout_ms > 0 ? cfg->total_timeout_ms : 0;
@@ -606,7 +613,7 @@ int backend_openai_open(const backend_openai_config *cfg, backend **out, mm_erro
         }
         ob->auth_header = mm_asprintf("Authorization: Bearer %s", cfg->api_key);
     }
-    if (!ob->name || !ob->base_url || (cfg->api_key && *cfg->api_key && !ob->auth_header)) {
+    if (!ob->name || !ob->base_url || (cfg->unix_socket && !ob->unix_socket) || (cfg->api_key && *cfg->api_key && !ob->auth_header)) {
         openai_close(&ob->base);
         return mm_error_set(err, MM_ENOMEM, "out of memory");
     }

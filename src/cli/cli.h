@@ -40,6 +40,7 @@ int cmd_update(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 /* Print "modelmgr: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -109,6 +110,7 @@ typedef struct cli_args {
     const cli_spec *spec;
     char      **flags;     /* "key=value" for mm_config_sources.flags */
     size_t      n_flags;
+    const char *config_path; /* --config's value (borrowed from argv), or NULL */
 } cli_args;
 
 /* cli_parse's "go on and run the command" answer. */

@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     { "template", "render chat messages with the model's chat template", cmd_template },
     { "bench",  "measure prompt and generation speed of the built-in engine", cmd_bench },
     { "serve",  "serve the OpenAI- and Ollama-compatible HTTP API", cmd_serve },
+    { "worker", "run one model for 'serve' in its own process (started by serve)", cmd_worker },
     { "verify", "re-hash pulled files against models.lock", cmd_verify },
     { "rm",     "remove a pulled model (or one revision) from the Hugging Face cache", cmd_rm },
     { "update", "check pulled models for newer commits on their branch (--apply pulls them)",

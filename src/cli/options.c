@@ -282,6 +282,7 @@ int cli_parse(const cli_spec *spec, int argc, char **argv, cli_args *out)
         cli_args_free(out);
         return status;
     }
+    out->config_path = config_path;
     status = load_config(config_path, out);
     if (status != CLI_RUN)
         cli_args_free(out);

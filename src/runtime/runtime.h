@@ -137,6 +137,44 @@ int  rt_batch_next(rt_batch *b, uint32_t slot, int32_t *token, const char **fini
 /* End the job (stopping it if it still runs) and make the slot idle. */
 void rt_batch_end(rt_batch *b, uint32_t slot);
 void rt_batch_stats_get(rt_batch *b, rt_batch_stats *out);
+/* ---- worker processes (factory-worker.c) ---------------------------------
+ *
+ * Crash isolation: a factory whose load starts `EXE worker KEY --socket
+ * PATH ARGS...` (the same binary), which opens the model in its own process
+ * and serves the OpenAI-compatible API on a Unix socket in a private 0700
+ * directory; generate streams the request there with the OpenAI backend
+ * client. A supervisor thread (which also forks, so that the worker's
+ * PR_SET_PDEATHSIG follows a thread that lives as long as the factory)
+ * reaps exits, kills a worker that sends no token for hang_ms while a
+ * request is in flight or whose resident memory passes its limit, and
+ * restarts a worker that ended with exponential back-off. The request in
+ * flight fails with the reason, which the manager records: health shows the
+ * model degraded with it. */
+#define RT_WORKER_HANG_MS      120000      /* default: no token for this long kills */
+#define RT_WORKER_START_MS     120000      /* a worker must open its socket within this */
+#define RT_WORKER_RSS_FACTOR   2.0         /* resident limit: estimate x factor + slack */
+#define RT_WORKER_RSS_SLACK    (512ull << 20)
+#define RT_WORKER_ARGS_MAX     300         /* more than the CLI accepts (256 flags + --config) */
+
+typedef struct rt_worker_options {
+    const char *exe;                 /* the modelmgr binary (/proc/self/exe) */
+    const char *const *args;         /* more arguments for `worker` (configuration
+                                        flags), NULL-terminated; NULL: none */
+    const mm_config *cfg;            /* borrowed: pool_size and threads for the estimate */
+    int64_t hang_ms;                 /* 0: RT_WORKER_HANG_MS */
+    int64_t start_ms;                /* 0: RT_WORKER_START_MS */
+    double  rss_factor;              /* 0: RT_WORKER_RSS_FACTOR; < 0: no memory limit */
+    uint64_t rss_limit;              /* bytes; nonzero replaces estimate x factor + slack */
+    int64_t backoff_min_ms;          /* 0: RT_BACKOFF_MIN_MS */
+} rt_worker_options;
+
+/* Fill *out with the worker factory over o (strings copied) and start its
+ * supervisor. Free with rt_factory_worker_free after the manager using it
+ * is closed. */
+int  rt_factory_worker_new(const rt_worker_options *o, rt_factory *out, mm_error *err);
+/* Stop the supervisor, kill and reap any worker left, remove the private
+ * directory. A factory that was never made (user NULL) is a no-op. */
+void rt_factory_worker_free(rt_factory *f);
 
 /* ---- stop-string filter (stopfilter.c) ------------------------------------
  *

@@ -9,6 +9,7 @@
 #include "server/server.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -19,6 +20,8 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct server {
@@ -664,6 +667,47 @@ static void server_free(server *srv)
     free(srv);
 }
 
+/* Bind opts->unix_path (owner-only) and hand the listening socket to
+ * libmicrohttpd; a worker process serves its parent this way. */
+static int start_unix(server *srv, const server_options *opts, mm_error *err)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    if (strlen(opts->unix_path) >= sizeof sun.sun_path)
+        return mm_error_set(err, MM_EINVAL, "the socket path %s is longer than %zu bytes",
+                            opts->unix_path, sizeof sun.sun_path - 1);
+    mm_strlcpy(sun.sun_path, opts->unix_path, sizeof sun.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return mm_error_set(err, MM_EIO, "cannot create a Unix socket: %s", strerror(errno));
+    struct stat st;
+    if (lstat(sun.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(sun.sun_path);   /* a stale socket of an earlier worker; nothing else */
+    if (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 || chmod(sun.sun_path, 0600) != 0 ||
+        listen(fd, 64) != 0) {
+        int e = errno;
+        close(fd);
+        return mm_error_set(err, MM_EIO, "cannot listen on the Unix socket %s: %s",
+                            sun.sun_path, strerror(e));
+    }
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ? opts->max_connections : 64),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opts->idle_timeout_s ? opts->idle_timeout_s : 120),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_END);
+    if (!srv->daemon) {
+        close(fd);
+        unlink(sun.sun_path);
+        return mm_error_set(err, MM_EIO, "cannot serve on the Unix socket %s", sun.sun_path);
+    }
+    snprintf(srv->url, sizeof srv->url, "unix:%s", sun.sun_path);
+    return 0;
+}
+
 int server_start(const server_options *opts, const server_service *svc, server **out,
                  mm_error *err)
 {
@@ -700,6 +744,13 @@ int server_start(const server_options *opts, const server_service *svc, server *
                     "can use the server (set api_key or MODELMGR_API_KEY)", host);
     }
 
+    if (opts->unix_path) {
+        rc = start_unix(srv, opts, err);
+        if (rc != 0)
+            goto fail;
+        *out = srv;
+        return 0;
+    }
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE };
     struct addrinfo *ai = NULL;

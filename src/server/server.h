@@ -190,6 +190,8 @@ typedef struct server_options {
     unsigned    max_inflight;    /* generations at once; beyond: 429. 0: 16 */
     unsigned    idle_timeout_s;  /* keep-alive idle close; 0: 120 */
     server_admin_ctx admin;      /* zero: no admin API (501) */
+    const char *unix_path;       /* listen on this Unix socket (mode 0600) instead of
+                                    host:port: a model's worker process; NULL: TCP */
 } server_options;
 
 typedef struct server server;
@@ -202,7 +204,7 @@ int server_start(const server_options *opts, const server_service *svc, server *
                  mm_error *err);
 /* The port actually bound (useful with port 0). */
 int server_port(const server *srv);
-/* "http://HOST:PORT" (borrowed until server_stop). */
+/* "http://HOST:PORT", or "unix:PATH" (borrowed until server_stop). */
 const char *server_url(const server *srv);
 /* Generation requests in progress now (for tests and health). */
 unsigned server_inflight(server *srv);

@@ -1,0 +1,152 @@
+/* test-worker-factory.c - the worker factory under the model manager, with
+ * the real `modelmgr worker`: a generation through a worker process equals
+ * the in-process engine's (text, finish reason, counts, streamed pieces,
+ * a stop string applied by the manager that cancels the worker's stream),
+ * the worker keeps serving after such a cancel, a worker over its memory
+ * limit is killed and the load fails saying so, and every child process
+ * is reaped (no zombie left). */
+// labels: integration
+#include "runtime/runtime.h"
+#include "support/synth.h"
+#include "support/test.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static int collect(const char *text, size_t len, void *user)
+{
+    mm_buf_append(user, text, len);
+    return 0;
+}
+
+/* Generate greedily on mgr: n tokens of prompt, with one optional stop
+ * string; pieces are collected in streamed. */
+static int gen(mm_manager *mgr, const char *prompt, const char *stop, mm_buf *streamed,
+               mm_gen_result *out, mm_error *err)
+{
+    const char *stops[1] = { stop };
+    mm_gen_request req = { .model = "tiny", .prompt = prompt, .max_tokens = 8,
+                           .no_cache = true, .stop = stop ? stops : NULL,
+                           .n_stop = stop ? 1 : 0, .on_piece = collect,
+                           .piece_user = streamed };
+    return mm_manager_generate(mgr, &req, out, err);
+}
+
+static int open_workers(const mm_config *cfg, const char *const *args, uint64_t rss_limit,
+                        rt_factory *f, mm_manager **mgr, mm_error *err)
+{
+    rt_worker_options wo = { .exe = getenv("MODELMGR_BIN"), .args = args, .cfg = cfg,
+                             .rss_limit = rss_limit };
+    int rc = rt_factory_worker_new(&wo, f, err);
+    if (rc != 0)
+        return rc;
+    rt_options ro = { .factory = f, .queue_timeout_ms = -1, .no_reaper = true };
+    rc = rt_manager_open(cfg, &ro, mgr, err);
+    if (rc != 0)
+        rt_factory_worker_free(f);
+    return rc;
+}
+
+int main(void)
+{
+    if (!getenv("MODELMGR_BIN"))
+        mmtest_skip("MODELMGR_BIN is not set");
+    char *tmp = mmtest_tmpdir();
+    setenv("HOME", tmp, 1);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/models/tiny.gguf", tmp);
+    mmtest_write_file(path, "");
+    mmtest_synth_params p;
+    mmtest_synth_default_params(&p);
+    CHECK_INT(mmtest_synth_model(&p, path), 0);
+    const char *extra[] = { "cache_size=0", NULL };
+    mm_config *cfg = mmtest_config(tmp, extra);
+    CHECK(cfg != NULL);
+    if (!cfg)
+        return mmtest_finish();
+    /* What the worker needs to see the same catalog (mmtest_config's). */
+    char a_cfg[4300], a_dir[4300], a_file[4300], a_cache[4300];
+    snprintf(a_cfg, sizeof a_cfg, "--config=%s/empty.yaml", tmp);
+    snprintf(a_dir, sizeof a_dir, "--models-dir=%s/models", tmp);
+    snprintf(a_file, sizeof a_file, "--models-file=%s/models.txt", tmp);
+    snprintf(a_cache, sizeof a_cache, "--hf-cache=%s/hub", tmp);
+    const char *args[] = { a_cfg, a_dir, a_file, a_cache, "--threads=1", "--pool-size=1",
+                           "--vosk-model-path=", NULL };
+
+    /* The reference: the engine in this process. */
+    mm_manager *local = NULL;
+    mm_error err = { 0 };
+    CHECK_INT(mm_manager_open(cfg, &local, &err), 0);
+    mm_buf want_stream, got_stream, stop_stream;
+    mm_buf_init(&want_stream, 1 << 20);
+    mm_buf_init(&got_stream, 1 << 20);
+    mm_buf_init(&stop_stream, 1 << 20);
+    mm_gen_result want = { 0 }, want_stop = { 0 }, got = { 0 }, got_stop = { 0 }, again = { 0 };
+    CHECK_INT(gen(local, "hello world", NULL, &want_stream, &want, &err), 0);
+    const char *wt = want.text ? want.text : "";
+    CHECK(strlen(wt) >= 4);
+    /* A stop string from the middle of the answer. */
+    char stop[3] = { wt[2], wt[3], 0 };
+    mm_buf ignored;
+    mm_buf_init(&ignored, 1 << 20);
+    CHECK_INT(gen(local, "hello world", stop, &ignored, &want_stop, &err), 0);
+    mm_buf_free(&ignored);
+    mm_manager_close(local);
+
+    rt_factory workers;
+    mm_manager *mgr = NULL;
+    CHECK_INT(open_workers(cfg, args, 0, &workers, &mgr, &err), 0);
+    if (mgr) {
+        CHECK_INT(gen(mgr, "hello world", NULL, &got_stream, &got, &err), 0);
+        CHECK_STR(got.text, wt);
+        CHECK_STR(got.finish_reason, want.finish_reason);
+        CHECK_INT(got.prompt_tokens, want.prompt_tokens);
+        CHECK_INT(got.completion_tokens, want.completion_tokens);
+        CHECK_STR(got_stream.data, want_stream.data);
+
+        CHECK_INT(gen(mgr, "hello world", stop, &stop_stream, &got_stop, &err), 0);
+        CHECK_STR(got_stop.text, want_stop.text);
+        CHECK_STR(got_stop.finish_reason, "stop");
+        CHECK_STR(stop_stream.data ? stop_stream.data : "", want_stop.text);
+        /* The cancelled stream did not hurt the worker. */
+        mm_buf_free(&ignored);
+        mm_buf_init(&ignored, 1 << 20);
+        CHECK_INT(gen(mgr, "hello world", NULL, &ignored, &again, &err), 0);
+        CHECK_STR(again.text, wt);
+        mm_buf_free(&ignored);
+    }
+    mm_manager_close(mgr);
+    rt_factory_worker_free(&workers);
+
+    /* A 1 MiB resident limit: no process stays under it. */
+    mgr = NULL;
+    CHECK_INT(open_workers(cfg, args, 1u << 20, &workers, &mgr, &err), 0);
+    if (mgr) {
+        mm_error lerr = { 0 };
+        CHECK(mm_manager_load(mgr, "tiny", &lerr) != 0);
+        CHECK_CONTAINS(lerr.message, "the worker of model 'tiny' was killed: it holds ");
+        CHECK_CONTAINS(lerr.message, "MiB of memory, over its limit of 1 MiB while loading it");
+    }
+    mm_manager_close(mgr);
+    rt_factory_worker_free(&workers);
+
+    /* Every worker process was waited for. */
+    errno = 0;
+    CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
+
+    mm_gen_result_clear(&want);
+    mm_gen_result_clear(&want_stop);
+    mm_gen_result_clear(&got);
+    mm_gen_result_clear(&got_stop);
+    mm_gen_result_clear(&again);
+    mm_buf_free(&want_stream);
+    mm_buf_free(&got_stream);
+    mm_buf_free(&stop_stream);
+    mm_config_free(cfg);
+    mmtest_rmtree(tmp);
+    free(tmp);
+    return mmtest_finish();
+}
