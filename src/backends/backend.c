@@ -24,6 +24,11 @@ bool backend_error_retryable(int code)
     return code == MM_ENET || code == MM_ETIMEDOUT || code == MM_EBUSY || code == MM_EIO;
 }
 
+bool backend_retryable(const backend *b, int code)
+{
+    return b && b->ops->retryable ? b->ops->retryable(code) : backend_error_retryable(code);
+}
+
 bool backend_error_fallback(int code)
 {
     /* A refused key or a model the remote does not serve is that remote's

@@ -75,6 +75,11 @@ typedef struct backend_ops {
                      mm_error *err);
     /* Free the backend; NULL-safe is the caller's job (backend_close). */
     void (*close)(backend *b);
+    /* Is another try on this same backend worth it after code? NULL:
+     * backend_error_retryable. A backend whose failures do not pass on their
+     * own within a back-off (a crashed local worker, an engine error) says
+     * no, so the router moves down the chain at once. */
+    bool (*retryable)(int code);
 } backend_ops;
 
 /* The common head of every backend object. */
@@ -89,6 +94,8 @@ void backend_close(backend *b);
 /* May another try (the same deployment after a back-off, or the next one)
  * succeed where this error failed? False for a bad request and a cancel. */
 bool backend_error_retryable(int code);
+/* b's own rule (backend_ops.retryable) or backend_error_retryable. */
+bool backend_retryable(const backend *b, int code);
 /* May the next model in a fallback chain succeed where this one failed? */
 bool backend_error_fallback(int code);
 

@@ -583,7 +583,7 @@ static void openai_close(backend *b)
     free(ob);
 }
 
-static const backend_ops openai_ops = { "openai", openai_generate, openai_close };
+static const backend_ops openai_ops = { "openai", openai_generate, openai_close, NULL };
 
 int backend_openai_open(const backend_openai_config *cfg, backend **out, mm_error *err)
 {

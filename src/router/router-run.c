@@ -114,7 +114,7 @@ static int try_profile(router_profile *p, router_attempt *at, const router_retry
         mm_error_set(err, rc, "%s", at->reason);
         MM_LOG_WARN("router: %s (%s) failed, try %d: %s", p->name, p->deployment, at->tries,
                     at->reason);
-        if (rl->delivered > 0 || !backend_error_retryable(rc))
+        if (rl->delivered > 0 || !backend_retryable(b, rc))
             return rc;
     }
     return rc;

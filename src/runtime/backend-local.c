@@ -109,7 +109,15 @@ static void local_close(backend *b)
     free(b);
 }
 
-static const backend_ops local_ops = { "builtin", local_generate, local_close };
+/* Only a full pool passes with time: an engine or worker failure would
+ * fail again (a crashed worker restarts after seconds, not a back-off), so
+ * the router should go down the chain at once instead of retrying here. */
+static bool local_retryable(int code)
+{
+    return code == MM_EBUSY;
+}
+
+static const backend_ops local_ops = { "builtin", local_generate, local_close, local_retryable };
 
 int rt_backend_local_open(mm_manager *mgr, backend **out, mm_error *err)
 {

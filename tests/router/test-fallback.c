@@ -68,7 +68,7 @@ static void script_close(backend *b)
     (void)b;
 }
 
-static const backend_ops script_ops = { "test", script_generate, script_close };
+static const backend_ops script_ops = { "test", script_generate, script_close, NULL };
 
 static void script_init(script_backend *s, const char *name, const int *codes, int n,
                         const char *answer)
