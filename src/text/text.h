@@ -200,6 +200,24 @@ int  text_decoder_flush(text_decoder *d, mm_buf *out, mm_error *err);
 int text_chat_render(const gguf_file *f, const text_vocab *v, const cJSON *messages,
                      bool add_generation_prompt, mm_buf *out, bool *used_chatml, mm_error *err);
 
+/* Which template text_chat_render_with used. */
+typedef enum text_chat_source {
+    TEXT_CHAT_GGUF = 0,    /* the file's tokenizer.chat_template */
+    TEXT_CHAT_OVERRIDE,    /* the caller's override (config.yaml `chat_template`) */
+    TEXT_CHAT_CHATML       /* neither: the ChatML default */
+} text_chat_source;
+
+/* text_chat_render with an optional override: when override is non-NULL
+ * its template is used instead of f's. A syntax error in the override is
+ * MM_EINVAL with "chat_template override (<override_origin>): ..." so the
+ * user knows which template to fix (override_origin, e.g. "config.yaml:7",
+ * may be NULL); errors the template raises while rendering are passed on
+ * unchanged. *source (may be NULL) says which template was used.
+ * Thread-safe. */
+int text_chat_render_with(const gguf_file *f, const char *override, const char *override_origin,
+                          const text_vocab *v, const cJSON *messages, bool add_generation_prompt,
+                          mm_buf *out, text_chat_source *source, mm_error *err);
+
 /* ---- UTF-8 and byte-level helpers (tok-utf8.c) ---- */
 
 /* Length of the well-formed UTF-8 sequence at s (1..4), 0 when the n bytes
