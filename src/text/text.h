@@ -315,6 +315,19 @@ bool text_split_ready(void);
 int  text_split_custom(int kind, const char *text, uint32_t off, uint32_t len,
                        text_spans *out);
 
+/* Hand-written splitting for one-class patterns (tok-class.c): `C`, `C+`,
+ * `\s?C`, `\s?C+` (C one "\p{X}" or "[...]" class) and `\s+$`. */
+typedef struct text_class text_class;
+/* *out is NULL when pattern has none of those shapes, or its class table
+ * cannot be built (then PCRE2 splits); caller owns *out (text_class_free).
+ * 0, or MM_ENOMEM. */
+int  text_class_new(const char *pattern, text_class **out);
+void text_class_free(text_class *c);
+/* Split the valid UTF-8 piece text[off, off + len) into out (matches and
+ * the gaps between them), exactly as PCRE2 does with the pattern. */
+int  text_class_split(const text_class *c, const char *text, uint32_t off, uint32_t len,
+                      text_spans *out);
+
 struct text_vocab {
     text_vocab_type type;
     char       *pre_name;        /* owned; "" for SPM */
