@@ -1,7 +1,7 @@
 /* tok-class.c - hand-written splitting for the simple patterns most
  * multi-pattern pre-tokenizer cascades are made of (deepseek's, the
- * "default" one): `C`, `C+`, `\s?C`, `\s?C+` for one character class C,
- * `CC...C` (the same class 2 to 8 times) and `\s+$`. One pass over valid UTF-8 with a membership bitmap instead of a
+ * "default" one): `C`, `C+`, `\s?C`, `\s?C+` for one character class C, and
+ * `\s+$`. One pass over valid UTF-8 with a membership bitmap instead of a
  * PCRE2 call per match. The bitmaps come from PCRE2 itself (the class
  * matched over every code point, once per process), so both paths agree;
  * the differential test in test-tok-utf8.c checks that they do. */
@@ -19,15 +19,14 @@
 #define CLASSES_MAX   32           /* distinct classes one process keeps */
 #define CLASS_SRC_MAX 4096
 
-enum { SHAPE_ONE = 1, SHAPE_RUN, SHAPE_FIXED, SHAPE_TRAIL_WS };
-#define FIXED_MAX 8
+enum { SHAPE_ONE = 1, SHAPE_RUN, SHAPE_TRAIL_WS };
 
 /* A recognized pattern; the bitmaps are the process's, never freed. */
 struct text_class {
     int             shape;
     bool            ws_prefix;   /* `\s?` in front */
-    size_t          count;       /* SHAPE_FIXED: how many characters of C */
     const uint64_t *member;      /* C (SHAPE_ONE, SHAPE_RUN) */
+    bool            ascii_only;  /* C has no member >= U+0080 */
     const uint64_t *ws;          /* \s */
 };
 
@@ -177,20 +176,17 @@ int text_class_new(const char *pattern, text_class **out)
         size_t cl = class_len(p);
         if (cl == 0)
             return 0;
-        size_t reps = 1;
-        while (reps < FIXED_MAX && strncmp(p + reps * cl, p, cl) == 0)
-            reps++;
         if (p[cl] == '\0')
             c.shape = SHAPE_ONE;
         else if (strcmp(p + cl, "+") == 0)
             c.shape = SHAPE_RUN;
-        else if (reps > 1 && !c.ws_prefix && p[reps * cl] == '\0')
-            c.shape = SHAPE_FIXED;
         else
             return 0;
-        c.count = reps;
         if (!(c.member = class_bits(p, cl)))
             return 0;
+        c.ascii_only = true;
+        for (size_t w = 2; w < BITMAP_WORDS && c.ascii_only; w++)
+            c.ascii_only = c.member[w] == 0;
     }
     if (!(c.ws = class_bits("\\s", 2)))
         return 0;
@@ -254,26 +250,14 @@ int text_class_split(const text_class *c, const char *text, uint32_t off, uint32
             return MM_ENOMEM;
         return 0;
     }
-    if (c->shape == SHAPE_FIXED) {
-        /* the leftmost start of count members in a row; a shorter run
-         * cannot hold a match anywhere inside it, so skip past it */
-        while (pos < len) {
-            size_t end = pos, n = 0;
-            while (n < c->count && end < len && has(c->member, cpt(s, end, &l1))) {
-                end += l1;
-                n++;
-            }
-            if (n < c->count) {
-                pos = end < len ? end + l1 : len;
-                continue;
-            }
-            if (push(out, off, gap, pos) != 0 || push(out, off, pos, end) != 0)
-                return MM_ENOMEM;
-            gap = pos = end;
-        }
-        return push(out, off, gap, len) != 0 ? MM_ENOMEM : 0;
-    }
+    /* a class of ASCII characters only, without `\s?`: other bytes never
+     * start a match, so they are skipped without decoding */
+    bool skip_high = c->ascii_only && !c->ws_prefix;
     while (pos < len) {
+        if (s[pos] >= 0x80 && skip_high) {
+            pos++;
+            continue;
+        }
         uint32_t c0 = cpt(s, pos, &l0);
         size_t at = pos;   /* where C starts */
         if (c->ws_prefix && has(c->ws, c0) && pos + l0 < len &&
