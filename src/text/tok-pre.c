@@ -271,8 +271,10 @@ static int split_one(const text_pretok *p, size_t pat, const char *text, const t
         const char *piece = text + in->v[k].off;
         size_t len = in->v[k].len, pos = 0, gap = 0;
         bool hand = !p->no_custom && (p->custom[pat] != TEXT_SPLIT_NONE || p->cls[pat]);
+        /* a piece holding the first invalid sequence is invalid as a
+         * whole; only pieces after it need a look */
         if (hand && in->v[k].off + len > valid_upto &&
-            !text_utf8_valid((const uint8_t *)piece, len))
+            (in->v[k].off <= valid_upto || !text_utf8_valid((const uint8_t *)piece, len)))
             hand = false;
         if (hand && p->custom[pat] != TEXT_SPLIT_NONE) {
             if (text_split_custom(p->custom[pat], text, in->v[k].off, (uint32_t)len, out) != 0)

@@ -202,7 +202,8 @@ static void test_pretok_cover(void)
 
 /* The hand-written GPT-2 / Llama 3 / Qwen2 splitters and the one-class
  * splitter (tok-class.c: deepseek's cascades, "default", falcon) agree with
- * PCRE2 on the same patterns, word for word, on random valid UTF-8. */
+ * PCRE2 on the same patterns, word for word, on random UTF-8 with a few
+ * invalid bytes mixed in. */
 static void test_custom_split(void)
 {
     static const char *const names[] = { "gpt-2", "llama-bpe", "qwen2", "starcoder",
@@ -220,6 +221,8 @@ static void test_custom_split(void)
         "\xef\xbc\x81", "\xef\xbc\xa1", "\xce\xb1", "\xea\xb0\x80", "\xe0\xa0\x80",
         "\xe4\xb8\x80", "\xe9\xbe\xa6", "\xe2\x80\x98", "\xe3\x80\x82", "\xc2\xb5",
         "\r\n", "~", "|", "`", "^", " a", " !", "123",
+        /* invalid UTF-8: pieces holding it go to PCRE2 on both sides */
+        "\xff", "\xe2\x82", "\x80",
     };
     char text[4096];
     for (size_t k = 0; k < MM_ARRAY_LEN(names); k++) {
