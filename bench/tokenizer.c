@@ -27,8 +27,10 @@ static uint64_t rnd(void)
     return rng;
 }
 
-/* English-like prose with numbers, punctuation, code and some non-ASCII. */
-static char *make_text(size_t size)
+/* English-like prose with numbers, punctuation, code and some non-ASCII;
+ * valid UTF-8 (a character cut by the size limit is dropped, *len says how
+ * much is left), as real prompts are. */
+static char *make_text(size_t size, size_t *len)
 {
     static const char *const words[] = {
         "the", "of", "and", "to", "in", "is", "model", "token", "server", "request",
@@ -52,6 +54,9 @@ static char *make_text(size_t size)
         if (r == 2)
             t[n++] = ' ';
     }
+    *len = size;
+    while (*len > 0 && ((uint8_t)t[*len] & 0xC0) == 0x80)
+        (*len)--;
     return t;
 }
 
@@ -96,13 +101,13 @@ static void bench_one(const char *path, const char *text, size_t len)
 
 int main(int argc, char **argv)
 {
-    size_t len = 8u << 20;
-    char *text = make_text(len);
+    size_t len = 0;
+    char *text = make_text(8u << 20, &len);
     if (!text)
         return 1;
     printf("tokenizer benchmark: %zu MiB of synthetic text, one text_tokenize call each; "
            "MB/s by thread CPU time\n",
-           len >> 20);
+           (len + (1u << 19)) >> 20);
     if (argc > 1) {
         for (int i = 1; i < argc; i++)
             bench_one(argv[i], text, len);

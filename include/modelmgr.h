@@ -106,6 +106,10 @@ typedef struct mm_model_override {
     char   **fallbacks;         /* model names tried when this one fails */
     size_t   n_fallbacks;
     char    *where;             /* "config.yaml:12" */
+    char    *chat_template;     /* Jinja chat template used instead of the GGUF's (inline,
+                                   or the text of chat_template_file); NULL: none */
+    char    *chat_template_file;/* the file it was read from; NULL when inline */
+    char    *chat_template_where;/* "config.yaml:14", its line */
 } mm_model_override;
 
 /* A `remotes:` entry: an OpenAI-compatible server. The API key itself is
@@ -236,6 +240,9 @@ int mm_config_item_get(const mm_config *cfg, size_t i, mm_config_item *item);
 mm_origin mm_config_origin(const mm_config *cfg, const char *key);
 /* The config.yaml that was read, or NULL when none. Borrowed from cfg. */
 const char *mm_config_file(const mm_config *cfg);
+/* The `models:` entry of config.yaml named name, or NULL (also for NULL
+ * arguments). Borrowed from cfg. */
+const mm_model_override *mm_config_model_override(const mm_config *cfg, const char *name);
 /* "default", "file", "env" or "flag". Static string. */
 const char *mm_origin_name(mm_origin origin);
 

@@ -41,6 +41,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 /* Print "modelmgr: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -144,6 +145,53 @@ struct text_vocab;
  * and *vocab (text_vocab_free) owned by the caller. */
 int cli_load_vocab(const cli_args *args, const char *model, struct gguf_file **file,
                    struct text_vocab **vocab);
+
+/* ---- Generation shared by run and chat (gen-common.c) ---- */
+
+/* The sampling flags both commands take, for their cli_option tables
+ * (read back with cli_sampling_params). */
+#define CLI_SAMPLING_OPTIONS \
+    { "temperature", "T", "sampling temperature; 0 = greedy (default 0.8)" }, \
+    { "top-k", "K", "keep the K most likely tokens; 0 = off (default 40)" }, \
+    { "top-p", "P", "nucleus: smallest set with probability >= P; 1 = off (default 0.95)" }, \
+    { "min-p", "P", "drop tokens below P x the top probability; 0 = off (default 0.05)" }, \
+    { "repeat-penalty", "R", "penalize tokens of the last --repeat-last-n (default 1 = off)" }, \
+    { "repeat-last-n", "N", "penalty window (default 64)" }, \
+    { "presence-penalty", "F", "subtract F from seen tokens (default 0)" }, \
+    { "frequency-penalty", "F", "subtract F x count from seen tokens (default 0)" }, \
+    { "seed", "N", "random seed; the same seed gives the same tokens (default 4294967295)" }, \
+    { "ctx-size", "N", "context length (default: min(model's, 4096))" }
+
+/* Bytes of one rendered or given prompt. */
+#define CLI_MAX_PROMPT_BYTES (256u << 10)
+
+struct engine_sampler_params;
+struct cJSON;
+/* --NAME as an integer in [min, max] into *out (left alone when absent).
+ * Prints the error and returns -1 when malformed. */
+int cli_int_option(const cli_args *args, const char *name, int64_t min, int64_t max,
+                   int64_t *out);
+/* The CLI_SAMPLING_OPTIONS flags over the engine's defaults; -1 after
+ * printing the error. */
+int cli_sampling_params(const cli_args *args, struct engine_sampler_params *sp);
+/* The config.yaml `chat_template` override for MODEL (as given on the
+ * command line), or NULL; *origin (may be NULL) gets "config.yaml:N".
+ * Borrowed from cfg. */
+const char *cli_chat_override(const mm_config *cfg, const char *model, const char **origin);
+/* Render msgs (a JSON messages array) with MODEL's chat template and a
+ * generation prompt, and tokenize it (BOS unless the template wrote one,
+ * control tokens parsed). Prints the error and returns the exit status, or
+ * CLI_OK with *out (free) owned by the caller; *source (may be NULL) gets
+ * the text_chat_source used. */
+int cli_chat_tokenize(const mm_config *cfg, const char *model, const struct gguf_file *file,
+                      const struct text_vocab *vocab, const struct cJSON *msgs, int32_t **out,
+                      uint32_t *n_out, int *source);
+/* Append {"role": role, "content": content} (copied) to the array msgs;
+ * false when out of memory (msgs unchanged). */
+bool cli_chat_append(struct cJSON *msgs, const char *role, const char *content);
+/* The note that ChatML stands in for a missing template (source is
+ * TEXT_CHAT_CHATML), else nothing. */
+void cli_chat_note(int source);
 
 /* ---- Catalog views shared by list and show (catalog-view.c) ---- */
 

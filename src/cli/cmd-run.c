@@ -9,9 +9,7 @@
 #include "gguf/gguf.h"
 #include "text/text.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +23,7 @@ static const cli_option run_options[] = {
     { "system", "TEXT", "with --chat: a system message before it" },
     { "verbose", NULL, "-v: print prompt and generation tokens/s to stderr" },
     { "max-tokens", "N", "tokens to generate (default 32)" },
-    { "temperature", "T", "sampling temperature; 0 = greedy (default 0.8)" },
-    { "top-k", "K", "keep the K most likely tokens; 0 = off (default 40)" },
-    { "top-p", "P", "nucleus: smallest set with probability >= P; 1 = off (default 0.95)" },
-    { "min-p", "P", "drop tokens below P x the top probability; 0 = off (default 0.05)" },
-    { "repeat-penalty", "R", "penalize tokens of the last --repeat-last-n (default 1 = off)" },
-    { "repeat-last-n", "N", "penalty window (default 64)" },
-    { "presence-penalty", "F", "subtract F from seen tokens (default 0)" },
-    { "frequency-penalty", "F", "subtract F x count from seen tokens (default 0)" },
-    { "seed", "N", "random seed; the same seed gives the same tokens (default 4294967295)" },
-    { "ctx-size", "N", "context length (default: min(model's, 4096))" },
+    CLI_SAMPLING_OPTIONS,
     { NULL, NULL, NULL }
 };
 
@@ -51,37 +40,6 @@ static const cli_spec run_spec = {
     .min_args = 1,
     .max_args = 2,
 };
-
-static int parse_float_opt(const cli_args *args, const char *name, float min, float max,
-                           float *out)
-{
-    const char *text = cli_value(args, name);
-    if (!text)
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !isfinite(v) || v < min || v > max) {
-        cli_error("--%s: '%s' is not a number in [%g, %g]", name, text, (double)min, (double)max);
-        return -1;
-    }
-    *out = (float)v;
-    return 0;
-}
-
-static int parse_int_opt(const cli_args *args, const char *name, int64_t min, int64_t max,
-                         int64_t *out)
-{
-    const char *text = cli_value(args, name);
-    if (!text)
-        return 0;
-    if (mm_parse_i64(text, min, max, out) != 0) {
-        cli_error("--%s: '%s' is not an integer in [%" PRId64 ", %" PRId64 "]", name, text, min,
-                  max);
-        return -1;
-    }
-    return 0;
-}
 
 /* "1 2 3" or "1,2,3" (or "[1, 2, 3]") into ids; ids must be < n_vocab. */
 static int parse_tokens(const char *text, uint32_t n_vocab, int32_t **out, uint32_t *n_out)
@@ -130,32 +88,6 @@ static int parse_tokens(const char *text, uint32_t n_vocab, int32_t **out, uint3
 fail:
     free(ids);
     return -1;
-}
-
-static int read_sampling(const cli_args *args, engine_sampler_params *sp)
-{
-    int64_t v;
-    engine_sampler_default_params(sp);
-    if (parse_float_opt(args, "temperature", 0, 100, &sp->temperature) ||
-        parse_float_opt(args, "top-p", 0, 1, &sp->top_p) ||
-        parse_float_opt(args, "min-p", 0, 1, &sp->min_p) ||
-        parse_float_opt(args, "repeat-penalty", 0.01f, 100, &sp->repeat_penalty) ||
-        parse_float_opt(args, "presence-penalty", -100, 100, &sp->presence_penalty) ||
-        parse_float_opt(args, "frequency-penalty", -100, 100, &sp->frequency_penalty))
-        return -1;
-    v = sp->top_k;
-    if (parse_int_opt(args, "top-k", 0, INT32_MAX, &v))
-        return -1;
-    sp->top_k = (int32_t)v;
-    v = sp->penalty_last_n;
-    if (parse_int_opt(args, "repeat-last-n", 0, 4096, &v))
-        return -1;
-    sp->penalty_last_n = (int32_t)v;
-    v = (int64_t)sp->seed;
-    if (parse_int_opt(args, "seed", 0, INT64_MAX, &v))
-        return -1;
-    sp->seed = (uint64_t)v;
-    return 0;
 }
 
 /* Where generated tokens go: "[id, ...]" when dec is NULL, else text
@@ -253,68 +185,36 @@ done:
     return status;
 }
 
-/* The text prompt as ids: plain text with BOS, or with --chat the model's
- * chat template over [system,] user, tokenized without a second BOS when
- * the template wrote one (as llama.cpp does). Control tokens are parsed in
- * both, as llama-cli does. */
-static int tokenize_prompt(const cli_args *args, const engine_model *model,
-                           const text_vocab *vocab, const char *text, int32_t **out,
-                           uint32_t *n_out)
+/* The text prompt as ids: plain text with BOS (control tokens parsed, as
+ * llama-cli does), or with --chat the model's chat template over
+ * [system,] user (gen-common.c). */
+static int tokenize_prompt(const cli_args *args, const gguf_file *file, const text_vocab *vocab,
+                           const char *text, int32_t **out, uint32_t *n_out)
 {
     mm_error err = { 0 };
-    mm_buf chat;
-    mm_buf_init(&chat, 4u << 20);
-    cJSON *msgs = NULL;
     int32_t *ids = NULL;
     int status = CLI_FAIL;
-    bool add_special = true;
-    size_t len = strlen(text);
     if (cli_has(args, "chat")) {
-        msgs = cJSON_CreateArray();
+        cJSON *msgs = cJSON_CreateArray();
         const char *sys = cli_value(args, "system");
-        cJSON *m1 = sys ? cJSON_CreateObject() : NULL;
-        cJSON *m2 = cJSON_CreateObject();
-        bool ok = msgs && m2 && (!sys || m1);
-        if (ok && m1 && (!cJSON_AddStringToObject(m1, "role", "system") ||
-                         !cJSON_AddStringToObject(m1, "content", sys)))
-            ok = false;
-        if (ok && (!cJSON_AddStringToObject(m2, "role", "user") ||
-                   !cJSON_AddStringToObject(m2, "content", text)))
-            ok = false;
-        if (ok && m1 && !cJSON_AddItemToArray(msgs, m1))
-            ok = false;
-        else if (ok && m1)
-            m1 = NULL;
-        if (ok && !cJSON_AddItemToArray(msgs, m2))
-            ok = false;
-        else if (ok)
-            m2 = NULL;
-        cJSON_Delete(m1);
-        cJSON_Delete(m2);
-        if (!ok) {
+        if (!msgs || (sys && !cli_chat_append(msgs, "system", sys)) ||
+            !cli_chat_append(msgs, "user", text)) {
+            cJSON_Delete(msgs);
             cli_error("out of memory");
-            goto done;
+            return CLI_FAIL;
         }
-        bool chatml = false;
-        if (text_chat_render(model->file, vocab, msgs, true, &chat, &chatml, &err) != 0) {
-            cli_error("%s", err.message);
-            goto done;
-        }
-        if (chatml)
-            cli_error("note: the model has no chat template (tokenizer.chat_template); "
-                      "using ChatML");
-        text = chat.data ? chat.data : "";
-        len = chat.len;
-        int32_t bos = text_vocab_bos(vocab);
-        size_t blen = 0;
-        const char *btext = bos == TEXT_TOKEN_NULL ? NULL : text_vocab_token_text(vocab, bos, &blen);
-        if (btext && blen && len >= blen && memcmp(text, btext, blen) == 0)
-            add_special = false;
+        int source = 0;
+        status = cli_chat_tokenize(args->cfg, args->args[0], file, vocab, msgs, out, n_out,
+                                   &source);
+        cJSON_Delete(msgs);
+        if (status == CLI_OK)
+            cli_chat_note(source);
+        return status;
     }
-    if (len > RUN_MAX_PROMPT * 4u) {
-        cli_error("the prompt is longer than %u bytes", RUN_MAX_PROMPT * 4u);
-        status = CLI_USAGE;
-        goto done;
+    size_t len = strlen(text);
+    if (len > CLI_MAX_PROMPT_BYTES) {
+        cli_error("the prompt is longer than %u bytes", CLI_MAX_PROMPT_BYTES);
+        return CLI_USAGE;
     }
     size_t n = 0, max_ids = len + 4;
     ids = malloc(max_ids * sizeof *ids);
@@ -322,7 +222,7 @@ static int tokenize_prompt(const cli_args *args, const engine_model *model,
         cli_error("out of memory");
         goto done;
     }
-    if (text_tokenize(vocab, text, len, add_special, true, ids, max_ids, &n, &err) != 0) {
+    if (text_tokenize(vocab, text, len, true, true, ids, max_ids, &n, &err) != 0) {
         cli_error("%s", err.message);
         goto done;
     }
@@ -337,8 +237,6 @@ static int tokenize_prompt(const cli_args *args, const engine_model *model,
     status = CLI_OK;
 done:
     free(ids);
-    cJSON_Delete(msgs);
-    mm_buf_free(&chat);
     return status;
 }
 
@@ -405,8 +303,9 @@ int cmd_run(int argc, char **argv)
         cli_error("--system needs --chat");
         goto done;
     }
-    if (read_sampling(&args, &sp) || parse_int_opt(&args, "max-tokens", 1, 1 << 20, &max_tokens) ||
-        parse_int_opt(&args, "ctx-size", 1, 1 << 20, &n_ctx))
+    if (cli_sampling_params(&args, &sp) ||
+        cli_int_option(&args, "max-tokens", 1, 1 << 20, &max_tokens) ||
+        cli_int_option(&args, "ctx-size", 1, 1 << 20, &n_ctx))
         goto done;
     status = cli_model_path(args.cfg, args.args[0], &path);
     if (status != CLI_OK)
@@ -426,7 +325,7 @@ int cmd_run(int argc, char **argv)
             cli_error("%s", err.message);
             goto done;
         }
-        status = tokenize_prompt(&args, model, vocab, text, &prompt, &n_prompt);
+        status = tokenize_prompt(&args, model->file, vocab, text, &prompt, &n_prompt);
         if (status != CLI_OK)
             goto done;
         status = CLI_FAIL;

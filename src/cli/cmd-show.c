@@ -54,7 +54,19 @@ static void uint_field(const char *name, uint32_t value)
     field(name, text);
 }
 
-static void print_facts(const mm_model_info *m)
+/* Which chat template a chat with m renders: the config.yaml override,
+ * else the file's, else ChatML (what gen-common.c and the runtime do). */
+static const char *template_source(const mm_config *cfg, const mm_model_info *m,
+                                   const mm_model_override **o)
+{
+    *o = mm_config_model_override(cfg, m->key);
+    if (*o && (*o)->chat_template)
+        return "override";
+    *o = NULL;
+    return m->facts.has_chat_template ? "file" : "chatml";
+}
+
+static void print_facts(const mm_config *cfg, const mm_model_info *m)
 {
     const mm_model_facts *f = &m->facts;
     char text[256], count[32];
@@ -77,9 +89,21 @@ static void print_facts(const mm_model_info *m)
         snprintf(text, sizeof text, "%s", f->file_type_name[0] ? f->file_type_name : "-");
     field("  quantization:", text);
     field("  chat template:", f->has_chat_template ? "yes" : "no");
+    char used[4096];
+    const mm_model_override *o = NULL;
+    const char *source = template_source(cfg, m, &o);
+    if (o && o->chat_template_file)
+        snprintf(used, sizeof used, "override (%s, file %s)", o->chat_template_where,
+                 o->chat_template_file);
+    else if (o)
+        snprintf(used, sizeof used, "override (%s, inline)", o->chat_template_where);
+    else
+        snprintf(used, sizeof used, "%s", strcmp(source, "file") == 0
+                 ? "the file's (tokenizer.chat_template)" : "ChatML (the file has none)");
+    field("  template used:", used);
 }
 
-static void print_model(const mm_model_info *m)
+static void print_model(const mm_config *cfg, const mm_model_info *m)
 {
     char text[256];
     field("key:", m->key);
@@ -106,7 +130,7 @@ static void print_model(const mm_model_info *m)
     if (m->error)
         field(m->state == MM_MODEL_INVALID ? "error:" : "note:", m->error);
     if (m->has_facts)
-        print_facts(m);
+        print_facts(cfg, m);
     else if (m->state == MM_MODEL_NOT_DOWNLOADED)
         printf("\nmetadata: not available until the model is on disk%s\n",
                m->source == MM_SOURCE_HF ? " ('modelmgr pull' downloads it)" : "");
@@ -130,9 +154,19 @@ int cmd_show(int argc, char **argv)
             cli_error("no model '%s' in the catalog (see 'modelmgr list')", key);
             status = CLI_FAIL;
         } else if (cli_has(&args, "json")) {
-            status = cli_print_json(cli_model_json(m));
+            cJSON *obj = cli_model_json(m);
+            const mm_model_override *o = NULL;
+            const char *source = template_source(args.cfg, m, &o);
+            if (obj && m->has_facts &&
+                (!cJSON_AddStringToObject(obj, "chat_template_source", source) ||
+                 (o && !cJSON_AddStringToObject(obj, "chat_template_override",
+                                                o->chat_template_where)))) {
+                cJSON_Delete(obj);
+                obj = NULL;
+            }
+            status = cli_print_json(obj);
         } else {
-            print_model(m);
+            print_model(args.cfg, m);
         }
     }
     mm_catalog_close(cat);

@@ -20,9 +20,10 @@ static const cli_option template_options[] = {
 
 static const cli_spec template_spec = {
     .usage = "modelmgr template [options] MODEL --messages FILE.json",
-    .description = "Render chat messages with the model's chat template (the GGUF key\n"
-                   "tokenizer.chat_template; ChatML when the model has none) and print the\n"
-                   "prompt text. MODEL is a catalog key or a path to a GGUF file.",
+    .description = "Render chat messages with the model's chat template (the `models:`\n"
+                   "entry's chat_template in config.yaml, else the GGUF key\n"
+                   "tokenizer.chat_template, else ChatML) and print the prompt text.\n"
+                   "MODEL is a catalog key or a path to a GGUF file.",
     .options = template_options,
     .min_args = 1,
     .max_args = 1,
@@ -62,14 +63,15 @@ int cmd_template(int argc, char **argv)
     if (status != CLI_OK)
         goto done;
     status = CLI_FAIL;
-    bool chatml = false;
-    if (text_chat_render(file, vocab, messages, !cli_has(&args, "no-generation-prompt"), &out,
-                         &chatml, &err) != 0) {
+    const char *origin = NULL;
+    const char *override = cli_chat_override(args.cfg, args.args[0], &origin);
+    text_chat_source source = TEXT_CHAT_GGUF;
+    if (text_chat_render_with(file, override, origin, vocab, messages,
+                              !cli_has(&args, "no-generation-prompt"), &out, &source, &err) != 0) {
         cli_error("%s", err.message);
         goto done;
     }
-    if (chatml)
-        cli_error("note: the model has no chat template (tokenizer.chat_template); using ChatML");
+    cli_chat_note((int)source);
     if (out.len)
         fwrite(out.data, 1, out.len, stdout);
     status = CLI_OK;

@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     { "pull",   "download a model from the Hugging Face Hub (pinned, verified)", cmd_pull },
     { "route",  "show which model the router picks for a prompt, and why", cmd_route },
     { "run",    "generate text (streamed) with the built-in engine", cmd_run },
+    { "chat",   "chat with a model in the terminal (streamed, keeps the conversation)", cmd_chat },
     { "tokenize", "split a text into the model's tokens", cmd_tokenize },
     { "template", "render chat messages with the model's chat template", cmd_template },
     { "bench",  "measure prompt and generation speed of the built-in engine", cmd_bench },

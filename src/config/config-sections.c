@@ -126,6 +126,9 @@ static void free_names(char **items, size_t n)
 static void override_free(mm_model_override *m)
 {
     free(m->name);
+    free(m->chat_template);
+    free(m->chat_template_file);
+    free(m->chat_template_where);
     free_names(m->capabilities, m->n_capabilities);
     free_names(m->fallbacks, m->n_fallbacks);
     free(m->where);
@@ -154,6 +157,47 @@ void config_sections_free(mm_config *cfg)
     cfg->n_remotes = 0;
 }
 
+/* chat_template: an inline template (it holds "{{" or "{%") or a path to
+ * a file (relative to config.yaml's folder), read now so that a missing
+ * file is a configuration error naming its line. */
+static int get_chat_template(const section_ctx *c, mm_model_override *m, yaml_node_t *v,
+                             mm_error *err)
+{
+    const char *text = scalar(v);
+    if (!text || !*text || strlen(text) > CFG_TEMPLATE_MAX)
+        return field_error(c, v, "chat_template", "expected an inline Jinja template or the "
+                           "path of a file holding one (at most 1 MiB)", err);
+    free(m->chat_template);
+    free(m->chat_template_file);
+    free(m->chat_template_where);
+    m->chat_template = m->chat_template_file = NULL;
+    m->chat_template_where = mm_asprintf("%s:%d", c->path, line_of(v));
+    if (!m->chat_template_where)
+        return mm_error_set(err, MM_ENOMEM, "out of memory reading %s", c->path);
+    if (strstr(text, "{{") || strstr(text, "{%")) {
+        m->chat_template = mm_strdup(text);
+        return m->chat_template ? 0 : mm_error_set(err, MM_ENOMEM, "out of memory reading %s",
+                                                   c->path);
+    }
+    const char *slash = strrchr(c->path, '/');
+    if (text[0] == '/' || !slash)
+        m->chat_template_file = mm_strdup(text);
+    else
+        m->chat_template_file = mm_asprintf("%.*s/%s", (int)(slash - c->path), c->path, text);
+    if (!m->chat_template_file)
+        return mm_error_set(err, MM_ENOMEM, "out of memory reading %s", c->path);
+    mm_error ferr = { 0 };
+    size_t len = 0;
+    if (mm_file_read(m->chat_template_file, CFG_TEMPLATE_MAX, &m->chat_template, &len,
+                     &ferr) != 0)
+        return mm_error_set(err, MM_ECONFIG, "%s:%d: models: chat_template: cannot read the "
+                            "template file: %s (give a readable file, or write the "
+                            "template inline)", c->path, line_of(v), ferr.message);
+    if (strlen(m->chat_template) != len)
+        return field_error(c, v, "chat_template", "the template file holds a NUL byte", err);
+    return 0;
+}
+
 static int model_field(const section_ctx *c, mm_model_override *m, const char *key,
                        yaml_node_t *v, mm_error *err)
 {
@@ -178,8 +222,11 @@ static int model_field(const section_ctx *c, mm_model_override *m, const char *k
         return get_number(c, v, key, 0.0, 1e6, &m->cost_out, err);
     if (strcmp(key, "weight") == 0)
         return get_number(c, v, key, 0.001, 1000.0, &m->weight, err);
+    if (strcmp(key, "chat_template") == 0)
+        return get_chat_template(c, m, v, err);
     MM_LOG_WARN("%s:%d: models: unknown field '%s' (ignored; expected name, capabilities, "
-                "quality_tier, context_length, cost_in, cost_out, weight or fallbacks)",
+                "quality_tier, context_length, cost_in, cost_out, weight, fallbacks or "
+                "chat_template)",
                 c->path, line_of(v), key);
     return 0;
 }

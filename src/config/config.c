@@ -594,6 +594,14 @@ const char *mm_config_file(const mm_config *cfg)
     return cfg ? cfg->meta->config_path : NULL;
 }
 
+const mm_model_override *mm_config_model_override(const mm_config *cfg, const char *name)
+{
+    for (size_t i = 0; cfg && name && i < cfg->n_model_overrides; i++)
+        if (strcmp(cfg->model_overrides[i].name, name) == 0)
+            return &cfg->model_overrides[i];
+    return NULL;
+}
+
 const char *mm_origin_name(mm_origin origin)
 {
     switch (origin) {

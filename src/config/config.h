@@ -14,6 +14,7 @@
 /* Bounds on every input the loader accepts. */
 #define CFG_FILE_MAX      (1024 * 1024) /* config.yaml size */
 #define CFG_VALUE_MAX     4096          /* one string value */
+#define CFG_TEMPLATE_MAX  (1u << 20)     /* a models: chat_template, inline or its file */
 #define CFG_LIST_MAX      64            /* items in a list value */
 #define CFG_KEY_MAX       128           /* a (dotted) yaml key */
 #define CFG_WHERE_MAX     512           /* "path/config.yaml:12" */

@@ -5,7 +5,8 @@
  * eval, then sampling decoded in batches with the other slots) ->
  * streaming detokenize on the request's thread, handing each decoded piece
  * to the request's callback as it appears. Chat messages are first
- * rendered with the model's chat template. */
+ * rendered with the model's chat template, or the config.yaml `models:`
+ * entry's chat_template override when it has one. */
 #include "runtime/runtime.h"
 #include "engine/engine.h"
 #include "text/text.h"
@@ -24,6 +25,8 @@ typedef struct eng_model {
     engine_model *model;
     text_vocab   *vocab;
     rt_batch     *batch;    /* the shared worker; its slots are the instances */
+    char         *tmpl_override;  /* config.yaml chat_template, copied; NULL: the file's */
+    char         *tmpl_where;     /* "config.yaml:N" of the override */
 } eng_model;
 
 typedef struct eng_inst {
@@ -66,6 +69,8 @@ static int eng_estimate(void *user, const mm_model_info *m, int instances, uint6
     return 0;
 }
 
+static void eng_unload(void *user, void *model);
+
 static int eng_load(void *user, const mm_model_info *info, void **out, mm_error *err)
 {
     const mm_config *cfg = user;
@@ -79,7 +84,16 @@ static int eng_load(void *user, const mm_model_info *info, void **out, mm_error 
     eng_model *m = calloc(1, sizeof *m);
     if (!m)
         return mm_error_set(err, MM_ENOMEM, "out of memory loading '%s'", info->key);
-    int rc = engine_model_load(info->paths[0], &m->model, err);
+    const mm_model_override *o = mm_config_model_override(cfg, info->key);
+    int rc = 0;
+    if (o && o->chat_template) {
+        m->tmpl_override = mm_strdup(o->chat_template);
+        m->tmpl_where = mm_strdup(o->chat_template_where);
+        if (!m->tmpl_override || (o->chat_template_where && !m->tmpl_where))
+            rc = mm_error_set(err, MM_ENOMEM, "out of memory loading '%s'", info->key);
+    }
+    if (rc == 0)
+        rc = engine_model_load(info->paths[0], &m->model, err);
     if (rc == 0)
         rc = text_vocab_load(m->model->file, &m->vocab, err);
     if (rc == 0) {
@@ -91,9 +105,7 @@ static int eng_load(void *user, const mm_model_info *info, void **out, mm_error 
         rc = rt_batch_new(m->model, (uint32_t)slots, threads, false, &m->batch, err);
     }
     if (rc != 0) {
-        text_vocab_free(m->vocab);
-        engine_model_free(m->model);
-        free(m);
+        eng_unload(NULL, m);
         return rc;
     }
     *out = m;
@@ -109,6 +121,8 @@ static void eng_unload(void *user, void *model)
     rt_batch_free(m->batch);
     text_vocab_free(m->vocab);
     engine_model_free(m->model);
+    free(m->tmpl_override);
+    free(m->tmpl_where);
     free(m);
 }
 
@@ -262,7 +276,8 @@ static bool emit_new(const mm_gen_request *req, const mm_buf *out, size_t *sent)
 }
 
 /* The messages as the template's JSON array, rendered with the model's
- * chat template (ChatML when it has none) and a generation prompt. */
+ * chat template (the override, else the file's, else ChatML) and a
+ * generation prompt. */
 static int render_chat(const eng_model *m, const mm_gen_request *req, mm_buf *out,
                        mm_error *err)
 {
@@ -280,7 +295,8 @@ static int render_chat(const eng_model *m, const mm_gen_request *req, mm_buf *ou
     }
     if (!arr)
         return mm_error_set(err, MM_ENOMEM, "out of memory rendering the chat messages");
-    int rc = text_chat_render(m->model->file, m->vocab, arr, true, out, NULL, err);
+    int rc = text_chat_render_with(m->model->file, m->tmpl_override, m->tmpl_where, m->vocab,
+                                   arr, true, out, NULL, err);
     cJSON_Delete(arr);
     if (rc == 0 && out->failed)
         rc = mm_error_set(err, MM_ELIMIT, "the rendered chat exceeds %u bytes", GEN_CHAT_MAX);

@@ -35,24 +35,48 @@ static cJSON *token_string(const text_vocab *v, int32_t id)
 int text_chat_render(const gguf_file *f, const text_vocab *v, const cJSON *messages,
                      bool add_generation_prompt, mm_buf *out, bool *used_chatml, mm_error *err)
 {
+    text_chat_source source = TEXT_CHAT_GGUF;
+    int rc = text_chat_render_with(f, NULL, NULL, v, messages, add_generation_prompt, out,
+                                   &source, err);
+    if (used_chatml)
+        *used_chatml = source == TEXT_CHAT_CHATML;
+    return rc;
+}
+
+int text_chat_render_with(const gguf_file *f, const char *override, const char *override_origin,
+                          const text_vocab *v, const cJSON *messages, bool add_generation_prompt,
+                          mm_buf *out, text_chat_source *source, mm_error *err)
+{
     text_tmpl *tmpl = NULL;
     cJSON *ctx = NULL;
     gguf_str src = { chatml_template, sizeof chatml_template - 1 };
-    bool chatml = f == NULL || gguf_get_str(f, "tokenizer.chat_template", &src) != 0;
-    if (chatml) {
+    text_chat_source used = TEXT_CHAT_GGUF;
+    if (override) {
+        src.ptr = override;
+        src.len = strlen(override);
+        used = TEXT_CHAT_OVERRIDE;
+    } else if (f == NULL || gguf_get_str(f, "tokenizer.chat_template", &src) != 0) {
         src.ptr = chatml_template;
         src.len = sizeof chatml_template - 1;
+        used = TEXT_CHAT_CHATML;
     }
-    if (used_chatml)
-        *used_chatml = chatml;
+    if (source)
+        *source = used;
     if (!cJSON_IsArray(messages)) {
         mm_error_set(err, MM_EINVAL, "messages must be a JSON array of {\"role\", \"content\"} "
                      "objects");
         return MM_EINVAL;
     }
-    int rc = text_tmpl_parse(src.ptr, (size_t)src.len, &tmpl, err);
-    if (rc != 0)
+    mm_error perr = { 0 };
+    int rc = text_tmpl_parse(src.ptr, (size_t)src.len, &tmpl, &perr);
+    if (rc != 0) {
+        if (used == TEXT_CHAT_OVERRIDE)
+            mm_error_set(err, rc, "chat_template override (%s): %s",
+                         override_origin ? override_origin : "config", perr.message);
+        else
+            mm_error_set(err, rc, "%s", perr.message);
         goto fail;
+    }
     rc = MM_ENOMEM;
     ctx = cJSON_CreateObject();
     cJSON *msgs = cJSON_Duplicate(messages, 1);

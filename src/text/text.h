@@ -200,6 +200,24 @@ int  text_decoder_flush(text_decoder *d, mm_buf *out, mm_error *err);
 int text_chat_render(const gguf_file *f, const text_vocab *v, const cJSON *messages,
                      bool add_generation_prompt, mm_buf *out, bool *used_chatml, mm_error *err);
 
+/* Which template text_chat_render_with used. */
+typedef enum text_chat_source {
+    TEXT_CHAT_GGUF = 0,    /* the file's tokenizer.chat_template */
+    TEXT_CHAT_OVERRIDE,    /* the caller's override (config.yaml `chat_template`) */
+    TEXT_CHAT_CHATML       /* neither: the ChatML default */
+} text_chat_source;
+
+/* text_chat_render with an optional override: when override is non-NULL
+ * its template is used instead of f's. A syntax error in the override is
+ * MM_EINVAL with "chat_template override (<override_origin>): ..." so the
+ * user knows which template to fix (override_origin, e.g. "config.yaml:7",
+ * may be NULL); errors the template raises while rendering are passed on
+ * unchanged. *source (may be NULL) says which template was used.
+ * Thread-safe. */
+int text_chat_render_with(const gguf_file *f, const char *override, const char *override_origin,
+                          const text_vocab *v, const cJSON *messages, bool add_generation_prompt,
+                          mm_buf *out, text_chat_source *source, mm_error *err);
+
 /* ---- UTF-8 and byte-level helpers (tok-utf8.c) ---- */
 
 /* Length of the well-formed UTF-8 sequence at s (1..4), 0 when the n bytes
@@ -301,6 +319,19 @@ bool text_split_ready(void);
 /* Split the valid UTF-8 piece text[off, off + len) into out. */
 int  text_split_custom(int kind, const char *text, uint32_t off, uint32_t len,
                        text_spans *out);
+
+/* Hand-written splitting for one-class patterns (tok-class.c): `C`, `C+`,
+ * `\s?C`, `\s?C+` (C one "\p{X}" or "[...]" class) and `\s+$`. */
+typedef struct text_class text_class;
+/* *out is NULL when pattern has none of those shapes, or its class table
+ * cannot be built (then PCRE2 splits); caller owns *out (text_class_free).
+ * 0, or MM_ENOMEM. */
+int  text_class_new(const char *pattern, text_class **out);
+void text_class_free(text_class *c);
+/* Split the valid UTF-8 piece text[off, off + len) into out (matches and
+ * the gaps between them), exactly as PCRE2 does with the pattern. */
+int  text_class_split(const text_class *c, const char *text, uint32_t off, uint32_t len,
+                      text_spans *out);
 
 struct text_vocab {
     text_vocab_type type;

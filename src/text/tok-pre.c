@@ -89,6 +89,7 @@ struct text_pretok {
     uint8_t     first[MAX_PATTERNS][32];
     uint32_t    min_len[MAX_PATTERNS];
     int         custom[MAX_PATTERNS];    /* TEXT_SPLIT_*: hand-written equivalent */
+    text_class *cls[MAX_PATTERNS];       /* one-class patterns: hand-written, or NULL */
     bool        no_custom;               /* tests: always use PCRE2 */
 };
 
@@ -193,6 +194,10 @@ int text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info,
         if (p->custom[p->n] != TEXT_SPLIT_NONE && !text_split_ready())
             p->custom[p->n] = TEXT_SPLIT_NONE;
         p->n++;
+        if (text_class_new(src, &p->cls[p->n - 1]) != 0) {
+            text_pretok_free(p);
+            return mm_error_set(err, MM_ENOMEM, "out of memory for a pre-tokenizer");
+        }
     }
     if (info) {
         info->ignore_merges = def->ignore_merges;
@@ -206,8 +211,10 @@ void text_pretok_free(text_pretok *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         pcre2_code_free(p->code[i]);
+        text_class_free(p->cls[i]);
+    }
     free(p);
 }
 
@@ -234,19 +241,48 @@ void text_spans_free(text_spans *s)
     s->n = s->cap = 0;
 }
 
-/* Split every span of in by pattern c into out (matches and gaps). */
+/* Bytes of the longest valid UTF-8 prefix of s. */
+static size_t valid_prefix(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int k = text_utf8_check(s + i, n - i);
+        if (k <= 0)
+            break;
+        i += (size_t)k;
+    }
+    return i;
+}
+
+/* Split every span of in by pattern c into out (matches and gaps).
+ * valid_upto: text[0, valid_upto) is valid UTF-8, so a piece inside it is
+ * too (pieces start and end at character boundaries) and needs no check. */
 static int split_one(const text_pretok *p, size_t pat, const char *text, const text_spans *in,
                      text_spans *out, pcre2_match_data *md, pcre2_match_context *mc,
-                     mm_error *err)
+                     size_t valid_upto, mm_error *err)
 {
     const pcre2_code *c = p->code[pat];
     bool jit = p->jit[pat];
     for (size_t k = 0; k < in->n; k++) {
         const char *piece = text + in->v[k].off;
         size_t len = in->v[k].len, pos = 0, gap = 0;
-        if (p->custom[pat] != TEXT_SPLIT_NONE && !p->no_custom &&
-            text_utf8_valid((const uint8_t *)piece, len)) {
+        bool hand = !p->no_custom && (p->custom[pat] != TEXT_SPLIT_NONE || p->cls[pat]);
+        /* a piece holding the first invalid sequence is invalid as a
+         * whole; only pieces after it need a look */
+        if (hand && in->v[k].off + len > valid_upto &&
+            (in->v[k].off <= valid_upto || !text_utf8_valid((const uint8_t *)piece, len)))
+            hand = false;
+        if (hand && p->custom[pat] != TEXT_SPLIT_NONE) {
             if (text_split_custom(p->custom[pat], text, in->v[k].off, (uint32_t)len, out) != 0)
+                goto oom;
+            continue;
+        }
+        if (hand) {
+            if (text_class_split(p->cls[pat], text, in->v[k].off, (uint32_t)len, out) != 0)
                 goto oom;
             continue;
         }
@@ -318,9 +354,10 @@ int text_pretok_split(const text_pretok *p, const char *text, size_t len, text_s
         goto done;
     }
     text_spans *src = &a, *dst = &b;
+    size_t valid_upto = valid_prefix((const uint8_t *)text, len);
     for (size_t i = 0; i < p->n && rc == 0; i++) {
         dst->n = 0;
-        rc = split_one(p, i, text, src, dst, md, mc, err);
+        rc = split_one(p, i, text, src, dst, md, mc, valid_upto, err);
         text_spans *t = src; src = dst; dst = t;
     }
     if (rc == 0)

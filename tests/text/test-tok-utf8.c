@@ -200,17 +200,29 @@ static void test_pretok_cover(void)
     }
 }
 
-/* The hand-written GPT-2 / Llama 3 / Qwen2 splitters agree with PCRE2 on
- * the same patterns, word for word, on random valid UTF-8. */
+/* The hand-written GPT-2 / Llama 3 / Qwen2 splitters and the one-class
+ * splitter (tok-class.c: deepseek's cascades, "default", falcon) agree with
+ * PCRE2 on the same patterns, word for word, on random UTF-8 with a few
+ * invalid bytes mixed in. */
 static void test_custom_split(void)
 {
-    static const char *const names[] = { "gpt-2", "llama-bpe", "qwen2", "starcoder" };
+    static const char *const names[] = { "gpt-2", "llama-bpe", "qwen2", "starcoder",
+                                         "deepseek-llm", "deepseek-coder", "default", "falcon",
+                                         "bloom" };
     static const char *const pieces[] = {
         "a", "Z", "hello", " ", "  ", "\t", "\n", "\r", "\v", "\f", "\xc2\xa0", "\xe3\x80\x80",
         "\xe2\x80\xa8", "\xc2\x85", "'", "'s", "'S", "'ll", "'LL", "'Re", "'ve", "'d", "'m", "'t",
         "'x", "1", "42", "12345", "\xd9\xa3", "\xc2\xbd", "!", "?!", ".", ",", "-", "_", "$", "+",
         "\xe4\xbd\xa0", "\xf0\x9f\xa6\x99", "\xcc\x81", "\xc3\xa9", "\xd0\xaf", "\x01",
         "\xef\xbf\xbd", "\xf3\xa0\x80\x81",
+        /* deepseek's classes: fullwidth '!' and 'A', Greek alpha, Hangul, U+0800,
+         * U+4E00, U+9FA6 (just past its CJK range), curly quote, ideographic
+         * full stop, micro sign, "\r\n", '~', '|', '`', '^' */
+        "\xef\xbc\x81", "\xef\xbc\xa1", "\xce\xb1", "\xea\xb0\x80", "\xe0\xa0\x80",
+        "\xe4\xb8\x80", "\xe9\xbe\xa6", "\xe2\x80\x98", "\xe3\x80\x82", "\xc2\xb5",
+        "\r\n", "~", "|", "`", "^", " a", " !", "123",
+        /* invalid UTF-8: pieces holding it go to PCRE2 on both sides */
+        "\xff", "\xe2\x82", "\x80",
     };
     char text[4096];
     for (size_t k = 0; k < MM_ARRAY_LEN(names); k++) {
