@@ -1,4 +1,5 @@
-/* quant-avx2.c - x86-64 AVX2+FMA+F16C versions of the hot kernels. Each
+/* quant-avx2.c - x86-64 AVX2+FMA+F16C versions of the hot kernels (the F32
+ * and F16 dots and the matmul tiles are in quant-gemm-avx2.c). Each
  * function carries its own target attribute, so this file builds with the
  * project's generic flags and quant.c calls these only after CPUID says the
  * CPU has the features. Integer sums are exact, as in the scalar kernels;
@@ -118,52 +119,6 @@ AVX2 void engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n
                              _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
         }
     }
-}
-
-AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
-{
-    const float *x = w, *y = a;   /* x may be misaligned: loadu only, tail via memcpy */
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i),      _mm256_loadu_ps(y + i),      acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
-    }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++)
-        sum += engine_load_f32(w, i) * engine_load_f32(a, i);
-    return sum;
-}
-
-/* 8 f16 / bf16 values from element i of a row at any address */
-AVX2 static inline __m256 load_f16x8(const void *row, int64_t i)
-{
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + 2 * i)));
-}
-
-AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
-{
-    const float *y = a;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16x8(w, i),      _mm256_loadu_ps(y + i),      acc0);
-        acc1 = _mm256_fmadd_ps(load_f16x8(w, i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
-        acc2 = _mm256_fmadd_ps(load_f16x8(w, i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16x8(w, i + 24), _mm256_loadu_ps(y + i + 24), acc3);
-    }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_f16x8(w, i), _mm256_loadu_ps(y + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++)
-        sum += f16_scalar(engine_load_u16(w, i)) * engine_load_f32(a, i);
-    return sum;
 }
 
 AVX2 static inline __m256 load_bf16x8(const void *row, int64_t i)
@@ -499,42 +454,6 @@ AVX2 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a
  * Each token keeps exactly the accumulators and the order of additions of
  * the single-token kernel above, so out[t] is bit-identical to it; only the
  * loads and the unpacking of the weights are shared. */
-
-AVX2 static void f16_x2(int64_t n, const void *w, const float *y0, const float *y1, float out[2])
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 32) {
-        __m256 w0 = load_f16x8(w, i), w1 = load_f16x8(w, i + 8);
-        __m256 w2 = load_f16x8(w, i + 16), w3 = load_f16x8(w, i + 24);
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), a0);
-        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), b0);
-        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y0 + i + 8), a1);
-        b1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y1 + i + 8), b1);
-        a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y0 + i + 16), a2);
-        b2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y1 + i + 16), b2);
-        a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y0 + i + 24), a3);
-        b3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y1 + i + 24), b3);
-    }
-    out[0] = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    out[1] = hsum_ps(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
-}
-
-AVX2 void engine_vec_dot_x4_f16_f32_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                         float out[4])
-{
-    const uint8_t *act = a;
-    if (n % 32 != 0) {    /* tails: the single kernel's own order */
-        for (int t = 0; t < 4; t++)
-            out[t] = engine_vec_dot_f16_f32_avx2(n, w, act + t * stride);
-        return;
-    }
-    /* two tokens at a time: four tokens' 16 accumulators would spill */
-    f16_x2(n, w, (const float *)act, (const float *)(act + stride), out);
-    f16_x2(n, w, (const float *)(act + 2 * stride), (const float *)(act + 3 * stride), out + 2);
-}
 
 AVX2 void engine_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
                                            float out[4])
