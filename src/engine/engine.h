@@ -317,6 +317,8 @@ bool  engine_cpu_has_avx2(void);
 void  engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n);
 void  engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n);
 void  engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n);
+/* byte-identical to engine_quantize_row_q8_0 */
+void  engine_quantize_row_q8_0_avx2(const float *src, void *dst, int64_t n);
 float engine_vec_dot_f32_f32_avx2 (int64_t n, const void *w, const void *a);
 float engine_vec_dot_f16_f32_avx2 (int64_t n, const void *w, const void *a);
 float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a);

@@ -121,6 +121,54 @@ AVX2 void engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n
     }
 }
 
+/* roundf (halves away from zero) of 8 floats, exactly: truncate, then step
+ * away from zero where the dropped fraction is at least one half (the
+ * fraction v - trunc(v) is exact for |v| < 2^23). _mm256_round_ps's nearest
+ * mode rounds halves to even and would differ from the reference quantizer. */
+AVX2 static inline __m256i round_away_epi32(__m256 v)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
+                                _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f)));
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, step));
+}
+
+/* Same bytes as engine_quantize_row_q8_0 (the test compares them): the same
+ * absolute maximum, the same scalar d and 1/d, the same products, roundf. */
+AVX2 void engine_quantize_row_q8_0_avx2(const float *src, void *dst, int64_t n)
+{
+    engine_block_q8_0 *b = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / ENGINE_QK; i++, b++, src += ENGINE_QK) {
+        __m256 v[4];
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(src + 8 * k);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b->d = engine_f32_to_f16(d);
+        __m256 idv = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = round_away_epi32(_mm256_mul_ps(v[k], idv));
+        /* packs work per 128-bit lane: the dwords come out as elements 0-3
+         * of q0 q1 q2 q3, then elements 4-7 of each; the permute restores
+         * element order */
+        __m256i q8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                        _mm256_packs_epi32(q[2], q[3]));
+        q8 = _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)b->qs, q8);
+    }
+}
+
 AVX2 static inline __m256 load_bf16x8(const void *row, int64_t i)
 {
     const __m128i *p = (const __m128i *)((const uint8_t *)row + 2 * i);

@@ -84,10 +84,51 @@ done:
     free(out);
 }
 
+/* The activation quantizer the tiles' inputs come from: whatever kernel
+ * engine_quant_get hands out must write the reference quantizer's bytes,
+ * ties (x * 127 / amax exactly k + 0.5, which roundf sends away from zero)
+ * and zero blocks included. */
+static void check_q8_0_quantizer(void)
+{
+    const engine_quant_traits *q = engine_quant_get(GGML_TYPE_Q8_0);
+    enum { N = 32 * 64 };
+    float *src = malloc(N * sizeof *src);
+    uint8_t *got = malloc(engine_row_size(GGML_TYPE_Q8_0, N));
+    uint8_t *want = malloc(engine_row_size(GGML_TYPE_Q8_0, N));
+    CHECK(src && got && want);
+    if (!src || !got || !want)
+        goto done;
+    for (int i = 0; i < N; i++) {
+        int blk = i / 32, j = i % 32;
+        if (blk % 4 == 0)            /* amax 127: scale 1, every odd j a tie */
+            src[i] = j == 0 ? 127.0f : (float)((j * 7) % 120 - 60) + (j % 2 ? 0.5f : 0.0f);
+        else if (blk % 4 == 1)
+            src[i] = 0.0f;
+        else
+            src[i] = rng_f() * (float)(blk + 1) * 1e-3f;
+    }
+    static const float hand[8] = { 127.0f, 2.5f, -2.5f, 0.5f, -0.5f, 1.4999999f, 126.5f, -0.0f };
+    static const int8_t hand_q[8] = { 127, 3, -3, 1, -1, 1, 127, 0 };
+    memcpy(src, hand, sizeof hand);
+    q->quantize_row(src, got, N);
+    engine_quant_get_scalar(GGML_TYPE_Q8_0)->quantize_row(src, want, N);
+    CHECK(memcmp(got, want, engine_row_size(GGML_TYPE_Q8_0, N)) == 0);
+    const engine_block_q8_0 *b0 = (const engine_block_q8_0 *)(const void *)got;
+    CHECK_INT(b0->d, 0x3C00);        /* 1.0 in f16 */
+    for (int j = 0; j < 8; j++)
+        CHECK_INT(b0->qs[j], hand_q[j]);
+done:
+    free(src);
+    free(got);
+    free(want);
+}
+
 int main(void)
 {
+    check_q8_0_quantizer();
     static const int64_t lens[] = { 32, 256, 288, 1056, 2816 + 8 };
-    static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 5, 3 }, { 9, 4 },
+    static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 6, 1 }, { 7, 1 },
+                                         { 13, 1 }, { 5, 3 }, { 9, 4 },
                                          { 8, 12 }, { 13, 9 } };
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
         for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
