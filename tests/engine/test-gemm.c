@@ -2,7 +2,8 @@
  * type's single-token vec_dot, which they must match bit for bit for every
  * (row, token) pair, and against the portable scalar vec_dot within the
  * float-order tolerance. Shapes cover every tile edge (row and token counts
- * that are not multiples of the tile), lengths with and without tails, rows
+ * that are not multiples of the tile; Q4_0 rows widened in more than one
+ * chunk), lengths with and without tails, rows
  * and activations at odd addresses and strides, and a non-dense output. */
 #include "engine/engine.h"
 #include "support/test.h"
@@ -129,7 +130,7 @@ int main(void)
     static const int64_t lens[] = { 32, 256, 288, 1056, 2816 + 8 };
     static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 6, 1 }, { 7, 1 },
                                          { 13, 1 }, { 5, 3 }, { 9, 4 },
-                                         { 8, 12 }, { 13, 9 } };
+                                         { 8, 12 }, { 13, 9 }, { 50, 9 } };
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
         for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
