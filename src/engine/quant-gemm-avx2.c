@@ -36,8 +36,9 @@ AVX2 INLINE float g_hsum_ps(__m256 v)
 }
 
 /* ---- F32 / F16 weights, f32 activations ----
- * Order per pair: one 8-lane accumulator over the full groups of 8, its
- * horizontal sum, then the tail elements one by one. */
+ * Order per pair: two 8-lane accumulators over the full groups of 8 (even
+ * groups in one, odd in the other), their sum, its horizontal sum, then the
+ * tail elements one by one. */
 
 AVX2 INLINE __m256 fp_load8(bool f16, const uint8_t *row, int64_t i)
 {
@@ -51,8 +52,11 @@ AVX2 INLINE float fp_elem(bool f16, const uint8_t *row, int64_t i)
     return f16 ? _cvtsh_ss(engine_load_u16(row, i)) : engine_load_f32(row, i);
 }
 
-AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
-                         const uint8_t *act, size_t a_stride, float *out, size_t o_stride)
+/* One pass of a tile over every other group of 8 elements, starting at
+ * group h: accumulators in registers, summed into acc_out. */
+AVX2 INLINE void fp_pass(bool f16, int R, int T, int h, int64_t n8, const uint8_t *w,
+                         size_t w_row, const uint8_t *act, size_t a_stride,
+                         __m256 acc_out[FP_R][FP_T])
 {
     __m256 acc[FP_R][FP_T];
 #pragma GCC unroll 4
@@ -60,8 +64,7 @@ AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, si
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
             acc[r][t] = _mm256_setzero_ps();
-    int64_t n8 = n - n % 8;
-    for (int64_t i = 0; i < n8; i += 8) {
+    for (int64_t i = 8 * h; i < n8; i += 16) {
         __m256 y[FP_T];
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
@@ -77,12 +80,49 @@ AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, si
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            float s = g_hsum_ps(acc[r][t]);
-            for (int64_t i = n8; i < n; i++)
-                s += fp_elem(f16, w + r * w_row, i) * engine_load_f32(act + t * a_stride, i);
-            out[t * o_stride + r] = s;
+        for (int t = 0; t < T; t++)
+            acc_out[r][t] = acc[r][t];
+}
+
+AVX2 INLINE float fp_finish(bool f16, __m256 even, __m256 odd, int64_t n8, int64_t n,
+                            const uint8_t *wrow, const uint8_t *arow)
+{
+    float s = g_hsum_ps(_mm256_add_ps(even, odd));
+    for (int64_t i = n8; i < n; i++)
+        s += fp_elem(f16, wrow, i) * engine_load_f32(arow, i);
+    return s;
+}
+
+/* A tile does the even groups, then the odd ones, each pass with every
+ * accumulator in a register; the single dot (1 x 1) runs both chains side
+ * by side in one sweep, which hides the FMA latency without a second
+ * memory stream. Each chain adds its groups in the same order either way. */
+AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
+                         const uint8_t *act, size_t a_stride, float *out, size_t o_stride)
+{
+    int64_t n8 = n - n % 8;
+    if (R == 1 && T == 1) {
+        __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+        const float *y = (const float *)(const void *)act;
+        int64_t i = 0;
+        for (; i + 16 <= n8; i += 16) {
+            even = _mm256_fmadd_ps(fp_load8(f16, w, i), _mm256_loadu_ps(y + i), even);
+            odd = _mm256_fmadd_ps(fp_load8(f16, w, i + 8), _mm256_loadu_ps(y + i + 8), odd);
         }
+        if (i < n8)
+            even = _mm256_fmadd_ps(fp_load8(f16, w, i), _mm256_loadu_ps(y + i), even);
+        out[0] = fp_finish(f16, even, odd, n8, n, w, act);
+        return;
+    }
+    __m256 even[FP_R][FP_T], odd[FP_R][FP_T];
+    fp_pass(f16, R, T, 0, n8, w, w_row, act, a_stride, even);
+    fp_pass(f16, R, T, 1, n8, w, w_row, act, a_stride, odd);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            out[t * o_stride + r] = fp_finish(f16, even[r][t], odd[r][t], n8, n, w + r * w_row,
+                                              act + t * a_stride);
 }
 
 #define FP_CASE(R, T) \
