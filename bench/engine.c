@@ -1,9 +1,10 @@
 /* engine.c - `make bench` part for the built-in engine: synthesizes models of
  * a realistic shape (n_embd 1024, 16 layers, 16/8 heads, FFN 2816, vocab
- * 32000) in F16, Q8_0, Q4_0 and Q4_K, runs `modelmgr bench` on each and
+ * 32000) in F16, Q8_0, Q4_0 and Q4_K, plus a 24M-param F32 one (n_embd 288,
+ * 6 layers, FFN 768, vocab 32000), runs `modelmgr bench` on each and
  * prints the memory-bandwidth bound on generation: weight bytes read per
  * token / measured read bandwidth. Figures only; nothing is asserted.
- * Environment: BENCH_THREADS (default 2), BENCH_TYPES ("F16,Q4_0"),
+ * Environment: BENCH_THREADS (default 2), BENCH_TYPES ("F16,Q4_0,F32"),
  * BENCH_REPS (default 3), BENCH_DIR (keep the models there instead of a
  * temporary directory), MODELMGR_BIN (default: modelmgr beside this). */
 #include "core/core.h"
@@ -27,13 +28,15 @@ typedef struct bench_type {
     const char *name;
     uint32_t    matrix;   /* 2-D tensors */
     uint32_t    output;   /* output.weight (llama.cpp keeps it finer: Q6_K for K files) */
+    bool        small;    /* the 24M shape of issue 3's last row instead of the 254M one */
 } bench_type;
 
 static const bench_type types[] = {
-    { "F16", GGML_TYPE_F16, GGML_TYPE_F16 },
-    { "Q8_0", GGML_TYPE_Q8_0, GGML_TYPE_Q8_0 },
-    { "Q4_0", GGML_TYPE_Q4_0, GGML_TYPE_Q6_K },
-    { "Q4_K", GGML_TYPE_Q4_K, GGML_TYPE_Q6_K },
+    { "F16", GGML_TYPE_F16, GGML_TYPE_F16, false },
+    { "Q8_0", GGML_TYPE_Q8_0, GGML_TYPE_Q8_0, false },
+    { "Q4_0", GGML_TYPE_Q4_0, GGML_TYPE_Q6_K, false },
+    { "Q4_K", GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, false },
+    { "F32", GGML_TYPE_F32, GGML_TYPE_F32, true },
 };
 
 static uint32_t pick(const char *name, uint32_t n_dims, const uint64_t *ne, void *user)
@@ -179,11 +182,20 @@ int main(void)
         p.n_ff = 2816;
         p.n_vocab = 32000;
         p.n_ctx = 4096;
+        if (types[i].small) {        /* stories15M's shape, untied: 24M params */
+            p.n_embd = 288;
+            p.n_layer = 6;
+            p.n_head = 6;
+            p.n_head_kv = 6;
+            p.n_ff = 768;
+            p.n_ctx = 256;
+        }
         p.tensor_type = pick;
         p.convert = convert;
         p.user = (void *)&types[i];
         char *path = mm_asprintf("%s/bench-%s.gguf", dir, types[i].name);
-        printf("== %s: synthesizing...\n", types[i].name);
+        printf("== %s (%s): synthesizing...\n", types[i].name,
+               types[i].small ? "n_embd 288, 6 layers, 6/6 heads, FFN 768" : "254M shape");
         fflush(stdout);
         if (access(path, R_OK) != 0 && mmtest_synth_model(&p, path) != 0) {
             free(path);

@@ -20,6 +20,7 @@
 #define CTX_MAX_N_SEQ       64u
 #define CTX_MAX_MATMULS     3    /* weights sharing one input in one pool call */
 #define CTX_TILE_BYTES      (16u << 10)   /* weight rows per matmul tile: half an L1 */
+#define CTX_GEMM_TILE_BYTES (128u << 10)  /* rows per gemm call: a quarter of an L2 */
 
 /* Scratch sizes in floats (or bytes for act_q), shared by the allocator and
  * the memory estimate so the two cannot disagree. */
@@ -330,6 +331,23 @@ static void matmul_worker(void *arg, int ith, int nth)
         int64_t begin, end;
         engine_split_rows(M, ith, nth, &begin, &end);
         const uint8_t *w = (const uint8_t *)job->w->data;
+        if (wt->gemm) {
+            /* The tile kernel walks the tokens in small groups over these
+             * rows, which stay in L2 meanwhile; it blocks in registers. */
+            int64_t rb = (int64_t)(CTX_GEMM_TILE_BYTES / (row_bytes ? row_bytes : 1));
+            if (rb < 1)
+                rb = 1;
+            for (int64_t m0 = begin; m0 < end; m0 += rb) {
+                int64_t m1 = m0 + rb < end ? m0 + rb : end;
+                wt->gemm(K, w + (size_t)m0 * row_bytes, row_bytes, m1 - m0, t->act, t->act_row,
+                         t->n_tok, job->out + m0, (size_t)M);
+                if (job->bias)
+                    for (uint32_t n = 0; n < t->n_tok; n++)
+                        for (int64_t m = m0; m < m1; m++)
+                            job->out[(size_t)n * M + m] += job->bias[m];
+            }
+            continue;
+        }
         /* Tiles of rows x 4 tokens: a block of rows small enough to stay in
          * L1 serves every group of 4 tokens, and the x4 kernel loads and
          * unpacks each weight row once per group, not once per token. */

@@ -213,6 +213,16 @@ typedef float (*engine_vec_dot_fn)(int64_t n, const void *w_row, const void *act
  * keeps batched and token-by-token prompts identical. */
 typedef void  (*engine_vec_dot_x4_fn)(int64_t n, const void *w_row, const void *act,
                                       size_t act_stride, float out[4]);
+/* A matmul tile: n_rows weight rows (row r at w + r * w_row) times n_tok
+ * activation rows (token t at act + t * act_stride), out[t * out_stride + r]
+ * for every pair. Register-blocked: each weight vector loaded serves several
+ * tokens and each activation vector several rows. Every output is
+ * bit-identical to vec_dot(n, row r, token t), for any n_rows and n_tok
+ * (1 included), which keeps batched and token-by-token prompts and any
+ * split of the rows across threads identical. */
+typedef void  (*engine_gemm_fn)(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                const void *act, size_t act_stride, int64_t n_tok,
+                                float *out, size_t out_stride);
 
 typedef struct engine_quant_traits {
     const char          *name;           /* "Q4_K" */
@@ -224,6 +234,7 @@ typedef struct engine_quant_traits {
     engine_vec_dot_fn    vec_dot;        /* NULL for activation-only types */
     uint32_t             vec_dot_type;   /* format vec_dot wants the activations in */
     engine_vec_dot_x4_fn vec_dot_x4;     /* NULL: call vec_dot per token */
+    engine_gemm_fn       gemm;           /* NULL: use vec_dot_x4 / vec_dot */
 } engine_quant_traits;
 
 /* The kernels for a type, using the fastest path this CPU supports (AVX2
@@ -306,6 +317,8 @@ bool  engine_cpu_has_avx2(void);
 void  engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n);
 void  engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n);
 void  engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n);
+/* byte-identical to engine_quantize_row_q8_0 */
+void  engine_quantize_row_q8_0_avx2(const float *src, void *dst, int64_t n);
 float engine_vec_dot_f32_f32_avx2 (int64_t n, const void *w, const void *a);
 float engine_vec_dot_f16_f32_avx2 (int64_t n, const void *w, const void *a);
 float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a);
@@ -319,8 +332,6 @@ float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-void  engine_vec_dot_x4_f16_f32_avx2 (int64_t n, const void *w, const void *a, size_t stride,
-                                      float out[4]);
 void  engine_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
                                        float out[4]);
 void  engine_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
@@ -329,6 +340,19 @@ void  engine_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a, 
                                        float out[4]);
 void  engine_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
                                        float out[4]);
+/* quant-gemm-avx2.c; the F32/F16 vec_dots above are its 1 x 1 tile */
+void  engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                               const void *act, size_t act_stride, int64_t n_tok, float *out,
+                               size_t out_stride);
+void  engine_gemm_f16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                               const void *act, size_t act_stride, int64_t n_tok, float *out,
+                               size_t out_stride);
+void  engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                 const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                 size_t out_stride);
+void  engine_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                 const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                 size_t out_stride);
 #endif
 
 /* ======================================================================

@@ -1,4 +1,5 @@
-/* quant-avx2.c - x86-64 AVX2+FMA+F16C versions of the hot kernels. Each
+/* quant-avx2.c - x86-64 AVX2+FMA+F16C versions of the hot kernels (the F32
+ * and F16 dots and the matmul tiles are in quant-gemm-avx2.c). Each
  * function carries its own target attribute, so this file builds with the
  * project's generic flags and quant.c calls these only after CPUID says the
  * CPU has the features. Integer sums are exact, as in the scalar kernels;
@@ -120,50 +121,52 @@ AVX2 void engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n
     }
 }
 
-AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
+/* roundf (halves away from zero) of 8 floats, exactly: truncate, then step
+ * away from zero where the dropped fraction is at least one half (the
+ * fraction v - trunc(v) is exact for |v| < 2^23). _mm256_round_ps's nearest
+ * mode rounds halves to even and would differ from the reference quantizer. */
+AVX2 static inline __m256i round_away_epi32(__m256 v)
 {
-    const float *x = w, *y = a;   /* x may be misaligned: loadu only, tail via memcpy */
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i),      _mm256_loadu_ps(y + i),      acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), acc3);
-    }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++)
-        sum += engine_load_f32(w, i) * engine_load_f32(a, i);
-    return sum;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+    __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
+                                _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f)));
+    return _mm256_cvttps_epi32(_mm256_add_ps(t, step));
 }
 
-/* 8 f16 / bf16 values from element i of a row at any address */
-AVX2 static inline __m256 load_f16x8(const void *row, int64_t i)
+/* Same bytes as engine_quantize_row_q8_0 (the test compares them): the same
+ * absolute maximum, the same scalar d and 1/d, the same products, roundf. */
+AVX2 void engine_quantize_row_q8_0_avx2(const float *src, void *dst, int64_t n)
 {
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + 2 * i)));
-}
-
-AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
-{
-    const float *y = a;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(load_f16x8(w, i),      _mm256_loadu_ps(y + i),      acc0);
-        acc1 = _mm256_fmadd_ps(load_f16x8(w, i + 8),  _mm256_loadu_ps(y + i + 8),  acc1);
-        acc2 = _mm256_fmadd_ps(load_f16x8(w, i + 16), _mm256_loadu_ps(y + i + 16), acc2);
-        acc3 = _mm256_fmadd_ps(load_f16x8(w, i + 24), _mm256_loadu_ps(y + i + 24), acc3);
+    engine_block_q8_0 *b = dst;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / ENGINE_QK; i++, b++, src += ENGINE_QK) {
+        __m256 v[4];
+        __m256 m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(src + 8 * k);
+            m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float amax = _mm_cvtss_f32(m4);
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        b->d = engine_f32_to_f16(d);
+        __m256 idv = _mm256_set1_ps(id);
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = round_away_epi32(_mm256_mul_ps(v[k], idv));
+        /* packs work per 128-bit lane: the dwords come out as elements 0-3
+         * of q0 q1 q2 q3, then elements 4-7 of each; the permute restores
+         * element order */
+        __m256i q8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                        _mm256_packs_epi32(q[2], q[3]));
+        q8 = _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(void *)b->qs, q8);
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(load_f16x8(w, i), _mm256_loadu_ps(y + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++)
-        sum += f16_scalar(engine_load_u16(w, i)) * engine_load_f32(a, i);
-    return sum;
 }
 
 AVX2 static inline __m256 load_bf16x8(const void *row, int64_t i)
@@ -499,42 +502,6 @@ AVX2 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a
  * Each token keeps exactly the accumulators and the order of additions of
  * the single-token kernel above, so out[t] is bit-identical to it; only the
  * loads and the unpacking of the weights are shared. */
-
-AVX2 static void f16_x2(int64_t n, const void *w, const float *y0, const float *y1, float out[2])
-{
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-    __m256 b2 = _mm256_setzero_ps(), b3 = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n; i += 32) {
-        __m256 w0 = load_f16x8(w, i), w1 = load_f16x8(w, i + 8);
-        __m256 w2 = load_f16x8(w, i + 16), w3 = load_f16x8(w, i + 24);
-        a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y0 + i), a0);
-        b0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(y1 + i), b0);
-        a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y0 + i + 8), a1);
-        b1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(y1 + i + 8), b1);
-        a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y0 + i + 16), a2);
-        b2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(y1 + i + 16), b2);
-        a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y0 + i + 24), a3);
-        b3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(y1 + i + 24), b3);
-    }
-    out[0] = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    out[1] = hsum_ps(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));
-}
-
-AVX2 void engine_vec_dot_x4_f16_f32_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                         float out[4])
-{
-    const uint8_t *act = a;
-    if (n % 32 != 0) {    /* tails: the single kernel's own order */
-        for (int t = 0; t < 4; t++)
-            out[t] = engine_vec_dot_f16_f32_avx2(n, w, act + t * stride);
-        return;
-    }
-    /* two tokens at a time: four tokens' 16 accumulators would spill */
-    f16_x2(n, w, (const float *)act, (const float *)(act + stride), out);
-    f16_x2(n, w, (const float *)(act + 2 * stride), (const float *)(act + 3 * stride), out + 2);
-}
 
 AVX2 void engine_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
                                            float out[4])

@@ -375,16 +375,20 @@ static void build_simd_table(void)
     t[GGML_TYPE_Q5_1].vec_dot = engine_vec_dot_q5_1_q8_1_avx2;
     t[GGML_TYPE_Q8_0].vec_dot = engine_vec_dot_q8_0_q8_0_avx2;
     t[GGML_TYPE_Q8_0].dequantize_row = engine_dequantize_row_q8_0_avx2;
+    t[GGML_TYPE_Q8_0].quantize_row = engine_quantize_row_q8_0_avx2;
     t[GGML_TYPE_Q2_K].vec_dot = engine_vec_dot_q2_k_q8_k_avx2;
     t[GGML_TYPE_Q3_K].vec_dot = engine_vec_dot_q3_k_q8_k_avx2;
     t[GGML_TYPE_Q4_K].vec_dot = engine_vec_dot_q4_k_q8_k_avx2;
     t[GGML_TYPE_Q5_K].vec_dot = engine_vec_dot_q5_k_q8_k_avx2;
     t[GGML_TYPE_Q6_K].vec_dot = engine_vec_dot_q6_k_q8_k_avx2;
-    t[GGML_TYPE_F16].vec_dot_x4  = engine_vec_dot_x4_f16_f32_avx2;
     t[GGML_TYPE_Q4_0].vec_dot_x4 = engine_vec_dot_x4_q4_0_q8_0_avx2;
     t[GGML_TYPE_Q8_0].vec_dot_x4 = engine_vec_dot_x4_q8_0_q8_0_avx2;
     t[GGML_TYPE_Q4_K].vec_dot_x4 = engine_vec_dot_x4_q4_k_q8_k_avx2;
     t[GGML_TYPE_Q6_K].vec_dot_x4 = engine_vec_dot_x4_q6_k_q8_k_avx2;
+    t[GGML_TYPE_F32].gemm  = engine_gemm_f32_f32_avx2;
+    t[GGML_TYPE_F16].gemm  = engine_gemm_f16_f32_avx2;
+    t[GGML_TYPE_Q8_0].gemm = engine_gemm_q8_0_q8_0_avx2;
+    t[GGML_TYPE_Q4_0].gemm = engine_gemm_q4_0_q8_0_avx2;
 #endif
 }
 

@@ -1,0 +1,324 @@
+/* quant-gemm-avx2.c - register-blocked AVX2 matmul tiles (engine_gemm_fn) for
+ * F32, F16, Q8_0 and Q4_0 weights: a few weight rows x a few tokens per pass,
+ * so every weight vector loaded (and converted or unpacked) serves several
+ * tokens and every activation vector several rows. Each (row, token) pair
+ * keeps its own accumulator and the order of additions of the type's
+ * vec_dot, so every output is bit-identical to one vec_dot call. */
+#include "engine/engine.h"
+
+#ifdef ENGINE_HAVE_AVX2_KERNELS
+
+#include <immintrin.h>
+
+#define AVX2   __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+/* Tile shapes. F32/F16: 4 rows x 3 tokens = 12 accumulators, 3 activation
+ * vectors and one weight vector: the 16 YMM registers. Q8_0/Q4_0: 2 rows x
+ * 4 tokens, the unpacked weights of a block serving 4 tokens (3 x 3 and
+ * 4 x 2 measured the same). A single token (generation) goes one row at a
+ * time: with the weights streaming from memory, walking 2 or 4 rows side by
+ * side measured up to 2.5x slower (the prefetchers lose the streams), even
+ * though it is faster when the rows are in cache. */
+#define FP_R 4
+#define FP_T 3
+#define Q_R  2
+#define Q_T  4
+
+/* Same sequence as quant-avx2.c's hsum_ps: the bit-identity with vec_dot
+ * depends on it. */
+AVX2 INLINE float g_hsum_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* ---- F32 / F16 weights, f32 activations ----
+ * Order per pair: two 8-lane accumulators over the full groups of 8 (even
+ * groups in one, odd in the other), their sum, its horizontal sum, then the
+ * tail elements one by one. */
+
+AVX2 INLINE __m256 fp_load8(bool f16, const uint8_t *row, int64_t i)
+{
+    if (f16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i)));
+    return _mm256_loadu_ps((const float *)(const void *)(row + 4 * i));
+}
+
+AVX2 INLINE float fp_elem(bool f16, const uint8_t *row, int64_t i)
+{
+    return f16 ? _cvtsh_ss(engine_load_u16(row, i)) : engine_load_f32(row, i);
+}
+
+/* One pass of a tile over every other group of 8 elements, starting at
+ * group h: accumulators in registers, summed into acc_out. */
+AVX2 INLINE void fp_pass(bool f16, int R, int T, int h, int64_t n8, const uint8_t *w,
+                         size_t w_row, const uint8_t *act, size_t a_stride,
+                         __m256 acc_out[FP_R][FP_T])
+{
+    __m256 acc[FP_R][FP_T];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int64_t i = 8 * h; i < n8; i += 16) {
+        __m256 y[FP_T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            y[t] = _mm256_loadu_ps((const float *)(const void *)(act + t * a_stride + 4 * i));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            __m256 x = fp_load8(f16, w + r * w_row, i);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++)
+                acc[r][t] = _mm256_fmadd_ps(x, y[t], acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc_out[r][t] = acc[r][t];
+}
+
+AVX2 INLINE float fp_finish(bool f16, __m256 even, __m256 odd, int64_t n8, int64_t n,
+                            const uint8_t *wrow, const uint8_t *arow)
+{
+    float s = g_hsum_ps(_mm256_add_ps(even, odd));
+    for (int64_t i = n8; i < n; i++)
+        s += fp_elem(f16, wrow, i) * engine_load_f32(arow, i);
+    return s;
+}
+
+/* A tile does the even groups, then the odd ones, each pass with every
+ * accumulator in a register; the single dot (1 x 1) runs both chains side
+ * by side in one sweep, which hides the FMA latency without a second
+ * memory stream. Each chain adds its groups in the same order either way. */
+AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
+                         const uint8_t *act, size_t a_stride, float *out, size_t o_stride)
+{
+    int64_t n8 = n - n % 8;
+    if (R == 1 && T == 1) {
+        __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+        const float *y = (const float *)(const void *)act;
+        int64_t i = 0;
+        for (; i + 16 <= n8; i += 16) {
+            even = _mm256_fmadd_ps(fp_load8(f16, w, i), _mm256_loadu_ps(y + i), even);
+            odd = _mm256_fmadd_ps(fp_load8(f16, w, i + 8), _mm256_loadu_ps(y + i + 8), odd);
+        }
+        if (i < n8)
+            even = _mm256_fmadd_ps(fp_load8(f16, w, i), _mm256_loadu_ps(y + i), even);
+        out[0] = fp_finish(f16, even, odd, n8, n, w, act);
+        return;
+    }
+    __m256 even[FP_R][FP_T], odd[FP_R][FP_T];
+    fp_pass(f16, R, T, 0, n8, w, w_row, act, a_stride, even);
+    fp_pass(f16, R, T, 1, n8, w, w_row, act, a_stride, odd);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            out[t * o_stride + r] = fp_finish(f16, even[r][t], odd[r][t], n8, n, w + r * w_row,
+                                              act + t * a_stride);
+}
+
+#define FP_CASE(R, T) \
+    case (R) * 8 + (T): fp_tile(f16, R, T, n, wr, w_row, ar, a_stride, o, o_stride); break
+
+/* Tokens outermost: a group's activation rows stay in L1 while the rows
+ * pass; the caller sizes n_rows so that the rows stay in L2. */
+AVX2 INLINE void fp_gemm(bool f16, int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                         const void *act, size_t a_stride, int64_t n_tok, float *out,
+                         size_t o_stride)
+{
+    int64_t rstep = n_tok == 1 ? 1 : FP_R;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += FP_T) {
+        int tt = n_tok - t0 < FP_T ? (int)(n_tok - t0) : FP_T;
+        const uint8_t *ar = (const uint8_t *)act + t0 * a_stride;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += rstep) {
+            int rr = n_rows - r0 < rstep ? (int)(n_rows - r0) : (int)rstep;
+            const uint8_t *wr = (const uint8_t *)w + r0 * w_row;
+            float *o = out + t0 * o_stride + r0;
+            switch (rr * 8 + tt) {
+            FP_CASE(4, 3); FP_CASE(4, 2); FP_CASE(4, 1);
+            FP_CASE(3, 3); FP_CASE(3, 2); FP_CASE(3, 1);
+            FP_CASE(2, 3); FP_CASE(2, 2); FP_CASE(2, 1);
+            FP_CASE(1, 3); FP_CASE(1, 2); FP_CASE(1, 1);
+            default: break;
+            }
+        }
+    }
+}
+
+AVX2 void engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                   const void *act, size_t a_stride, int64_t n_tok, float *out,
+                                   size_t o_stride)
+{
+    fp_gemm(false, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
+}
+
+AVX2 void engine_gemm_f16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                   const void *act, size_t a_stride, int64_t n_tok, float *out,
+                                   size_t o_stride)
+{
+    fp_gemm(true, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
+}
+
+/* vec_dot is the 1 x 1 tile, which makes the two agree by construction. */
+AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
+{
+    float r;
+    fp_tile(false, 1, 1, n, w, 0, a, 0, &r, 1);
+    return r;
+}
+
+AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
+{
+    float r;
+    fp_tile(true, 1, 1, n, w, 0, a, 0, &r, 1);
+    return r;
+}
+
+/* ---- Q8_0 / Q4_0 weights, Q8_0 activations ----
+ * Order per pair, as engine_vec_dot_q8_0_q8_0_avx2 / _q4_0_: per block,
+ * acc = fma(dx * dy, (float)(8 int32 lane sums of 4 products), acc); then
+ * one horizontal sum. The lane sums are exact integers, so computing them
+ * with the weights unpacked once for several tokens changes no bit. */
+
+AVX2 INLINE __m256i q_weights(bool q4, const uint8_t *row, int64_t i, float *dx)
+{
+    if (q4) {
+        const engine_block_q4_0 *b = (const engine_block_q4_0 *)(const void *)row + i;
+        *dx = _cvtsh_ss(b->d);
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)b->qs);
+        __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
+                                               _mm_srli_epi16(raw, 4), 1);
+        return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0F)),
+                               _mm256_set1_epi8(8));
+    }
+    const engine_block_q8_0 *b = (const engine_block_q8_0 *)(const void *)row + i;
+    *dx = _cvtsh_ss(b->d);
+    return _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
+}
+
+AVX2 INLINE void q_tile(bool q4, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
+                        const uint8_t *act, size_t a_stride, float *out, size_t o_stride)
+{
+    __m256 acc[Q_R][Q_T];
+    const __m256i ones = _mm256_set1_epi16(1);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        const engine_block_q8_0 *y[Q_T];
+        float dy[Q_T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            y[t] = (const engine_block_q8_0 *)(const void *)(act + t * a_stride) + i;
+            dy[t] = _cvtsh_ss(y[t]->d);
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            float dx;
+            __m256i qx = q_weights(q4, w + r * w_row, i, &dx);
+            __m256i ax = _mm256_sign_epi8(qx, qx);
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                __m256 d = _mm256_set1_ps(dx * dy[t]);
+                __m256i sy = _mm256_sign_epi8(
+                    _mm256_loadu_si256((const __m256i *)(const void *)y[t]->qs), qx);
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
+                acc[r][t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r][t]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            out[t * o_stride + r] = g_hsum_ps(acc[r][t]);
+}
+
+#define Q_CASE(R, T) \
+    case (R) * 8 + (T): q_tile(q4, R, T, n, wr, w_row, ar, a_stride, o, o_stride); break
+
+AVX2 INLINE void q_gemm(bool q4, int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                        const void *act, size_t a_stride, int64_t n_tok, float *out,
+                        size_t o_stride)
+{
+    int64_t rstep = n_tok == 1 ? 1 : Q_R;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += Q_T) {
+        int tt = n_tok - t0 < Q_T ? (int)(n_tok - t0) : Q_T;
+        const uint8_t *ar = (const uint8_t *)act + t0 * a_stride;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += rstep) {
+            int rr = n_rows - r0 < rstep ? (int)(n_rows - r0) : (int)rstep;
+            const uint8_t *wr = (const uint8_t *)w + r0 * w_row;
+            float *o = out + t0 * o_stride + r0;
+            switch (rr * 8 + tt) {
+            Q_CASE(2, 4); Q_CASE(2, 3); Q_CASE(2, 2); Q_CASE(2, 1);
+            Q_CASE(1, 4); Q_CASE(1, 3); Q_CASE(1, 2); Q_CASE(1, 1);
+            default: break;
+            }
+        }
+    }
+}
+
+AVX2 void engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                     const void *act, size_t a_stride, int64_t n_tok, float *out,
+                                     size_t o_stride)
+{
+    q_gemm(false, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
+}
+
+/* With many tokens, Q4_0 rows are first widened to Q8_0 blocks holding
+ * q - 8 and the same scale bits, a chunk of rows at a time on the stack,
+ * and the chunk goes through the Q8_0 tile: the nibbles are unpacked once
+ * per chunk instead of once per group of Q_T tokens. The Q8_0 tile then
+ * sees the very integers and scales the Q4_0 tile would, so the results are
+ * the same bits. A prompt's worth of tokens makes the copy negligible. */
+#define Q4_WIDEN_MIN_TOK 8
+#define Q4_WIDEN_BYTES   (48u << 10)
+
+AVX2 static void q4_0_widen(int64_t n, const uint8_t *row, engine_block_q8_0 *out)
+{
+    const __m256i low = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
+    const engine_block_q4_0 *b = (const engine_block_q4_0 *)(const void *)row;
+    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)b[i].qs);
+        __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
+                                               _mm_srli_epi16(raw, 4), 1);
+        out[i].d = b[i].d;
+        _mm256_storeu_si256((__m256i *)(void *)out[i].qs,
+                            _mm256_sub_epi8(_mm256_and_si256(both, low), eight));
+    }
+}
+
+AVX2 void engine_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                     const void *act, size_t a_stride, int64_t n_tok, float *out,
+                                     size_t o_stride)
+{
+    size_t wide_row = (size_t)(n / ENGINE_QK) * sizeof(engine_block_q8_0);
+    int64_t chunk = wide_row ? (int64_t)(Q4_WIDEN_BYTES / wide_row) : 0;
+    if (n_tok < Q4_WIDEN_MIN_TOK || chunk < 2 * Q_R) {
+        q_gemm(true, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
+        return;
+    }
+    engine_block_q8_0 wide[Q4_WIDEN_BYTES / sizeof(engine_block_q8_0)];
+    const uint8_t *wr = w;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
+        int64_t rows = n_rows - r0 < chunk ? n_rows - r0 : chunk;
+        for (int64_t r = 0; r < rows; r++)
+            q4_0_widen(n, wr + (size_t)(r0 + r) * w_row, (engine_block_q8_0 *)(void *)
+                       ((uint8_t *)wide + (size_t)r * wide_row));
+        q_gemm(false, n, wide, wide_row, rows, act, a_stride, n_tok, out + r0, o_stride);
+    }
+}
+
+#else
+typedef int engine_quant_gemm_avx2_unused;
+#endif

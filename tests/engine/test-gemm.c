@@ -1,0 +1,141 @@
+/* test-gemm.c - the register-blocked matmul tiles (traits->gemm) against the
+ * type's single-token vec_dot, which they must match bit for bit for every
+ * (row, token) pair, and against the portable scalar vec_dot within the
+ * float-order tolerance. Shapes cover every tile edge (row and token counts
+ * that are not multiples of the tile; Q4_0 rows widened in more than one
+ * chunk), lengths with and without tails, rows
+ * and activations at odd addresses and strides, and a non-dense output. */
+#include "engine/engine.h"
+#include "support/test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x243F6A8885A308D3ULL;
+static float rng_f(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static const uint32_t types[] = {
+    GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q4_0, GGML_TYPE_Q4_1,
+    GGML_TYPE_Q5_0, GGML_TYPE_Q5_1, GGML_TYPE_Q8_0, GGML_TYPE_Q2_K, GGML_TYPE_Q3_K,
+    GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K,
+};
+
+static int n_checked;
+
+/* rows x toks of length n; weights and activations start 1 byte off any
+ * alignment, rows are padded by 3 bytes, outputs have stride rows + 5. */
+static void check_shape(uint32_t type, int64_t n, int64_t rows, int64_t toks)
+{
+    const engine_quant_traits *wt = engine_quant_get(type);
+    if (!wt || !wt->gemm || n % wt->block_size != 0)
+        return;
+    const engine_quant_traits *at = engine_quant_get(wt->vec_dot_type);
+    const engine_quant_traits *ws = engine_quant_get_scalar(type);
+    size_t wrow = engine_row_size(type, n) + 3;
+    size_t arow = engine_row_size(wt->vec_dot_type, n) + 36;
+    size_t ostride = (size_t)rows + 5;
+    float *src = malloc((size_t)n * sizeof *src);
+    uint8_t *wbuf = malloc(wrow * (size_t)rows + 1);
+    uint8_t *abuf = malloc(arow * (size_t)toks + 1);
+    float *out = malloc(ostride * (size_t)toks * sizeof *out);
+    CHECK(src && wbuf && abuf && out);
+    if (!src || !wbuf || !abuf || !out)
+        goto done;
+    uint8_t *w = wbuf + 1, *act = abuf + 1;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < n; i++)
+            src[i] = rng_f() * (float)(r % 3 + 1);
+        wt->quantize_row(src, w + r * wrow, n);
+    }
+    for (int64_t t = 0; t < toks; t++) {
+        for (int64_t i = 0; i < n; i++)
+            src[i] = rng_f() * (float)(t % 4 + 1);
+        at->quantize_row(src, act + t * arow, n);
+    }
+    for (size_t i = 0; i < ostride * (size_t)toks; i++)
+        out[i] = -12345.0f;
+    wt->gemm(n, w, wrow, rows, act, arow, toks, out, ostride);
+    int bad = 0;
+    for (int64_t t = 0; t < toks; t++) {
+        for (int64_t r = 0; r < rows; r++) {
+            float got = out[(size_t)t * ostride + (size_t)r];
+            float want = wt->vec_dot(n, w + r * wrow, act + t * arow);
+            float ref = ws->vec_dot(n, w + r * wrow, act + t * arow);
+            if (memcmp(&got, &want, sizeof got) != 0 || !isfinite(got) ||
+                fabsf(got - ref) > 1e-3f * (1.0f + fabsf(ref)))
+                bad++;
+        }
+        for (size_t r = (size_t)rows; r < ostride; r++)   /* the gap is left alone */
+            if (out[(size_t)t * ostride + r] != -12345.0f)
+                bad++;
+    }
+    CHECK_INT(bad, 0);
+    n_checked++;
+done:
+    free(src);
+    free(wbuf);
+    free(abuf);
+    free(out);
+}
+
+/* The activation quantizer the tiles' inputs come from: whatever kernel
+ * engine_quant_get hands out must write the reference quantizer's bytes,
+ * ties (x * 127 / amax exactly k + 0.5, which roundf sends away from zero)
+ * and zero blocks included. */
+static void check_q8_0_quantizer(void)
+{
+    const engine_quant_traits *q = engine_quant_get(GGML_TYPE_Q8_0);
+    enum { N = 32 * 64 };
+    float *src = malloc(N * sizeof *src);
+    uint8_t *got = malloc(engine_row_size(GGML_TYPE_Q8_0, N));
+    uint8_t *want = malloc(engine_row_size(GGML_TYPE_Q8_0, N));
+    CHECK(src && got && want);
+    if (!src || !got || !want)
+        goto done;
+    for (int i = 0; i < N; i++) {
+        int blk = i / 32, j = i % 32;
+        if (blk % 4 == 0)            /* amax 127: scale 1, every odd j a tie */
+            src[i] = j == 0 ? 127.0f : (float)((j * 7) % 120 - 60) + (j % 2 ? 0.5f : 0.0f);
+        else if (blk % 4 == 1)
+            src[i] = 0.0f;
+        else
+            src[i] = rng_f() * (float)(blk + 1) * 1e-3f;
+    }
+    static const float hand[8] = { 127.0f, 2.5f, -2.5f, 0.5f, -0.5f, 1.4999999f, 126.5f, -0.0f };
+    static const int8_t hand_q[8] = { 127, 3, -3, 1, -1, 1, 127, 0 };
+    memcpy(src, hand, sizeof hand);
+    q->quantize_row(src, got, N);
+    engine_quant_get_scalar(GGML_TYPE_Q8_0)->quantize_row(src, want, N);
+    CHECK(memcmp(got, want, engine_row_size(GGML_TYPE_Q8_0, N)) == 0);
+    const engine_block_q8_0 *b0 = (const engine_block_q8_0 *)(const void *)got;
+    CHECK_INT(b0->d, 0x3C00);        /* 1.0 in f16 */
+    for (int j = 0; j < 8; j++)
+        CHECK_INT(b0->qs[j], hand_q[j]);
+done:
+    free(src);
+    free(got);
+    free(want);
+}
+
+int main(void)
+{
+    check_q8_0_quantizer();
+    static const int64_t lens[] = { 32, 256, 288, 1056, 2816 + 8 };
+    static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 6, 1 }, { 7, 1 },
+                                         { 13, 1 }, { 5, 3 }, { 9, 4 },
+                                         { 8, 12 }, { 13, 9 }, { 50, 9 } };
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+                check_shape(types[t], lens[l], shapes[s][0], shapes[s][1]);
+    if (strcmp(engine_quant_isa(), "avx2") == 0)
+        CHECK(n_checked > 0);          /* the AVX2 table has gemm kernels */
+    return mmtest_finish();
+}
