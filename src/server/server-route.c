@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* One router over one catalog. Requests hold a reference, so a rebuild
  * after a catalog refresh never pulls a router from under a request. */
@@ -219,11 +220,43 @@ static int rs_find(void *ctx, const char *name, server_model *out, mm_error *err
 
 /* ---- health ---- */
 
+/* What the server knows about the Hub without contacting it: where it is,
+ * whether downloads may run, and when the last update check succeeded
+ * (<models_dir>/.last_model_check). Reachability is not probed here (a
+ * health request must stay cheap): the start-up downloads and update checks
+ * log their outcome. */
+static void hub_health(const mm_config *cfg, cJSON *services)
+{
+    cJSON *hub = cJSON_AddObjectToObject(services, "hub");
+    cJSON_AddStringToObject(hub, "status", "ok");
+    cJSON_AddStringToObject(hub, "endpoint", cfg->hf_endpoint ? cfg->hf_endpoint : "");
+    cJSON_AddBoolToObject(hub, "offline", cfg->offline);
+    cJSON_AddBoolToObject(hub, "downloads", !cfg->offline && !cfg->skip_downloads);
+    cJSON_AddNumberToObject(hub, "update_interval_s", (double)cfg->update_interval_s);
+    int64_t last = 0;
+    bool due = false;
+    rt_stamp_state st = rt_stamp_read(cfg->models_dir, cfg->update_interval_s,
+                                      (int64_t)time(NULL), &last, &due);
+    if (st == RT_STAMP_FRESH || st == RT_STAMP_STALE) {
+        char when[32];
+        time_t t = (time_t)last;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        cJSON_AddStringToObject(hub, "last_update_check", when);
+    } else {
+        cJSON_AddNullToObject(hub, "last_update_check");
+    }
+    cJSON_AddBoolToObject(hub, "update_check_due", due && cfg->update_interval_s > 0);
+}
+
 static void rs_health(void *ctx, cJSON *services)
 {
     route_svc *c = ctx;
     if (c->fallback.health)
         c->fallback.health(c->fallback.ctx, services);
+    if (c->cfg && !cJSON_GetObjectItemCaseSensitive(services, "hub"))
+        hub_health(c->cfg, services);
     route_set *s = set_get(c);
     cJSON *router = cJSON_AddObjectToObject(services, "router");
     cJSON_AddStringToObject(router, "status", "ok");

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *tmp;
@@ -153,6 +154,16 @@ int main(void)
     CHECK_INT(mmtest_synth_model(&p, path), 0);
     snprintf(out_path, sizeof out_path, "%s/out.txt", tmp);
     snprintf(err_path, sizeof err_path, "%s/err.txt", tmp);
+    /* A fresh update-check stamp (so no check runs): health reports it. */
+    time_t stamp_s = time(NULL) - 60;
+    char stamp[32], stamp_iso[64];
+    snprintf(stamp, sizeof stamp, "%lld\n", (long long)stamp_s);
+    snprintf(path, sizeof path, "%s/models/.last_model_check", tmp);
+    mmtest_write_file(path, stamp);
+    struct tm stamp_tm;
+    gmtime_r(&stamp_s, &stamp_tm);
+    strftime(stamp_iso, sizeof stamp_iso, "\"last_update_check\":\"%Y-%m-%dT%H:%M:%SZ\"",
+             &stamp_tm);
 
     const char *args[] = { "--port", "0", "--grace", "5", NULL };
     pid_t pid = spawn_serve(args, out_path, err_path);
@@ -179,7 +190,9 @@ int main(void)
     CHECK_CONTAINS(r.body, "\"tiny\":{\"status\":\"healthy\",\"kind\":\"llm\",\"loaded\":false");
     CHECK_CONTAINS(r.body, "\"cache\":{\"status\":\"ok\",\"entries\":0,\"capacity\":1000");
     CHECK_CONTAINS(r.body, "\"memory\":{\"status\":\"ok\"");
-    CHECK_CONTAINS(r.body, "\"hub\":{\"status\":\"not_reported\"");
+    CHECK_CONTAINS(r.body, "\"hub\":{\"status\":\"ok\",\"endpoint\":\"");
+    CHECK_CONTAINS(r.body, stamp_iso);
+    CHECK_CONTAINS(r.body, "\"update_check_due\":false");
     httpc_result_free(&r);
 
     /* The expected answer: the model manager in this process, greedy. */
