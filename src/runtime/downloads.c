@@ -40,7 +40,30 @@ static bool stopping(mm_manager *mgr)
 /* The due update check: each models.lock entry's branch compared with the
  * Hub, logged; pulled only with auto_update. Returns the number of failures
  * (a failure keeps the stamp old so the next start checks again). */
-static size_t update_check(const mm_config *cfg, size_t *applied)
+void rt_hub_contact_note(mm_manager *mgr, int rc, const mm_error *err)
+{
+    if (!mgr)
+        return;
+    pthread_mutex_lock(&mgr->lock);
+    mgr->hub_contact_ms = mm_wall_ms();
+    mgr->hub_reachable = rc != MM_ENET && rc != MM_ETIMEDOUT;
+    mm_strlcpy(mgr->hub_error, rc != 0 && err ? err->message : "", sizeof mgr->hub_error);
+    pthread_mutex_unlock(&mgr->lock);
+}
+
+bool rt_hub_contact_get(mm_manager *mgr, int64_t *when_ms, bool *reachable, char *error,
+                        size_t error_size)
+{
+    pthread_mutex_lock(&mgr->lock);
+    bool known = mgr->hub_contact_ms != 0;
+    *when_ms = mgr->hub_contact_ms;
+    *reachable = mgr->hub_reachable;
+    mm_strlcpy(error, mgr->hub_error, error_size);
+    pthread_mutex_unlock(&mgr->lock);
+    return known;
+}
+
+static size_t update_check(mm_manager *mgr, const mm_config *cfg, size_t *applied)
 {
     char *lock_path = mm_lock_path(cfg);
     mm_update_row *rows = NULL;
@@ -49,6 +72,8 @@ static size_t update_check(const mm_config *cfg, size_t *applied)
     int rc = lock_path ? mm_update_check(cfg, lock_path, cfg->models_dir, NULL, cfg->auto_update,
                                          &rows, &n, &err)
                        : mm_error_set(&err, MM_ENOMEM, "out of memory");
+    if (rc != MM_ENOTFOUND)
+        rt_hub_contact_note(mgr, rc, &err);
     if (rc == MM_ENOTFOUND) {
         MM_LOG_INFO("update check: no models.lock at %s, nothing to check", lock_path);
     } else if (rc != 0) {
@@ -94,6 +119,7 @@ static void *download_main(void *arg)
         MM_LOG_INFO("downloading '%s' (automated download)", entry);
         int rc = mm_pull(cfg, &rq, NULL, NULL, files, DL_FILES_MAX, &n, &err);
         free(lock_path);
+        rt_hub_contact_note(mgr, rc, &err);
         if (rc != 0) {
             failed++;
             MM_LOG_WARN("start-up download of '%s' failed; carrying on without it: %s",
@@ -111,7 +137,7 @@ static void *download_main(void *arg)
     free(files);
     if (due && files && !stopping(mgr)) {
         size_t applied = 0;
-        failed += update_check(cfg, &applied);
+        failed += update_check(mgr, cfg, &applied);
         pulled += applied;
     }
     if (due && failed == 0 && files && !stopping(mgr)) {

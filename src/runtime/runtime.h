@@ -387,7 +387,21 @@ struct mm_manager {
     bool            reaper_running, stopping;
     pthread_t       downloader;      /* first-run downloads (downloads.c) */
     bool            downloader_running, downloads_done;
+    /* The last time this process talked to the Hub (rt_hub_contact_note):
+     * what health reports as the Hub's reachability. */
+    int64_t         hub_contact_ms;  /* mm_wall_ms; 0: no contact yet */
+    bool            hub_reachable;
+    char            hub_error[256];
 };
+
+/* Record the outcome of a Hub operation (a pull, an update check): the Hub
+ * answered unless rc is a network failure or a timeout (a refusal such as
+ * 404 or 401 is an answer); err says why when rc != 0. Thread-safe. */
+void rt_hub_contact_note(struct mm_manager *mgr, int rc, const mm_error *err);
+/* The last contact: false when there was none; else its time (mm_wall_ms),
+ * whether the Hub answered, and the error ("" when it succeeded). */
+bool rt_hub_contact_get(struct mm_manager *mgr, int64_t *when_ms, bool *reachable,
+                        char *error, size_t error_size);
 
 /* A taken instance. */
 typedef struct mgr_lease {

@@ -162,6 +162,8 @@ static void run_job(server_jobs *jobs, job *j, mm_pull_file *files)
                                  &err)
                        : mm_error_set(&err, MM_ENOMEM, "out of memory");
     free(lock_path);
+    if (lock_path && rc != MM_EPINNING && rc != MM_EINVAL)
+        rt_hub_contact_note(jobs->mgr, rc, &err);
     if (rc == 0 && jobs->mgr) {
         /* The downloaded model joins the manager's catalog: servable now. */
         mm_error rerr = { 0 };

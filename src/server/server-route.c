@@ -222,10 +222,20 @@ static int rs_find(void *ctx, const char *name, server_model *out, mm_error *err
 
 /* What the server knows about the Hub without contacting it: where it is,
  * whether downloads may run, and when the last update check succeeded
- * (<models_dir>/.last_model_check). Reachability is not probed here (a
- * health request must stay cheap): the start-up downloads and update checks
- * log their outcome. */
-static void hub_health(const mm_config *cfg, cJSON *services)
+ * (<models_dir>/.last_model_check), and whether the Hub answered the last
+ * time this process talked to it. Nothing is probed here: a health request
+ * must stay cheap. */
+static void add_time(cJSON *o, const char *name, int64_t unix_s)
+{
+    char when[32];
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(o, name, when);
+}
+
+static void hub_health(const mm_config *cfg, mm_manager *mgr, cJSON *services)
 {
     cJSON *hub = cJSON_AddObjectToObject(services, "hub");
     cJSON_AddStringToObject(hub, "status", "ok");
@@ -237,17 +247,25 @@ static void hub_health(const mm_config *cfg, cJSON *services)
     bool due = false;
     rt_stamp_state st = rt_stamp_read(cfg->models_dir, cfg->update_interval_s,
                                       (int64_t)time(NULL), &last, &due);
-    if (st == RT_STAMP_FRESH || st == RT_STAMP_STALE) {
-        char when[32];
-        time_t t = (time_t)last;
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        cJSON_AddStringToObject(hub, "last_update_check", when);
-    } else {
+    if (st == RT_STAMP_FRESH || st == RT_STAMP_STALE)
+        add_time(hub, "last_update_check", last);
+    else
         cJSON_AddNullToObject(hub, "last_update_check");
-    }
     cJSON_AddBoolToObject(hub, "update_check_due", due && cfg->update_interval_s > 0);
+    /* Reachability as the last contact found it (downloads, update checks,
+     * pull jobs); null until this process has talked to the Hub. */
+    int64_t when_ms = 0;
+    bool reachable = false;
+    char why[256];
+    if (mgr && rt_hub_contact_get(mgr, &when_ms, &reachable, why, sizeof why)) {
+        cJSON_AddBoolToObject(hub, "reachable", reachable);
+        add_time(hub, "last_contact", when_ms / 1000);
+        if (why[0])
+            cJSON_AddStringToObject(hub, "last_error", why);
+    } else {
+        cJSON_AddNullToObject(hub, "reachable");
+        cJSON_AddNullToObject(hub, "last_contact");
+    }
 }
 
 static void rs_health(void *ctx, cJSON *services)
@@ -256,7 +274,7 @@ static void rs_health(void *ctx, cJSON *services)
     if (c->fallback.health)
         c->fallback.health(c->fallback.ctx, services);
     if (c->cfg && !cJSON_GetObjectItemCaseSensitive(services, "hub"))
-        hub_health(c->cfg, services);
+        hub_health(c->cfg, c->mgr, services);
     route_set *s = set_get(c);
     cJSON *router = cJSON_AddObjectToObject(services, "router");
     cJSON_AddStringToObject(router, "status", "ok");

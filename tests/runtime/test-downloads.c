@@ -90,6 +90,13 @@ static void test_download_and_failure(void)
     CHECK(mm_manager_wait_downloads(mgr, 120000));
     mm_log_set_callback(NULL, NULL);
     CHECK(has_row(mgr, "tiny"));   /* the refreshed catalog has the download */
+    {   /* the Hub answered every contact (org/missing's with a 404) */
+        int64_t when = 0;
+        bool reachable = false;
+        char why[256];
+        CHECK(rt_hub_contact_get(mgr, &when, &reachable, why, sizeof why));
+        CHECK(reachable && when > 0);
+    }
     CHECK_CONTAINS(logged, "start-up download of 'org/missing' failed; carrying on without it");
     CHECK(mockhub_bytes_sent(hub, "") >= 4096);   /* the file's bytes came over the wire */
     mm_manager_close(mgr);
@@ -210,9 +217,34 @@ static void test_off_switches(void)
         CHECK_INT(mm_manager_start_downloads(mgr, NULL), 0);
         CHECK(mm_manager_wait_downloads(mgr, 1000));
         CHECK_INT(mockhub_request_count(hub), 0);
+        int64_t when = 0;
+        bool reachable = true;
+        char why[256];
+        CHECK(!rt_hub_contact_get(mgr, &when, &reachable, why, sizeof why));   /* no contact */
         mm_manager_close(mgr);
         mm_config_free(cfg);
     }
+}
+
+/* A Hub that does not answer: the contact is recorded as unreachable. */
+static void test_unreachable(void)
+{
+    mm_config *cfg = make_config("org/other-GGUF", "hf_endpoint=http://127.0.0.1:1");
+    mm_manager *mgr = NULL;
+    CHECK_INT(mm_manager_open(cfg, &mgr, NULL), 0);
+    if (!mgr) {
+        mm_config_free(cfg);
+        return;
+    }
+    CHECK_INT(mm_manager_start_downloads(mgr, NULL), 0);
+    CHECK(mm_manager_wait_downloads(mgr, 120000));
+    int64_t when = 0;
+    bool reachable = true;
+    char why[256];
+    CHECK(rt_hub_contact_get(mgr, &when, &reachable, why, sizeof why));
+    CHECK(!reachable && when > 0 && why[0]);
+    mm_manager_close(mgr);
+    mm_config_free(cfg);
 }
 
 int main(void)
@@ -230,6 +262,7 @@ int main(void)
     CHECK_INT(mockhub_file_add(hub, "org/follow", "f.bin", 500, 31, true), 0);
     test_update_check();
     test_off_switches();
+    test_unreachable();
     mockhub_stop(hub);
     mmtest_rmtree(tmp);
     free(tmp);
