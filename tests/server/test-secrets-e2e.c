@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "support/httpc.h"
 #include "support/mockhub.h"
+#include "support/serve.h"
 #include "support/synth.h"
 #include "support/test.h"
 
@@ -88,56 +89,6 @@ static int cli(const char *token, const char *const *args, const char *label)
     return rc;
 }
 
-static pid_t spawn_serve(const char *out_path, const char *err_path)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        char v[4200];
-        snprintf(v, sizeof v, "%s/models", tmp);
-        setenv("MODELS_DIR", v, 1);
-        snprintf(v, sizeof v, "%s/hub", tmp);
-        setenv("HF_HUB_CACHE", v, 1);
-        snprintf(v, sizeof v, "%s/models.txt", tmp);
-        setenv("MODELS_FILE", v, 1);
-        snprintf(v, sizeof v, "%s/secret-config.yaml", tmp);
-        setenv("MODELMGR_CONFIG", v, 1);
-        setenv("HOME", tmp, 1);
-        setenv("HF_TOKEN", TOKEN, 1);
-        setenv("MODELMGR_LOG_LEVEL", "debug", 1);
-        setenv("SKIP_MODEL_DOWNLOADS", "1", 1);
-        const char *bin = getenv("MODELMGR_BIN");
-        char *argv[] = { (char *)(bin ? bin : "./modelmgr"), "serve", "--port", "0",
-                         "--api-key", API_KEY, NULL };
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static bool read_url(const char *out_path, char *url, size_t size)
-{
-    for (int i = 0; i < 400; i++) {
-        char *text = NULL;
-        mm_error err;
-        if (mm_file_read(out_path, 1 << 16, &text, NULL, &err) == 0) {
-            const char *p = strstr(text, "listening on ");
-            if (p && strchr(p, '\n')) {
-                p += strlen("listening on ");
-                snprintf(url, size, "%.*s", (int)strcspn(p, " \n"), p);
-                free(text);
-                return true;
-            }
-            free(text);
-        }
-        usleep(50000);
-    }
-    return false;
-}
-
 static long ask(const char *method, const char *url, const char *path, const char *key,
                 const char *body)
 {
@@ -161,9 +112,14 @@ static void serve_session(void)
     char out_path[4200], err_path[4200], url[256];
     snprintf(out_path, sizeof out_path, "%s/serve.out", tmp);
     snprintf(err_path, sizeof err_path, "%s/serve.err", tmp);
-    pid_t pid = spawn_serve(out_path, err_path);
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "MODELMGR_CONFIG=%s/secret-config.yaml", tmp);
+    const char *env[] = { cfg, "HF_TOKEN=" TOKEN, "MODELMGR_LOG_LEVEL=debug",
+                          "SKIP_MODEL_DOWNLOADS=1", NULL };
+    const char *args[] = { "--port", "0", "--api-key", API_KEY, NULL };
+    pid_t pid = mmtest_serve_spawn(tmp, args, env, out_path, err_path);
     CHECK(pid > 0);
-    if (!read_url(out_path, url, sizeof url)) {
+    if (!mmtest_serve_url(out_path, url, sizeof url)) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         CHECK(!"serve printed no URL");
@@ -182,9 +138,7 @@ static void serve_session(void)
     CHECK_INT((int)ask("GET", url, "/metrics", API_KEY, NULL), 200);
     CHECK_INT((int)ask("GET", url, "/api/tags", API_KEY, NULL), 200);
     kill(pid, SIGTERM);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_INT(mmtest_serve_wait(pid), 0);
 }
 
 int main(void)

@@ -6,6 +6,7 @@
  * same port, and exits 0 on SIGTERM. */
 // labels: integration
 #include "support/httpc.h"
+#include "support/serve.h"
 #include "support/synth.h"
 #include "support/test.h"
 
@@ -23,70 +24,7 @@
 static char *tmp;
 
 /* Start `modelmgr serve ARGS...`; its stdout and stderr go to files. */
-static pid_t spawn_serve(const char *const *args, const char *out_path, const char *err_path)
-{
-    const char *bin = getenv("MODELMGR_BIN");
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s/models", tmp);
-        setenv("MODELS_DIR", dir, 1);
-        snprintf(dir, sizeof dir, "%s/hub", tmp);
-        setenv("HF_HUB_CACHE", dir, 1);
-        snprintf(dir, sizeof dir, "%s/models.txt", tmp);
-        setenv("MODELS_FILE", dir, 1);
-        setenv("HOME", tmp, 1);
-        setenv("XDG_CONFIG_HOME", tmp, 1);
-        char *argv[16] = { (char *)(bin ? bin : "./modelmgr"), "serve" };
-        size_t n = 2;
-        for (size_t i = 0; args[i] && n < 15; i++)
-            argv[n++] = (char *)args[i];
-        argv[n] = NULL;
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 /* Wait up to 20 s for the "listening on URL" line; copies the URL. */
-static bool read_url(const char *out_path, char *url, size_t size)
-{
-    for (int i = 0; i < 400; i++) {
-        char *text = NULL;
-        mm_error err;
-        if (mm_file_read(out_path, 1 << 16, &text, NULL, &err) == 0) {
-            const char *p = strstr(text, "listening on ");
-            if (p && strchr(p, '\n')) {
-                p += strlen("listening on ");
-                size_t len = strcspn(p, " \n");
-                snprintf(url, size, "%.*s", (int)len, p);
-                free(text);
-                return true;
-            }
-            free(text);
-        }
-        usleep(50000);
-    }
-    return false;
-}
-
-static int wait_exit(pid_t pid)
-{
-    int status = 0;
-    for (int i = 0; i < 400; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        usleep(50000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
-}
-
 /* mm_manager_generate over the same files serve uses: greedy, n tokens. */
 static bool local_generate(const char *prompt, int n, mm_gen_result *out)
 {
@@ -166,8 +104,8 @@ int main(void)
              &stamp_tm);
 
     const char *args[] = { "--port", "0", "--grace", "5", NULL };
-    pid_t pid = spawn_serve(args, out_path, err_path);
-    CHECK(read_url(out_path, url, sizeof url));
+    pid_t pid = mmtest_serve_spawn(tmp, args, NULL, out_path, err_path);
+    CHECK(mmtest_serve_url(out_path, url, sizeof url));
     CHECK(mm_str_has_prefix(url, "http://127.0.0.1:"));
 
     httpc_result r;
@@ -298,8 +236,8 @@ int main(void)
     char out2[4300], err2[4300];
     snprintf(out2, sizeof out2, "%s/out2.txt", tmp);
     snprintf(err2, sizeof err2, "%s/err2.txt", tmp);
-    pid_t pid2 = spawn_serve(args2, out2, err2);
-    CHECK_INT(wait_exit(pid2), 1);
+    pid_t pid2 = mmtest_serve_spawn(tmp, args2, NULL, out2, err2);
+    CHECK_INT(mmtest_serve_wait(pid2), 1);
     char *text = NULL;
     mm_error err;
     mm_file_read(err2, 1 << 16, &text, NULL, &err);
@@ -307,7 +245,7 @@ int main(void)
     free(text);
 
     kill(pid, SIGTERM);
-    CHECK_INT(wait_exit(pid), 0);
+    CHECK_INT(mmtest_serve_wait(pid), 0);
     text = NULL;
     mm_file_read(err_path, 1 << 16, &text, NULL, &err);
     CHECK_CONTAINS(text, "SIGTERM received");

@@ -8,6 +8,7 @@
  * every worker, and `--no-isolate` serves in-process. */
 // labels: integration
 #include "support/httpc.h"
+#include "support/serve.h"
 #include "support/synth.h"
 #include "support/test.h"
 
@@ -23,38 +24,11 @@
 #include <unistd.h>
 
 static char *tmp;
-
-static pid_t spawn_serve(const char *const *args, const char *out_path, const char *err_path)
-{
-    const char *bin = getenv("MODELMGR_BIN");
-    pid_t pid = fork();
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(o, 1);
-        dup2(e, 2);
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s/models", tmp);
-        setenv("MODELS_DIR", dir, 1);
-        snprintf(dir, sizeof dir, "%s/hub", tmp);
-        setenv("HF_HUB_CACHE", dir, 1);
-        snprintf(dir, sizeof dir, "%s/models.txt", tmp);
-        setenv("MODELS_FILE", dir, 1);
-        setenv("HOME", tmp, 1);
-        setenv("XDG_CONFIG_HOME", tmp, 1);
-        setenv("SKIP_MODEL_DOWNLOADS", "1", 1);
-        setenv("MODELMGR_WORKER_CRASH_ON", "CRASH-ME", 1);
-        setenv("MODELMGR_WORKER_HANG_ON", "HANG-ME", 1);
-        char *argv[16] = { (char *)(bin ? bin : "./modelmgr"), "serve" };
-        size_t n = 2;
-        for (size_t i = 0; args[i] && n < 15; i++)
-            argv[n++] = (char *)args[i];
-        argv[n] = NULL;
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
+/* Downloads off; the worker's test hooks: a prompt with CRASH-ME aborts
+ * the worker, one with HANG-ME hangs it. */
+static const char *const isolate_env[] = { "SKIP_MODEL_DOWNLOADS=1",
+                                           "MODELMGR_WORKER_CRASH_ON=CRASH-ME",
+                                           "MODELMGR_WORKER_HANG_ON=HANG-ME", NULL };
 
 static char *read_text(const char *path)
 {
@@ -63,36 +37,6 @@ static char *read_text(const char *path)
     if (mm_file_read(path, 1 << 22, &text, NULL, &err) != 0)
         return NULL;
     return text;
-}
-
-static bool read_url(const char *out_path, char *url, size_t size)
-{
-    for (int i = 0; i < 600; i++) {
-        char *text = read_text(out_path);
-        const char *p = text ? strstr(text, "listening on ") : NULL;
-        if (p && strchr(p, '\n')) {
-            p += strlen("listening on ");
-            snprintf(url, size, "%.*s", (int)strcspn(p, " \n"), p);
-            free(text);
-            return true;
-        }
-        free(text);
-        usleep(50000);
-    }
-    return false;
-}
-
-static int wait_exit(pid_t pid)
-{
-    int status = 0;
-    for (int i = 0; i < 600; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        usleep(50000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return -1;
 }
 
 /* POST a completion for model with prompt; returns the status, body in r. */
@@ -152,8 +96,8 @@ static void check_isolated(void)
      * restarted worker soon (the router's default cooldown is 30 s). */
     const char *args[] = { "--port", "0", "--grace", "5", "--worker-deadline", "3",
                            "--router-cooldown", "1", NULL };
-    pid_t pid = spawn_serve(args, out_path, err_path);
-    CHECK(read_url(out_path, url, sizeof url));
+    pid_t pid = mmtest_serve_spawn(tmp, args, isolate_env, out_path, err_path);
+    CHECK(mmtest_serve_url(out_path, url, sizeof url));
 
     httpc_result r;
     CHECK_INT(complete(url, "other", "hello", &r), 200);
@@ -239,7 +183,7 @@ static void check_isolated(void)
     httpc_result_free(&r);
 
     kill(pid, SIGTERM);
-    CHECK_INT(wait_exit(pid), 0);
+    CHECK_INT(mmtest_serve_wait(pid), 0);
     /* The workers stopped cleanly (under the sanitizers: no report). */
     char *log = read_text(err_path);
     CHECK(log && !strstr(log, "when stopped") && !strstr(log, "did not stop within"));
@@ -266,13 +210,13 @@ static void check_no_isolate(void)
     snprintf(out_path, sizeof out_path, "%s/out2.txt", tmp);
     snprintf(err_path, sizeof err_path, "%s/err2.txt", tmp);
     const char *args[] = { "--port", "0", "--no-isolate", NULL };
-    pid_t pid = spawn_serve(args, out_path, err_path);
-    CHECK(read_url(out_path, url, sizeof url));
+    pid_t pid = mmtest_serve_spawn(tmp, args, isolate_env, out_path, err_path);
+    CHECK(mmtest_serve_url(out_path, url, sizeof url));
     httpc_result r;
     CHECK_INT(complete(url, "tiny", "hello", &r), 200);
     httpc_result_free(&r);
     kill(pid, SIGTERM);
-    CHECK_INT(wait_exit(pid), 0);
+    CHECK_INT(mmtest_serve_wait(pid), 0);
     int pids[4];
     CHECK_INT(worker_pids(err_path, "tiny", pids, 4), 0);
 }
