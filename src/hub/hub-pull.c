@@ -120,19 +120,55 @@ static int pull_locked(hub *h, const char *repo, const mm_pull_request *rq, hub_
     return rc;
 }
 
-/* The quant's files at a pinned revision: list, pick, download each. */
+/* What llama.cpp and Ollama take from a GGUF repo named without a quant
+ * tag: Q4_K_M, else Q8_0, else the first .gguf (never every quant). false
+ * when the repo has no .gguf at all (it is then pulled whole). */
+static bool pick_default(const hub_listing *l, const char ***paths, size_t *n)
+{
+    static const char *const preferred[] = { "Q4_K_M", "Q8_0" };
+    for (size_t i = 0; i < MM_ARRAY_LEN(preferred); i++) {
+        mm_error ignored = { 0 };
+        if (hub_pick_quant(l, preferred[i], paths, n, &ignored) == 0)
+            return true;
+    }
+    for (size_t i = 0; i < l->n_files; i++) {
+        const char *path = l->files[i].path;
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        if (mm_str_has_suffix(path, ".gguf") && !strstr(base, "mmproj")) {
+            *paths = malloc(sizeof **paths);
+            if (!*paths)
+                return false;
+            (*paths)[0] = path;
+            *n = 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The quant's files at a pinned revision: list, pick, download each. A NULL
+ * quant picks as pick_default does; *no_gguf then says the repo has no
+ * .gguf (nothing was downloaded). */
 static int pull_quant(hub *h, const char *repo, const char *quant, const mm_pull_request *rq,
-                      hub_result **out, size_t *n_out, mm_error *err)
+                      hub_result **out, size_t *n_out, bool *no_gguf, mm_error *err)
 {
     const char *rev = NULL;
     hub_listing *l = NULL;
     const char **paths = NULL;
     size_t n = 0;
+    *out = NULL;
+    *n_out = 0;
     int rc = hub_pin_revision(h, repo, rq->revision, rq->automated, &rev, err);
     if (!rc)
         rc = hub_list_files(h, repo, rev, &l, err);
-    if (!rc)
+    if (!rc && quant) {
         rc = hub_pick_quant(l, quant, &paths, &n, err);
+    } else if (!rc && !pick_default(l, &paths, &n)) {
+        if (no_gguf)
+            *no_gguf = true;
+        hub_listing_free(l);
+        return mm_error_set(err, MM_ENOTFOUND, "%s has no .gguf file", repo);
+    }
     if (!rc && !hub_is_commit(rev))
         rc = hub_cache_write_ref(h, repo, rev, l->commit, err);
     hub_result *res = rc ? NULL : calloc(n, sizeof *res);
@@ -196,6 +232,7 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
     const char **repos = NULL;
     char (*links)[4096] = NULL;
     size_t n = 0;
+    bool picked = false;   /* an automated pull took one quant of a GGUF repo */
     if (rq->locked && quant)
         return mm_error_set(err, MM_EINVAL, "pull --locked: '%s': the lock names the files; "
                             "give the repo without a quant tag", rq->repo);
@@ -215,7 +252,17 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
         rc = hub_download_file(h, repo, rq->file, rq->revision, rq->automated, res, err);
         n = 1;
     } else if (quant) {
-        rc = pull_quant(h, repo, quant, rq, &res, &n, err);
+        rc = pull_quant(h, repo, quant, rq, &res, &n, NULL, err);
+    } else if (rq->automated && !rq->include && !rq->exclude) {
+        /* First-run and scheduled pulls of a GGUF repo take one quant. */
+        bool no_gguf = false;
+        rc = pull_quant(h, repo, NULL, rq, &res, &n, &no_gguf, err);
+        picked = !no_gguf;
+        if (no_gguf) {
+            memset(err, 0, sizeof *err);
+            rc = hub_download_snapshot(h, repo, rq->revision, rq->automated, NULL, NULL,
+                                       &res, &n, err);
+        }
     } else {
         rc = hub_download_snapshot(h, repo, rq->revision, rq->automated, rq->include, rq->exclude,
                                    &res, &n, err);
@@ -230,7 +277,8 @@ int mm_pull(const mm_config *cfg, const mm_pull_request *rq, mm_pull_progress_fn
     if (rc == 0 && n > 0) {
         links = calloc(n, sizeof *links);
         if (links)
-            hub_models_link_results(h, rq->models_dir, repo, res, n, !rq->file && !quant, links);
+            hub_models_link_results(h, rq->models_dir, repo, res, n,
+                                    !rq->file && !quant && !picked, links);
     }
 report:
     for (size_t i = 0; i < n && *n_files < max_files; i++) {

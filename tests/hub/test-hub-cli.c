@@ -124,6 +124,48 @@ int main(void)
     free(out);
     free(err);
 
+    /* An automated pull of a GGUF repo without a quant tag takes one quant,
+     * as llama.cpp and Ollama do: Q4_K_M, else Q8_0, else the first .gguf;
+     * a repo without .gguf files comes whole. */
+    mockhub_repo_add(fx.mh, "org/multi", MOCKHUB_PUBLIC);
+    mockhub_file_add(fx.mh, "org/multi", "m-F16.gguf", 900, 11, true);
+    mockhub_file_add(fx.mh, "org/multi", "m-Q4_K_M.gguf", 500, 12, true);
+    mockhub_file_add(fx.mh, "org/multi", "m-Q8_0.gguf", 700, 13, true);
+    mockhub_file_add(fx.mh, "org/multi", "mmproj-m-F16.gguf", 300, 14, true);
+    mockhub_repo_add(fx.mh, "org/q8", MOCKHUB_PUBLIC);
+    mockhub_file_add(fx.mh, "org/q8", "a-F16.gguf", 900, 15, true);
+    mockhub_file_add(fx.mh, "org/q8", "a-Q8_0.gguf", 700, 16, true);
+    mockhub_repo_add(fx.mh, "org/other", MOCKHUB_PUBLIC);
+    mockhub_file_add(fx.mh, "org/other", "mmproj-x.gguf", 300, 17, true);
+    mockhub_file_add(fx.mh, "org/other", "x-IQ4_XS.gguf", 400, 18, true);
+    mockhub_repo_add(fx.mh, "org/st", MOCKHUB_PUBLIC);
+    mockhub_file_add(fx.mh, "org/st", "config.json", 100, 19, false);
+    mockhub_file_add(fx.mh, "org/st", "model.safetensors", 800, 20, true);
+    const char *multi[] = { "pull", "org/multi", "--automated", NULL };
+    CHECK_INT(pull(&fx, multi, &out, &err), 0);
+    CHECK_CONTAINS(out, "org/multi/m-Q4_K_M.gguf");
+    CHECK(out && !strstr(out, "m-Q8_0") && !strstr(out, "m-F16") && !strstr(out, "mmproj"));
+    free(out);
+    free(err);
+    multi[1] = "org/q8";
+    CHECK_INT(pull(&fx, multi, &out, &err), 0);
+    CHECK_CONTAINS(out, "org/q8/a-Q8_0.gguf");
+    CHECK(out && !strstr(out, "a-F16"));
+    free(out);
+    free(err);
+    multi[1] = "org/other";
+    CHECK_INT(pull(&fx, multi, &out, &err), 0);
+    CHECK_CONTAINS(out, "org/other/x-IQ4_XS.gguf");
+    CHECK(out && !strstr(out, "mmproj"));
+    free(out);
+    free(err);
+    multi[1] = "org/st";
+    CHECK_INT(pull(&fx, multi, &out, &err), 0);
+    CHECK_CONTAINS(out, "org/st/config.json");
+    CHECK_CONTAINS(out, "org/st/model.safetensors");
+    free(out);
+    free(err);
+
     const char *bad[] = { "pull", "--bogus", NULL };
     CHECK_INT(pull(&fx, bad, &out, &err), 2);
     CHECK_CONTAINS(err, "unknown option '--bogus'");
