@@ -320,7 +320,8 @@ const mm_model_info *mm_catalog_at(const mm_catalog *cat, size_t i);
 /* Exact key lookup; NULL when absent. Borrowed. */
 const mm_model_info *mm_catalog_find(const mm_catalog *cat, const char *key);
 /* The default model: the configured default_model when the catalog has it,
- * else the first available model (*is_fallback set true), else NULL. */
+ * else the first available GGUF model, else the first available model
+ * (*is_fallback set true in both), else NULL. */
 const mm_model_info *mm_catalog_default(const mm_catalog *cat, bool *is_fallback);
 
 const char *mm_source_name(mm_source source);

@@ -395,11 +395,15 @@ const mm_model_info *mm_catalog_default(const mm_catalog *cat, bool *is_fallback
     const mm_model_info *configured = cat ? mm_catalog_find(cat, cat->default_model) : NULL;
     if (configured && configured->state == MM_MODEL_AVAILABLE)
         return configured;
-    for (size_t i = 0; cat && i < cat->count; i++) {
-        if (cat->models[i].state == MM_MODEL_AVAILABLE) {
-            if (is_fallback)
-                *is_fallback = true;
-            return &cat->models[i];
+    /* A GGUF model first: the built-in engine can serve it. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; cat && i < cat->count; i++) {
+            const mm_model_info *m = &cat->models[i];
+            if (m->state == MM_MODEL_AVAILABLE && (pass == 1 || m->format == MM_FORMAT_GGUF)) {
+                if (is_fallback)
+                    *is_fallback = true;
+                return m;
+            }
         }
     }
     return NULL;

@@ -429,6 +429,11 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
     return *text ? 0 : mm_error_set(err, MM_ENOMEM, "out of memory");
 }
 
+bool rt_factory_runs_gguf(const mm_model_info *m)
+{
+    return m->format == MM_FORMAT_GGUF;
+}
+
 static const rt_factory engine_factory = {
     .user = NULL,
     .estimate = eng_estimate,
@@ -438,6 +443,7 @@ static const rt_factory engine_factory = {
     .instance_free = eng_instance_free,
     .generate = eng_generate,
     .affinity = eng_affinity,
+    .runs = rt_factory_runs_gguf,
 };
 
 const rt_factory *rt_factory_engine(void)

@@ -637,6 +637,7 @@ int rt_factory_worker_new(const rt_worker_options *o, rt_factory *out, mm_error 
     out->instance_new = wk_instance_new;
     out->instance_free = wk_instance_free;
     out->generate = wk_generate;
+    out->runs = rt_factory_runs_gguf;
     return 0;
 fail:
     if (rc == MM_ENOMEM)

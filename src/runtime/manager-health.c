@@ -196,19 +196,26 @@ int mm_manager_generate(mm_manager *mgr, const mm_gen_request *req, mm_gen_resul
     return 0;
 }
 
-static mm_health_status model_status(const rt_model *m)
+/* A model the factory cannot run (the built-in engine: a safetensors or
+ * .bin model) is listed, but cannot serve here. */
+static bool runnable(const mm_manager *mgr, const rt_model *m)
 {
-    if (m->info->state != MM_MODEL_AVAILABLE || m->load_failed)
+    return !mgr->factory.runs || mgr->factory.runs(m->info);
+}
+
+static mm_health_status model_status(const mm_manager *mgr, const rt_model *m)
+{
+    if (m->info->state != MM_MODEL_AVAILABLE || m->load_failed || !runnable(mgr, m))
         return MM_HEALTH_UNAVAILABLE;
     return m->last_failed ? MM_HEALTH_DEGRADED : MM_HEALTH_HEALTHY;
 }
 
-static void fill_row(const rt_model *m, mm_model_health *row)
+static void fill_row(const mm_manager *mgr, const rt_model *m, mm_model_health *row)
 {
     memset(row, 0, sizeof *row);
     mm_strlcpy(row->key, m->key, sizeof row->key);
     mm_strlcpy(row->kind, "llm", sizeof row->kind);
-    row->status = model_status(m);
+    row->status = model_status(mgr, m);
     row->loaded = m->state == RT_LOADED;
     if (m->pool) {
         rt_pool_stats ps;
@@ -233,6 +240,10 @@ static void fill_row(const rt_model *m, mm_model_health *row)
         snprintf(row->last_error, sizeof row->last_error, "%s%s%s",
                  mm_model_state_name(m->info->state), m->info->error ? ": " : "",
                  m->info->error ? m->info->error : "");
+    else if (!runnable(mgr, m))
+        snprintf(row->last_error, sizeof row->last_error, "a %s model: the built-in engine runs "
+                 "GGUF files only; serve it from an OpenAI-compatible server (remotes:) or "
+                 "pull a GGUF build of it", mm_format_name(m->info->format));
 }
 
 static void fill_speech(const mm_manager *mgr, mm_model_health *row)
@@ -259,7 +270,7 @@ int mm_manager_list(mm_manager *mgr, mm_model_health **rows, size_t *n_rows, mm_
         return mm_error_set(err, MM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < mgr->n_models; i++)
-        fill_row(mgr->models[i], &out[i]);
+        fill_row(mgr, mgr->models[i], &out[i]);
     if (mgr->vosk_listed)
         fill_speech(mgr, &out[mgr->n_models]);
     pthread_mutex_unlock(&mgr->lock);

@@ -60,7 +60,14 @@ typedef struct rt_factory {
      * the instance's cached state already covers. Called under the pool's
      * lock on free instances only, so it must be quick and must not block. */
     uint64_t (*affinity)(void *user, void *inst, const struct mm_gen_request *req);
+    /* Optional (NULL: every model). Can this factory run m at all (its
+     * format)? A model it cannot run is listed but unavailable in health,
+     * with why. */
+    bool     (*runs)(const mm_model_info *m);
 } rt_factory;
+
+/* The built-in engine's rule for rt_factory.runs: GGUF files only. */
+bool rt_factory_runs_gguf(const mm_model_info *m);
 
 /* The factory mm_manager_open uses (factory-engine.c): the built-in
  * engine. user must be the manager's mm_config (threads and pool_size

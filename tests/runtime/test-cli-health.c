@@ -140,10 +140,54 @@ static void test_no_models(void)
     free(list);
 }
 
+/* A safetensors repo in the HF cache is listed, but the built-in engine
+ * cannot run it: unavailable with why, and never the default model while a
+ * GGUF model exists (it comes first in the catalog here: "a-st" < "synth"). */
+static void test_not_runnable(void)
+{
+    const char *commit = "cccccccccccccccccccccccccccccccccccccccc";
+    char rel[512];
+    snprintf(rel, sizeof rel, "cache/models--org--a-st/snapshots/%s/model.safetensors", commit);
+    char *st = at(rel);
+    char *parent = mm_strdup(st);
+    *strrchr(parent, '/') = '\0';
+    CHECK_INT(mm_mkdirs(parent, NULL), 0);
+    mmtest_write_file(st, "0123456789");
+    char *ref = at("cache/models--org--a-st/refs");
+    CHECK_INT(mm_mkdirs(ref, NULL), 0);
+    char *ref_main = mm_path_join(ref, "main");
+    mmtest_write_file(ref_main, commit);
+    char *list = at("models.txt");
+    remove(list);
+    char *out = NULL, *err = NULL;
+    const char *argv[] = { "health", "--json", NULL };
+    run(argv, "models", &out, &err);
+    cJSON *root = cJSON_Parse(out ? out : "");
+    cJSON *m = model_of(root, "a-st");
+    CHECK(m != NULL);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(m, "status")), "unavailable");
+    CHECK_CONTAINS(cJSON_GetStringValue(cJSON_GetObjectItem(m, "last_error")),
+                   "a safetensors model: the built-in engine runs GGUF files only");
+    CHECK(model_of(root, "synth-llama") != NULL);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(root, "default_model")), "synth-llama");
+    cJSON_Delete(root);
+    free(out);
+    free(err);
+    free(list);
+    char *repo = at("cache/models--org--a-st");
+    mmtest_rmtree(repo);   /* the next test wants no model at all */
+    free(repo);
+    free(ref_main);
+    free(ref);
+    free(parent);
+    free(st);
+}
+
 int main(void)
 {
     tmp = mmtest_tmpdir();
     test_health();
+    test_not_runnable();
     test_no_models();
     mmtest_rmtree(tmp);
     free(tmp);
