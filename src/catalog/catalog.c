@@ -4,6 +4,8 @@
 #include "catalog/catalog.h"
 #include "gguf/gguf.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -197,8 +199,42 @@ static int found_to_info(catalog_found *f, mm_model_info *models, size_t count, 
 /* Facts of a GGUF model from its first part; the parameter count adds the
  * tensors of every part. An unreadable part makes the model invalid with the
  * reader's message; the catalog itself still opens. */
+/* A transformers model's architecture from the config.json beside its
+ * safetensors: model_type ("llama"), else architectures[0]. Left "" when
+ * the file is missing or malformed: it is a hint, not a requirement. */
+#define CONFIG_JSON_MAX (256u << 10)
+
+static void read_config_json(mm_model_info *m)
+{
+    char *dir = mm_strdup(m->paths[0]);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (!slash) {
+        free(dir);
+        return;
+    }
+    *slash = '\0';
+    char *path = mm_path_join(dir, "config.json");
+    char *text = NULL;
+    size_t len = 0;
+    mm_error err = { 0 };
+    cJSON *doc = NULL;
+    if (path && mm_file_read(path, CONFIG_JSON_MAX, &text, &len, &err) == 0)
+        doc = cJSON_ParseWithLength(text, len);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(doc, "model_type");
+    if (!cJSON_IsString(type))
+        type = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "architectures"), 0);
+    if (cJSON_IsString(type))
+        mm_strlcpy(m->facts.architecture, type->valuestring, sizeof m->facts.architecture);
+    cJSON_Delete(doc);
+    free(text);
+    free(path);
+    free(dir);
+}
+
 static int read_facts(mm_model_info *m)
 {
+    if (m->format == MM_FORMAT_SAFETENSORS && m->n_paths && !m->error)
+        read_config_json(m);
     if (m->format != MM_FORMAT_GGUF || m->n_paths == 0 || m->error)
         return 0;
     uint64_t n_params = 0;

@@ -92,6 +92,9 @@ cJSON *cli_model_json(const mm_model_info *m)
     cJSON_AddStringToObject(obj, "state", mm_model_state_name(m->state));
     add_string_or_null(obj, "origin", m->origin);
     add_string_or_null(obj, "error", m->error);
+    /* from the GGUF metadata, or a safetensors model's config.json */
+    add_string_or_null(obj, "architecture", m->facts.architecture[0] ? m->facts.architecture
+                                                                      : NULL);
     if (m->has_facts) {
         cJSON *facts = facts_json(&m->facts);
         if (!facts) {

@@ -134,9 +134,12 @@ static void print_model(const mm_config *cfg, const mm_model_info *m)
     else if (m->state == MM_MODEL_NOT_DOWNLOADED)
         printf("\nmetadata: not available until the model is on disk%s\n",
                m->source == MM_SOURCE_HF ? " ('modelmgr pull' downloads it)" : "");
-    else if (m->state == MM_MODEL_AVAILABLE)
-        printf("\nmetadata: not available for %s files (only GGUF metadata is read)\n",
-               mm_format_name(m->format));
+    else if (m->state == MM_MODEL_AVAILABLE) {
+        if (m->facts.architecture[0])
+            field("architecture:", m->facts.architecture);
+        printf("\nmetadata: not available for %s files (only GGUF metadata is read); the "
+               "built-in engine cannot run them\n", mm_format_name(m->format));
+    }
 }
 
 int cmd_show(int argc, char **argv)

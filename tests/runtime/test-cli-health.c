@@ -153,6 +153,9 @@ static void test_not_runnable(void)
     *strrchr(parent, '/') = '\0';
     CHECK_INT(mm_mkdirs(parent, NULL), 0);
     mmtest_write_file(st, "0123456789");
+    char *config = mm_path_join(parent, "config.json");
+    mmtest_write_file(config, "{\"architectures\": [\"Qwen2ForCausalLM\"], \"model_type\": \"qwen2\"}");
+    free(config);
     char *ref = at("cache/models--org--a-st/refs");
     CHECK_INT(mm_mkdirs(ref, NULL), 0);
     char *ref_main = mm_path_join(ref, "main");
@@ -171,6 +174,14 @@ static void test_not_runnable(void)
     CHECK(model_of(root, "synth-llama") != NULL);
     CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(root, "default_model")), "synth-llama");
     cJSON_Delete(root);
+    free(out);
+    free(err);
+    /* listed with its format and, from config.json, its architecture */
+    const char *show[] = { "show", "a-st", NULL };
+    CHECK_INT(run(show, "models", &out, &err), 0);
+    CHECK_CONTAINS(out, "format:          safetensors");
+    CHECK_CONTAINS(out, "architecture:    qwen2");
+    CHECK_CONTAINS(out, "the built-in engine cannot run them");
     free(out);
     free(err);
     free(list);
