@@ -41,22 +41,18 @@ static void set_field(char *dst, size_t size, const char *value, size_t len)
     dst[len] = '\0';
 }
 
-static size_t on_header(char *buf, size_t size, size_t nitems, void *user)
+void hub_http_header_line(hub_http_response *rs, const char *buf, size_t len)
 {
-    xfer *x = user;
-    hub_http_response *rs = x->rs;
-    size_t len = size * nitems;
-    x->last_change_ms = mm_now_ms();
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* A new response (after 100 Continue, say): forget the previous one. */
         mm_buf body = rs->body;
         memset(rs, 0, sizeof *rs);
         rs->body = body;
-        return len;
+        return;
     }
     const char *colon = memchr(buf, ':', len);
     if (!colon)
-        return len;
+        return;
     size_t name_len = (size_t)(colon - buf);
     const char *v = colon + 1;
     const char *end = buf + len;
@@ -76,6 +72,14 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *user)
     for (size_t i = 0; i < MM_ARRAY_LEN(fields); i++)
         if (strlen(fields[i].name) == name_len && strncasecmp(buf, fields[i].name, name_len) == 0)
             set_field((char *)rs + fields[i].off, fields[i].size, v, (size_t)(end - v));
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *user)
+{
+    xfer *x = user;
+    size_t len = size * nitems;
+    x->last_change_ms = mm_now_ms();
+    hub_http_header_line(x->rs, buf, len);
     return len;
 }
 
@@ -247,8 +251,7 @@ static uint64_t next_random(void)
     return x;
 }
 
-/* Seconds from "RateLimit: "api";r=0;t=55" or "Retry-After: 55"; -1 when none. */
-static int64_t server_wait_s(const hub_http_response *rs)
+int64_t hub_http_server_wait_s(const hub_http_response *rs)
 {
     int64_t s;
     const char *t = strstr(rs->ratelimit, "t=");
@@ -269,7 +272,7 @@ static int64_t server_wait_s(const hub_http_response *rs)
 
 int64_t hub_http_backoff_ms(const hub *h, int attempt, const hub_http_response *rs)
 {
-    int64_t server_s = rs && rs->status ? server_wait_s(rs) : -1;
+    int64_t server_s = rs && rs->status ? hub_http_server_wait_s(rs) : -1;
     if (server_s >= 0) {
         /* As huggingface_hub does: one second more than asked. */
         int64_t ms = (server_s + 1) * 1000;

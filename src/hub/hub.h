@@ -316,6 +316,14 @@ typedef struct hub_http_response {
     mm_buf body;                /* captured body (API calls, error bodies) */
 } hub_http_response;
 
+/* Take one response header line (len bytes, "Name: value\r\n", or a status
+ * line "HTTP/..." that starts a new response) into rs: the fields above are
+ * filled, cut to their size, always NUL-terminated. Pure (fuzz-hub). */
+void hub_http_header_line(hub_http_response *rs, const char *buf, size_t len);
+/* The wait a response asks for, in seconds: RateLimit's "t=N", else
+ * Retry-After's N (0..86400); -1 when it asks none. Pure. */
+int64_t hub_http_server_wait_s(const hub_http_response *rs);
+
 /* Receives body bytes of a GET; returns 0 or a negative MM_E* to abort. */
 typedef int (*hub_http_sink)(const void *data, size_t len, hub_http_response *rs, void *user);
 

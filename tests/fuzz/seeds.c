@@ -127,7 +127,7 @@ static const text_seed template_seeds[] = {
                   "length }}{{ strftime_now('%Y-%m-%d') }}{% raw %}{{ raw }}{% endraw %}" },
 };
 
-/* Hub answers: '0' + a tree API page, '1' + a file name. */
+/* Hub answers: '0' + a tree API page, '1' + a file name, '2' + headers. */
 static const text_seed hub_seeds[] = {
     { "tree", "0[{\"type\":\"file\",\"oid\":\"a1\",\"size\":1234,\"path\":\"config.json\"},"
               "{\"type\":\"directory\",\"oid\":\"b2\",\"size\":0,\"path\":\"sub\"},"
@@ -140,6 +140,12 @@ static const text_seed hub_seeds[] = {
     { "name", "1models/sub/file-00001-of-00002.gguf" },
     { "name-dots", "1a/./b/../c" },
     { "name-ctl", "1a\tb\nc" },
+    { "headers", "2HTTP/1.1 429 Too Many Requests\r\nRetry-After: 55\r\n"
+                 "RateLimit: \"api\";r=0;t=17\r\nX-Error-Code: RepoNotFound\r\n"
+                 "X-Linked-Etag: \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\r\n"
+                 "X-Linked-Size: 4521000\r\nLocation: /api/resolve-cache/models/org/m/abc/x\r\n"
+                 "Link: <https://huggingface.co/api/models/org/m/tree/main?cursor=x>; rel=\"next\"\r\n\r\n" },
+    { "headers-100", "2HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nETag:   W/\"abc\"  \r\n" },
 };
 
 /* Tokenizer inputs: a selector byte (vocabulary index in the low nibble,
