@@ -16,7 +16,7 @@ typedef struct catalog_svc {
     mm_manager       *mgr;   /* borrowed, or NULL: health from the catalog only */
 } catalog_svc;
 
-static void fill_model(const mm_model_info *info, server_model *out)
+void server_model_fill(const mm_model_info *info, server_model *out)
 {
     memset(out, 0, sizeof *out);
     mm_strlcpy(out->id, info->key, sizeof out->id);
@@ -31,7 +31,34 @@ static void fill_model(const mm_model_info *info, server_model *out)
         out->n_params = info->facts.n_params;
         out->context_length = info->facts.context_length;
     }
-    out->loaded = false;   /* cat_list asks the manager */
+}
+
+void server_models_mark_loaded(mm_manager *mgr, server_model *models, size_t n)
+{
+    mm_model_health *rows = NULL;
+    size_t n_rows = 0;
+    if (!mgr || !n || mm_manager_list(mgr, &rows, &n_rows, NULL) != 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        for (size_t r = 0; r < n_rows; r++)
+            if (strcmp(rows[r].key, models[i].id) == 0)
+                models[i].loaded = rows[r].loaded;
+    free(rows);
+}
+
+int server_model_from_info(const mm_model_info *info, const char *name, server_model *out,
+                           mm_error *err)
+{
+    if (!info)
+        return mm_error_set(err, MM_ENOTFOUND, "The model `%.128s` does not exist: see "
+                            "GET /v1/models for the models this server has", name);
+    if (info->state != MM_MODEL_AVAILABLE)
+        return mm_error_set(err, MM_ENOTFOUND, "the model `%.128s` is in the catalog but %s",
+                            info->key, info->state == MM_MODEL_NOT_DOWNLOADED
+                            ? "not downloaded yet ('modelmgr pull' fetches it)"
+                            : "its files are unreadable ('modelmgr show' says why)");
+    server_model_fill(info, out);
+    return 0;
 }
 
 static int cat_list(void *ctx, server_model *out, size_t max, size_t *n_out)
@@ -41,20 +68,10 @@ static int cat_list(void *ctx, server_model *out, size_t max, size_t *n_out)
     for (size_t i = 0; i < mm_catalog_count(c->cat) && n < max; i++) {
         const mm_model_info *info = mm_catalog_at(c->cat, i);
         if (info->state == MM_MODEL_AVAILABLE)
-            fill_model(info, &out[n++]);
+            server_model_fill(info, &out[n++]);
     }
     *n_out = n;
-    if (c->mgr && n) {
-        mm_model_health *rows = NULL;
-        size_t n_rows = 0;
-        if (mm_manager_list(c->mgr, &rows, &n_rows, NULL) == 0) {
-            for (size_t i = 0; i < n; i++)
-                for (size_t r = 0; r < n_rows; r++)
-                    if (strcmp(rows[r].key, out[i].id) == 0)
-                        out[i].loaded = rows[r].loaded;
-            free(rows);
-        }
-    }
+    server_models_mark_loaded(c->mgr, out, n);
     return 0;
 }
 
@@ -70,17 +87,8 @@ static int cat_find(void *ctx, const char *name, server_model *out, mm_error *er
                                 "no default model: name one from GET /v1/models");
     } else {
         info = mm_catalog_find(c->cat, name);
-        if (!info)
-            return mm_error_set(err, MM_ENOTFOUND, "The model `%.128s` does not exist: see "
-                                "GET /v1/models for the models this server has", name);
     }
-    if (info->state != MM_MODEL_AVAILABLE)
-        return mm_error_set(err, MM_ENOTFOUND, "the model `%.128s` is in the catalog but %s",
-                            info->key, info->state == MM_MODEL_NOT_DOWNLOADED
-                            ? "not downloaded yet ('modelmgr pull' fetches it)"
-                            : "its files are unreadable ('modelmgr show' says why)");
-    fill_model(info, out);
-    return 0;
+    return server_model_from_info(info, name, out, err);
 }
 
 /* The runtime's own report: per model status and counters, the response

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 /* One router over one catalog. Requests hold a reference, so a rebuild
@@ -119,23 +118,6 @@ static route_set *set_get(route_svc *c)
 
 /* ---- models ---- */
 
-static void fill_model(const mm_model_info *info, server_model *out)
-{
-    memset(out, 0, sizeof *out);
-    mm_strlcpy(out->id, info->key, sizeof out->id);
-    mm_strlcpy(out->format, mm_format_name(info->format), sizeof out->format);
-    out->size = info->size_bytes;
-    struct stat st;
-    if (info->n_paths && stat(info->paths[0], &st) == 0)
-        out->created = (int64_t)st.st_mtime;
-    if (info->has_facts) {
-        mm_strlcpy(out->family, info->facts.architecture, sizeof out->family);
-        mm_strlcpy(out->quant, info->facts.file_type_name, sizeof out->quant);
-        out->n_params = info->facts.n_params;
-        out->context_length = info->facts.context_length;
-    }
-}
-
 static void fill_remote(const router_profile *p, server_model *out)
 {
     memset(out, 0, sizeof *out);
@@ -161,7 +143,7 @@ static int rs_list(void *ctx, server_model *out, size_t max, size_t *n_out)
     for (size_t i = 0; i < mm_catalog_count(s->cat) && n < max; i++) {
         const mm_model_info *info = mm_catalog_at(s->cat, i);
         if (info->state == MM_MODEL_AVAILABLE)
-            fill_model(info, &out[n++]);
+            server_model_fill(info, &out[n++]);
     }
     size_t n_local = n;
     for (size_t i = 0; i < s->r->n_profiles && n < max; i++) {
@@ -174,17 +156,7 @@ static int rs_list(void *ctx, server_model *out, size_t max, size_t *n_out)
     }
     set_put(c, s);
     *n_out = n;
-    if (c->mgr && n_local) {
-        mm_model_health *rows = NULL;
-        size_t n_rows = 0;
-        if (mm_manager_list(c->mgr, &rows, &n_rows, NULL) == 0) {
-            for (size_t i = 0; i < n_local; i++)
-                for (size_t r = 0; r < n_rows; r++)
-                    if (strcmp(rows[r].key, out[i].id) == 0)
-                        out[i].loaded = rows[r].loaded;
-            free(rows);
-        }
-    }
+    server_models_mark_loaded(c->mgr, out, n_local);
     return 0;
 }
 
@@ -201,19 +173,10 @@ static int rs_find(void *ctx, const char *name, server_model *out, mm_error *err
     int rc = 0;
     const mm_model_info *info = mm_catalog_find(s->cat, name);
     const router_profile *remote = info ? NULL : find_remote(s->r, name);
-    if (remote) {
+    if (remote)
         fill_remote(remote, out);
-    } else if (!info) {
-        rc = mm_error_set(err, MM_ENOTFOUND, "The model `%.128s` does not exist: see "
-                          "GET /v1/models for the models this server has", name);
-    } else if (info->state != MM_MODEL_AVAILABLE) {
-        rc = mm_error_set(err, MM_ENOTFOUND, "the model `%.128s` is in the catalog but %s",
-                          info->key, info->state == MM_MODEL_NOT_DOWNLOADED
-                          ? "not downloaded yet ('modelmgr pull' fetches it)"
-                          : "its files are unreadable ('modelmgr show' says why)");
-    } else {
-        fill_model(info, out);
-    }
+    else
+        rc = server_model_from_info(info, name, out, err);
     set_put(c, s);
     return rc;
 }

@@ -213,6 +213,16 @@ unsigned server_inflight(server *srv);
  * and free srv. NULL is a no-op. Not to be called from a handler. */
 void server_stop(server *srv, int grace_ms);
 
+/* A catalog model as the server reports it (loaded left false). */
+void server_model_fill(const mm_model_info *info, server_model *out);
+/* Set `loaded` on each of models[0..n) from mgr's list (NULL: no-op). */
+void server_models_mark_loaded(mm_manager *mgr, server_model *models, size_t n);
+/* The catalog model info (NULL: none by that name) as a model a request
+ * may use: MM_ENOTFOUND with the message clients see when it does not
+ * exist or is not on disk, else out filled. */
+int  server_model_from_info(const mm_model_info *info, const char *name, server_model *out,
+                            mm_error *err);
+
 /* A service over the catalog (borrowed): lists its available models,
  * reports the health of mgr (borrowed; NULL: the catalog's states only) and
  * generates with mm_manager_generate (without mgr: MM_EUNSUPPORTED, with
