@@ -186,6 +186,11 @@ const char *cli_chat_override(const mm_config *cfg, const char *model, const cha
 int cli_chat_tokenize(const mm_config *cfg, const char *model, const struct gguf_file *file,
                       const struct text_vocab *vocab, const struct cJSON *msgs, int32_t **out,
                       uint32_t *n_out, int *source);
+/* Tokenize a prompt of len bytes (at most CLI_MAX_PROMPT_BYTES; control
+ * tokens parsed, BOS when add_special). Prints the error and returns the
+ * exit status (an empty result is CLI_USAGE), or CLI_OK with *out (free). */
+int cli_tokenize_prompt(const struct text_vocab *vocab, const char *text, size_t len,
+                        bool add_special, int32_t **out, uint32_t *n_out);
 /* Append {"role": role, "content": content} (copied) to the array msgs;
  * false when out of memory (msgs unchanged). */
 bool cli_chat_append(struct cJSON *msgs, const char *role, const char *content);

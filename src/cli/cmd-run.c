@@ -191,9 +191,6 @@ done:
 static int tokenize_prompt(const cli_args *args, const gguf_file *file, const text_vocab *vocab,
                            const char *text, int32_t **out, uint32_t *n_out)
 {
-    mm_error err = { 0 };
-    int32_t *ids = NULL;
-    int status = CLI_FAIL;
     if (cli_has(args, "chat")) {
         cJSON *msgs = cJSON_CreateArray();
         const char *sys = cli_value(args, "system");
@@ -204,40 +201,14 @@ static int tokenize_prompt(const cli_args *args, const gguf_file *file, const te
             return CLI_FAIL;
         }
         int source = 0;
-        status = cli_chat_tokenize(args->cfg, args->args[0], file, vocab, msgs, out, n_out,
+        int status = cli_chat_tokenize(args->cfg, args->args[0], file, vocab, msgs, out, n_out,
                                    &source);
         cJSON_Delete(msgs);
         if (status == CLI_OK)
             cli_chat_note(source);
         return status;
     }
-    size_t len = strlen(text);
-    if (len > CLI_MAX_PROMPT_BYTES) {
-        cli_error("the prompt is longer than %u bytes", CLI_MAX_PROMPT_BYTES);
-        return CLI_USAGE;
-    }
-    size_t n = 0, max_ids = len + 4;
-    ids = malloc(max_ids * sizeof *ids);
-    if (!ids) {
-        cli_error("out of memory");
-        goto done;
-    }
-    if (text_tokenize(vocab, text, len, true, true, ids, max_ids, &n, &err) != 0) {
-        cli_error("%s", err.message);
-        goto done;
-    }
-    if (n == 0) {
-        cli_error("the prompt is empty");
-        status = CLI_USAGE;
-        goto done;
-    }
-    *out = ids;
-    *n_out = (uint32_t)n;
-    ids = NULL;
-    status = CLI_OK;
-done:
-    free(ids);
-    return status;
+    return cli_tokenize_prompt(vocab, text, strlen(text), true, out, n_out);
 }
 
 /* -v is --verbose (before a lone "--" only). */

@@ -89,7 +89,6 @@ int cli_chat_tokenize(const mm_config *cfg, const char *model, const struct gguf
     mm_error err = { 0 };
     mm_buf chat;
     mm_buf_init(&chat, 4u << 20);
-    int32_t *ids = NULL;
     int status = CLI_FAIL;
     const char *origin = NULL;
     const char *override = cli_chat_override(cfg, model, &origin);
@@ -110,35 +109,40 @@ int cli_chat_tokenize(const mm_config *cfg, const char *model, const struct gguf
     const char *btext = bos == TEXT_TOKEN_NULL ? NULL : text_vocab_token_text(vocab, bos, &blen);
     if (btext && blen && len >= blen && memcmp(text, btext, blen) == 0)
         add_special = false;
+    status = cli_tokenize_prompt(vocab, text, len, add_special, out, n_out);
+done:
+    mm_buf_free(&chat);
+    return status;
+}
+
+int cli_tokenize_prompt(const struct text_vocab *vocab, const char *text, size_t len,
+                        bool add_special, int32_t **out, uint32_t *n_out)
+{
     if (len > CLI_MAX_PROMPT_BYTES) {
         cli_error("the prompt is longer than %u bytes", CLI_MAX_PROMPT_BYTES);
-        status = CLI_USAGE;
-        goto done;
+        return CLI_USAGE;
     }
+    mm_error err = { 0 };
     size_t n = 0, max_ids = len + 4;
-    ids = malloc(max_ids * sizeof *ids);
+    int32_t *ids = malloc(max_ids * sizeof *ids);
     if (!ids) {
         cli_error("out of memory");
-        goto done;
+        return CLI_FAIL;
     }
     /* Control tokens are parsed, as llama-cli does. */
     if (text_tokenize(vocab, text, len, add_special, true, ids, max_ids, &n, &err) != 0) {
         cli_error("%s", err.message);
-        goto done;
+        free(ids);
+        return CLI_FAIL;
     }
     if (n == 0) {
         cli_error("the prompt is empty");
-        status = CLI_USAGE;
-        goto done;
+        free(ids);
+        return CLI_USAGE;
     }
     *out = ids;
     *n_out = (uint32_t)n;
-    ids = NULL;
-    status = CLI_OK;
-done:
-    free(ids);
-    mm_buf_free(&chat);
-    return status;
+    return CLI_OK;
 }
 
 void cli_chat_note(int source)
