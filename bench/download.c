@@ -3,6 +3,7 @@
  * `curl -o` of the same CDN URL, and the SHA-256 speed of hub_hasher against
  * `sha256sum`. Targets: both ratios >= 1.0. Prints figures; never fails a
  * build. Usage: bench-download [MiB] (default 1024); needs ~2x that in /tmp. */
+#include "support/loadgen.h"
 #include "hub/hub.h"
 #include "support/mockhub.h"
 
@@ -17,24 +18,6 @@
 #define ROUNDS 3
 
 static char tmp_dir[] = "/tmp/mm-bench-dl-XXXXXX";
-
-static void cpu_model(char *out, size_t size)
-{
-    mm_strlcpy(out, "unknown", size);
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0) {
-            const char *v = strchr(line, ':');
-            if (v) {
-                mm_strlcpy(out, v + 2, size);
-                out[strcspn(out, "\n")] = '\0';
-            }
-            break;
-        }
-    if (f)
-        fclose(f);
-}
 
 static int run(const char *cmd)
 {
@@ -165,9 +148,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
         return 1;
     }
-    char cpu[256];
-    cpu_model(cpu, sizeof cpu);
-    printf("machine: %ld CPUs, %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu);
+    char cpu[320];
+    loadgen_machine(cpu, sizeof cpu);
+    printf("machine: %s\n", cpu);
 
     /* The mock serves from its in-memory copy in 1 MiB callbacks, so it is
      * not the bottleneck; building the file is timed apart. */

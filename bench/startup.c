@@ -4,6 +4,7 @@
  * load) against a second request once it is. Prints figures; never fails a
  * build. Usage: bench-startup [MODEL.gguf] (default: $BENCH_DIR/bench-Q4_0.gguf
  * when it exists; bench-engine makes it). */
+#include "support/loadgen.h"
 #include "support/httpc.h"
 #include "support/synth.h"
 
@@ -148,21 +149,6 @@ static double completion_ms(const char *url, const char *model, const char *prom
     return status == 200 ? t : -1;
 }
 
-static void cpu_model(char *out, size_t size)
-{
-    snprintf(out, size, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-            snprintf(out, size, "%s", strchr(line, ':') + 2);
-            out[strcspn(out, "\n")] = '\0';
-            break;
-        }
-    if (f)
-        fclose(f);
-}
-
 int main(int argc, char **argv)
 {
     const char *env_bin = getenv("MODELMGR_BIN");
@@ -189,9 +175,9 @@ int main(int argc, char **argv)
         fputs("# empty: defaults\n", cfg);
         fclose(cfg);
     }
-    char cpu[256];
-    cpu_model(cpu, sizeof cpu);
-    printf("machine: %s, %ld cores\n", cpu, sysconf(_SC_NPROCESSORS_ONLN));
+    char cpu[320];
+    loadgen_machine(cpu, sizeof cpu);
+    printf("machine: %s\n", cpu);
 
     /* 1. Ready to answer with 100 models in the catalog. */
     snprintf(dir, sizeof dir, "%s/models", tmp_dir);

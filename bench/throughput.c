@@ -8,6 +8,7 @@
  * BENCH_TOKENS (tokens per stream, default 128), BENCH_PROMPT_TOKENS (the
  * whole rendered prompt, default 580), BENCH_DIR (keep the models there;
  * bench-engine's files are reused). */
+#include "support/loadgen.h"
 #include "core/core.h"
 #include "engine/engine.h"
 #include "support/synth.h"
@@ -87,31 +88,17 @@ static double now_ms(void)
 
 static void print_machine(const char *threads)
 {
-    char model[256] = "unknown CPU";
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            const char *colon = strchr(line, ':');
-            if (colon) {
-                mm_strlcpy(model, colon + 2, sizeof model);
-                model[strcspn(model, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
+    char model[320];
+    loadgen_machine(model, sizeof model);
     char load[128] = "?";
-    f = fopen("/proc/loadavg", "r");
+    FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
         if (fgets(load, sizeof load, f))
             load[strcspn(load, "\n")] = '\0';
         fclose(f);
     }
-    printf("throughput benchmark: %s, %ld cores online, load average %s; %s engine threads, "
-           "kernels %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), load, threads,
-           engine_quant_isa());
+    printf("throughput benchmark: %s, load average %s; %s engine threads, kernels %s\n",
+           model, load, threads, engine_quant_isa());
 }
 
 /* ---- time to first token ---- */
