@@ -362,6 +362,9 @@ int server_h_admin_model_action(server_call *call)
                            "without");
     mm_error err = { 0 };
     int rc = load ? mm_manager_load(a->mgr, key, &err) : mm_manager_unload(a->mgr, key, &err);
+    const server_service *svc = server_svc(call);
+    if (svc->changed)
+        svc->changed(svc->ctx);
     if (rc != 0)
         return load_fault(call, rc, err.message);
     mm_model_health *rows = NULL;

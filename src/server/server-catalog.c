@@ -16,14 +16,14 @@ typedef struct catalog_svc {
     mm_manager       *mgr;   /* borrowed, or NULL: health from the catalog only */
 } catalog_svc;
 
-void server_model_fill(const mm_model_info *info, server_model *out)
+void server_model_fill(const mm_model_info *info, bool stat_file, server_model *out)
 {
     memset(out, 0, sizeof *out);
     mm_strlcpy(out->id, info->key, sizeof out->id);
     mm_strlcpy(out->format, mm_format_name(info->format), sizeof out->format);
     out->size = info->size_bytes;
     struct stat st;
-    if (info->n_paths && stat(info->paths[0], &st) == 0)
+    if (stat_file && info->n_paths && stat(info->paths[0], &st) == 0)
         out->created = (int64_t)st.st_mtime;
     if (info->has_facts) {
         mm_strlcpy(out->family, info->facts.architecture, sizeof out->family);
@@ -46,8 +46,8 @@ void server_models_mark_loaded(mm_manager *mgr, server_model *models, size_t n)
     free(rows);
 }
 
-int server_model_from_info(const mm_model_info *info, const char *name, server_model *out,
-                           mm_error *err)
+int server_model_from_info(const mm_model_info *info, const char *name, bool stat_file,
+                           server_model *out, mm_error *err)
 {
     if (!info)
         return mm_error_set(err, MM_ENOTFOUND, "The model `%.128s` does not exist: see "
@@ -57,7 +57,7 @@ int server_model_from_info(const mm_model_info *info, const char *name, server_m
                             info->key, info->state == MM_MODEL_NOT_DOWNLOADED
                             ? "not downloaded yet ('modelmgr pull' fetches it)"
                             : "its files are unreadable ('modelmgr show' says why)");
-    server_model_fill(info, out);
+    server_model_fill(info, stat_file, out);
     return 0;
 }
 
@@ -68,16 +68,16 @@ static int cat_list(void *ctx, server_model *out, size_t max, size_t *n_out)
     for (size_t i = 0; i < mm_catalog_count(c->cat) && n < max; i++) {
         const mm_model_info *info = mm_catalog_at(c->cat, i);
         if (info->state == MM_MODEL_AVAILABLE)
-            server_model_fill(info, &out[n++]);
+            server_model_fill(info, true, &out[n++]);
     }
     *n_out = n;
     server_models_mark_loaded(c->mgr, out, n);
     return 0;
 }
 
-static int cat_find(void *ctx, const char *name, server_model *out, mm_error *err)
+static int cat_lookup(catalog_svc *c, const char *name, bool stat_file, server_model *out,
+                      mm_error *err)
 {
-    catalog_svc *c = ctx;
     const mm_model_info *info;
     if (!name) {
         bool fallback = false;
@@ -88,7 +88,17 @@ static int cat_find(void *ctx, const char *name, server_model *out, mm_error *er
     } else {
         info = mm_catalog_find(c->cat, name);
     }
-    return server_model_from_info(info, name, out, err);
+    return server_model_from_info(info, name, stat_file, out, err);
+}
+
+static int cat_find(void *ctx, const char *name, server_model *out, mm_error *err)
+{
+    return cat_lookup(ctx, name, true, out, err);
+}
+
+static int cat_resolve(void *ctx, const char *name, server_model *out, mm_error *err)
+{
+    return cat_lookup(ctx, name, false, out, err);
 }
 
 /* The runtime's own report: per model status and counters, the response
@@ -269,6 +279,7 @@ int server_catalog_service_new(const mm_catalog *cat, mm_manager *mgr,
     out->ctx = c;
     out->list_models = cat_list;
     out->find_model = cat_find;
+    out->resolve_model = cat_resolve;
     out->health = cat_health;
     out->generate = cat_generate;
     return 0;

@@ -1,10 +1,13 @@
-/* server-gen.c - runs one generation for a request on its own thread:
- * whole answers are sent when it ends, streamed answers feed libmicrohttpd's
- * content reader through a bounded buffer.
+/* server-gen.c - runs one generation for a request: a whole answer on the
+ * connection's own thread, sent when it ends; a streamed answer on a thread
+ * of its own that feeds libmicrohttpd's content reader through a bounded
+ * buffer.
  *
- * DESIGN: until the answer (or a stream's first output) is ready, the
- * connection thread waits and polls the client's socket; a client that hangs
- * up cancels the generation. For streams, the generation thread appends framed events (SSE or NDJSON) under
+ * DESIGN: while a whole answer is generated, the server's hang-up watcher
+ * (server-http.c) polls the client's socket, and a client that hangs up
+ * cancels the generation; no thread is started, so a cached answer costs no
+ * more than its lookup. A stream waits for its first output the same way,
+ * polling the client itself. The generation thread appends framed events (SSE or NDJSON) under
  * rt->mu and waits when more than STREAM_BACKLOG bytes are unsent; the
  * reader (the connection thread) blocks until bytes or the end arrive. A
  * failed write makes MHD drop the response, whose free callback raises the
@@ -14,7 +17,6 @@
 #define _GNU_SOURCE   /* POLLRDHUP */
 #include "server/server.h"
 
-#include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -77,6 +79,7 @@ server_gen *server_gen_new(server_call *call, server_request *rq, const server_m
     g->created = mm_wall_ms() / 1000;
     g->started_ns = server_now_ns();
     g->framing = framing;
+    g->watch_fd = -1;
     atomic_init(&g->cancel, 0);
     mm_buf_init(&g->text, WHOLE_TEXT_MAX);
     g->rt = rt;
@@ -129,16 +132,22 @@ static int on_stream_piece(void *user, const char *piece, size_t len)
     return atomic_load(&g->cancel) || rt->out.failed ? 1 : 0;
 }
 
+/* The service's generation for g, pieces going to on_piece. */
+static int gen_call(server_gen *g, server_piece_fn on_piece)
+{
+    const server_service *svc = server_get_service(g->srv);
+    int rc = svc->generate(svc->ctx, g->model.id, &g->rq, on_piece, g, &g->cancel, &g->res,
+                           &g->err);
+    if (rc == 0 && g->text.failed)
+        rc = mm_error_set(&g->err, MM_ELIMIT, "the answer exceeded %d bytes", WHOLE_TEXT_MAX);
+    return rc;
+}
+
 static void *gen_thread(void *arg)
 {
     server_gen *g = arg;
     struct server_gen_rt *rt = g->rt;
-    const server_service *svc = server_get_service(g->srv);
-    int rc = svc->generate(svc->ctx, g->model.id, &g->rq,
-                           g->rq.stream ? on_stream_piece : on_whole_piece, g, &g->cancel,
-                           &g->res, &g->err);
-    if (rc == 0 && g->text.failed)
-        rc = mm_error_set(&g->err, MM_ELIMIT, "the answer exceeded %d bytes", WHOLE_TEXT_MAX);
+    int rc = gen_call(g, on_stream_piece);
     pthread_mutex_lock(&rt->mu);
     g->rc = rc;
     if (g->rq.stream && rc == 0) {
@@ -225,9 +234,31 @@ static int fail_with(server_call *call, server_gen *g, int rc)
     return server_reply_fault(call, &f);
 }
 
+/* A whole answer, generated on the connection's thread. */
+static int run_whole(server_call *call, server_gen *g)
+{
+    g->rc = gen_call(g, on_whole_piece);
+    if (g->rc != 0)
+        return fail_with(call, g, g->rc);
+    if (g->res.model[0])
+        mm_strlcpy(g->model.id, g->res.model, sizeof g->model.id);
+    mm_strlcpy(call->tried, g->res.tried, sizeof call->tried);
+    mm_buf body;
+    /* JSON escapes a byte into at most 6 */
+    mm_buf_init(&body, 6 * g->text.len + sizeof g->res + 4096);
+    g->framing->whole(g, &body);
+    gen_free(g);
+    return server_reply_buf(call, 200, "application/json", &body);
+}
+
 int server_gen_run(server_call *call, server_gen *g)
 {
     server_fault f;
+    if (!g->rq.stream) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        g->watch_fd = ci ? ci->connect_fd : -1;
+    }
     if (!server_gen_admit(call->srv, g)) {
         gen_free(g);
         server_fault_set(&f, 429, "rate_limit_error", "rate_limit_exceeded", NULL,
@@ -235,16 +266,18 @@ int server_gen_run(server_call *call, server_gen *g)
         return server_reply_fault(call, &f);
     }
     g->rt->admitted = true;
+    if (!g->rq.stream)
+        return run_whole(call, g);
     struct server_gen_rt *rt = g->rt;
     if (pthread_create(&rt->thread, NULL, gen_thread, g) != 0) {
         mm_error_set(&g->err, MM_EINTERNAL, "cannot start a generation thread");
         return fail_with(call, g, MM_EINTERNAL);
     }
     rt->thread_started = true;
-    /* Wait for the whole answer, or for a stream's first output, watching
-     * the client: one that hangs up meanwhile cancels its generation. */
+    /* Wait for a stream's first output, watching the client: one that hangs
+     * up meanwhile cancels its generation. */
     pthread_mutex_lock(&rt->mu);
-    while (!rt->done && !(g->rq.stream && rt->begun)) {
+    while (!rt->done && !rt->begun) {
         timed_wait(&rt->cv, &rt->mu, 50);
         if (!atomic_load(&g->cancel) && client_gone(call->conn)) {
             atomic_store(&g->cancel, true);
@@ -253,17 +286,10 @@ int server_gen_run(server_call *call, server_gen *g)
     }
     bool have_output = rt->begun;
     pthread_mutex_unlock(&rt->mu);
-    if (!g->rq.stream || !have_output) {
+    if (!have_output) {
         pthread_join(rt->thread, NULL);
         rt->thread_started = false;
-        if (g->rc != 0 || g->rq.stream)
-            return fail_with(call, g, g->rc ? g->rc : MM_EINTERNAL);
-        if (g->res.model[0])
-            mm_strlcpy(g->model.id, g->res.model, sizeof g->model.id);
-        mm_strlcpy(call->tried, g->res.tried, sizeof call->tried);
-        cJSON *body = g->framing->whole(g);
-        gen_free(g);
-        return server_reply_json(call, 200, body);
+        return fail_with(call, g, g->rc ? g->rc : MM_EINTERNAL);
     }
     struct MHD_Response *resp = MHD_create_response_from_callback(
         MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, g, stream_free);

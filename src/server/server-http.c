@@ -5,20 +5,25 @@
  * DESIGN: each connection has its own thread, so a handler may block while
  * the service generates; streamed answers are fed by a generation thread
  * through server-gen.c. `active` counts requests from their first byte to
- * the end of their answer; server_stop waits on it. */
+ * the end of their answer; server_stop waits on it. A whole answer is
+ * generated on its connection's thread, which cannot watch its client
+ * meanwhile: one watcher thread per server polls those clients' sockets
+ * (every WATCH_MS while generations run, asleep otherwise) and cancels the
+ * generation of a client that hung up. */
+#define _GNU_SOURCE   /* POLLRDHUP */
 #include "server/server.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,11 +37,17 @@ struct server {
     unsigned           max_inflight;
     int                port;
     char               url[320];
-    pthread_mutex_t    mu;           /* guards active, n_gens, gens */
+    pthread_mutex_t    mu;           /* guards active, n_gens, gens, watch_* */
     pthread_cond_t     cv;           /* signalled when a request ends */
     unsigned           active;
     unsigned           n_gens;
     server_gen        *gens;
+    pthread_t          watcher;
+    bool               watcher_started;
+    pthread_cond_t     watch_cv;     /* wakes the watcher: work, or stop */
+    bool               watch_idle;   /* the watcher sleeps until signalled */
+    bool               watch_stop;
+    uint64_t           watch_seq;    /* watched generations admitted so far */
     atomic_int         stopping;
     server_metrics    *metrics;
     int64_t            start_ms;
@@ -56,6 +67,15 @@ typedef struct req_state {
 } req_state;
 
 typedef int (*handler_fn)(server_call *call);
+
+/* libmicrohttpd's memory pool per connection: it holds the request line
+ * and headers (SERVER_HEADERS_MAX of them) and the read and write buffers,
+ * and MHD zeroes all of it between two requests of a keep-alive connection,
+ * so its size is paid on every request. 32 KiB is MHD's own default. */
+#define MHD_POOL_BYTES ((size_t)32 * 1024)
+
+#define WATCH_MS      50     /* hang-up polling while whole answers generate */
+#define WATCH_IDLE_MS 1000   /* the idle watcher's wait (it is signalled on work) */
 
 /* Known endpoints this build cannot serve: an explicit 501, not a 404. */
 static int h_no_embeddings(server_call *call)
@@ -125,21 +145,6 @@ static bool ollama_shaped(const char *url)
 
 /* ---- small helpers ---- */
 
-void server_random_id(const char *prefix, char *out, size_t size)
-{
-    unsigned char raw[12];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-        /* Only for uniqueness, not secrecy: fall back to time and address. */
-        int64_t t = mm_wall_ms() ^ (int64_t)(uintptr_t)out;
-        for (size_t i = 0; i < sizeof raw; i++)
-            raw[i] = (unsigned char)(t >> (8 * (i % 8))) ^ (unsigned char)(i * 37);
-    }
-    char hex[sizeof raw * 2 + 1];
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-    snprintf(out, size, "%s%s", prefix, hex);
-}
-
 /* Compare without an early exit so the time taken does not reveal how much
  * of the key matched. */
 static bool key_equal(const char *given, size_t given_len, const char *key)
@@ -149,20 +154,6 @@ static bool key_equal(const char *given, size_t given_len, const char *key)
     for (size_t i = 0; i < key_len; i++)
         diff |= (unsigned char)key[i] ^ (unsigned char)(i < given_len ? given[i] : 0);
     return diff == 0;
-}
-
-static bool origin_is_local(const char *origin)
-{
-    static const char *const locals[] = {
-        "http://localhost", "https://localhost", "http://127.0.0.1", "https://127.0.0.1",
-        "http://[::1]", "https://[::1]",
-    };
-    for (size_t i = 0; origin && i < MM_ARRAY_LEN(locals); i++) {
-        size_t n = strlen(locals[i]);
-        if (strncmp(origin, locals[i], n) == 0 && (origin[n] == '\0' || origin[n] == ':'))
-            return true;
-    }
-    return false;
 }
 
 const server_service *server_svc(const server_call *call)
@@ -229,6 +220,14 @@ bool server_gen_admit(server *srv, server_gen *g)
         if (srv->gens)
             srv->gens->prev_active = g;
         srv->gens = g;
+        if (g->watch_fd >= 0) {
+            srv->watch_seq++;
+            /* Only an idle watcher needs a wake-up: a busy one ticks. */
+            if (srv->watch_idle) {
+                srv->watch_idle = false;
+                pthread_cond_signal(&srv->watch_cv);
+            }
+        }
     }
     pthread_mutex_unlock(&srv->mu);
     return ok;
@@ -248,10 +247,67 @@ void server_gen_release(server *srv, server_gen *g)
     pthread_mutex_unlock(&srv->mu);
 }
 
-int server_find_model(server_call *call, const char *name, server_model *out, mm_error *err)
+/* Cancel the watched generations whose client has hung up; whether any
+ * is watched. Called with srv->mu held: a generation leaves the list (and
+ * its socket may close) only under that lock. */
+static bool watch_poll(server *srv)
 {
-    const server_service *svc = server_svc(call);
-    int rc = svc->find_model(svc->ctx, name, out, err);
+    bool any = false;
+    int64_t now_ns = server_now_ns();
+    for (server_gen *g = srv->gens; g; g = g->next_active) {
+        if (g->watch_fd < 0 || atomic_load(&g->cancel))
+            continue;
+        any = true;
+        /* A client is first looked at after WATCH_MS of generation, as the
+         * connection thread's own polling did: an answer that quick is sent
+         * even to a client that has half-closed its side. */
+        if (now_ns - g->started_ns < (int64_t)WATCH_MS * 1000000)
+            continue;
+        struct pollfd p = { .fd = g->watch_fd, .events = POLLRDHUP };
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            atomic_store(&g->cancel, true);
+            MM_LOG_INFO("client closed the connection of %s: generation cancelled", g->id);
+        }
+    }
+    return any;
+}
+
+/* Ticks every WATCH_MS while whole answers are generated (or were since
+ * the last tick), so a busy server never signals it; sleeps otherwise
+ * until server_gen_admit wakes it. */
+static void *watch_main(void *arg)
+{
+    server *srv = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&srv->mu);
+    while (!srv->watch_stop) {
+        bool busy = watch_poll(srv) || srv->watch_seq != seen;
+        seen = srv->watch_seq;
+        srv->watch_idle = !busy;
+        int64_t ms = busy ? WATCH_MS : WATCH_IDLE_MS;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&srv->watch_cv, &srv->mu, &ts);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
+typedef int (*find_fn)(void *ctx, const char *name, server_model *out, mm_error *err);
+
+/* find (the service's find_model or resolve_model), retried without an
+ * Ollama name's ":latest". */
+static int find_latest(server_call *call, find_fn find, const char *name, server_model *out,
+                       mm_error *err)
+{
+    void *ctx = server_svc(call)->ctx;
+    int rc = find(ctx, name, out, err);
     if (rc == MM_ENOTFOUND && name && mm_str_has_suffix(name, ":latest")) {
         char base[SERVER_MODEL_NAME_MAX];
         size_t n = strlen(name) - strlen(":latest");
@@ -259,7 +315,7 @@ int server_find_model(server_call *call, const char *name, server_model *out, mm
             memcpy(base, name, n);
             base[n] = '\0';
             mm_error retry;
-            if (svc->find_model(svc->ctx, base, out, &retry) == 0) {
+            if (find(ctx, base, out, &retry) == 0) {
                 mm_error_clear(err);
                 rc = 0;
             }
@@ -268,6 +324,11 @@ int server_find_model(server_call *call, const char *name, server_model *out, mm
     if (rc == 0)
         mm_strlcpy(call->model, out->id, sizeof call->model);
     return rc;
+}
+
+int server_find_model(server_call *call, const char *name, server_model *out, mm_error *err)
+{
+    return find_latest(call, server_svc(call)->find_model, name, out, err);
 }
 
 int server_prepare_generation(server_call *call, server_api api, server_request *rq,
@@ -286,8 +347,10 @@ int server_prepare_generation(server_call *call, server_api api, server_request 
         *reply = server_reply_fault(call, &f);
         return -1;
     }
+    const server_service *svc = server_svc(call);
     mm_error err = { 0 };
-    int rc = server_find_model(call, rq->model, model, &err);
+    int rc = find_latest(call, svc->resolve_model ? svc->resolve_model : svc->find_model,
+                         rq->model, model, &err);
     if (rc != 0) {
         server_request_clear(rq);
         server_fault_from_error(&f, rc, err.message);
@@ -295,135 +358,6 @@ int server_prepare_generation(server_call *call, server_api api, server_request 
         return -1;
     }
     return 0;
-}
-
-/* ---- answers ---- */
-
-void server_add_headers(server_call *call, struct MHD_Response *resp)
-{
-    MHD_add_response_header(resp, "x-request-id", call->request_id);
-    const char *origin = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, "Origin");
-    if (origin_is_local(origin)) {
-        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
-        MHD_add_response_header(resp, "Vary", "Origin");
-        MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                                "x-request-id, retry-after, retry-after-ms, "
-                                "x-modelmgr-tried");
-    }
-    if (atomic_load(&call->srv->stopping))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (call->tried[0])
-        MHD_add_response_header(resp, SERVER_TRIED_HEADER, call->tried);
-}
-
-int server_queue_response(server_call *call, int status, struct MHD_Response *resp)
-{
-    if (!resp)
-        return MHD_NO;
-    server_add_headers(call, resp);
-    if (status == 429 || status == 503) {
-        MHD_add_response_header(resp, "Retry-After", "1");
-        MHD_add_response_header(resp, "retry-after-ms", "1000");
-    }
-    if (status == 501)    /* the SDKs retry 5xx unless told this cannot change */
-        MHD_add_response_header(resp, "x-should-retry", "false");
-    call->status = status;
-    enum MHD_Result r = MHD_queue_response(call->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return r;
-}
-
-int server_reply_text(server_call *call, int status, const char *content_type, const char *text)
-{
-    size_t len = strlen(text);
-    char *copy = mm_strndup(text, len);
-    if (!copy)
-        return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(copy);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    return server_queue_response(call, status, resp);
-}
-
-int server_reply_json(server_call *call, int status, cJSON *body)
-{
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-    cJSON_Delete(body);
-    if (!text) {
-        /* A static body: nothing left to allocate. */
-        static const char oom[] = "{\"error\":{\"message\":\"out of memory\","
-                                  "\"type\":\"server_error\",\"param\":null,\"code\":null}}";
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT);
-        if (resp)
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        return server_queue_response(call, 500, resp);
-    }
-    size_t len = strlen(text);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return server_queue_response(call, status, resp);
-}
-
-int server_reply_fault(server_call *call, const server_fault *f)
-{
-    cJSON *root = cJSON_CreateObject();
-    if (call->ollama) {
-        cJSON_AddStringToObject(root, "error", f->message);
-    } else {
-        cJSON *e = cJSON_AddObjectToObject(root, "error");
-        cJSON_AddStringToObject(e, "message", f->message);
-        cJSON_AddStringToObject(e, "type", f->type ? f->type : "server_error");
-        if (f->param[0])
-            cJSON_AddStringToObject(e, "param", f->param);
-        else
-            cJSON_AddNullToObject(e, "param");
-        if (f->code)
-            cJSON_AddStringToObject(e, "code", f->code);
-        else
-            cJSON_AddNullToObject(e, "code");
-    }
-    return server_reply_json(call, f->status, root);
-}
-
-void server_fault_from_error(server_fault *f, int code, const char *message)
-{
-    switch (code) {
-    case MM_ENOTFOUND:
-        server_fault_set(f, 404, "invalid_request_error", "model_not_found", "model", "%s", message);
-        break;
-    case MM_EBUSY:
-        server_fault_set(f, 503, "service_unavailable_error", "server_is_overloaded", NULL,
-                         "%s", message);
-        break;
-    case MM_ENET:
-        server_fault_set(f, 502, "server_error", "upstream_error", NULL, "%s", message);
-        break;
-    case MM_ETIMEDOUT:
-        server_fault_set(f, 504, "server_error", "upstream_timeout", NULL, "%s", message);
-        break;
-    case MM_EUNSUPPORTED:
-        server_fault_set(f, 501, "not_supported_error", "not_implemented", NULL, "%s", message);
-        break;
-    case MM_EINVAL:
-        server_fault_set(f, 400, "invalid_request_error", NULL, NULL, "%s", message);
-        break;
-    case MM_ELIMIT:
-        server_fault_set(f, 400, "invalid_request_error", "context_length_exceeded", "messages",
-                         "%s", message);
-        break;
-    default:
-        server_fault_set(f, 500, "server_error", NULL, NULL, "%s", message);
-        break;
-    }
 }
 
 /* ---- request flow ---- */
@@ -659,11 +593,19 @@ static void server_free(server *srv)
 {
     if (!srv)
         return;
+    if (srv->watcher_started) {
+        pthread_mutex_lock(&srv->mu);
+        srv->watch_stop = true;
+        pthread_cond_signal(&srv->watch_cv);
+        pthread_mutex_unlock(&srv->mu);
+        pthread_join(srv->watcher, NULL);
+    }
     server_jobs_free(srv->jobs);
     server_metrics_free(srv->metrics);
     free(srv->api_key);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
+    pthread_cond_destroy(&srv->watch_cv);
     free(srv);
 }
 
@@ -695,7 +637,7 @@ static int start_unix(server *srv, const server_options *opts, mm_error *err)
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ? opts->max_connections : 64),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opts->idle_timeout_s ? opts->idle_timeout_s : 120),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_POOL_BYTES,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_END);
@@ -722,6 +664,7 @@ int server_start(const server_options *opts, const server_service *svc, server *
         return mm_error_set(err, MM_ENOMEM, "out of memory starting the server");
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cv, NULL);
+    pthread_cond_init(&srv->watch_cv, NULL);
     srv->svc = *svc;
     srv->max_body = opts->max_body ? opts->max_body : SERVER_BODY_DEFAULT;
     srv->max_inflight = opts->max_inflight ? opts->max_inflight : 16;
@@ -735,6 +678,9 @@ int server_start(const server_options *opts, const server_service *svc, server *
                                                  err)) != 0)
         goto fail;
     rc = MM_ENOMEM;
+    if (pthread_create(&srv->watcher, NULL, watch_main, srv) != 0)
+        goto fail;
+    srv->watcher_started = true;
     if (opts->api_key && opts->api_key[0]) {
         if (!(srv->api_key = mm_strdup(opts->api_key)))
             goto fail;
@@ -777,7 +723,7 @@ int server_start(const server_options *opts, const server_service *svc, server *
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(opts->max_connections ? opts->max_connections : 64),
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(opts->idle_timeout_s ? opts->idle_timeout_s : 120),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, MHD_POOL_BYTES,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
         MHD_OPTION_END);

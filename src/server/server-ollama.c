@@ -20,7 +20,8 @@ static void ollama_name(const char *id, char *out, size_t size)
     snprintf(out, size, strchr(id, ':') ? "%s" : "%s:latest", id);
 }
 
-static void line(mm_buf *out, cJSON *obj)
+/* obj (taken) printed into out, then end ("\n" for an NDJSON line). */
+static void put_json(mm_buf *out, cJSON *obj, const char *end)
 {
     char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
     cJSON_Delete(obj);
@@ -29,8 +30,13 @@ static void line(mm_buf *out, cJSON *obj)
         return;
     }
     mm_buf_puts(out, text);
-    mm_buf_puts(out, "\n");
+    mm_buf_puts(out, end);
     free(text);
+}
+
+static void line(mm_buf *out, cJSON *obj)
+{
+    put_json(out, obj, "\n");
 }
 
 static bool is_chat(const server_gen *g)
@@ -104,9 +110,9 @@ static void f_error(server_gen *g, const char *message, mm_buf *out)
     line(out, o);
 }
 
-static cJSON *f_whole(server_gen *g)
+static void f_whole(server_gen *g, mm_buf *out)
 {
-    return final(g, g->text.data ? g->text.data : "", g->text.len);
+    put_json(out, final(g, g->text.data ? g->text.data : "", g->text.len), "");
 }
 
 static const server_framing ollama_framing = {

@@ -14,40 +14,39 @@ static const char *finish_name(server_finish f)
     return f == SERVER_FINISH_LENGTH ? "length" : "stop";
 }
 
-/* One SSE event: "data: <json>\n\n". Takes obj. */
-static void sse(mm_buf *out, cJSON *obj)
+/* The answers are written straight into the output buffer, byte for byte
+ * what cJSON printed before (server_json_string): a tree per answer and
+ * cJSON's printf-and-scanf numbers cost more than the rest of a cached
+ * answer. */
+
+static void put_str(mm_buf *out, const char *s)
 {
-    char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-    cJSON_Delete(obj);
-    if (!text) {
-        out->failed = true;
-        return;
-    }
-    mm_buf_puts(out, "data: ");
-    mm_buf_puts(out, text);
-    mm_buf_puts(out, "\n\n");
-    free(text);
+    server_json_string(out, s, strlen(s));
 }
 
-static cJSON *usage_json(const server_gen *g)
+static void put_usage(const server_gen *g, mm_buf *out)
 {
-    cJSON *u = cJSON_CreateObject();
-    cJSON_AddNumberToObject(u, "prompt_tokens", (double)g->res.prompt_tokens);
-    cJSON_AddNumberToObject(u, "completion_tokens", (double)g->res.completion_tokens);
-    cJSON_AddNumberToObject(u, "total_tokens",
-                            (double)(g->res.prompt_tokens + g->res.completion_tokens));
-    return u;
+    mm_buf_puts(out, "{\"prompt_tokens\":");
+    server_json_int(out, g->res.prompt_tokens);
+    mm_buf_puts(out, ",\"completion_tokens\":");
+    server_json_int(out, g->res.completion_tokens);
+    mm_buf_puts(out, ",\"total_tokens\":");
+    server_json_int(out, g->res.prompt_tokens + g->res.completion_tokens);
+    mm_buf_puts(out, "}");
 }
 
-static cJSON *base(const server_gen *g, const char *object)
+/* The members every answer and chunk opens with, after its "{". */
+static void put_base(const server_gen *g, const char *object, mm_buf *out)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", g->id);
-    cJSON_AddStringToObject(o, "object", object);
-    cJSON_AddNumberToObject(o, "created", (double)g->created);
-    cJSON_AddStringToObject(o, "model", g->model.id);
-    cJSON_AddStringToObject(o, "system_fingerprint", FINGERPRINT);
-    return o;
+    mm_buf_puts(out, "{\"id\":");
+    put_str(out, g->id);
+    mm_buf_puts(out, ",\"object\":");
+    put_str(out, object);
+    mm_buf_puts(out, ",\"created\":");
+    server_json_int(out, g->created);
+    mm_buf_puts(out, ",\"model\":");
+    put_str(out, g->model.id);
+    mm_buf_puts(out, ",\"system_fingerprint\":\"" FINGERPRINT "\"");
 }
 
 static bool chat_api(const server_gen *g)
@@ -55,101 +54,99 @@ static bool chat_api(const server_gen *g)
     return g->rq.api == SERVER_API_CHAT;
 }
 
-/* A chunk with one choice; delta_or_text is the chat delta object (taken) or
- * NULL for a text completion's `text`. */
-static cJSON *chunk(const server_gen *g, cJSON *delta, const char *text, size_t len,
-                    const char *finish)
+static const char *chunk_object(const server_gen *g)
 {
-    cJSON *o = base(g, chat_api(g) ? "chat.completion.chunk" : "text_completion");
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
-    if (delta) {
-        cJSON_AddItemToObject(c, "delta", delta);
+    return chat_api(g) ? "chat.completion.chunk" : "text_completion";
+}
+
+/* One SSE event with one choice: the chat delta given as its JSON members
+ * (delta_members, "" for {}) or, when delta_members is NULL, a text
+ * completion's `text` of len bytes. */
+static void chunk(const server_gen *g, mm_buf *out, const char *delta_members,
+                  const char *text, size_t len, const char *finish)
+{
+    mm_buf_puts(out, "data: ");
+    put_base(g, chunk_object(g), out);
+    mm_buf_puts(out, ",\"choices\":[{\"index\":0,");
+    if (delta_members) {
+        mm_buf_puts(out, "\"delta\":{");
+        mm_buf_puts(out, delta_members);
+        if (text) {
+            mm_buf_puts(out, "\"content\":");
+            server_json_string(out, text, len);
+        }
+        mm_buf_puts(out, "}");
     } else {
-        char *copy = mm_strndup(text ? text : "", len);
-        cJSON_AddStringToObject(c, "text", copy ? copy : "");
-        free(copy);
+        mm_buf_puts(out, "\"text\":");
+        server_json_string(out, text ? text : "", text ? len : 0);
     }
-    cJSON_AddNullToObject(c, "logprobs");
+    mm_buf_puts(out, ",\"logprobs\":null,\"finish_reason\":");
     if (finish)
-        cJSON_AddStringToObject(c, "finish_reason", finish);
+        put_str(out, finish);
     else
-        cJSON_AddNullToObject(c, "finish_reason");
+        mm_buf_puts(out, "null");
+    mm_buf_puts(out, "}]");
     if (g->rq.include_usage)
-        cJSON_AddNullToObject(o, "usage");
-    return o;
+        mm_buf_puts(out, ",\"usage\":null");
+    mm_buf_puts(out, "}\n\n");
 }
 
 static void f_begin(server_gen *g, mm_buf *out)
 {
     if (!chat_api(g))
         return;   /* legacy completions have no role chunk */
-    cJSON *delta = cJSON_CreateObject();
-    cJSON_AddStringToObject(delta, "role", "assistant");
-    cJSON_AddStringToObject(delta, "content", "");
-    sse(out, chunk(g, delta, NULL, 0, NULL));
+    chunk(g, out, "\"role\":\"assistant\",", "", 0, NULL);
 }
 
 static void f_piece(server_gen *g, const char *text, size_t len, mm_buf *out)
 {
-    if (chat_api(g)) {
-        cJSON *delta = cJSON_CreateObject();
-        char *copy = mm_strndup(text, len);
-        cJSON_AddStringToObject(delta, "content", copy ? copy : "");
-        free(copy);
-        sse(out, chunk(g, delta, NULL, 0, NULL));
-    } else {
-        sse(out, chunk(g, NULL, text, len, NULL));
-    }
+    chunk(g, out, chat_api(g) ? "" : NULL, text, len, NULL);
 }
 
 static void f_end(server_gen *g, mm_buf *out)
 {
     const char *finish = finish_name(g->res.finish);
-    sse(out, chunk(g, chat_api(g) ? cJSON_CreateObject() : NULL, "", 0, finish));
+    if (chat_api(g))
+        chunk(g, out, "", NULL, 0, finish);
+    else
+        chunk(g, out, NULL, "", 0, finish);
     if (g->rq.include_usage) {
-        cJSON *o = base(g, chat_api(g) ? "chat.completion.chunk" : "text_completion");
-        cJSON_AddArrayToObject(o, "choices");
-        cJSON_AddItemToObject(o, "usage", usage_json(g));
-        sse(out, o);
+        mm_buf_puts(out, "data: ");
+        put_base(g, chunk_object(g), out);
+        mm_buf_puts(out, ",\"choices\":[],\"usage\":");
+        put_usage(g, out);
+        mm_buf_puts(out, "}\n\n");
     }
     mm_buf_puts(out, "data: [DONE]\n\n");
 }
 
 static void f_error(server_gen *g, const char *message, mm_buf *out)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddStringToObject(e, "type", "server_error");
-    cJSON_AddNullToObject(e, "param");
-    cJSON_AddNullToObject(e, "code");
-    sse(out, o);
+    (void)g;
+    mm_buf_puts(out, "data: {\"error\":{\"message\":");
+    put_str(out, message);
+    mm_buf_puts(out, ",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n");
 }
 
-static cJSON *f_whole(server_gen *g)
+static void f_whole(server_gen *g, mm_buf *out)
 {
     bool chat = chat_api(g);
-    cJSON *o = base(g, chat ? "chat.completion" : "text_completion");
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, c);
-    cJSON_AddNumberToObject(c, "index", 0);
     const char *text = g->text.data ? g->text.data : "";
+    put_base(g, chat ? "chat.completion" : "text_completion", out);
+    mm_buf_puts(out, ",\"choices\":[{\"index\":0,");
     if (chat) {
-        cJSON *m = cJSON_AddObjectToObject(c, "message");
-        cJSON_AddStringToObject(m, "role", "assistant");
-        cJSON_AddStringToObject(m, "content", text);
-        cJSON_AddNullToObject(m, "refusal");
+        mm_buf_puts(out, "\"message\":{\"role\":\"assistant\",\"content\":");
+        put_str(out, text);
+        mm_buf_puts(out, ",\"refusal\":null}");
     } else {
-        cJSON_AddStringToObject(c, "text", text);
+        mm_buf_puts(out, "\"text\":");
+        put_str(out, text);
     }
-    cJSON_AddNullToObject(c, "logprobs");
-    cJSON_AddStringToObject(c, "finish_reason", finish_name(g->res.finish));
-    cJSON_AddItemToObject(o, "usage", usage_json(g));
-    return o;
+    mm_buf_puts(out, ",\"logprobs\":null,\"finish_reason\":");
+    put_str(out, finish_name(g->res.finish));
+    mm_buf_puts(out, "}],\"usage\":");
+    put_usage(g, out);
+    mm_buf_puts(out, "}");
 }
 
 static const server_framing openai_framing = {

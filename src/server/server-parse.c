@@ -222,6 +222,27 @@ static int parse_content(const cJSON *content, bool null_ok, const char *param, 
     return *out ? 0 : oom(f);
 }
 
+/* "messages[I]" + suffix into out, the field an error names. Built for
+ * every message, so by hand: snprintf cost more than the rest of the
+ * message's checks. */
+static void msg_param(char *out, size_t size, size_t i, const char *suffix)
+{
+    char digits[24];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i && n);
+    char text[64] = "messages[";
+    size_t len = strlen(text);
+    memcpy(text + len, digits + n, sizeof digits - n);
+    len += sizeof digits - n;
+    text[len++] = ']';
+    text[len] = '\0';
+    mm_strlcpy(text + len, suffix, sizeof text - len);
+    mm_strlcpy(out, text, size);
+}
+
 static int parse_role(const cJSON *role, size_t i, server_role *out, server_fault *f)
 {
     static const struct { const char *name; server_role role; } roles[] = {
@@ -230,7 +251,7 @@ static int parse_role(const cJSON *role, size_t i, server_role *out, server_faul
         { "tool", SERVER_ROLE_TOOL },
     };
     char param[48];
-    snprintf(param, sizeof param, "messages[%zu].role", i);
+    msg_param(param, sizeof param, i, ".role");
     if (!cJSON_IsString(role))
         return bad(f, param, "'%s' must be a string", param);
     for (size_t r = 0; r < MM_ARRAY_LEN(roles); r++)
@@ -246,7 +267,7 @@ static int parse_message(const cJSON *msg, size_t i, bool ollama, server_message
                          server_fault *f)
 {
     char param[48];
-    snprintf(param, sizeof param, "messages[%zu]", i);
+    msg_param(param, sizeof param, i, "");
     if (!cJSON_IsObject(msg))
         return bad(f, param, "'%s' must be an object", param);
     if (parse_role(cJSON_GetObjectItemCaseSensitive(msg, "role"), i, &out->role, f) < 0)
@@ -259,15 +280,15 @@ static int parse_message(const cJSON *msg, size_t i, bool ollama, server_message
         snprintf(f->param, sizeof f->param, "%s", param);
         return -1;
     }
-    snprintf(param, sizeof param, "messages[%zu].content", i);
+    msg_param(param, sizeof param, i, ".content");
     bool null_ok = out->role == SERVER_ROLE_ASSISTANT || ollama;
     if (parse_content(cJSON_GetObjectItemCaseSensitive(msg, "content"), null_ok, param,
                       &out->content, f) < 0)
         return -1;
-    snprintf(param, sizeof param, "messages[%zu].name", i);
+    msg_param(param, sizeof param, i, ".name");
     if (get_string(msg, "name", param, 256, &out->name, f) < 0)
         return -1;
-    snprintf(param, sizeof param, "messages[%zu].tool_call_id", i);
+    msg_param(param, sizeof param, i, ".tool_call_id");
     if (get_string(msg, "tool_call_id", param, 256, &out->tool_call_id, f) < 0)
         return -1;
     if (out->role == SERVER_ROLE_TOOL && !out->tool_call_id && !ollama)

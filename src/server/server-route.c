@@ -23,13 +23,31 @@ typedef struct route_set {
     int               refs;    /* guarded by route_svc.lock */
 } route_set;
 
+/* What the manager's health last told a router (feed_local_health). */
+typedef struct health_feed {
+    const route_set *set;        /* the router fed, with its generation */
+    size_t           generation;
+    int64_t          at_ms;
+    uint64_t         epoch;      /* route_svc.epoch then */
+    bool             clean;      /* every local model up, no request queued */
+} health_feed;
+
+/* A clean feed is reused this long at most: what changes the manager's
+ * health outside this service's generations (a worker found dead) shows
+ * within it. */
+#define HEALTH_REUSE_MS 100
+
 typedef struct route_svc {
     const mm_config  *cfg;     /* borrowed */
     const mm_catalog *cat;     /* borrowed: used when there is no manager */
     mm_manager       *mgr;     /* borrowed, or NULL */
     backend          *local;   /* the built-in engine's backend, or NULL */
-    pthread_mutex_t   lock;
+    pthread_mutex_t   lock;    /* guards cur, running, epoch, feed */
     route_set        *cur;
+    unsigned          running; /* generations in rs_generate now */
+    uint64_t          epoch;   /* bumped when a generation fails or the manager
+                                  changes otherwise (server_service.changed) */
+    health_feed       feed;
     server_service    fallback; /* list/find/health of the catalog service */
 } route_svc;
 
@@ -143,7 +161,7 @@ static int rs_list(void *ctx, server_model *out, size_t max, size_t *n_out)
     for (size_t i = 0; i < mm_catalog_count(s->cat) && n < max; i++) {
         const mm_model_info *info = mm_catalog_at(s->cat, i);
         if (info->state == MM_MODEL_AVAILABLE)
-            server_model_fill(info, &out[n++]);
+            server_model_fill(info, true, &out[n++]);
     }
     size_t n_local = n;
     for (size_t i = 0; i < s->r->n_profiles && n < max; i++) {
@@ -160,9 +178,9 @@ static int rs_list(void *ctx, server_model *out, size_t max, size_t *n_out)
     return 0;
 }
 
-static int rs_find(void *ctx, const char *name, server_model *out, mm_error *err)
+static int rs_lookup(route_svc *c, const char *name, bool stat_file, server_model *out,
+                     mm_error *err)
 {
-    route_svc *c = ctx;
     if (!name || strcmp(name, "auto") == 0) {
         memset(out, 0, sizeof *out);
         mm_strlcpy(out->id, "auto", sizeof out->id);
@@ -176,9 +194,19 @@ static int rs_find(void *ctx, const char *name, server_model *out, mm_error *err
     if (remote)
         fill_remote(remote, out);
     else
-        rc = server_model_from_info(info, name, out, err);
+        rc = server_model_from_info(info, name, stat_file, out, err);
     set_put(c, s);
     return rc;
+}
+
+static int rs_find(void *ctx, const char *name, server_model *out, mm_error *err)
+{
+    return rs_lookup(ctx, name, true, out, err);
+}
+
+static int rs_resolve(void *ctx, const char *name, server_model *out, mm_error *err)
+{
+    return rs_lookup(ctx, name, false, out, err);
 }
 
 /* ---- health ---- */
@@ -273,17 +301,36 @@ static void rs_health(void *ctx, cJSON *services)
 
 /* The manager's health of each local model as the router's live figures:
  * an unavailable model (its load failed) is not picked, a degraded one
- * last; queued requests count as load. */
-static void feed_local_health(route_svc *c, mm_router *r)
+ * last; queued requests count as load.
+ *
+ * mm_manager_list builds a row for every model of the catalog, so a
+ * generation reuses the last feed of its router when that feed found every
+ * local model up with nothing queued and nothing since could have changed
+ * that: no generation of this service failed, no other one is running (so
+ * none is queued), the manager was not changed through the admin API, and
+ * it is younger than HEALTH_REUSE_MS. Otherwise (and for POST /api/route)
+ * it lists afresh, as every request did before. */
+static void feed_local_health(route_svc *c, route_set *s, bool may_reuse)
 {
     if (!c->mgr)
+        return;
+    int64_t now = mm_now_ms();
+    pthread_mutex_lock(&c->lock);
+    const health_feed *last = &c->feed;
+    bool reuse = may_reuse && last->clean && last->set == s &&
+                 last->generation == s->generation && last->epoch == c->epoch &&
+                 c->running == 1 && now - last->at_ms < HEALTH_REUSE_MS;
+    uint64_t epoch = c->epoch;
+    pthread_mutex_unlock(&c->lock);
+    if (reuse)
         return;
     mm_model_health *rows = NULL;
     size_t n_rows = 0;
     if (mm_manager_list(c->mgr, &rows, &n_rows, NULL) != 0)
         return;
+    bool clean = true;
     for (size_t i = 0; i < n_rows; i++) {
-        router_profile *p = router_find(r, rows[i].key, "local");
+        router_profile *p = router_find(s->r, rows[i].key, "local");
         if (!p)
             continue;
         int h = rows[i].status == MM_HEALTH_UNAVAILABLE ? ROUTER_HEALTH_DOWN
@@ -291,8 +338,21 @@ static void feed_local_health(route_svc *c, mm_router *r)
                 : ROUTER_HEALTH_UP;
         atomic_store(&p->live.health, h);
         atomic_store(&p->live.queue_len, rows[i].queued);
+        clean = clean && h == ROUTER_HEALTH_UP && rows[i].queued == 0;
     }
     free(rows);
+    pthread_mutex_lock(&c->lock);
+    c->feed = (health_feed){ s, s->generation, now, epoch, clean };
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* server_service.changed: what a feed saw may be out of date. */
+static void rs_changed(void *ctx)
+{
+    route_svc *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    c->epoch++;
+    pthread_mutex_unlock(&c->lock);
 }
 
 /* ---- generation ---- */
@@ -498,6 +558,17 @@ static int route_run(mm_router *r, const routed *o, const router_policy *policy,
                       stream ? relay_piece : NULL, pr, cancel, br, outcome, err);
 }
 
+/* A generation of rs_generate ends; failed: it or an attempt failed, so
+ * the manager's health may have changed. */
+static void generation_done(route_svc *c, bool failed)
+{
+    pthread_mutex_lock(&c->lock);
+    c->running--;
+    if (failed)
+        c->epoch++;
+    pthread_mutex_unlock(&c->lock);
+}
+
 static int rs_generate(void *ctx, const char *model, const server_request *rq,
                        server_piece_fn on_piece, void *user, const atomic_bool *cancel,
                        server_gen_result *res, mm_error *err)
@@ -528,9 +599,13 @@ static int rs_generate(void *ctx, const char *model, const server_request *rq,
                                   &kerr) != 0)
             MM_LOG_DEBUG("keep_alive not applied: %s", kerr.message);
     }
-    feed_local_health(c, s->r);
+    pthread_mutex_lock(&c->lock);
+    c->running++;
+    pthread_mutex_unlock(&c->lock);
+    feed_local_health(c, s, true);
     router_outcome *outcome = calloc(1, sizeof *outcome);
     if (!outcome) {
+        generation_done(c, true);
         routed_clear(&o);
         set_put(c, s);
         return mm_error_set(err, MM_ENOMEM, "out of memory");
@@ -563,6 +638,7 @@ static int rs_generate(void *ctx, const char *model, const server_request *rq,
                 err->code = rc;
         }
     }
+    generation_done(c, rc != 0 || outcome->n_tried > 1);
     backend_result_free(&br);
     free(outcome);
     routed_clear(&o);
@@ -583,7 +659,7 @@ static int rs_route(void *ctx, const server_request *rq, const char *strategy, c
     routed o;
     int rc = routed_init(&o, rq, err);
     if (rc == 0) {
-        feed_local_health(c, s->r);
+        feed_local_health(c, s, false);
         char caps[64];
         router_caps_format(o.rq.caps, caps, sizeof caps);
         bool named = rq->model && strcmp(rq->model, "auto") != 0;
@@ -630,9 +706,11 @@ int server_route_service_new(const mm_config *cfg, const mm_catalog *cat, mm_man
     out->ctx = c;
     out->list_models = rs_list;
     out->find_model = rs_find;
+    out->resolve_model = rs_resolve;
     out->health = rs_health;
     out->generate = rs_generate;
     out->route = rs_route;
+    out->changed = rs_changed;
     return 0;
 }
 

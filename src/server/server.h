@@ -151,6 +151,9 @@ typedef struct server_service {
     /* The model `name` names (NULL: the default). MM_ENOTFOUND with an
      * actionable message when there is none. */
     int (*find_model)(void *ctx, const char *name, server_model *out, mm_error *err);
+    /* As find_model, leaving out `created` (0), which costs a stat of the
+     * model's file: what a generation needs. May be NULL (then find_model). */
+    int (*resolve_model)(void *ctx, const char *name, server_model *out, mm_error *err);
     /* Add what the service knows to the detailed health `services` object:
      * any of "models", "hub", "cache", "router", "memory" (members it leaves
      * out are reported as not available). May be NULL. */
@@ -169,6 +172,10 @@ typedef struct server_service {
      * no model qualifies (*json_out is still filled). */
     int (*route)(void *ctx, const server_request *rq, const char *strategy, char **json_out,
                  mm_error *err);
+    /* The manager changed other than through generate (a model loaded or
+     * unloaded through the admin API): forget what was kept about its
+     * state. May be NULL. */
+    void (*changed)(void *ctx);
 } server_service;
 
 /* ---- the HTTP server ---- */
@@ -213,15 +220,16 @@ unsigned server_inflight(server *srv);
  * and free srv. NULL is a no-op. Not to be called from a handler. */
 void server_stop(server *srv, int grace_ms);
 
-/* A catalog model as the server reports it (loaded left false). */
-void server_model_fill(const mm_model_info *info, server_model *out);
+/* A catalog model as the server reports it (loaded left false); without
+ * stat_file, `created` is left 0 and the file system is not touched. */
+void server_model_fill(const mm_model_info *info, bool stat_file, server_model *out);
 /* Set `loaded` on each of models[0..n) from mgr's list (NULL: no-op). */
 void server_models_mark_loaded(mm_manager *mgr, server_model *models, size_t n);
 /* The catalog model info (NULL: none by that name) as a model a request
  * may use: MM_ENOTFOUND with the message clients see when it does not
- * exist or is not on disk, else out filled. */
-int  server_model_from_info(const mm_model_info *info, const char *name, server_model *out,
-                            mm_error *err);
+ * exist or is not on disk, else out filled (as server_model_fill). */
+int  server_model_from_info(const mm_model_info *info, const char *name, bool stat_file,
+                            server_model *out, mm_error *err);
 
 /* A service over the catalog (borrowed): lists its available models,
  * reports the health of mgr (borrowed; NULL: the catalog's states only) and
@@ -270,6 +278,12 @@ typedef struct server_call {
 /* Answer with a JSON body (taken: freed here) or a fault. Return an MHD
  * result (MHD_YES / MHD_NO) as int. */
 int server_reply_json(server_call *call, int status, struct cJSON *body);
+/* Answer with body's bytes (taken: body is left empty) as content_type; a
+ * failed body (out of memory, over its cap) answers a 500. */
+int server_reply_buf(server_call *call, int status, const char *content_type, mm_buf *body);
+/* Answer with text, which must outlive the server (a string literal). */
+int server_reply_static(server_call *call, int status, const char *content_type,
+                        const char *text);
 int server_reply_fault(server_call *call, const server_fault *f);
 int server_reply_text(server_call *call, int status, const char *content_type,
                       const char *text);
@@ -296,6 +310,13 @@ int server_find_model(server_call *call, const char *name, server_model *out, mm
 int server_prepare_generation(server_call *call, server_api api, server_request *rq,
                               server_model *model, int *reply);
 
+/* Append s (len bytes; stops at a NUL) as a JSON string, escaped exactly as
+ * cJSON prints it: '"', '\\' and control bytes escaped (\b \f \n \r \t, the
+ * rest as \u00xx), every other byte, UTF-8 included, as it is. */
+void server_json_string(mm_buf *out, const char *s, size_t len);
+/* Append v as a JSON number exactly as cJSON prints (double)v. */
+void server_json_int(mm_buf *out, int64_t v);
+
 /* CLOCK_MONOTONIC in nanoseconds (Ollama reports durations in ns). */
 int64_t server_now_ns(void);
 /* A random id "<prefix><24 hex>" into out. */
@@ -313,7 +334,7 @@ typedef struct server_framing {
     void (*piece)(server_gen *g, const char *text, size_t len, mm_buf *out);
     void (*end)(server_gen *g, mm_buf *out);        /* after success; g->res set */
     void (*error)(server_gen *g, const char *message, mm_buf *out); /* in-band */
-    struct cJSON *(*whole)(server_gen *g);          /* non-streamed answer */
+    void (*whole)(server_gen *g, mm_buf *out);      /* non-streamed answer (JSON) */
 } server_framing;
 
 struct server_gen {
@@ -331,12 +352,15 @@ struct server_gen {
     int                   rc;        /* the service's result */
     mm_error              err;
     struct server_gen_rt *rt;        /* threading state (server-gen.c) */
+    int                   watch_fd;  /* a whole answer's client socket, which the
+                                        server's hang-up watcher polls; -1: none */
     server_gen           *next_active, *prev_active; /* the server's running list */
 };
 
 /* Admit g as a running generation (false: max_inflight reached) and release
  * it when it ends; a server that stops past its grace period cancels every
- * admitted generation. Thread-safe. */
+ * admitted generation, and while g->watch_fd is a socket the server's
+ * hang-up watcher cancels g when its client closes it. Thread-safe. */
 bool server_gen_admit(server *srv, server_gen *g);
 void server_gen_release(server *srv, server_gen *g);
 /* Headers every answer carries: x-request-id, CORS for local origins,
