@@ -7,13 +7,13 @@
  * (server-http.c) polls the client's socket, and a client that hangs up
  * cancels the generation; no thread is started, so a cached answer costs no
  * more than its lookup. A stream waits for its first output the same way,
- * polling the client itself. The generation thread appends framed events (SSE or NDJSON) under
- * rt->mu and waits when more than STREAM_BACKLOG bytes are unsent; the
- * reader (the connection thread) blocks until bytes or the end arrive. A
- * failed write makes MHD drop the response, whose free callback raises the
- * cancel flag the service polls and joins the thread. Headers are sent only
- * after the first output, so a generation that fails at once still gets a
- * proper HTTP error status. */
+ * polling the client itself. The stream's generation thread appends framed
+ * events (SSE or NDJSON) under rt->mu and waits when more than
+ * STREAM_BACKLOG bytes are unsent; the reader (the connection thread) blocks
+ * until bytes or the end arrive. A failed write makes MHD drop the response,
+ * whose free callback raises the cancel flag the service polls and joins the
+ * thread. Headers are sent only after the first output, so a generation that
+ * fails at once still gets a proper HTTP error status. */
 #define _GNU_SOURCE   /* POLLRDHUP */
 #include "server/server.h"
 
@@ -143,6 +143,7 @@ static int gen_call(server_gen *g, server_piece_fn on_piece)
     return rc;
 }
 
+/* A stream's generation. */
 static void *gen_thread(void *arg)
 {
     server_gen *g = arg;
@@ -150,7 +151,7 @@ static void *gen_thread(void *arg)
     int rc = gen_call(g, on_stream_piece);
     pthread_mutex_lock(&rt->mu);
     g->rc = rc;
-    if (g->rq.stream && rc == 0) {
+    if (rc == 0) {
         if (!rt->begun) {
             if (g->res.model[0])
                 mm_strlcpy(g->model.id, g->res.model, sizeof g->model.id);
@@ -158,7 +159,7 @@ static void *gen_thread(void *arg)
             rt->begun = true;
         }
         g->framing->end(g, &rt->out);
-    } else if (g->rq.stream && rt->begun && rc != MM_ECANCELED) {
+    } else if (rt->begun && rc != MM_ECANCELED) {
         g->framing->error(g, g->err.message[0] ? g->err.message : mm_strerror(rc), &rt->out);
     }
     rt->done = true;
