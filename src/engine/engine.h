@@ -332,10 +332,6 @@ float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-void  engine_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                       float out[4]);
-void  engine_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                       float out[4]);
 void  engine_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
                                        float out[4]);
 void  engine_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
