@@ -26,24 +26,27 @@
  * the same pairs, eight tokens per vector; result = hsum(acc) - corr. Q8_0
  * is signed x signed: the weights' signs move onto the activations.
  *
- * Shapes: up to QT_MAX tokens (a batched decode step) go one row at a time,
- * all tokens per pass, the weights streaming once; more tokens (a prompt)
- * go in tiles of Q_R rows x Q_T tokens over a slice of rows kept in L2, and
- * Q4_0 rows are first widened to one byte per nibble, a chunk at a time. */
+ * Shape: one row x up to QT_MAX tokens per pass (8 accumulators), so a
+ * decode step of up to 8 rows streams the weights once; a prompt goes in
+ * groups of 8 tokens over a slice of rows kept in L2 (measured in cache,
+ * K 1024, 128 tokens: 1 x 8 gave Q4_0 40 G MAC/s, 2 x 4 36, 2 x 3 34), and
+ * its Q4_0 rows are first widened to one byte per nibble, a chunk at a time. */
 #define QT_MAX 8
-#define Q_R    2
-#define Q_T    4
 #define QSEG   512            /* blocks per activation summary: K <= 16384 in one */
+#define Q_PREFETCH 1024       /* bytes ahead of the block being read */
 
 enum { Q_Q8 = 0, Q_Q4 = 1, Q_Q4W = 2 };   /* Q8_0 rows, Q4_0 rows, widened Q4_0 rows */
 
 #define Q4_BLOCK  ((int64_t)sizeof(engine_block_q4_0))
 #define Q8_BLOCK  ((int64_t)sizeof(engine_block_q8_0))
 
-/* Per block of one segment, per token (lanes beyond the group's tokens are 0). */
+/* Per block b of one segment and token t, at [b * T + t] for a group of T
+ * tokens: a vector load at [b * T] has the group's tokens in its first T
+ * lanes (the rest is the next blocks' finite values, or the zero padding,
+ * and is never used). */
 typedef struct q_act_sum {
-    float dy[QSEG][QT_MAX];   /* the activation block's scale */
-    float c[QSEG][QT_MAX];    /* Q4_0: dy * 8 * sum of its quants */
+    float dy[QSEG * QT_MAX + QT_MAX];   /* the activation block's scale */
+    float c[QSEG * QT_MAX + QT_MAX];    /* Q4_0: dy * 8 * sum of its quants */
 } q_act_sum;
 
 AVX2 INLINE float q_hsum(__m256 v)
@@ -67,16 +70,11 @@ AVX2 static void q_summarize(bool q4, const uint8_t *act, size_t a_stride, int T
 {
     const __m256i ones8 = _mm256_set1_epi8(1);
     const __m256i ones16 = _mm256_set1_epi16(1);
-    for (int t = 0; t < QT_MAX; t++) {
-        const uint8_t *y = act + (size_t)(t < T ? t : 0) * a_stride + b0 * Q8_BLOCK;
+    for (int t = 0; t < T; t++) {
+        const uint8_t *y = act + (size_t)t * a_stride + b0 * Q8_BLOCK;
         for (int64_t b = 0; b < nb; b++, y += Q8_BLOCK) {
-            if (t >= T) {
-                s->dy[b][t] = 0.0f;
-                s->c[b][t] = 0.0f;
-                continue;
-            }
             float dy = q_f16(y);
-            s->dy[b][t] = dy;
+            s->dy[b * T + t] = dy;
             if (!q4)
                 continue;
             __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(y + 2));
@@ -84,9 +82,11 @@ AVX2 static void q_summarize(bool q4, const uint8_t *act, size_t a_stride, int T
             __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
             h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
             h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
-            s->c[b][t] = dy * (float)(8 * _mm_cvtsi128_si32(h));
+            s->c[b * T + t] = dy * (float)(8 * _mm_cvtsi128_si32(h));
         }
     }
+    memset(s->dy + nb * T, 0, QT_MAX * sizeof(float));
+    memset(s->c + nb * T, 0, QT_MAX * sizeof(float));
 }
 
 /* Weight block b of a row: its quants as 32 bytes (Q8_0 signed, Q4_0
@@ -116,120 +116,105 @@ AVX2 INLINE __m256 q_prod(bool q4, __m256i qx, __m256i ax, const uint8_t *yqs)
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
-/* Blocks [b0, b1) of an R x T tile; s summarizes the activations from block
- * s0 on. Only the last segment of a row may end with a lone block. */
-AVX2 INLINE void q_seg(int kind, int R, int T, int64_t b0, int64_t b1, const uint8_t *w,
-                       size_t w_row, const uint8_t *act, size_t a_stride, const q_act_sum *s,
-                       int64_t s0, __m256 acc[Q_R][QT_MAX], __m256 corr[Q_R])
+/* Blocks [b0, b1) of one row against T tokens; s summarizes the
+ * activations from block s0 on. Only a row's last segment may end with a
+ * lone block. */
+AVX2 INLINE void q_seg(int kind, int T, int64_t b0, int64_t b1, const uint8_t *x,
+                       const uint8_t *act, size_t a_stride, const q_act_sum *s, int64_t s0,
+                       __m256 acc[QT_MAX], __m256 *corr)
 {
     const bool q4 = kind != Q_Q8;
+    const int64_t bs = kind == Q_Q4 ? Q4_BLOCK : Q8_BLOCK;
     int64_t b = b0;
     for (; b + 2 <= b1; b += 2) {
-        const float *dy0 = s->dy[b - s0], *dy1 = s->dy[b + 1 - s0];
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++) {
-            const uint8_t *x = w + (size_t)r * w_row;
-            __m256 dx0, dx1;
-            __m256i q0 = q_load(kind, x, b, &dx0), q1 = q_load(kind, x, b + 1, &dx1);
-            __m256i a0 = q4 ? q0 : _mm256_sign_epi8(q0, q0);
-            __m256i a1 = q4 ? q1 : _mm256_sign_epi8(q1, q1);
-            if (q4)
-                corr[r] = _mm256_add_ps(corr[r], _mm256_fmadd_ps(
-                    dx1, _mm256_loadu_ps(s->c[b + 1 - s0]),
-                    _mm256_mul_ps(dx0, _mm256_loadu_ps(s->c[b - s0]))));
+        const float *dy0 = s->dy + (b - s0) * T, *dy1 = dy0 + T;
+        const float *c0 = s->c + (b - s0) * T, *c1 = c0 + T;
+        /* the row streams from memory (in a decode step): fetch ahead */
+        _mm_prefetch((const char *)x + b * bs + Q_PREFETCH, _MM_HINT_T0);
+        __m256 dx0, dx1;
+        __m256i q0 = q_load(kind, x, b, &dx0), q1 = q_load(kind, x, b + 1, &dx1);
+        __m256i a0 = q4 ? q0 : _mm256_sign_epi8(q0, q0);
+        __m256i a1 = q4 ? q1 : _mm256_sign_epi8(q1, q1);
+        if (q4)
+            *corr = _mm256_add_ps(*corr, _mm256_fmadd_ps(
+                dx1, _mm256_loadu_ps(c1), _mm256_mul_ps(dx0, _mm256_loadu_ps(c0))));
 #pragma GCC unroll 8
-            for (int t = 0; t < T; t++) {
-                const uint8_t *y = act + (size_t)t * a_stride + b * Q8_BLOCK + 2;
-                __m256 d0 = _mm256_mul_ps(dx0, _mm256_broadcast_ss(dy0 + t));
-                __m256 d1 = _mm256_mul_ps(dx1, _mm256_broadcast_ss(dy1 + t));
-                __m256 p0 = q_prod(q4, q0, a0, y), p1 = q_prod(q4, q1, a1, y + Q8_BLOCK);
-                acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_fmadd_ps(d1, p1, _mm256_mul_ps(d0, p0)));
-            }
+        for (int t = 0; t < T; t++) {
+            const uint8_t *y = act + (size_t)t * a_stride + b * Q8_BLOCK + 2;
+            __m256 d0 = _mm256_mul_ps(dx0, _mm256_broadcast_ss(dy0 + t));
+            __m256 d1 = _mm256_mul_ps(dx1, _mm256_broadcast_ss(dy1 + t));
+            __m256 p0 = q_prod(q4, q0, a0, y), p1 = q_prod(q4, q1, a1, y + Q8_BLOCK);
+            acc[t] = _mm256_add_ps(acc[t], _mm256_fmadd_ps(d1, p1, _mm256_mul_ps(d0, p0)));
         }
     }
     if (b < b1) {
-        const float *dy0 = s->dy[b - s0];
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++) {
-            __m256 dx0;
-            __m256i q0 = q_load(kind, w + (size_t)r * w_row, b, &dx0);
-            __m256i a0 = q4 ? q0 : _mm256_sign_epi8(q0, q0);
-            if (q4)
-                corr[r] = _mm256_fmadd_ps(dx0, _mm256_loadu_ps(s->c[b - s0]), corr[r]);
+        const float *dy0 = s->dy + (b - s0) * T, *c0 = s->c + (b - s0) * T;
+        __m256 dx0;
+        __m256i q0 = q_load(kind, x, b, &dx0);
+        __m256i a0 = q4 ? q0 : _mm256_sign_epi8(q0, q0);
+        if (q4)
+            *corr = _mm256_fmadd_ps(dx0, _mm256_loadu_ps(c0), *corr);
 #pragma GCC unroll 8
-            for (int t = 0; t < T; t++) {
-                const uint8_t *y = act + (size_t)t * a_stride + b * Q8_BLOCK + 2;
-                __m256 d0 = _mm256_mul_ps(dx0, _mm256_broadcast_ss(dy0 + t));
-                acc[r][t] = _mm256_fmadd_ps(d0, q_prod(q4, q0, a0, y), acc[r][t]);
-            }
+        for (int t = 0; t < T; t++) {
+            const uint8_t *y = act + (size_t)t * a_stride + b * Q8_BLOCK + 2;
+            __m256 d0 = _mm256_mul_ps(dx0, _mm256_broadcast_ss(dy0 + t));
+            acc[t] = _mm256_fmadd_ps(d0, q_prod(q4, q0, a0, y), acc[t]);
         }
     }
 }
 
-/* out[t * o_stride + r] for an R x T tile over all nb blocks. With ready,
- * s already summarizes every block of these tokens; otherwise (a row longer
- * than QSEG blocks) s is scratch, refilled per segment. */
-AVX2 INLINE void q_tile(int kind, int R, int T, int64_t nb, const uint8_t *w, size_t w_row,
-                        const uint8_t *act, size_t a_stride, q_act_sum *s, bool ready,
-                        float *out, size_t o_stride)
+/* out[t * o_stride] = row x . token t for t < T, over all nb blocks. With
+ * ready, s already summarizes every block of these tokens; otherwise (a row
+ * longer than QSEG blocks) s is scratch, refilled per segment. */
+AVX2 INLINE void q_row(int kind, int T, int64_t nb, const uint8_t *x, const uint8_t *act,
+                       size_t a_stride, q_act_sum *s, bool ready, float *out, size_t o_stride)
 {
-    __m256 acc[Q_R][QT_MAX], corr[Q_R];
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++) {
-        corr[r] = _mm256_setzero_ps();
+    __m256 acc[QT_MAX], corr = _mm256_setzero_ps();
 #pragma GCC unroll 8
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    }
+    for (int t = 0; t < T; t++)
+        acc[t] = _mm256_setzero_ps();
     if (ready) {
-        q_seg(kind, R, T, 0, nb, w, w_row, act, a_stride, s, 0, acc, corr);
+        q_seg(kind, T, 0, nb, x, act, a_stride, s, 0, acc, &corr);
     } else {
         for (int64_t b0 = 0; b0 < nb; b0 += QSEG) {
             int64_t b1 = nb - b0 < QSEG ? nb : b0 + QSEG;
             q_summarize(kind != Q_Q8, act, a_stride, T, b0, b1 - b0, s);
-            q_seg(kind, R, T, b0, b1, w, w_row, act, a_stride, s, b0, acc, corr);
+            q_seg(kind, T, b0, b1, x, act, a_stride, s, b0, acc, &corr);
         }
     }
-#pragma GCC unroll 2
-    for (int r = 0; r < R; r++) {
-        float c[QT_MAX];
-        _mm256_storeu_ps(c, corr[r]);
+    float c[QT_MAX];
+    _mm256_storeu_ps(c, corr);
 #pragma GCC unroll 8
-        for (int t = 0; t < T; t++) {
-            float v = q_hsum(acc[r][t]);
-            out[(size_t)t * o_stride + (size_t)r] = kind != Q_Q8 ? v - c[t] : v;
-        }
+    for (int t = 0; t < T; t++) {
+        float v = q_hsum(acc[t]);
+        out[(size_t)t * o_stride] = kind != Q_Q8 ? v - c[t] : v;
     }
 }
 
-#define Q_CASE(R, T) \
-    case (R) * 16 + (T): \
-        q_tile(kind, R, T, nb, wr, w_row, ar, a_stride, s, ready, o, o_stride); \
+#define Q_CASE(T) \
+    case T: \
+        for (int64_t r = 0; r < n_rows; r++) \
+            q_row(kind, T, nb, w + (size_t)r * w_row, ar, a_stride, s, ready, o + r, o_stride); \
         break
 
+/* Tokens in groups of QT_MAX, each group's activations summarized once and
+ * the rows (a slice the caller keeps in L2) walked one at a time. */
 AVX2 INLINE void q_gemm(int kind, int64_t n, const uint8_t *w, size_t w_row, int64_t n_rows,
                         const uint8_t *act, size_t a_stride, int64_t n_tok, float *out,
                         size_t o_stride, q_act_sum *s)
 {
     int64_t nb = n / ENGINE_QK;
     bool ready = nb <= QSEG;
-    int64_t tstep = n_tok <= QT_MAX ? n_tok : Q_T;
-    int64_t rstep = n_tok <= QT_MAX ? 1 : Q_R;
-    for (int64_t t0 = 0; t0 < n_tok; t0 += tstep) {
-        int tt = n_tok - t0 < tstep ? (int)(n_tok - t0) : (int)tstep;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += QT_MAX) {
+        int tt = n_tok - t0 < QT_MAX ? (int)(n_tok - t0) : QT_MAX;
         const uint8_t *ar = act + (size_t)t0 * a_stride;
+        float *o = out + (size_t)t0 * o_stride;
         if (ready)
             q_summarize(kind != Q_Q8, ar, a_stride, tt, 0, nb, s);
-        for (int64_t r0 = 0; r0 < n_rows; r0 += rstep) {
-            int rr = n_rows - r0 < rstep ? (int)(n_rows - r0) : (int)rstep;
-            const uint8_t *wr = w + (size_t)r0 * w_row;
-            float *o = out + (size_t)t0 * o_stride + (size_t)r0;
-            switch (rr * 16 + tt) {
-            Q_CASE(1, 1); Q_CASE(1, 2); Q_CASE(1, 3); Q_CASE(1, 4);
-            Q_CASE(1, 5); Q_CASE(1, 6); Q_CASE(1, 7); Q_CASE(1, 8);
-            Q_CASE(2, 1); Q_CASE(2, 2); Q_CASE(2, 3); Q_CASE(2, 4);
-            default: break;
-            }
+        switch (tt) {
+        Q_CASE(1); Q_CASE(2); Q_CASE(3); Q_CASE(4);
+        Q_CASE(5); Q_CASE(6); Q_CASE(7); Q_CASE(8);
+        default: break;
         }
     }
 }
@@ -245,7 +230,7 @@ AVX2 void engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int
 /* With more tokens than one pass takes, Q4_0 rows are first widened to one
  * byte per nibble (Q8_0-sized blocks: the scale bits, then q in 0..15), a
  * chunk of rows at a time on the stack, so the nibbles are split once per
- * chunk instead of once per group of Q_T tokens; the tile then sees the
+ * chunk instead of once per group of QT_MAX tokens; the tile then sees the
  * very integers and scales, hence the same bits. */
 #define Q4_WIDEN_BYTES (48u << 10)
 
@@ -267,7 +252,7 @@ AVX2 void engine_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int
     int64_t nb = n / ENGINE_QK;
     size_t wide_row = (size_t)(nb * Q8_BLOCK);
     int64_t chunk = wide_row ? (int64_t)(Q4_WIDEN_BYTES / wide_row) : 0;
-    if (n_tok <= QT_MAX || chunk < 2 * Q_R) {
+    if (n_tok <= QT_MAX || chunk < 2) {
         q_gemm(Q_Q4, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride, &s);
         return;
     }
