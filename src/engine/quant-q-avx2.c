@@ -64,29 +64,74 @@ AVX2 INLINE float q_f16(const uint8_t *p)
     return _cvtsh_ss(h);
 }
 
-/* Blocks [b0, b0 + nb) of tokens 0..T-1 (token t at act + t * a_stride). */
+/* Lane k of the result: the sum of the 8 lanes of p[k]. */
+AVX2 INLINE __m256i q_hsum8_epi32(const __m256i p[8])
+{
+    __m256i s[4];
+    for (int k = 0; k < 4; k++)
+        s[k] = _mm256_add_epi32(_mm256_unpacklo_epi32(p[2 * k], p[2 * k + 1]),
+                                _mm256_unpackhi_epi32(p[2 * k], p[2 * k + 1]));
+    __m256i lo = _mm256_add_epi32(_mm256_unpacklo_epi64(s[0], s[1]), _mm256_unpackhi_epi64(s[0], s[1]));
+    __m256i hi = _mm256_add_epi32(_mm256_unpacklo_epi64(s[2], s[3]), _mm256_unpackhi_epi64(s[2], s[3]));
+    /* lo = [sums of p0..p3 over lanes 0-3 | over lanes 4-7], hi likewise for p4..p7 */
+    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20),
+                            _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+/* Sum of the 32 quants of an activation block, times 8. */
+AVX2 INLINE __m256i q_sum_lanes(const uint8_t *qs)
+{
+    __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)qs);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+}
+
+/* Blocks [b0, b0 + nb) of tokens 0..T-1 (token t at act + t * a_stride),
+ * entry [b * T + t], eight entries per step. */
 AVX2 static void q_summarize(bool q4, const uint8_t *act, size_t a_stride, int T, int64_t b0,
                              int64_t nb, q_act_sum *s)
 {
-    const __m256i ones8 = _mm256_set1_epi8(1);
-    const __m256i ones16 = _mm256_set1_epi16(1);
-    for (int t = 0; t < T; t++) {
-        const uint8_t *y = act + (size_t)t * a_stride + b0 * Q8_BLOCK;
-        for (int64_t b = 0; b < nb; b++, y += Q8_BLOCK) {
-            float dy = q_f16(y);
-            s->dy[b * T + t] = dy;
-            if (!q4)
-                continue;
-            __m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(y + 2));
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16);
+    const uint8_t *base = act + b0 * Q8_BLOCK;
+    int64_t n = nb * T, i = 0, b = 0;
+    int t = 0;
+    for (; i + 8 <= n; i += 8) {
+        const uint8_t *y[8];
+        uint16_t h[8];
+        for (int k = 0; k < 8; k++) {
+            y[k] = base + (size_t)t * a_stride + b * Q8_BLOCK;
+            memcpy(&h[k], y[k], sizeof h[k]);
+            if (++t == T) {
+                t = 0;
+                b++;
+            }
+        }
+        __m256 dy = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h));
+        _mm256_storeu_ps(s->dy + i, dy);
+        if (!q4)
+            continue;
+        __m256i p[8];
+        for (int k = 0; k < 8; k++)
+            p[k] = q_sum_lanes(y[k] + 2);
+        __m256i sum8 = _mm256_slli_epi32(q_hsum8_epi32(p), 3);
+        _mm256_storeu_ps(s->c + i, _mm256_mul_ps(dy, _mm256_cvtepi32_ps(sum8)));
+    }
+    for (; i < n; i++) {
+        const uint8_t *y = base + (size_t)t * a_stride + b * Q8_BLOCK;
+        float dy = q_f16(y);
+        s->dy[i] = dy;
+        if (q4) {
+            __m256i p = q_sum_lanes(y + 2);
             __m128i h = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
             h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
             h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
-            s->c[b * T + t] = dy * (float)(8 * _mm_cvtsi128_si32(h));
+            s->c[i] = dy * (float)(8 * _mm_cvtsi128_si32(h));
+        }
+        if (++t == T) {
+            t = 0;
+            b++;
         }
     }
-    memset(s->dy + nb * T, 0, QT_MAX * sizeof(float));
-    memset(s->c + nb * T, 0, QT_MAX * sizeof(float));
+    memset(s->dy + n, 0, QT_MAX * sizeof(float));
+    memset(s->c + n, 0, QT_MAX * sizeof(float));
 }
 
 /* Weight block b of a row: its quants as 32 bytes (Q8_0 signed, Q4_0
