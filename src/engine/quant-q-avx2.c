@@ -1,8 +1,8 @@
 /* quant-q-avx2.c - the AVX2 kernels for Q4_0 and Q8_0 weights against Q8_0
- * activations. vec_dot and the matmul tiles (gemm) are one inline tile of R
- * weight rows x T tokens, so a (row, token) result is the same bits whichever
- * kernel computed it: a prompt, a batched decode step of any width, and one
- * token alone agree exactly. The weights are read in place (no repacking). */
+ * activations. vec_dot and the matmul tiles (gemm) are one inline kernel of
+ * one weight row x T tokens, so a (row, token) result is the same bits
+ * whichever call computed it: a prompt, a batched decode step of any width
+ * and one token alone agree exactly. The weights are read in place (no repacking). */
 #include "engine/engine.h"
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
