@@ -334,7 +334,9 @@ static void matmul_worker(void *arg, int ith, int nth)
         /* A few tokens (the rows of a batched decode step) go faster
          * through the 4-token kernels below than through the tiles, which
          * pay off from 8 tokens (bench-throughput: 4 streams 1.38x -> 1.75x
-         * one stream on Q4_0); both give the same bits. */
+         * one stream on Q4_0); both give the same bits. Q4_0 and Q8_0 have
+         * no 4-token kernel: their tiles are 1 row x up to 8 tokens, a
+         * decode step's shape. */
         if (wt->gemm && (t->n_tok == 1 || t->n_tok >= 8 || !wt->vec_dot_x4)) {
             /* The tile kernel walks the tokens in small groups over these
              * rows, which stay in L2 meanwhile; it blocks in registers. */

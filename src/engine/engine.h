@@ -332,10 +332,6 @@ float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-void  engine_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                       float out[4]);
-void  engine_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                       float out[4]);
 void  engine_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
                                        float out[4]);
 void  engine_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
@@ -347,6 +343,7 @@ void  engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n
 void  engine_gemm_f16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                const void *act, size_t act_stride, int64_t n_tok, float *out,
                                size_t out_stride);
+/* quant-q-avx2.c; the Q8_0/Q4_0 vec_dots above are its 1 x 1 case */
 void  engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                  const void *act, size_t act_stride, int64_t n_tok, float *out,
                                  size_t out_stride);

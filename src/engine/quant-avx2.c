@@ -193,35 +193,6 @@ AVX2 float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a)
     return sum;
 }
 
-AVX2 float engine_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a)
-{
-    const engine_block_q8_0 *x = w;
-    const engine_block_q8_0 *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        __m256 d = _mm256_set1_ps(f16_scalar(x[i].d) * f16_scalar(y[i].d));
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qx, qy)), acc);
-    }
-    return hsum_ps(acc);
-}
-
-AVX2 float engine_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a)
-{
-    const engine_block_q4_0 *x = w;
-    const engine_block_q8_0 *y = a;
-    __m256 acc = _mm256_setzero_ps();
-    const __m256i eight = _mm256_set1_epi8(8);
-    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        __m256 d = _mm256_set1_ps(f16_scalar(x[i].d) * f16_scalar(y[i].d));
-        __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), eight);
-        __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qx, qy)), acc);
-    }
-    return hsum_ps(acc);
-}
-
 AVX2 float engine_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *w, const void *a)
 {
     const engine_block_q4_1 *x = w;
@@ -502,59 +473,6 @@ AVX2 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a
  * Each token keeps exactly the accumulators and the order of additions of
  * the single-token kernel above, so out[t] is bit-identical to it; only the
  * loads and the unpacking of the weights are shared. */
-
-AVX2 void engine_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                           float out[4])
-{
-    const engine_block_q8_0 *x = w;
-    const engine_block_q8_0 *y[4];
-    __m256 acc[4];
-    for (int t = 0; t < 4; t++) {
-        y[t] = (const engine_block_q8_0 *)((const uint8_t *)a + t * stride);
-        acc[t] = _mm256_setzero_ps();
-    }
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        float dx = f16_scalar(x[i].d);
-        __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        __m256i ax = _mm256_sign_epi8(qx, qx);
-        for (int t = 0; t < 4; t++) {
-            __m256 d = _mm256_set1_ps(dx * f16_scalar(y[t][i].d));
-            __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[t][i].qs), qx);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
-            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
-        }
-    }
-    for (int t = 0; t < 4; t++)
-        out[t] = hsum_ps(acc[t]);
-}
-
-AVX2 void engine_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                           float out[4])
-{
-    const engine_block_q4_0 *x = w;
-    const engine_block_q8_0 *y[4];
-    __m256 acc[4];
-    for (int t = 0; t < 4; t++) {
-        y[t] = (const engine_block_q8_0 *)((const uint8_t *)a + t * stride);
-        acc[t] = _mm256_setzero_ps();
-    }
-    const __m256i eight = _mm256_set1_epi8(8);
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        float dx = f16_scalar(x[i].d);
-        __m256i qx = _mm256_sub_epi8(nibbles_32(x[i].qs), eight);
-        __m256i ax = _mm256_sign_epi8(qx, qx);
-        for (int t = 0; t < 4; t++) {
-            __m256 d = _mm256_set1_ps(dx * f16_scalar(y[t][i].d));
-            __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[t][i].qs), qx);
-            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
-            acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[t]);
-        }
-    }
-    for (int t = 0; t < 4; t++)
-        out[t] = hsum_ps(acc[t]);
-}
 
 AVX2 void engine_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
                                            float out[4])

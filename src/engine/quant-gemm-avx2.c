@@ -1,5 +1,5 @@
 /* quant-gemm-avx2.c - register-blocked AVX2 matmul tiles (engine_gemm_fn) for
- * F32, F16, Q8_0 and Q4_0 weights: a few weight rows x a few tokens per pass,
+ * F32 and F16 weights (Q8_0 and Q4_0: quant-q-avx2.c): a few weight rows x a few tokens per pass,
  * so every weight vector loaded (and converted or unpacked) serves several
  * tokens and every activation vector several rows. Each (row, token) pair
  * keeps its own accumulator and the order of additions of the type's
@@ -14,16 +14,12 @@
 #define INLINE static inline __attribute__((always_inline))
 
 /* Tile shapes. F32/F16: 4 rows x 3 tokens = 12 accumulators, 3 activation
- * vectors and one weight vector: the 16 YMM registers. Q8_0/Q4_0: 2 rows x
- * 4 tokens, the unpacked weights of a block serving 4 tokens (3 x 3 and
- * 4 x 2 measured the same). A single token (generation) goes one row at a
+ * vectors and one weight vector: the 16 YMM registers. A single token (generation) goes one row at a
  * time: with the weights streaming from memory, walking 2 or 4 rows side by
  * side measured up to 2.5x slower (the prefetchers lose the streams), even
  * though it is faster when the rows are in cache. */
 #define FP_R 4
 #define FP_T 3
-#define Q_R  2
-#define Q_T  4
 
 /* Same sequence as quant-avx2.c's hsum_ps: the bit-identity with vec_dot
  * depends on it. */
@@ -180,143 +176,6 @@ AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
     float r;
     fp_tile(true, 1, 1, n, w, 0, a, 0, &r, 1);
     return r;
-}
-
-/* ---- Q8_0 / Q4_0 weights, Q8_0 activations ----
- * Order per pair, as engine_vec_dot_q8_0_q8_0_avx2 / _q4_0_: per block,
- * acc = fma(dx * dy, (float)(8 int32 lane sums of 4 products), acc); then
- * one horizontal sum. The lane sums are exact integers, so computing them
- * with the weights unpacked once for several tokens changes no bit. */
-
-AVX2 INLINE __m256i q_weights(bool q4, const uint8_t *row, int64_t i, float *dx)
-{
-    if (q4) {
-        const engine_block_q4_0 *b = (const engine_block_q4_0 *)(const void *)row + i;
-        *dx = _cvtsh_ss(b->d);
-        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)b->qs);
-        __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
-                                               _mm_srli_epi16(raw, 4), 1);
-        return _mm256_sub_epi8(_mm256_and_si256(both, _mm256_set1_epi8(0x0F)),
-                               _mm256_set1_epi8(8));
-    }
-    const engine_block_q8_0 *b = (const engine_block_q8_0 *)(const void *)row + i;
-    *dx = _cvtsh_ss(b->d);
-    return _mm256_loadu_si256((const __m256i *)(const void *)b->qs);
-}
-
-AVX2 INLINE void q_tile(bool q4, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
-                        const uint8_t *act, size_t a_stride, float *out, size_t o_stride)
-{
-    __m256 acc[Q_R][Q_T];
-    const __m256i ones = _mm256_set1_epi16(1);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        const engine_block_q8_0 *y[Q_T];
-        float dy[Q_T];
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            y[t] = (const engine_block_q8_0 *)(const void *)(act + t * a_stride) + i;
-            dy[t] = _cvtsh_ss(y[t]->d);
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            float dx;
-            __m256i qx = q_weights(q4, w + r * w_row, i, &dx);
-            __m256i ax = _mm256_sign_epi8(qx, qx);
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++) {
-                __m256 d = _mm256_set1_ps(dx * dy[t]);
-                __m256i sy = _mm256_sign_epi8(
-                    _mm256_loadu_si256((const __m256i *)(const void *)y[t]->qs), qx);
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), ones);
-                acc[r][t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r][t]);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            out[t * o_stride + r] = g_hsum_ps(acc[r][t]);
-}
-
-#define Q_CASE(R, T) \
-    case (R) * 8 + (T): q_tile(q4, R, T, n, wr, w_row, ar, a_stride, o, o_stride); break
-
-AVX2 INLINE void q_gemm(bool q4, int64_t n, const void *w, size_t w_row, int64_t n_rows,
-                        const void *act, size_t a_stride, int64_t n_tok, float *out,
-                        size_t o_stride)
-{
-    int64_t rstep = n_tok == 1 ? 1 : Q_R;
-    for (int64_t t0 = 0; t0 < n_tok; t0 += Q_T) {
-        int tt = n_tok - t0 < Q_T ? (int)(n_tok - t0) : Q_T;
-        const uint8_t *ar = (const uint8_t *)act + t0 * a_stride;
-        for (int64_t r0 = 0; r0 < n_rows; r0 += rstep) {
-            int rr = n_rows - r0 < rstep ? (int)(n_rows - r0) : (int)rstep;
-            const uint8_t *wr = (const uint8_t *)w + r0 * w_row;
-            float *o = out + t0 * o_stride + r0;
-            switch (rr * 8 + tt) {
-            Q_CASE(2, 4); Q_CASE(2, 3); Q_CASE(2, 2); Q_CASE(2, 1);
-            Q_CASE(1, 4); Q_CASE(1, 3); Q_CASE(1, 2); Q_CASE(1, 1);
-            default: break;
-            }
-        }
-    }
-}
-
-AVX2 void engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
-                                     const void *act, size_t a_stride, int64_t n_tok, float *out,
-                                     size_t o_stride)
-{
-    q_gemm(false, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
-}
-
-/* With many tokens, Q4_0 rows are first widened to Q8_0 blocks holding
- * q - 8 and the same scale bits, a chunk of rows at a time on the stack,
- * and the chunk goes through the Q8_0 tile: the nibbles are unpacked once
- * per chunk instead of once per group of Q_T tokens. The Q8_0 tile then
- * sees the very integers and scales the Q4_0 tile would, so the results are
- * the same bits. A prompt's worth of tokens makes the copy negligible. */
-#define Q4_WIDEN_MIN_TOK 8
-#define Q4_WIDEN_BYTES   (48u << 10)
-
-AVX2 static void q4_0_widen(int64_t n, const uint8_t *row, engine_block_q8_0 *out)
-{
-    const __m256i low = _mm256_set1_epi8(0x0F), eight = _mm256_set1_epi8(8);
-    const engine_block_q4_0 *b = (const engine_block_q4_0 *)(const void *)row;
-    for (int64_t i = 0; i < n / ENGINE_QK; i++) {
-        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)b[i].qs);
-        __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
-                                               _mm_srli_epi16(raw, 4), 1);
-        out[i].d = b[i].d;
-        _mm256_storeu_si256((__m256i *)(void *)out[i].qs,
-                            _mm256_sub_epi8(_mm256_and_si256(both, low), eight));
-    }
-}
-
-AVX2 void engine_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
-                                     const void *act, size_t a_stride, int64_t n_tok, float *out,
-                                     size_t o_stride)
-{
-    size_t wide_row = (size_t)(n / ENGINE_QK) * sizeof(engine_block_q8_0);
-    int64_t chunk = wide_row ? (int64_t)(Q4_WIDEN_BYTES / wide_row) : 0;
-    if (n_tok < Q4_WIDEN_MIN_TOK || chunk < 2 * Q_R) {
-        q_gemm(true, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
-        return;
-    }
-    engine_block_q8_0 wide[Q4_WIDEN_BYTES / sizeof(engine_block_q8_0)];
-    const uint8_t *wr = w;
-    for (int64_t r0 = 0; r0 < n_rows; r0 += chunk) {
-        int64_t rows = n_rows - r0 < chunk ? n_rows - r0 : chunk;
-        for (int64_t r = 0; r < rows; r++)
-            q4_0_widen(n, wr + (size_t)(r0 + r) * w_row, (engine_block_q8_0 *)(void *)
-                       ((uint8_t *)wide + (size_t)r * wide_row));
-        q_gemm(false, n, wide, wide_row, rows, act, a_stride, n_tok, out + r0, o_stride);
-    }
 }
 
 #else

@@ -2,9 +2,12 @@
  * type's single-token vec_dot, which they must match bit for bit for every
  * (row, token) pair, and against the portable scalar vec_dot within the
  * float-order tolerance. Shapes cover every tile edge (row and token counts
- * that are not multiples of the tile; Q4_0 rows widened in more than one
- * chunk), lengths with and without tails, rows
- * and activations at odd addresses and strides, and a non-dense output. */
+ * that are not multiples of the tile; every token count 1..9 of a batched
+ * decode step; Q4_0 rows widened in more than one chunk), lengths with and
+ * without tails, an odd number of 32-element blocks (the Q4_0/Q8_0 kernels
+ * sum blocks in pairs), a row longer than one activation summary (Q4_0/Q8_0:
+ * 512 blocks), rows and activations at odd addresses and strides, and a
+ * non-dense output. */
 #include "engine/engine.h"
 #include "support/test.h"
 
@@ -127,14 +130,21 @@ done:
 int main(void)
 {
     check_q8_0_quantizer();
-    static const int64_t lens[] = { 32, 256, 288, 1056, 2816 + 8 };
+    static const int64_t lens[] = { 32, 96, 256, 288, 1056, 2816 + 8 };
     static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 6, 1 }, { 7, 1 },
-                                         { 13, 1 }, { 5, 3 }, { 9, 4 },
-                                         { 8, 12 }, { 13, 9 }, { 50, 9 } };
+                                         { 13, 1 }, { 3, 2 }, { 5, 3 }, { 9, 4 }, { 4, 5 },
+                                         { 2, 6 }, { 3, 8 }, { 8, 12 }, { 13, 9 }, { 50, 9 },
+                                         { 3, 17 } };
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
         for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 check_shape(types[t], lens[l], shapes[s][0], shapes[s][1]);
+    /* 515 blocks: more than one activation summary, and an odd count */
+    static const int64_t long_shapes[][2] = { { 3, 1 }, { 2, 5 }, { 5, 11 } };
+    for (size_t s = 0; s < sizeof long_shapes / sizeof long_shapes[0]; s++) {
+        check_shape(GGML_TYPE_Q4_0, 32 * 515, long_shapes[s][0], long_shapes[s][1]);
+        check_shape(GGML_TYPE_Q8_0, 32 * 515, long_shapes[s][0], long_shapes[s][1]);
+    }
     if (strcmp(engine_quant_isa(), "avx2") == 0)
         CHECK(n_checked > 0);          /* the AVX2 table has gemm kernels */
     return mmtest_finish();
