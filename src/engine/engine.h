@@ -557,6 +557,50 @@ void engine_mem_estimate_get(const engine_model *model, const engine_ctx_params 
                              engine_mem_estimate *out);
 
 /* ======================================================================
+ * 4b. Attention kernels (attn.c, attn-avx2.c)
+ *
+ * One work item of causal attention: n_tok query tokens of one sequence
+ * times the n_group query heads that share one KV head (GQA), against that
+ * head's slice of the F16 cache. Cells are walked in blocks of
+ * ENGINE_ATTN_BLOCK, each block converted to f32 once and used by every
+ * row of the item, with a running (online) softmax per row. Blocks start at
+ * absolute cell multiples of ENGINE_ATTN_BLOCK and each row's arithmetic
+ * depends only on its query and its own cells, so a row gives the same
+ * bits alone (decoding) or inside any item (a prompt chunk), on any thread.
+ * ====================================================================== */
+
+#define ENGINE_ATTN_BLOCK 32u   /* KV cells per block */
+#define ENGINE_ATTN_ROWS  16u   /* query rows (tokens x group heads) an item aims for */
+
+typedef struct engine_attn_args {
+    const float    *q;         /* query of token t, group head j: q + t * q_stride + j * head_dim */
+    float          *out;       /* same layout as q; fully written */
+    size_t          q_stride;  /* floats between tokens, in q and out */
+    uint32_t        n_tok;     /* >= 1 */
+    uint32_t        n_group;   /* >= 1 */
+    const uint32_t *pos;       /* [n_tok] token t attends cells 0 .. pos[t] */
+    const uint16_t *k, *v;     /* f16; cell s at k + s * kv_stride (this KV head's slice) */
+    size_t          kv_stride; /* uint16 elements between cells */
+    uint32_t        head_dim;
+    float           scale;     /* applied to q . k before the softmax */
+    float          *scratch;   /* engine_attn_scratch_floats(n_tok * n_group, head_dim) floats */
+} engine_attn_args;
+
+typedef void (*engine_attn_fn)(const engine_attn_args *a);
+
+/* Floats of scratch one call with rows = n_tok * n_group needs. */
+size_t engine_attn_scratch_floats(uint32_t rows, uint32_t head_dim);
+/* The kernel for head_dim on this CPU (AVX2 unless engine_quant_isa() says
+ * "scalar" or head_dim is not a multiple of 8). Thread-safe, pure. */
+engine_attn_fn engine_attn_get(uint32_t head_dim);
+/* Portable C; the tests compare the AVX2 kernel with it. */
+void engine_attn_f16(const engine_attn_args *a);
+#ifdef ENGINE_HAVE_AVX2_KERNELS
+/* head_dim a multiple of 8. */
+void engine_attn_f16_avx2(const engine_attn_args *a);
+#endif
+
+/* ======================================================================
  * 5. Sampler (sampler.c)
  *
  * Chain (llama.cpp's order): penalties over the last penalty_last_n
