@@ -2,7 +2,8 @@
  * a block's K and V cells are converted with F16C once per work item, the
  * scores of 8 cells come out of one register (8 dot products reduced
  * together), the softmax uses a vector exp, and P.V accumulates in
- * registers. A row's arithmetic depends only on its query and its cells. */
+ * registers. A row's arithmetic depends only on its query and its cells.
+ * The FFN's SiLU gate uses the same vector exp. */
 #include "engine/engine.h"
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
@@ -195,6 +196,20 @@ AVX2 void engine_attn_f16_avx2(const engine_attn_args *a)
         for (uint32_t d = 0; d < hd; d += 8)
             _mm256_storeu_ps(o + d, _mm256_mul_ps(_mm256_loadu_ps(o + d), inv));
     }
+}
+
+AVX2 void engine_silu_mul_avx2(float *g, const float *u, size_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 e = exp256(_mm256_xor_ps(x, sign));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)),
+                                              _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 #else

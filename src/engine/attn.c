@@ -2,7 +2,8 @@
  * cells is converted to f32 once and serves every query row of a work item
  * (a prompt chunk's tokens x the heads sharing one KV head), with a running
  * softmax per row. Portable C version and the kernel choice; the AVX2
- * version is attn-avx2.c and follows the same steps. */
+ * version is attn-avx2.c and follows the same steps. The FFN's SiLU gate
+ * lives here too, as it shares the vector exp of the AVX2 file. */
 #include "engine/engine.h"
 
 #include <math.h>
@@ -22,6 +23,21 @@ engine_attn_fn engine_attn_get(uint32_t head_dim)
     (void)head_dim;
 #endif
     return engine_attn_f16;
+}
+
+engine_silu_mul_fn engine_silu_mul_get(void)
+{
+#ifdef ENGINE_HAVE_AVX2_KERNELS
+    if (engine_quant_isa()[0] == 'a')
+        return engine_silu_mul_avx2;
+#endif
+    return engine_silu_mul;
+}
+
+void engine_silu_mul(float *g, const float *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
 /* Cells [c0, c0 + n) of k and v as f32 rows of hd; the rest of the block is

@@ -452,10 +452,16 @@ static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job
     while (done < n_jobs) {
         matmul_task t = { .n_tok = n, .act_row = c->lay.act_row };
         uint32_t type = engine_quant_get(jobs[done].w->type)->vec_dot_type;
-        prepare_act(c, jobs[done].w, src, n);
+        if (type == GGML_TYPE_F32) {
+            /* F32/F16/BF16 kernels read the f32 rows where they are: no copy */
+            t.act = (const uint8_t *)src;
+            t.act_row = (size_t)jobs[done].w->ne[0] * sizeof(float);
+        } else {
+            prepare_act(c, jobs[done].w, src, n);
+            t.act = c->act_q;
+        }
         while (done < n_jobs && engine_quant_get(jobs[done].w->type)->vec_dot_type == type)
             t.jobs[t.n_jobs++] = jobs[done++];
-        t.act = c->act_q;
         engine_pool_run(c->pool, matmul_worker, &t);
     }
 }
@@ -546,6 +552,55 @@ static void attn_blocks(engine_ctx *c, uint32_t n)
     c->n_attn_blk = nb;
 }
 
+/* ---- per-row steps between the matmuls, split over the pool when a pass
+ * has several rows (one decode row is not worth a pool call); each row is
+ * computed alone, so the split changes no bit ---- */
+
+typedef enum rows_step { ROWS_ROPE_STORE, ROWS_SILU } rows_step;
+
+typedef struct rows_task {
+    engine_ctx *c;
+    uint32_t    layer;
+    uint32_t    n;
+    rows_step   step;
+} rows_task;
+
+static void rows_worker(void *arg, int ith, int nth)
+{
+    const rows_task *t = arg;
+    engine_ctx *c = t->c;
+    const engine_hparams *hp = &c->model->hp;
+    int64_t begin, end;
+    engine_split_rows(t->n, ith, nth, &begin, &end);
+    if (t->step == ROWS_SILU) {
+        engine_silu_mul_fn silu_mul = engine_silu_mul_get();
+        for (int64_t i = begin; i < end; i++)
+            silu_mul(c->hb + (size_t)i * hp->n_ff, c->hb2 + (size_t)i * hp->n_ff, hp->n_ff);
+        return;
+    }
+    /* RoPE on q and k, then k and v into the row's cache cell */
+    const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
+    for (int64_t i = begin; i < end; i++) {
+        size_t cell = (((size_t)c->row_seq[i] * hp->n_layer + t->layer) * c->n_ctx +
+                       c->row_pos[i]) * hp->kv_dim;
+        const float *cs = c->cs + (size_t)i * hp->n_rot;
+        float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
+        rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
+        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
+        f16->quantize_row(k, c->k_cache + cell, hp->kv_dim);
+        f16->quantize_row(v, c->v_cache + cell, hp->kv_dim);
+    }
+}
+
+static void rows_run(engine_ctx *c, rows_step step, uint32_t il, uint32_t n)
+{
+    rows_task t = { c, il, n, step };
+    if (n > 1)
+        engine_pool_run(c->pool, rows_worker, &t);
+    else
+        rows_worker(&t, 0, 1);
+}
+
 /* ---- one chunk of at most n_batch tokens ---- */
 
 static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
@@ -565,19 +620,7 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     };
     matmul(c, c->xb, n, qkv, 3);
 
-    for (uint32_t i = 0; i < n; i++) {
-        size_t cell = (((size_t)c->row_seq[i] * hp->n_layer + il) * c->n_ctx + c->row_pos[i]) *
-                      hp->kv_dim;
-        const float *cs = c->cs + (size_t)i * hp->n_rot;
-        float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
-        rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        uint16_t *kd = c->k_cache + cell, *vd = c->v_cache + cell;
-        for (uint32_t d = 0; d < hp->kv_dim; d++) {
-            kd[d] = engine_f32_to_f16(k[d]);
-            vd[d] = engine_f32_to_f16(v[d]);
-        }
-    }
+    rows_run(c, ROWS_ROPE_STORE, il, n);
     attn_task at = { .c = c, .layer = il, .kernel = engine_attn_get(hp->head_dim) };
     atomic_init(&at.next, 0);
     engine_pool_run(c->pool, attn_worker, &at);
@@ -593,10 +636,7 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     act_invalidate(c);
     matmul_job gate_up[2] = { { L->w_gate, c->hb, NULL }, { L->w_up, c->hb2, NULL } };
     matmul(c, c->xb, n, gate_up, 2);
-    for (size_t e = 0; e < (size_t)n * hp->n_ff; e++) {
-        float g = c->hb[e];
-        c->hb[e] = g / (1.0f + expf(-g)) * c->hb2[e];
-    }
+    rows_run(c, ROWS_SILU, il, n);
     act_invalidate(c);
     matmul_job down = { L->w_down, c->tmp, NULL };
     matmul(c, c->hb, n, &down, 1);

@@ -315,6 +315,8 @@ float engine_vec_dot_q6_k_q8_k(int64_t n, const void *w, const void *a);
 #define ENGINE_HAVE_AVX2_KERNELS 1
 bool  engine_cpu_has_avx2(void);
 void  engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n);
+/* bit-identical to engine_quantize_row_f16 */
+void  engine_quantize_row_f16_avx2(const float *src, void *dst, int64_t n);
 void  engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n);
 void  engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n);
 /* byte-identical to engine_quantize_row_q8_0 */
@@ -557,7 +559,7 @@ void engine_mem_estimate_get(const engine_model *model, const engine_ctx_params 
                              engine_mem_estimate *out);
 
 /* ======================================================================
- * 4b. Attention kernels (attn.c, attn-avx2.c)
+ * 4b. Attention kernels and the SiLU gate (attn.c, attn-avx2.c)
  *
  * One work item of causal attention: n_tok query tokens of one sequence
  * times the n_group query heads that share one KV head (GQA), against that
@@ -598,6 +600,16 @@ void engine_attn_f16(const engine_attn_args *a);
 #ifdef ENGINE_HAVE_AVX2_KERNELS
 /* head_dim a multiple of 8. */
 void engine_attn_f16_avx2(const engine_attn_args *a);
+#endif
+
+/* The FFN gate: g[i] = silu(g[i]) * u[i] = g / (1 + e^-g) * u, n elements.
+ * engine_silu_mul_get picks the AVX2 version (same vector exp as the
+ * attention) unless engine_quant_isa() says "scalar". Pure, thread-safe. */
+typedef void (*engine_silu_mul_fn)(float *g, const float *u, size_t n);
+engine_silu_mul_fn engine_silu_mul_get(void);
+void engine_silu_mul(float *g, const float *u, size_t n);
+#ifdef ENGINE_HAVE_AVX2_KERNELS
+void engine_silu_mul_avx2(float *g, const float *u, size_t n);
 #endif
 
 /* ======================================================================

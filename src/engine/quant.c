@@ -367,6 +367,7 @@ static void build_simd_table(void)
     t[GGML_TYPE_F32].vec_dot  = engine_vec_dot_f32_f32_avx2;
     t[GGML_TYPE_F16].vec_dot  = engine_vec_dot_f16_f32_avx2;
     t[GGML_TYPE_F16].dequantize_row = engine_dequantize_row_f16_avx2;
+    t[GGML_TYPE_F16].quantize_row = engine_quantize_row_f16_avx2;
     t[GGML_TYPE_BF16].vec_dot = engine_vec_dot_bf16_f32_avx2;
     t[GGML_TYPE_Q4_0].vec_dot = engine_vec_dot_q4_0_q8_0_avx2;
     t[GGML_TYPE_Q4_0].dequantize_row = engine_dequantize_row_q4_0_avx2;

@@ -5,7 +5,9 @@
  * Shapes cover head sizes with and without a 32-float tail, GQA groups,
  * prompts that start inside and at the edges of a 32-cell block, strides
  * that are not the head size, and cells past the last position holding NaN
- * (they must never be read). */
+ * (they must never be read). Also the other per-row steps of the forward
+ * pass: the SiLU gate against silu in double, and the KV cache's f32 -> f16
+ * row conversion (F16C) against the scalar rounding, byte for byte. */
 #include "engine/engine.h"
 #include "support/test.h"
 
@@ -144,8 +146,51 @@ done:
     free(scratch);
 }
 
+static void check_silu(engine_silu_mul_fn fn, const char *name)
+{
+    enum { N = 203 };                         /* 25 vectors and a tail */
+    float g[N], u[N], want[N];
+    for (int i = 0; i < N; i++) {
+        g[i] = rng_f() * (i < 8 ? 100.0f : 12.0f);   /* first lanes: the exp clamps */
+        u[i] = rng_f() * 3.0f;
+        want[i] = (float)((double)g[i] / (1.0 + exp(-(double)g[i])) * u[i]);
+    }
+    g[0] = -100.0f;                           /* silu(-100) = -3.7e-42: zero is fine */
+    want[0] = (float)(-100.0 / (1.0 + exp(100.0)) * u[0]);
+    fn(g, u, N);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double d = fabs((double)g[i] - want[i]) / (fabs(want[i]) + 1e-6);
+        worst = d > worst || d != d ? d : worst;
+    }
+    if (!(worst <= 1e-5))
+        fprintf(stderr, "%s silu: max relative diff %g\n", name, worst);
+    CHECK(worst <= 1e-5);
+}
+
+static void check_f16_rows(void)
+{
+    enum { N = 77 };
+    float src[N];
+    uint16_t want[N], got[N + 1];
+    for (int i = 0; i < N; i++)
+        src[i] = rng_f() * (i % 3 == 0 ? 70000.0f : i % 3 == 1 ? 1e-5f : 2.0f);
+    src[5] = 0x1.0p-24f * 1.5f;               /* a tie between two subnormals */
+    src[6] = 65520.0f;                        /* rounds to inf */
+    engine_quantize_row_f16(src, want, N);
+    const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
+    f16->quantize_row(src, (uint8_t *)got + 1, N);     /* any address, as cache cells */
+    CHECK(memcmp((uint8_t *)got + 1, want, sizeof want) == 0);
+    for (int i = 0; i < N; i++)
+        CHECK_INT(want[i], engine_f32_to_f16(src[i]));
+}
+
 int main(void)
 {
+    check_silu(engine_silu_mul, "scalar");
+    if (engine_silu_mul_get() != engine_silu_mul)
+        check_silu(engine_silu_mul_get(), "simd");
+    check_f16_rows();
     static const shape shapes[] = {
         { 64, 2, 8, 0, 1.0f },  { 64, 2, 16, 33, 4.0f }, { 64, 1, 1, 0, 1.0f },
         { 64, 1, 20, 70, 8.0f }, { 48, 1, 16, 31, 2.0f }, { 48, 4, 4, 32, 1.0f },
