@@ -24,6 +24,7 @@
 #define FP_T 3
 #define Q_R  2
 #define Q_T  4
+#define FP_CHUNK_BYTES 512   /* of one weight row per pass pair; a multiple of 64 */
 
 /* Same sequence as quant-avx2.c's hsum_ps: the bit-identity with vec_dot
  * depends on it. */
@@ -52,19 +53,20 @@ AVX2 INLINE float fp_elem(bool f16, const uint8_t *row, int64_t i)
     return f16 ? _cvtsh_ss(engine_load_u16(row, i)) : engine_load_f32(row, i);
 }
 
-/* One pass of a tile over every other group of 8 elements, starting at
- * group h: accumulators in registers, summed into acc_out. */
-AVX2 INLINE void fp_pass(bool f16, int R, int T, int h, int64_t n8, const uint8_t *w,
+/* One pass of a tile over every other group of 8 elements of [i0, i1),
+ * starting at element i0: the accumulators come in and go out through
+ * acc_io and stay in registers in between. */
+AVX2 INLINE void fp_pass(bool f16, int R, int T, int64_t i0, int64_t i1, const uint8_t *w,
                          size_t w_row, const uint8_t *act, size_t a_stride,
-                         __m256 acc_out[FP_R][FP_T])
+                         __m256 acc_io[FP_R][FP_T])
 {
     __m256 acc[FP_R][FP_T];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    for (int64_t i = 8 * h; i < n8; i += 16) {
+            acc[r][t] = acc_io[r][t];
+    for (int64_t i = i0; i < i1; i += 16) {
         __m256 y[FP_T];
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
@@ -81,7 +83,7 @@ AVX2 INLINE void fp_pass(bool f16, int R, int T, int h, int64_t n8, const uint8_
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
-            acc_out[r][t] = acc[r][t];
+            acc_io[r][t] = acc[r][t];
 }
 
 AVX2 INLINE float fp_finish(bool f16, __m256 even, __m256 odd, int64_t n8, int64_t n,
@@ -93,8 +95,8 @@ AVX2 INLINE float fp_finish(bool f16, __m256 even, __m256 odd, int64_t n8, int64
     return s;
 }
 
-/* A tile does the even groups, then the odd ones, each pass with every
- * accumulator in a register; the single dot (1 x 1) runs both chains side
+/* A tile does the even groups of a chunk, then its odd ones, each pass
+ * with every accumulator in a register; the single dot (1 x 1) runs both chains side
  * by side in one sweep, which hides the FMA latency without a second
  * memory stream. Each chain adds its groups in the same order either way. */
 AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
@@ -115,8 +117,21 @@ AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, si
         return;
     }
     __m256 even[FP_R][FP_T], odd[FP_R][FP_T];
-    fp_pass(f16, R, T, 0, n8, w, w_row, act, a_stride, even);
-    fp_pass(f16, R, T, 1, n8, w, w_row, act, a_stride, odd);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            even[r][t] = odd[r][t] = _mm256_setzero_ps();
+    /* Chunks of FP_CHUNK_BYTES of each weight row: the odd pass finds the
+     * chunk's weights and activations still in L1 (a whole FFN row of
+     * 2816 elements for 3 tokens would not fit). Chunks start at multiples
+     * of 16 elements, so each chain still adds its groups in order. */
+    int64_t kc = f16 ? FP_CHUNK_BYTES / 2 : FP_CHUNK_BYTES / 4;
+    for (int64_t k0 = 0; k0 < n8; k0 += kc) {
+        int64_t k1 = k0 + kc < n8 ? k0 + kc : n8;
+        fp_pass(f16, R, T, k0, k1, w, w_row, act, a_stride, even);
+        fp_pass(f16, R, T, k0 + 8, k1, w, w_row, act, a_stride, odd);
+    }
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4

@@ -127,7 +127,7 @@ done:
 int main(void)
 {
     check_q8_0_quantizer();
-    static const int64_t lens[] = { 32, 256, 288, 1056, 2816 + 8 };
+    static const int64_t lens[] = { 32, 136, 256, 288, 300, 1030, 1056, 2816 + 8 };
     static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 6, 1 }, { 7, 1 },
                                          { 13, 1 }, { 5, 3 }, { 9, 4 },
                                          { 8, 12 }, { 13, 9 }, { 50, 9 } };
