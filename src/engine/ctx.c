@@ -3,8 +3,9 @@
  * over them (gguf-and-quants.md section 7). A pass evaluates rows that each
  * name their sequence and position: a prompt chunk of one sequence, or one
  * token of each of several sequences (batched decoding), so the weights are
- * read once per step for all of them. Matmuls and attention run on the
- * context's thread pool; everything else is cheap and runs on the caller. */
+ * read once per step for all of them. Matmuls, attention, RoPE with the KV
+ * store and the SiLU gate run on the context's thread pool; the norms and
+ * residual adds are cheap and run on the caller. */
 #include "engine/engine.h"
 
 #include "core/core.h"

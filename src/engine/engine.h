@@ -349,6 +349,9 @@ void  engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n
 void  engine_gemm_f16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                const void *act, size_t act_stride, int64_t n_tok, float *out,
                                size_t out_stride);
+void  engine_gemm_bf16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                size_t out_stride);
 void  engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                  const void *act, size_t act_stride, int64_t n_tok, float *out,
                                  size_t out_stride);
