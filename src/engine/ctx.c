@@ -3,14 +3,16 @@
  * over them (gguf-and-quants.md section 7). A pass evaluates rows that each
  * name their sequence and position: a prompt chunk of one sequence, or one
  * token of each of several sequences (batched decoding), so the weights are
- * read once per step for all of them. Matmuls and attention run on the
- * context's thread pool; everything else is cheap and runs on the caller. */
+ * read once per step for all of them. Matmuls, attention, RoPE with the KV
+ * store and the SiLU gate run on the context's thread pool; the norms and
+ * residual adds are cheap and run on the caller. */
 #include "engine/engine.h"
 
 #include "core/core.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +28,8 @@
  * the memory estimate so the two cannot disagree. */
 typedef struct ctx_layout {
     size_t x, xb, q, kv, att, ff, tmp, scores, logits, cs; /* floats */
+    size_t attn_tok;                                       /* tokens per attention item */
+    size_t attn_scratch;                                   /* floats per thread */
     size_t act_row;                                        /* bytes per quantized token */
     size_t act_q;                                          /* bytes */
 } ctx_layout;
@@ -41,6 +45,8 @@ struct engine_ctx {
     uint32_t *seq_pos;       /* [n_seq] cells 0..pos-1 of a sequence hold positions 0..pos-1 */
     uint32_t *row_seq;       /* [n_rows] the sequence of each row of the current pass */
     uint32_t *row_pos;       /* [n_rows] its position */
+    uint32_t *attn_blk;      /* [n_rows + 1] first row of each attention block of the pass */
+    uint32_t  n_attn_blk;
     uint32_t  n_logits;      /* rows of logits valid after the last call */
     uint32_t  logits_first;  /* the call's token whose logits are row 0 */
     ctx_layout lay;
@@ -55,8 +61,7 @@ struct engine_ctx {
     float    *hb;            /* [n_batch][n_ff] gate, then silu(gate) * up */
     float    *hb2;           /* [n_batch][n_ff] up */
     float    *tmp;           /* [n_batch][n_embd] projection output before the residual add */
-    float    *scores;        /* [n_threads][n_ctx + head_dim]: attention weights and one
-                                decoded V row per thread */
+    float    *scores;        /* [n_threads][attn_scratch]: attention blocks per thread */
     float    *logits;        /* [all_logits ? n_rows : n_seq][n_vocab] */
     float    *cs;            /* [n_batch][n_rot] cos, sin per rotary pair and token */
     float    *inv_freq;      /* [n_rot / 2] theta per unit position */
@@ -105,7 +110,10 @@ static void compute_layout(const engine_model *m, const engine_ctx_params *p, ct
     l->att = nb * hp->q_dim;
     l->ff = nb * hp->n_ff;
     l->tmp = nb * hp->n_embd;
-    l->scores = (size_t)p->n_threads * (p->n_ctx + hp->head_dim);
+    uint32_t group = hp->n_head / hp->n_head_kv;
+    l->attn_tok = group < ENGINE_ATTN_ROWS ? ENGINE_ATTN_ROWS / group : 1;
+    l->attn_scratch = engine_attn_scratch_floats((uint32_t)l->attn_tok * group, hp->head_dim);
+    l->scores = (size_t)p->n_threads * l->attn_scratch;
     l->logits = (p->all_logits ? nb : p->n_seq) * (size_t)hp->n_vocab;
     l->cs = nb * hp->n_rot;
     /* F32 (4 bytes per element) is the widest activation format any kernel
@@ -128,7 +136,7 @@ void engine_mem_estimate_get(const engine_model *model, const engine_ctx_params 
     size_t floats = l.x + l.xb + l.q + 2 * l.kv + l.att + 2 * l.ff + l.tmp + l.scores + l.logits +
                     l.cs + model->hp.n_rot / 2;
     out->scratch = floats * sizeof(float) + l.act_q + sizeof(engine_ctx) +
-                   (p.n_seq + 2 * max_sz(p.n_batch, p.n_seq)) * sizeof(uint32_t);
+                   (p.n_seq + 3 * max_sz(p.n_batch, p.n_seq) + 1) * sizeof(uint32_t);
     out->total = out->weights + out->kv_cache + out->scratch;
 }
 
@@ -164,6 +172,7 @@ int engine_ctx_new(const engine_model *model, const engine_ctx_params *params,
     c->seq_pos = calloc(p.n_seq, sizeof *c->seq_pos);
     c->row_seq = calloc(c->n_rows, sizeof *c->row_seq);
     c->row_pos = calloc(c->n_rows, sizeof *c->row_pos);
+    c->attn_blk = calloc((size_t)c->n_rows + 1, sizeof *c->attn_blk);
     c->k_cache = malloc(cache_elems * sizeof(uint16_t));
     c->v_cache = malloc(cache_elems * sizeof(uint16_t));
     c->x = malloc(c->lay.x * sizeof(float));
@@ -180,7 +189,7 @@ int engine_ctx_new(const engine_model *model, const engine_ctx_params *params,
     c->cs = malloc(c->lay.cs * sizeof(float));
     c->inv_freq = malloc((hp->n_rot / 2) * sizeof(float));
     c->act_q = malloc(c->lay.act_q);
-    if (!c->seq_pos || !c->row_seq || !c->row_pos || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
+    if (!c->seq_pos || !c->row_seq || !c->row_pos || !c->attn_blk || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->tmp || !c->scores || !c->logits || !c->cs || !c->inv_freq ||
         !c->act_q)
         goto fail_nomem;
@@ -215,6 +224,7 @@ void engine_ctx_free(engine_ctx *c)
     free(c->seq_pos);
     free(c->row_seq);
     free(c->row_pos);
+    free(c->attn_blk);
     free(c->k_cache);
     free(c->v_cache);
     free(c->x);
@@ -445,10 +455,16 @@ static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job
     while (done < n_jobs) {
         matmul_task t = { .n_tok = n, .act_row = c->lay.act_row };
         uint32_t type = engine_quant_get(jobs[done].w->type)->vec_dot_type;
-        prepare_act(c, jobs[done].w, src, n);
+        if (type == GGML_TYPE_F32) {
+            /* F32/F16/BF16 kernels read the f32 rows where they are: no copy */
+            t.act = (const uint8_t *)src;
+            t.act_row = (size_t)jobs[done].w->ne[0] * sizeof(float);
+        } else {
+            prepare_act(c, jobs[done].w, src, n);
+            t.act = c->act_q;
+        }
         while (done < n_jobs && engine_quant_get(jobs[done].w->type)->vec_dot_type == type)
             t.jobs[t.n_jobs++] = jobs[done++];
-        t.act = c->act_q;
         engine_pool_run(c->pool, matmul_worker, &t);
     }
 }
@@ -482,55 +498,110 @@ static void rope(float *vec, uint32_t n_heads, uint32_t head_dim, uint32_t n_rot
     }
 }
 
-/* ---- attention: one (token, head) pair per work item ---- */
+/* ---- attention: one (block of rows, KV head) pair per work item ----
+ * A block is up to lay.attn_tok consecutive rows of one sequence (a prompt
+ * chunk gives several, a decode step one per sequence). Threads take items
+ * from a shared counter, the longest (latest rows) first, so a thread that
+ * the machine slows down does less of the work; the kernel computes each
+ * row the same way whichever item and thread it falls in. */
 
 typedef struct attn_task {
-    engine_ctx *c;
-    uint32_t    layer;
-    uint32_t    n_tok;
+    engine_ctx    *c;
+    uint32_t       layer;
+    engine_attn_fn kernel;
+    atomic_uint    next;
 } attn_task;
 
 static void attn_worker(void *arg, int ith, int nth)
 {
-    const attn_task *t = arg;
+    attn_task *t = arg;
     engine_ctx *c = t->c;
     const engine_hparams *hp = &c->model->hp;
-    const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
     uint32_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    float scale = 1.0f / sqrtf((float)hd);
-    float *scores = c->scores + (size_t)ith * (c->n_ctx + hd);
-    float *vrow = scores + c->n_ctx;
-    int64_t begin, end;
-    engine_split_rows((int64_t)t->n_tok * hp->n_head, ith, nth, &begin, &end);
-    for (int64_t item = begin; item < end; item++) {
-        uint32_t i = (uint32_t)(item / hp->n_head), h = (uint32_t)(item % hp->n_head);
-        uint32_t g = h / group;
-        uint32_t n_att = c->row_pos[i] + 1;   /* causal: cells 0 .. own position */
-        size_t off = ((size_t)c->row_seq[i] * hp->n_layer + t->layer) * c->n_ctx * hp->kv_dim;
-        const uint16_t *kc = c->k_cache + off, *vc = c->v_cache + off;
-        const float *q = c->q + (size_t)i * hp->q_dim + (size_t)h * hd;
-        float mx = -INFINITY;
-        for (uint32_t s = 0; s < n_att; s++) {
-            float d = f16->vec_dot(hd, kc + (size_t)s * hp->kv_dim + (size_t)g * hd, q) * scale;
-            scores[s] = d;
-            if (d > mx)
-                mx = d;
-        }
-        float sum = 0;
-        for (uint32_t s = 0; s < n_att; s++) {
-            scores[s] = expf(scores[s] - mx);
-            sum += scores[s];
-        }
-        float inv = 1.0f / sum;
-        float *o = c->att + (size_t)i * hp->q_dim + (size_t)h * hd;
-        memset(o, 0, hd * sizeof *o);
-        for (uint32_t s = 0; s < n_att; s++) {
-            f16->dequantize_row(vc + (size_t)s * hp->kv_dim + (size_t)g * hd, vrow, hd);
-            float p = scores[s] * inv;
-            for (uint32_t d = 0; d < hd; d++)
-                o[d] += p * vrow[d];
-        }
+    uint32_t n_items = c->n_attn_blk * hp->n_head_kv;
+    (void)nth;
+    engine_attn_args a = {
+        .q_stride = hp->q_dim, .n_group = group, .kv_stride = hp->kv_dim, .head_dim = hd,
+        .scale = 1.0f / sqrtf((float)hd), .scratch = c->scores + (size_t)ith * c->lay.attn_scratch,
+    };
+    for (;;) {
+        uint32_t item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (item >= n_items)
+            break;
+        uint32_t b = c->n_attn_blk - 1 - item / hp->n_head_kv, g = item % hp->n_head_kv;
+        uint32_t i0 = c->attn_blk[b];
+        size_t off = ((size_t)c->row_seq[i0] * hp->n_layer + t->layer) * c->n_ctx * hp->kv_dim +
+                     (size_t)g * hd;
+        a.q = c->q + (size_t)i0 * hp->q_dim + (size_t)g * group * hd;
+        a.out = c->att + (size_t)i0 * hp->q_dim + (size_t)g * group * hd;
+        a.n_tok = c->attn_blk[b + 1] - i0;
+        a.pos = c->row_pos + i0;
+        a.k = c->k_cache + off;
+        a.v = c->v_cache + off;
+        t->kernel(&a);
     }
+}
+
+/* Split the n rows of a pass into attention blocks: runs of one sequence,
+ * at most lay.attn_tok rows each. */
+static void attn_blocks(engine_ctx *c, uint32_t n)
+{
+    uint32_t nb = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (i == 0 || c->row_seq[i] != c->row_seq[i - 1] ||
+            i - c->attn_blk[nb - 1] >= c->lay.attn_tok)
+            c->attn_blk[nb++] = i;
+    c->attn_blk[nb] = n;
+    c->n_attn_blk = nb;
+}
+
+/* ---- per-row steps between the matmuls, split over the pool when a pass
+ * has several rows (one decode row is not worth a pool call); each row is
+ * computed alone, so the split changes no bit ---- */
+
+typedef enum rows_step { ROWS_ROPE_STORE, ROWS_SILU } rows_step;
+
+typedef struct rows_task {
+    engine_ctx *c;
+    uint32_t    layer;
+    uint32_t    n;
+    rows_step   step;
+} rows_task;
+
+static void rows_worker(void *arg, int ith, int nth)
+{
+    const rows_task *t = arg;
+    engine_ctx *c = t->c;
+    const engine_hparams *hp = &c->model->hp;
+    int64_t begin, end;
+    engine_split_rows(t->n, ith, nth, &begin, &end);
+    if (t->step == ROWS_SILU) {
+        engine_silu_mul_fn silu_mul = engine_silu_mul_get();
+        for (int64_t i = begin; i < end; i++)
+            silu_mul(c->hb + (size_t)i * hp->n_ff, c->hb2 + (size_t)i * hp->n_ff, hp->n_ff);
+        return;
+    }
+    /* RoPE on q and k, then k and v into the row's cache cell */
+    const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
+    for (int64_t i = begin; i < end; i++) {
+        size_t cell = (((size_t)c->row_seq[i] * hp->n_layer + t->layer) * c->n_ctx +
+                       c->row_pos[i]) * hp->kv_dim;
+        const float *cs = c->cs + (size_t)i * hp->n_rot;
+        float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
+        rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
+        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
+        f16->quantize_row(k, c->k_cache + cell, hp->kv_dim);
+        f16->quantize_row(v, c->v_cache + cell, hp->kv_dim);
+    }
+}
+
+static void rows_run(engine_ctx *c, rows_step step, uint32_t il, uint32_t n)
+{
+    rows_task t = { c, il, n, step };
+    if (n > 1)
+        engine_pool_run(c->pool, rows_worker, &t);
+    else
+        rows_worker(&t, 0, 1);
 }
 
 /* ---- one chunk of at most n_batch tokens ---- */
@@ -552,20 +623,9 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     };
     matmul(c, c->xb, n, qkv, 3);
 
-    for (uint32_t i = 0; i < n; i++) {
-        size_t cell = (((size_t)c->row_seq[i] * hp->n_layer + il) * c->n_ctx + c->row_pos[i]) *
-                      hp->kv_dim;
-        const float *cs = c->cs + (size_t)i * hp->n_rot;
-        float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
-        rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        uint16_t *kd = c->k_cache + cell, *vd = c->v_cache + cell;
-        for (uint32_t d = 0; d < hp->kv_dim; d++) {
-            kd[d] = engine_f32_to_f16(k[d]);
-            vd[d] = engine_f32_to_f16(v[d]);
-        }
-    }
-    attn_task at = { c, il, n };
+    rows_run(c, ROWS_ROPE_STORE, il, n);
+    attn_task at = { .c = c, .layer = il, .kernel = engine_attn_get(hp->head_dim) };
+    atomic_init(&at.next, 0);
     engine_pool_run(c->pool, attn_worker, &at);
 
     matmul_job wo = { L->wo, c->tmp, bias_of(L->bo) };
@@ -579,10 +639,7 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     act_invalidate(c);
     matmul_job gate_up[2] = { { L->w_gate, c->hb, NULL }, { L->w_up, c->hb2, NULL } };
     matmul(c, c->xb, n, gate_up, 2);
-    for (size_t e = 0; e < (size_t)n * hp->n_ff; e++) {
-        float g = c->hb[e];
-        c->hb[e] = g / (1.0f + expf(-g)) * c->hb2[e];
-    }
+    rows_run(c, ROWS_SILU, il, n);
     act_invalidate(c);
     matmul_job down = { L->w_down, c->tmp, NULL };
     matmul(c, c->hb, n, &down, 1);
@@ -611,6 +668,7 @@ static void forward_rows(engine_ctx *c, const int32_t *tokens, uint32_t n, uint3
             cs[2 * p + 1] = (float)sin(theta);
         }
     }
+    attn_blocks(c, n);
     for (uint32_t il = 0; il < hp->n_layer; il++)
         forward_layer(c, il, n);
     act_invalidate(c);

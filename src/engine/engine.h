@@ -315,6 +315,8 @@ float engine_vec_dot_q6_k_q8_k(int64_t n, const void *w, const void *a);
 #define ENGINE_HAVE_AVX2_KERNELS 1
 bool  engine_cpu_has_avx2(void);
 void  engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n);
+/* bit-identical to engine_quantize_row_f16 */
+void  engine_quantize_row_f16_avx2(const float *src, void *dst, int64_t n);
 void  engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n);
 void  engine_dequantize_row_q8_0_avx2(const void *src, float *dst, int64_t n);
 /* byte-identical to engine_quantize_row_q8_0 */
@@ -343,6 +345,9 @@ void  engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n
 void  engine_gemm_f16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                const void *act, size_t act_stride, int64_t n_tok, float *out,
                                size_t out_stride);
+void  engine_gemm_bf16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                size_t out_stride);
 /* quant-q-avx2.c; the Q8_0/Q4_0 vec_dots above are its 1 x 1 case */
 void  engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                  const void *act, size_t act_stride, int64_t n_tok, float *out,
@@ -552,6 +557,60 @@ typedef struct engine_mem_estimate {
 } engine_mem_estimate;
 void engine_mem_estimate_get(const engine_model *model, const engine_ctx_params *params,
                              engine_mem_estimate *out);
+
+/* ======================================================================
+ * 4b. Attention kernels and the SiLU gate (attn.c, attn-avx2.c)
+ *
+ * One work item of causal attention: n_tok query tokens of one sequence
+ * times the n_group query heads that share one KV head (GQA), against that
+ * head's slice of the F16 cache. Cells are walked in blocks of
+ * ENGINE_ATTN_BLOCK, each block converted to f32 once and used by every
+ * row of the item, with a running (online) softmax per row. Blocks start at
+ * absolute cell multiples of ENGINE_ATTN_BLOCK and each row's arithmetic
+ * depends only on its query and its own cells, so a row gives the same
+ * bits alone (decoding) or inside any item (a prompt chunk), on any thread.
+ * ====================================================================== */
+
+#define ENGINE_ATTN_BLOCK 32u   /* KV cells per block */
+#define ENGINE_ATTN_ROWS  16u   /* query rows (tokens x group heads) an item aims for */
+
+typedef struct engine_attn_args {
+    const float    *q;         /* query of token t, group head j: q + t * q_stride + j * head_dim */
+    float          *out;       /* same layout as q; fully written */
+    size_t          q_stride;  /* floats between tokens, in q and out */
+    uint32_t        n_tok;     /* >= 1 */
+    uint32_t        n_group;   /* >= 1 */
+    const uint32_t *pos;       /* [n_tok] token t attends cells 0 .. pos[t] */
+    const uint16_t *k, *v;     /* f16; cell s at k + s * kv_stride (this KV head's slice) */
+    size_t          kv_stride; /* uint16 elements between cells */
+    uint32_t        head_dim;
+    float           scale;     /* applied to q . k before the softmax */
+    float          *scratch;   /* engine_attn_scratch_floats(n_tok * n_group, head_dim) floats */
+} engine_attn_args;
+
+typedef void (*engine_attn_fn)(const engine_attn_args *a);
+
+/* Floats of scratch one call with rows = n_tok * n_group needs. */
+size_t engine_attn_scratch_floats(uint32_t rows, uint32_t head_dim);
+/* The kernel for head_dim on this CPU (AVX2 unless engine_quant_isa() says
+ * "scalar" or head_dim is not a multiple of 8). Thread-safe, pure. */
+engine_attn_fn engine_attn_get(uint32_t head_dim);
+/* Portable C; the tests compare the AVX2 kernel with it. */
+void engine_attn_f16(const engine_attn_args *a);
+#ifdef ENGINE_HAVE_AVX2_KERNELS
+/* head_dim a multiple of 8. */
+void engine_attn_f16_avx2(const engine_attn_args *a);
+#endif
+
+/* The FFN gate: g[i] = silu(g[i]) * u[i] = g / (1 + e^-g) * u, n elements.
+ * engine_silu_mul_get picks the AVX2 version (same vector exp as the
+ * attention) unless engine_quant_isa() says "scalar". Pure, thread-safe. */
+typedef void (*engine_silu_mul_fn)(float *g, const float *u, size_t n);
+engine_silu_mul_fn engine_silu_mul_get(void);
+void engine_silu_mul(float *g, const float *u, size_t n);
+#ifdef ENGINE_HAVE_AVX2_KERNELS
+void engine_silu_mul_avx2(float *g, const float *u, size_t n);
+#endif
 
 /* ======================================================================
  * 5. Sampler (sampler.c)

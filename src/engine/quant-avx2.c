@@ -92,6 +92,20 @@ AVX2 void engine_dequantize_row_f16_avx2(const void *src, float *dst, int64_t n)
         dst[i] = f16_scalar(engine_load_u16(src, i));
 }
 
+/* F16C rounds to nearest even, as engine_f32_to_f16 does: same bits. */
+AVX2 void engine_quantize_row_f16_avx2(const float *src, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(void *)(d + 2 * i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) {
+        uint16_t h = engine_f32_to_f16(src[i]);
+        memcpy(d + 2 * i, &h, sizeof h);
+    }
+}
+
 AVX2 void engine_dequantize_row_q4_0_avx2(const void *src, float *dst, int64_t n)
 {
     const engine_block_q4_0 *b = src;

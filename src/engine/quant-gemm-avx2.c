@@ -1,5 +1,5 @@
 /* quant-gemm-avx2.c - register-blocked AVX2 matmul tiles (engine_gemm_fn) for
- * F32 and F16 weights (Q8_0 and Q4_0: quant-q-avx2.c): a few weight rows x a few tokens per pass,
+ * F32, F16 and BF16 weights (Q8_0 and Q4_0: quant-q-avx2.c): a few weight rows x a few tokens per pass,
  * so every weight vector loaded (and converted or unpacked) serves several
  * tokens and every activation vector several rows. Each (row, token) pair
  * keeps its own accumulator and the order of additions of the type's
@@ -20,6 +20,8 @@
  * though it is faster when the rows are in cache. */
 #define FP_R 4
 #define FP_T 3
+enum { FP_F32, FP_F16, FP_BF16 };   /* weight formats of the fp tiles */
+#define FP_CHUNK_BYTES 512   /* of one weight row per pass pair; a multiple of 64 */
 
 /* Same sequence as quant-avx2.c's hsum_ps: the bit-identity with vec_dot
  * depends on it. */
@@ -36,38 +38,46 @@ AVX2 INLINE float g_hsum_ps(__m256 v)
  * groups in one, odd in the other), their sum, its horizontal sum, then the
  * tail elements one by one. */
 
-AVX2 INLINE __m256 fp_load8(bool f16, const uint8_t *row, int64_t i)
+AVX2 INLINE __m256 fp_load8(int fmt, const uint8_t *row, int64_t i)
 {
-    if (f16)
+    if (fmt == FP_F16)
         return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + 2 * i)));
+    if (fmt == FP_BF16)     /* bf16 is the top half of an f32 */
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(row + 2 * i))), 16));
     return _mm256_loadu_ps((const float *)(const void *)(row + 4 * i));
 }
 
-AVX2 INLINE float fp_elem(bool f16, const uint8_t *row, int64_t i)
+AVX2 INLINE float fp_elem(int fmt, const uint8_t *row, int64_t i)
 {
-    return f16 ? _cvtsh_ss(engine_load_u16(row, i)) : engine_load_f32(row, i);
+    if (fmt == FP_F16)
+        return _cvtsh_ss(engine_load_u16(row, i));
+    if (fmt == FP_BF16)
+        return engine_bf16_to_f32(engine_load_u16(row, i));
+    return engine_load_f32(row, i);
 }
 
-/* One pass of a tile over every other group of 8 elements, starting at
- * group h: accumulators in registers, summed into acc_out. */
-AVX2 INLINE void fp_pass(bool f16, int R, int T, int h, int64_t n8, const uint8_t *w,
+/* One pass of a tile over every other group of 8 elements of [i0, i1),
+ * starting at element i0: the accumulators come in and go out through
+ * acc_io and stay in registers in between. */
+AVX2 INLINE void fp_pass(int fmt, int R, int T, int64_t i0, int64_t i1, const uint8_t *w,
                          size_t w_row, const uint8_t *act, size_t a_stride,
-                         __m256 acc_out[FP_R][FP_T])
+                         __m256 acc_io[FP_R][FP_T])
 {
     __m256 acc[FP_R][FP_T];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    for (int64_t i = 8 * h; i < n8; i += 16) {
+            acc[r][t] = acc_io[r][t];
+    for (int64_t i = i0; i < i1; i += 16) {
         __m256 y[FP_T];
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
             y[t] = _mm256_loadu_ps((const float *)(const void *)(act + t * a_stride + 4 * i));
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            __m256 x = fp_load8(f16, w + r * w_row, i);
+            __m256 x = fp_load8(fmt, w + r * w_row, i);
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++)
                 acc[r][t] = _mm256_fmadd_ps(x, y[t], acc[r][t]);
@@ -77,23 +87,23 @@ AVX2 INLINE void fp_pass(bool f16, int R, int T, int h, int64_t n8, const uint8_
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
-            acc_out[r][t] = acc[r][t];
+            acc_io[r][t] = acc[r][t];
 }
 
-AVX2 INLINE float fp_finish(bool f16, __m256 even, __m256 odd, int64_t n8, int64_t n,
+AVX2 INLINE float fp_finish(int fmt, __m256 even, __m256 odd, int64_t n8, int64_t n,
                             const uint8_t *wrow, const uint8_t *arow)
 {
     float s = g_hsum_ps(_mm256_add_ps(even, odd));
     for (int64_t i = n8; i < n; i++)
-        s += fp_elem(f16, wrow, i) * engine_load_f32(arow, i);
+        s += fp_elem(fmt, wrow, i) * engine_load_f32(arow, i);
     return s;
 }
 
-/* A tile does the even groups, then the odd ones, each pass with every
- * accumulator in a register; the single dot (1 x 1) runs both chains side
+/* A tile does the even groups of a chunk, then its odd ones, each pass
+ * with every accumulator in a register; the single dot (1 x 1) runs both chains side
  * by side in one sweep, which hides the FMA latency without a second
  * memory stream. Each chain adds its groups in the same order either way. */
-AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
+AVX2 INLINE void fp_tile(int fmt, int R, int T, int64_t n, const uint8_t *w, size_t w_row,
                          const uint8_t *act, size_t a_stride, float *out, size_t o_stride)
 {
     int64_t n8 = n - n % 8;
@@ -102,31 +112,44 @@ AVX2 INLINE void fp_tile(bool f16, int R, int T, int64_t n, const uint8_t *w, si
         const float *y = (const float *)(const void *)act;
         int64_t i = 0;
         for (; i + 16 <= n8; i += 16) {
-            even = _mm256_fmadd_ps(fp_load8(f16, w, i), _mm256_loadu_ps(y + i), even);
-            odd = _mm256_fmadd_ps(fp_load8(f16, w, i + 8), _mm256_loadu_ps(y + i + 8), odd);
+            even = _mm256_fmadd_ps(fp_load8(fmt, w, i), _mm256_loadu_ps(y + i), even);
+            odd = _mm256_fmadd_ps(fp_load8(fmt, w, i + 8), _mm256_loadu_ps(y + i + 8), odd);
         }
         if (i < n8)
-            even = _mm256_fmadd_ps(fp_load8(f16, w, i), _mm256_loadu_ps(y + i), even);
-        out[0] = fp_finish(f16, even, odd, n8, n, w, act);
+            even = _mm256_fmadd_ps(fp_load8(fmt, w, i), _mm256_loadu_ps(y + i), even);
+        out[0] = fp_finish(fmt, even, odd, n8, n, w, act);
         return;
     }
     __m256 even[FP_R][FP_T], odd[FP_R][FP_T];
-    fp_pass(f16, R, T, 0, n8, w, w_row, act, a_stride, even);
-    fp_pass(f16, R, T, 1, n8, w, w_row, act, a_stride, odd);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
-            out[t * o_stride + r] = fp_finish(f16, even[r][t], odd[r][t], n8, n, w + r * w_row,
+            even[r][t] = odd[r][t] = _mm256_setzero_ps();
+    /* Chunks of FP_CHUNK_BYTES of each weight row: the odd pass finds the
+     * chunk's weights and activations still in L1 (a whole FFN row of
+     * 2816 elements for 3 tokens would not fit). Chunks start at multiples
+     * of 16 elements, so each chain still adds its groups in order. */
+    int64_t kc = fmt == FP_F32 ? FP_CHUNK_BYTES / 4 : FP_CHUNK_BYTES / 2;
+    for (int64_t k0 = 0; k0 < n8; k0 += kc) {
+        int64_t k1 = k0 + kc < n8 ? k0 + kc : n8;
+        fp_pass(fmt, R, T, k0, k1, w, w_row, act, a_stride, even);
+        fp_pass(fmt, R, T, k0 + 8, k1, w, w_row, act, a_stride, odd);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            out[t * o_stride + r] = fp_finish(fmt, even[r][t], odd[r][t], n8, n, w + r * w_row,
                                               act + t * a_stride);
 }
 
 #define FP_CASE(R, T) \
-    case (R) * 8 + (T): fp_tile(f16, R, T, n, wr, w_row, ar, a_stride, o, o_stride); break
+    case (R) * 8 + (T): fp_tile(fmt, R, T, n, wr, w_row, ar, a_stride, o, o_stride); break
 
 /* Tokens outermost: a group's activation rows stay in L1 while the rows
  * pass; the caller sizes n_rows so that the rows stay in L2. */
-AVX2 INLINE void fp_gemm(bool f16, int64_t n, const void *w, size_t w_row, int64_t n_rows,
+AVX2 INLINE void fp_gemm(int fmt, int64_t n, const void *w, size_t w_row, int64_t n_rows,
                          const void *act, size_t a_stride, int64_t n_tok, float *out,
                          size_t o_stride)
 {
@@ -153,28 +176,38 @@ AVX2 void engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64
                                    const void *act, size_t a_stride, int64_t n_tok, float *out,
                                    size_t o_stride)
 {
-    fp_gemm(false, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
+    fp_gemm(FP_F32, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
 }
 
 AVX2 void engine_gemm_f16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                    const void *act, size_t a_stride, int64_t n_tok, float *out,
                                    size_t o_stride)
 {
-    fp_gemm(true, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
+    fp_gemm(FP_F16, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
+}
+
+/* quant-avx2.c's BF16 vec_dot sums in this same order (even groups, odd
+ * groups, their sum's horizontal sum, then the tail), so this tile matches
+ * it bit for bit; test-gemm holds the two together. */
+AVX2 void engine_gemm_bf16_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                    const void *act, size_t a_stride, int64_t n_tok, float *out,
+                                    size_t o_stride)
+{
+    fp_gemm(FP_BF16, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride);
 }
 
 /* vec_dot is the 1 x 1 tile, which makes the two agree by construction. */
 AVX2 float engine_vec_dot_f32_f32_avx2(int64_t n, const void *w, const void *a)
 {
     float r;
-    fp_tile(false, 1, 1, n, w, 0, a, 0, &r, 1);
+    fp_tile(FP_F32, 1, 1, n, w, 0, a, 0, &r, 1);
     return r;
 }
 
 AVX2 float engine_vec_dot_f16_f32_avx2(int64_t n, const void *w, const void *a)
 {
     float r;
-    fp_tile(true, 1, 1, n, w, 0, a, 0, &r, 1);
+    fp_tile(FP_F16, 1, 1, n, w, 0, a, 0, &r, 1);
     return r;
 }
 
