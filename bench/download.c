@@ -1,8 +1,9 @@
 /* download.c - benchmark: a large file from the mock hub on loopback, fetched
- * by modelmgr (download_parallel 4 and 1, verification included) against
- * `curl -o` of the same CDN URL, and the SHA-256 speed of hub_hasher against
- * `sha256sum`. Targets: both ratios >= 1.0. Prints figures; never fails a
- * build. Usage: bench-download [MiB] (default 1024); needs ~2x that in /tmp. */
+ * by modelmgr (download_parallel N and 1, verification and fsync included)
+ * against `curl -o` of the same CDN URL, and the SHA-256 speed of hub_hasher
+ * against `sha256sum`. Targets: both ratios >= 1.0. Prints figures; never
+ * fails a build. Usage: bench-download [MiB [parts [part_MiB]]] (default
+ * 1024 4 8); needs ~2x MiB in /tmp. */
 #include "support/loadgen.h"
 #include "hub/hub.h"
 #include "support/mockhub.h"
@@ -12,12 +13,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define ROUNDS 3
 
+/* The contenders, measured in turn within each round so that a change in
+ * the machine's load hits them alike. */
+enum { CURL, CURL_SYNC, MM_N, MM_1, N_WAYS };
+
+/* One timed run: wall seconds, CPU seconds of the downloading process
+ * (curl's, or modelmgr's in a child without the mock), CPU seconds of the
+ * mock server meanwhile, and for modelmgr its own account of the time after
+ * the last byte (hub's debug line: hash tail, fsync). */
+typedef struct sample {
+    double wall_s, cpu_s, server_cpu_s;
+    char   detail[200];
+} sample;
+
 static char tmp_dir[] = "/tmp/mm-bench-dl-XXXXXX";
+
+static double cpu_of(int who)
+{
+    struct rusage ru;
+    getrusage(who, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 
 static int run(const char *cmd)
 {
@@ -27,64 +51,106 @@ static int run(const char *cmd)
     return rc;
 }
 
-/* Best of ROUNDS modelmgr downloads into a fresh cache; seconds, or -1. */
-static double time_modelmgr(mockhub *mh, int parallel, const char *commit, char *blob_out,
-                            size_t blob_size)
+/* Keeps hub's timing line ("...: last byte after ..."), shows warnings. */
+static void on_log(mm_log_level level, const char *line, void *user)
 {
-    double best = -1;
-    for (int r = 0; r < ROUNDS; r++) {
-        char cache[512], cmd[600];
-        snprintf(cache, sizeof cache, "%s/hub", tmp_dir);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
-        run(cmd);
-        hub_options o;
-        hub_options_init(&o);
-        o.use_env = false;
-        o.endpoint = mockhub_url(mh);
-        o.token = "";
-        o.cache_dir = cache;
-        o.parallel_parts = parallel;
-        hub *h = NULL;
-        mm_error err = { 0 };
-        hub_result res;
-        if (hub_open(&o, &h, &err) != 0) {
-            fprintf(stderr, "hub_open: %s\n", err.message);
-            return -1;
-        }
-        int64_t t0 = mm_now_ms();
-        int rc = hub_download_file(h, "bench/big", "big.gguf", commit, false, &res, &err);
-        double secs = (double)(mm_now_ms() - t0) / 1000.0;
-        hub_close(h);
-        if (rc != 0) {
-            fprintf(stderr, "download: %s\n", err.message);
-            return -1;
-        }
-        if (best < 0 || secs < best)
-            best = secs;
-        snprintf(blob_out, blob_size, "%s", res.path);
-    }
-    return best;
+    const char *timing = strstr(line, "last byte after");
+    if (timing)
+        snprintf(user, sizeof ((sample *)0)->detail, "%s", timing);
+    else if (level <= MM_LOG_LEVEL_WARN)
+        fprintf(stderr, "%s\n", line);
 }
 
-/* curl -o, and with sync_file: then `sync FILE` (fsync), as modelmgr
- * makes a blob durable before it renames it into the cache. */
-static double time_curl(const char *url, const char *out, bool sync_file)
+/* The download itself, in a forked child so that its CPU time is its own
+ * (the mock's threads stay in the parent). Writes a sample and the blob
+ * path to fd; exits. */
+static void child_download(int fd, const char *endpoint, int parallel, uint64_t part_bytes,
+                           const char *commit)
 {
-    double best = -1;
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/hub", tmp_dir);
+    sample s = { 0 };
+    mm_log_set_level(MM_LOG_LEVEL_DEBUG);
+    mm_log_set_callback(on_log, s.detail);
+    hub_options o;
+    hub_options_init(&o);
+    o.use_env = false;
+    o.endpoint = endpoint;
+    o.token = "";
+    o.cache_dir = cache;
+    o.parallel_parts = parallel;
+    o.part_min_bytes = part_bytes;
+    hub *h = NULL;
+    mm_error err = { 0 };
+    hub_result res;
+    char path[4096] = "";
+    double cpu0 = cpu_of(RUSAGE_SELF);
+    int64_t t0 = mm_now_ms();
+    int rc = hub_open(&o, &h, &err);
+    if (rc == 0)
+        rc = hub_download_file(h, "bench/big", "big.gguf", commit, false, &res, &err);
+    int64_t t1 = mm_now_ms();
+    hub_close(h);
+    if (rc != 0) {
+        fprintf(stderr, "download: %s\n", err.message);
+        s.wall_s = -1;
+    } else {
+        s.wall_s = (double)(t1 - t0) / 1000.0;
+        snprintf(path, sizeof path, "%s", res.path);
+    }
+    s.cpu_s = cpu_of(RUSAGE_SELF) - cpu0;
+    if (write(fd, &s, sizeof s) != (ssize_t)sizeof s || write(fd, path, sizeof path) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+/* modelmgr into a fresh cache. */
+static sample time_modelmgr(mockhub *mh, int parallel, uint64_t part_bytes, const char *commit,
+                            char *blob_out, size_t blob_size)
+{
+    sample s = { .wall_s = -1 };
+    char cmd[600], path[4096];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/hub'", tmp_dir);
+    run(cmd);
+    int fds[2];
+    if (pipe(fds) != 0)
+        return s;
+    double server0 = cpu_of(RUSAGE_SELF);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        child_download(fds[1], mockhub_url(mh), parallel, part_bytes, commit);
+    }
+    close(fds[1]);
+    if (pid < 0 || read(fds[0], &s, sizeof s) != (ssize_t)sizeof s ||
+        read(fds[0], path, sizeof path) != (ssize_t)sizeof path)
+        s.wall_s = -1;
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    s.server_cpu_s = cpu_of(RUSAGE_SELF) - server0;
+    if (s.wall_s > 0)
+        snprintf(blob_out, blob_size, "%s", path);
+    return s;
+}
+
+/* curl -o, and with sync_file: then `sync FILE` (fsync), as modelmgr makes
+ * a blob durable before it renames it into the cache. */
+static sample time_curl(const char *url, const char *out, bool sync_file)
+{
+    sample s = { .wall_s = -1 };
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "curl -s -f -o '%s' '%s'%s%s%s", out, url,
              sync_file ? " && sync '" : "", sync_file ? out : "", sync_file ? "'" : "");
-    for (int r = 0; r < ROUNDS; r++) {
-        unlink(out);
-        int64_t t0 = mm_now_ms();
-        if (run(cmd) != 0)
-            return -1;
-        double secs = (double)(mm_now_ms() - t0) / 1000.0;
-        if (best < 0 || secs < best)
-            best = secs;
-    }
     unlink(out);
-    return best;
+    double cpu0 = cpu_of(RUSAGE_CHILDREN), server0 = cpu_of(RUSAGE_SELF);
+    int64_t t0 = mm_now_ms();
+    if (run(cmd) == 0)
+        s.wall_s = (double)(mm_now_ms() - t0) / 1000.0;
+    s.cpu_s = cpu_of(RUSAGE_CHILDREN) - cpu0;
+    s.server_cpu_s = cpu_of(RUSAGE_SELF) - server0;
+    unlink(out);
+    return s;
 }
 
 /* hub_hasher (SHA-256 only, as for an LFS file) over path, 1 MiB reads. */
@@ -132,11 +198,30 @@ static double time_sha256sum(const char *path)
     return best;
 }
 
+static void print_load(const char *when)
+{
+    double avg[3] = { -1, -1, -1 };
+    getloadavg(avg, 3);
+    printf("load average %s: %.2f %.2f %.2f\n", when, avg[0], avg[1], avg[2]);
+}
+
+/* The round with the best wall time; NULL when every round failed. */
+static const sample *best_of(const sample *runs)
+{
+    const sample *best = NULL;
+    for (int r = 0; r < ROUNDS; r++)
+        if (runs[r].wall_s > 0 && (!best || runs[r].wall_s < best->wall_s))
+            best = &runs[r];
+    return best;
+}
+
 int main(int argc, char **argv)
 {
-    int64_t mib = 1024;
-    if (argc > 1 && mm_parse_i64(argv[1], 1, 16384, &mib) != 0) {
-        fprintf(stderr, "usage: bench-download [MiB, 1..16384]\n");
+    int64_t mib = 1024, parts = 4, part_mib = 8;
+    if ((argc > 1 && mm_parse_i64(argv[1], 1, 16384, &mib) != 0) ||
+        (argc > 2 && mm_parse_i64(argv[2], 1, 64, &parts) != 0) ||
+        (argc > 3 && mm_parse_i64(argv[3], 1, 4096, &part_mib) != 0)) {
+        fprintf(stderr, "usage: bench-download [MiB 1..16384 [parts 1..64 [part_MiB 1..4096]]]\n");
         return 2;
     }
     size_t size = (size_t)mib << 20;
@@ -151,9 +236,10 @@ int main(int argc, char **argv)
     char cpu[320];
     loadgen_machine(cpu, sizeof cpu);
     printf("machine: %s\n", cpu);
+    print_load("at start");
 
-    /* The mock serves from its in-memory copy in 1 MiB callbacks, so it is
-     * not the bottleneck; building the file is timed apart. */
+    /* The mock serves from its in-memory copy in 1 MiB callbacks; building
+     * the file is timed apart. */
     mockhub_options mo = { .content_block = 1u << 20 };
     mockhub *mh = NULL;
     int64_t t0 = mm_now_ms();
@@ -174,23 +260,44 @@ int main(int argc, char **argv)
     snprintf(url, sizeof url, "%s/blob/%s", mockhub_cdn_url(mh), info.sha256);
     snprintf(out, sizeof out, "%s/curl.bin", tmp_dir);
     double gib = (double)size / (1u << 30);
-    double curl_s = time_curl(url, out, false);
-    double curl_sync_s = time_curl(url, out, true);
-    double mm1_s = time_modelmgr(mh, 1, commit, blob, sizeof blob);
-    double mm4_s = time_modelmgr(mh, 4, commit, blob, sizeof blob);
-    printf("download (best of %d, loopback):\n", ROUNDS);
-    printf("  curl -o                  %6.2f s  %6.2f GiB/s\n", curl_s, gib / curl_s);
-    printf("  curl -o && sync FILE     %6.2f s  %6.2f GiB/s\n", curl_sync_s,
-           gib / curl_sync_s);
-    printf("  modelmgr parallel=1      %6.2f s  %6.2f GiB/s  (sha256 verified)\n", mm1_s,
-           gib / mm1_s);
-    printf("  modelmgr parallel=4      %6.2f s  %6.2f GiB/s  (sha256 verified)\n", mm4_s,
-           gib / mm4_s);
-    if (curl_s > 0 && mm4_s > 0)
-        printf("  ratio modelmgr(4)/curl   %6.2fx  (target >= 1.0)\n", curl_s / mm4_s);
-    if (curl_sync_s > 0 && mm4_s > 0)
-        printf("  ratio modelmgr(4)/(curl+sync) %4.2fx  (both durable on disk)\n",
-               curl_sync_s / mm4_s);
+    char mm_n_name[48];
+    snprintf(mm_n_name, sizeof mm_n_name, "modelmgr parallel=%lld", (long long)parts);
+    const char *names[N_WAYS] = { "curl -o", "curl -o && sync FILE", mm_n_name,
+                                  "modelmgr parallel=1" };
+    sample runs[N_WAYS][ROUNDS];
+    uint64_t part_bytes = (uint64_t)part_mib << 20;
+    printf("download, loopback, %d rounds, each round runs every line in turn "
+           "(parts of >= %lld MiB):\n", ROUNDS, (long long)part_mib);
+    for (int r = 0; r < ROUNDS; r++) {
+        runs[CURL][r] = time_curl(url, out, false);
+        runs[CURL_SYNC][r] = time_curl(url, out, true);
+        runs[MM_N][r] = time_modelmgr(mh, (int)parts, part_bytes, commit, blob, sizeof blob);
+        runs[MM_1][r] = time_modelmgr(mh, 1, part_bytes, commit, blob, sizeof blob);
+        printf("  round %d: curl %.2f s, curl+sync %.2f s, modelmgr(%lld) %.2f s, "
+               "modelmgr(1) %.2f s\n", r + 1, runs[CURL][r].wall_s, runs[CURL_SYNC][r].wall_s,
+               (long long)parts, runs[MM_N][r].wall_s, runs[MM_1][r].wall_s);
+    }
+    printf("  %-24s %8s %10s %9s %11s\n", "best round of each", "wall", "rate", "cpu",
+           "server cpu");
+    for (int w = 0; w < N_WAYS; w++) {
+        const sample *b = best_of(runs[w]);
+        if (!b) {
+            printf("  %-24s failed\n", names[w]);
+            continue;
+        }
+        printf("  %-24s %6.2f s %5.2f GiB/s %7.2f s %9.2f s%s%s\n", names[w], b->wall_s,
+               gib / b->wall_s, b->cpu_s, b->server_cpu_s, b->detail[0] ? "  " : "",
+               b->detail);
+    }
+    const sample *curl = best_of(runs[CURL]), *curl_sync = best_of(runs[CURL_SYNC]);
+    const sample *mm_n = best_of(runs[MM_N]);
+    if (curl && mm_n)
+        printf("  ratio modelmgr(%lld)/curl   %6.2fx  (target >= 1.0)\n", (long long)parts,
+               curl->wall_s / mm_n->wall_s);
+    if (curl_sync && mm_n)
+        printf("  ratio modelmgr(%lld)/(curl+sync) %4.2fx  (both durable on disk)\n",
+               (long long)parts, curl_sync->wall_s / mm_n->wall_s);
+    print_load("after the downloads");
 
     char hex[65] = "";
     double sum_s = blob[0] ? time_sha256sum(blob) : -1;   /* also warms the page cache */
@@ -201,6 +308,7 @@ int main(int argc, char **argv)
            (double)size / 1e9 / hs_s, strcmp(hex, info.sha256) == 0 ? "digest ok" : "DIGEST WRONG");
     if (sum_s > 0 && hs_s > 0)
         printf("  ratio hub_hasher/sha256sum %4.2fx  (target >= 1.0)\n", sum_s / hs_s);
+    print_load("at the end");
 
     mockhub_stop(mh);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);

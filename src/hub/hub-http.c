@@ -22,6 +22,38 @@ typedef struct xfer {
     int64_t last_change_ms;    /* when the last header or body byte arrived */
 } xfer;
 
+struct hub_http_conn {
+    CURLM *multi;   /* owns the pool of open connections */
+    CURL  *easy;    /* reset before each request */
+};
+
+int hub_http_conn_new(hub_http_conn **out)
+{
+    *out = NULL;
+    hub_http_conn *conn = calloc(1, sizeof *conn);
+    if (!conn)
+        return MM_ENOMEM;
+    conn->multi = curl_multi_init();
+    conn->easy = curl_easy_init();
+    if (!conn->multi || !conn->easy) {
+        hub_http_conn_free(conn);
+        return MM_ENOMEM;
+    }
+    *out = conn;
+    return 0;
+}
+
+void hub_http_conn_free(hub_http_conn *conn)
+{
+    if (!conn)
+        return;
+    if (conn->easy)
+        curl_easy_cleanup(conn->easy);
+    if (conn->multi)
+        curl_multi_cleanup(conn->multi);   /* closes the pooled connections */
+    free(conn);
+}
+
 void hub_http_response_init(hub_http_response *rs)
 {
     memset(rs, 0, sizeof *rs);
@@ -106,14 +138,16 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
     return len;
 }
 
-/* Drive the transfer through a multi handle so a stall (no byte for
- * stall_ms) is noticed within 100 ms, which libcurl's once-a-second
- * progress callback cannot promise. */
-static CURLcode run_transfer(xfer *x)
+/* Drive the transfer through a multi handle (kept, whose pool holds the
+ * connection open for the next request, else a new one) so a stall (no
+ * byte for stall_ms) is noticed within 100 ms, which libcurl's
+ * once-a-second progress callback cannot promise. */
+static CURLcode run_transfer(xfer *x, CURLM *kept)
 {
-    CURLM *m = curl_multi_init();
+    CURLM *m = kept ? kept : curl_multi_init();
     if (!m || curl_multi_add_handle(m, x->curl) != CURLM_OK) {
-        curl_multi_cleanup(m);
+        if (!kept)
+            curl_multi_cleanup(m);
         return CURLE_OUT_OF_MEMORY;
     }
     CURLcode cc = CURLE_OK;
@@ -138,7 +172,8 @@ static CURLcode run_transfer(xfer *x)
         if (msg->msg == CURLMSG_DONE)
             cc = msg->data.result;
     curl_multi_remove_handle(m, x->curl);
-    curl_multi_cleanup(m);
+    if (!kept)
+        curl_multi_cleanup(m);
     return cc;
 }
 
@@ -160,7 +195,9 @@ int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
     char errbuf[CURL_ERROR_SIZE] = "";
     char line[256];
     int rc = 0;
-    x.curl = curl_easy_init();
+    if (rq->conn)
+        curl_easy_reset(rq->conn->easy);   /* options go; open connections stay */
+    x.curl = rq->conn ? rq->conn->easy : curl_easy_init();
     if (!x.curl) {
         mm_strlcpy(rs->transport_error, "curl_easy_init failed", sizeof rs->transport_error);
         return rs->transport_code = MM_ENOMEM;
@@ -200,7 +237,7 @@ int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 
-    CURLcode cc = run_transfer(&x);
+    CURLcode cc = run_transfer(&x, rq->conn ? rq->conn->multi : NULL);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     rs->status = status;
@@ -225,8 +262,11 @@ int hub_http_perform(hub *h, const hub_http_request *rq, hub_http_response *rs)
     }
     rs->transport_code = rc;
 out:
+    if (rq->conn)
+        curl_easy_reset(c);   /* it must not keep pointers into this frame */
+    else
+        curl_easy_cleanup(c);
     curl_slist_free_all(headers);
-    curl_easy_cleanup(c);
     return rc;
 }
 

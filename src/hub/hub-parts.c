@@ -3,17 +3,21 @@
  * DESIGN: <blob>.incomplete is allocated to its full size up front, so a
  * full disk fails at once and not after an hour. The file is cut into
  * parts (at least part_min_bytes, at most PARTS_MAX of them); parallel_parts
- * worker threads take the parts in file order, GET bytes=[start+done, end)
- * and pwrite() them in place; only the worker on a part writes its `done`
- * counter (release store after the write). Because parts finish roughly in
- * order, the calling thread can hash the contiguous prefix of the file as it
- * completes, so the verification runs during the transfer. It also reports
- * progress and, every second and at the end, writes every part's progress to
- * <blob>.incomplete.parts (atomically: a killed process leaves the old state
- * or the new one). A later run reads that state and asks each part only for
- * its missing tail. A server that answers a Range with 200 is left to the
- * single stream. */
-#define _GNU_SOURCE   /* sync_file_range */
+ * worker threads, each on one kept-alive connection, take the parts in file
+ * order, GET bytes=[start+done, end) and pwrite() them in place straight
+ * from libcurl's buffer; only the worker on a part writes its `done`
+ * counter (release store after the write) and starts the writeback of what
+ * it wrote every HUB_WRITEBACK_CHUNK, so the fsync before the rename has
+ * little left. Because parts finish roughly in order, the calling thread
+ * hashes the contiguous prefix of the file as it completes (through mmap,
+ * no copy), so the verification runs during the transfer; a worker too far
+ * ahead of the hashed prefix waits for it (pace), which keeps the hash from
+ * being left to the end where the CPU is scarce. The calling thread also
+ * reports progress and, every second and at the end, writes every part's
+ * progress to <blob>.incomplete.parts (by rename: a killed process leaves
+ * the old state or the new one). A later run reads that state and asks each
+ * part only for its missing tail. A server that answers a Range with 200 is
+ * left to the single stream. */
 #include "hub/hub.h"
 
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,8 +35,9 @@
 #define PART_MAX_ROUNDS 1000          /* as FETCH_MAX_ROUNDS in hub-fetch.c */
 #define STATE_MAX_BYTES 16384         /* header + 256 lines of three numbers */
 #define STATE_SAVE_MS 1000
-#define HASH_CHUNK (1u << 20)
-#define FLUSH_CHUNK (8u << 20)        /* start writing back a part's bytes this often */
+#define HASH_CHUNK (1u << 20)          /* pread fallback */
+#define HASH_WINDOW (8u << 20)         /* mapped at once for hashing */
+#define HASH_LAG_MIN (16u << 20)       /* unverified bytes allowed beyond the parts in flight */
 
 typedef struct parts_job parts_job;
 
@@ -41,7 +47,7 @@ typedef struct part {
     uint64_t   start, end;   /* [start, end) of the file */
     uint64_t   done;         /* bytes of the part on disk; atomic, written by its worker */
     bool       started;      /* this response's first byte seen */
-    uint64_t   flushed;      /* bytes of the part whose writeback was started */
+    uint64_t   flushed;      /* bytes of the part whose writeback was started; its worker's */
     int        rc;           /* the transfer's result */
     mm_error   err;
     char       why[256];     /* a sink failure, for the message */
@@ -57,7 +63,10 @@ struct parts_job {
     int             no_range;   /* atomic: the server ignored a Range */
     int             next;       /* atomic: the next part a worker takes */
     int             finished;   /* atomic: workers that ended */
+    uint64_t        hashed;     /* atomic: end of the hashed prefix */
+    uint64_t        lag_max;    /* a worker this far past `hashed` waits */
     pthread_t       workers[WORKERS_MAX];
+    int64_t         t0_ms, ended_ms, hashed_ms;   /* start, last byte, digest (timing log) */
 };
 
 int hub_parts_plan(const hub *h, uint64_t size)
@@ -94,6 +103,44 @@ static bool stopping(const parts_job *j)
 }
 
 /* "modelmgr-parts 1 <size> <n>\n" then "<start> <end> <done>\n" per part. */
+/* Replace the state file by rename, without fsync: a killed process leaves
+ * the old state or the new one, which is all a resume needs. After a power
+ * loss the state may be stale or gone, as the unsynced bytes it describes
+ * may be: a stale state loses bytes, a wrong one fails the hash, and the
+ * download starts over. An fsync here, each second, would stall the thread
+ * that hashes behind the journal commit that the download's writeback
+ * keeps busy. */
+static int state_write(const char *path, const char *text, size_t len, mm_error *err)
+{
+    char *tmp = mm_asprintf("%s.tmp.%ld", path, (long)getpid());
+    if (!tmp)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto fail;
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            goto fail;
+        done += (size_t)n;
+    }
+    int closed = close(fd);
+    fd = -1;
+    if (closed != 0 || rename(tmp, path) != 0)
+        goto fail;
+    free(tmp);
+    return 0;
+fail:;
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    return mm_error_set(err, MM_EIO, "cannot write %s: %s", path, strerror(saved));
+}
+
 static int state_save(const parts_job *j, const char *path, mm_error *err)
 {
     char text[STATE_MAX_BYTES];
@@ -108,7 +155,7 @@ static int state_save(const parts_job *j, const char *path, mm_error *err)
     }
     if (len < 0 || (size_t)len >= sizeof text)   /* cannot happen with PARTS_MAX lines */
         return mm_error_set(err, MM_EINTERNAL, "the parts state does not fit");
-    return mm_file_write_atomic(path, text, (size_t)len, err);
+    return state_write(path, text, (size_t)len, err);
 }
 
 /* 0 when the state fits f; anything odd is a reason to start over. */
@@ -160,6 +207,20 @@ static void layout(parts_job *j)
     j->n = n;
 }
 
+/* Bound what is downloaded but not yet hashed: a part far past the hashed
+ * prefix waits for the hash to catch up. Where the CPU is scarce, the hash
+ * then keeps pace with the transfer instead of being left alone at the end;
+ * where it is plentiful nothing waits. The part at the prefix never waits
+ * for long (the hash reaches it), and each wait is cut well short of the
+ * stall timeout, which it would otherwise trip. */
+static void pace(const parts_job *j, uint64_t at)
+{
+    int64_t until = mm_now_ms() + j->h->opts.stall_timeout_ms / 4;
+    while (at > __atomic_load_n(&j->hashed, __ATOMIC_ACQUIRE) + j->lag_max && !stopping(j) &&
+           mm_now_ms() < until)
+        hub_sleep_ms(1);
+}
+
 static int part_sink(const void *data, size_t len, hub_http_response *rs, void *user)
 {
     part *p = user;
@@ -186,6 +247,7 @@ static int part_sink(const void *data, size_t len, hub_http_response *rs, void *
                  (unsigned long long)(p->end - p->start), p->index);
         return MM_EINTEGRITY;
     }
+    pace(j, p->start + done + len);
     const char *d = data;
     size_t left = len;
     off_t at = (off_t)(p->start + done);
@@ -202,6 +264,14 @@ static int part_sink(const void *data, size_t len, hub_http_response *rs, void *
         left -= (size_t)n;
     }
     __atomic_store_n(&p->done, done + len, __ATOMIC_RELEASE);
+    /* Here, not in the hashing thread: sync_file_range can wait for the
+     * disk's queue, which may slow this part's transfer (the disk is the
+     * bottleneck then) but must not hold up the hash. */
+    done += len;
+    if (done - p->flushed >= HUB_WRITEBACK_CHUNK || done == p->end - p->start) {
+        hub_writeback_start(j->fd, p->start + p->flushed, done - p->flushed);
+        p->flushed = done;
+    }
     return 0;
 }
 
@@ -212,8 +282,9 @@ static void nap(const parts_job *j, int64_t ms)
         hub_sleep_ms(ms < 20 ? ms : 20);
 }
 
-/* One part's transfer: the retry policy of hub-fetch.c's transfer(), per part. */
-static int part_transfer(part *p)
+/* One part's transfer: the retry policy of hub-fetch.c's transfer(), per part.
+ * conn (may be NULL) is the worker's kept connection. */
+static int part_transfer(part *p, hub_http_conn *conn)
 {
     parts_job *j = p->job;
     hub *h = j->h;
@@ -230,7 +301,7 @@ static int part_transfer(part *p)
         hub_http_request rq = {
             .method = "GET", .url = f->url, .range_from = (int64_t)(p->start + p->done),
             .range_len = (int64_t)(len - p->done), .stall_ms = h->opts.stall_timeout_ms,
-            .body_max = 4096, .sink = part_sink, .sink_user = p,
+            .body_max = 4096, .sink = part_sink, .sink_user = p, .conn = conn,
         };
         hub_http_response rs;
         hub_http_response_init(&rs);
@@ -287,10 +358,14 @@ static int part_transfer(part *p)
     return 0;
 }
 
-/* Take parts in file order until none is left or another worker failed. */
+/* Take parts in file order until none is left or another worker failed,
+ * on one kept connection (without one, each request opens its own). */
 static void *worker_main(void *arg)
 {
     parts_job *j = arg;
+    hub_http_conn *conn = NULL;
+    if (hub_http_conn_new(&conn) != 0)
+        conn = NULL;
     for (;;) {
         int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
         if (i >= j->n)
@@ -298,12 +373,13 @@ static void *worker_main(void *arg)
         part *p = &j->parts[i];
         if (p->done == p->end - p->start)
             continue;
-        p->rc = part_transfer(p);
+        p->rc = part_transfer(p, conn);
         if (p->rc != 0) {
             __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
             break;
         }
     }
+    hub_http_conn_free(conn);
     __atomic_add_fetch(&j->finished, 1, __ATOMIC_ACQ_REL);
     return NULL;
 }
@@ -319,10 +395,24 @@ static uint64_t prefix_end(const parts_job *j)
     return j->f->size;
 }
 
-/* Hash [*hashed, upto) from the file. */
+/* Hash [*hashed, upto) from the file: through read-only mappings of up to
+ * HASH_WINDOW, so the digest reads the page cache in place (a third less CPU
+ * than copying it out first), or with pread where mapping fails. */
 static int hash_range(int fd, hub_hasher *hs, uint8_t *buf, uint64_t *hashed, uint64_t upto)
 {
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     while (*hashed < upto) {
+        uint64_t base = *hashed / page * page;
+        uint64_t end = upto - base > HASH_WINDOW ? base + HASH_WINDOW : upto;
+        void *map = mmap(NULL, (size_t)(end - base), PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
+                         (off_t)base);
+        if (map != MAP_FAILED) {
+            hub_hasher_update(hs, (const uint8_t *)map + (*hashed - base),
+                              (size_t)(end - *hashed));
+            munmap(map, (size_t)(end - base));
+            *hashed = end;
+            continue;
+        }
         size_t want = upto - *hashed < HASH_CHUNK ? (size_t)(upto - *hashed) : HASH_CHUNK;
         ssize_t n = pread(fd, buf, want, (off_t)*hashed);
         if (n < 0 && errno == EINTR)
@@ -360,26 +450,6 @@ static void report(const parts_job *j, int64_t t0, uint64_t at_start)
     pthread_mutex_unlock(h->progress_mu);
 }
 
-/* Start writing back what arrived, so the final fsync has little left and
- * the disk works while the network does. */
-static void start_writeback(parts_job *j, bool all)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-    for (int i = 0; i < j->n; i++) {
-        part *p = &j->parts[i];
-        uint64_t d = part_done(p);
-        if (d > p->flushed && (all || d - p->flushed >= FLUSH_CHUNK)) {
-            sync_file_range(j->fd, (off_t)(p->start + p->flushed), (off_t)(d - p->flushed),
-                            SYNC_FILE_RANGE_WRITE);
-            p->flushed = d;
-        }
-    }
-#else
-    (void)j;
-    (void)all;
-#endif
-}
-
 /* Allocate the whole file: a full disk is an error now, with the state kept. */
 static int reserve(parts_job *j, const char *tmp, mm_error *err)
 {
@@ -404,6 +474,7 @@ static int run_parts(parts_job *j, int n_workers, hub_hasher *hs, const char *st
     uint8_t *buf = malloc(HASH_CHUNK);
     if (!buf)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
+    j->lag_max = HASH_LAG_MIN + (uint64_t)n_workers * (j->parts[0].end - j->parts[0].start);
     for (; started < n_workers; started++)
         if (pthread_create(&j->workers[started], NULL, worker_main, j) != 0) {
             __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
@@ -412,17 +483,20 @@ static int run_parts(parts_job *j, int n_workers, hub_hasher *hs, const char *st
         }
     int64_t t0 = mm_now_ms(), last_save = t0, last_report = t0;
     uint64_t at_start = total_done(j), hashed = 0;
+    j->t0_ms = t0;
     for (;;) {
         bool all_ended = __atomic_load_n(&j->finished, __ATOMIC_ACQUIRE) == started;
+        if (all_ended && !j->ended_ms)
+            j->ended_ms = mm_now_ms();
         uint64_t upto = prefix_end(j);
-        if (upto - hashed > HASH_CHUNK * 4 && !all_ended)
-            upto = hashed + HASH_CHUNK * 4;   /* keep saving state while hashing */
+        if (upto - hashed > HASH_WINDOW && !all_ended)
+            upto = hashed + HASH_WINDOW;   /* keep saving state while hashing */
         if (!stopping(j) && hash_range(j->fd, hs, buf, &hashed, upto) != 0 && rc == 0) {
             rc = mm_error_set(err, MM_EIO, "cannot read back %s: %s", j->f->filename,
                               strerror(errno));
             __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
         }
-        start_writeback(j, false);
+        __atomic_store_n(&j->hashed, hashed, __ATOMIC_RELEASE);
         int64_t now = mm_now_ms();
         if (now - last_save >= STATE_SAVE_MS) {
             state_save(j, state, NULL);   /* best effort: a stale state costs only bytes */
@@ -437,9 +511,9 @@ static int run_parts(parts_job *j, int n_workers, hub_hasher *hs, const char *st
         if (!all_ended && upto == hashed)
             hub_sleep_ms(5);
     }
+    j->hashed_ms = mm_now_ms();
     for (int i = 0; i < started; i++)
         pthread_join(j->workers[i], NULL);
-    start_writeback(j, true);
     report(j, t0, at_start);
     free(buf);
     return rc;
@@ -536,10 +610,15 @@ int hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], 
                           f->filename, f->repo, lfs ? "sha256" : "git-sha1", f->etag, got);
         goto fail;
     }
+    int64_t sync_from = mm_now_ms();
     if (fsync(j->fd) != 0 || rename(tmp, f->blob_path) != 0) {
         rc = mm_error_set(err, MM_EIO, "cannot store %s: %s", f->blob_path, strerror(errno));
         goto fail;
     }
+    MM_LOG_DEBUG("hub: %s: %d parts: last byte after %.2f s, then hash %.2f s, fsync %.2f s",
+                 f->filename, j->n, (double)(j->ended_ms - j->t0_ms) / 1000.0,
+                 (double)(j->hashed_ms - j->ended_ms) / 1000.0,
+                 (double)(mm_now_ms() - sync_from) / 1000.0);
     unlink(state);
     memcpy(sha256, got256, 65);
 fail:

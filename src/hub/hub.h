@@ -327,6 +327,13 @@ int64_t hub_http_server_wait_s(const hub_http_response *rs);
 /* Receives body bytes of a GET; returns 0 or a negative MM_E* to abort. */
 typedef int (*hub_http_sink)(const void *data, size_t len, hub_http_response *rs, void *user);
 
+/* A connection kept open across the requests of one thread (HTTP keep-alive),
+ * so a worker taking part after part does not connect for each. Caller owns
+ * (hub_http_conn_free); used by one thread at a time. */
+typedef struct hub_http_conn hub_http_conn;
+int  hub_http_conn_new(hub_http_conn **out);   /* 0 or MM_ENOMEM */
+void hub_http_conn_free(hub_http_conn *conn);
+
 typedef struct hub_http_request {
     const char *method;         /* "HEAD" or "GET" */
     const char *url;
@@ -337,6 +344,7 @@ typedef struct hub_http_request {
     size_t      body_max;       /* cap on captured body */
     hub_http_sink sink;         /* 2xx GET bodies go here when set */
     void       *sink_user;
+    hub_http_conn *conn;        /* borrowed; NULL: a new connection for this request */
 } hub_http_request;
 
 void hub_http_response_init(hub_http_response *rs);
@@ -393,6 +401,12 @@ typedef struct hub_fetch {
  * mismatch is MM_EINTEGRITY (the partial file is removed). Large files go
  * through hub_fetch_parts when the options allow. */
 int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err);
+/* Start writing [offset, offset+len) of fd back to the disk without waiting
+ * (sync_file_range), so the fsync before the rename finds little left and
+ * the disk works while the network does. Best effort: fsync reports errors. */
+void hub_writeback_start(int fd, uint64_t offset, uint64_t len);
+/* A download starts writeback each time this many more bytes arrived. */
+#define HUB_WRITEBACK_CHUNK (8u << 20)
 
 /* hub-parts.c: one blob fetched as several concurrent Range requests into a
  * pre-allocated <blob>.incomplete, each part's progress kept in

@@ -1,6 +1,7 @@
 /* test-hub-parts.c - a large file fetched as concurrent Range requests: it
- * assembles exactly, a dropped part resumes alone (the mock's request log
- * proves no byte range was served twice), a killed process resumes every
+ * assembles exactly over one kept-alive connection per worker, a dropped
+ * part resumes alone (the mock's request log proves no byte range was
+ * served twice), a killed process resumes every
  * part from its saved state, a full disk fails cleanly before any GET,
  * corruption in one part is caught, a server ignoring Range gets a single
  * stream, parallel_parts 1 is one stream, two clients share one download,
@@ -133,7 +134,7 @@ static void test_assembles(void)
     /* Sixteen closed ranges of 64 KiB (the last one shorter), 206 each,
      * together the file once. */
     mockhub_request rq;
-    int seen = 0;
+    int seen = 0, ports[N_PARTS], n_ports = 0;
     for (size_t i = 0; mockhub_request_get(fx.mh, i, &rq) == 0; i++) {
         if (!rq.cdn)
             continue;
@@ -141,8 +142,17 @@ static void test_assembles(void)
         CHECK_INT(rq.range_start % PART_SIZE, 0);
         CHECK_INT(rq.range_end, rq.range_start == 983040 ? 999999 : rq.range_start + 65535);
         seen++;
+        CHECK(rq.client_port > 0);
+        bool known = false;
+        for (int k = 0; k < n_ports; k++)
+            known = known || ports[k] == rq.client_port;
+        if (!known && n_ports < N_PARTS)
+            ports[n_ports++] = rq.client_port;
     }
     CHECK_INT(seen, N_PARTS);
+    /* Each of the 4 workers keeps its connection from part to part: 16
+     * requests on at most 4 connections (16 without keep-alive). */
+    CHECK(n_ports >= 1 && n_ports <= 4);
     span s[64];
     size_t n = served(&fx, s, 64);
     CHECK(disjoint_cover(s, n, 0));

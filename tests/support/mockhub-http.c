@@ -193,6 +193,15 @@ static enum MHD_Result reply_content(req *r, const uint8_t *data, size_t size,
     return queue(r, partial ? 206 : 200, resp);
 }
 
+static int client_port(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
+        return 0;
+    return ntohs(((const struct sockaddr_in *)ci->client_addr)->sin_port);
+}
+
 /* ---- paths ---- */
 
 static int unhex(char c)
@@ -574,14 +583,26 @@ static enum MHD_Result route_cdn(req *r, bool had_auth)
 /* ---- daemons ---- */
 
 static enum MHD_Result handle(mockhub *hub, bool cdn, struct MHD_Connection *conn,
-                              const char *url, const char *method, void **con_cls)
+                              const char *url, const char *method, size_t *upload_size,
+                              void **con_cls)
 {
-    /* First call: headers only; answer on it (no request bodies here). */
-    (void)con_cls;
+    /* The first call brings the headers only. An answer queued then makes
+     * MHD close the connection (a body might follow), so it waits for the
+     * call that ends the request: connections stay open between requests,
+     * as on the real Hub and CDN. Request bodies are ignored. */
+    static int headers_seen;
+    if (!*con_cls) {
+        *con_cls = &headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     req r = { .hub = hub, .conn = conn, .cdn = cdn, .method = method, .path = url };
     r.head = strcmp(method, "HEAD") == 0;
-    r.log_idx = mh_log_begin(hub, cdn, method, url, auth != NULL);
+    r.log_idx = mh_log_begin(hub, cdn, method, url, auth != NULL, client_port(conn));
     if (mh_fault_take(hub, cdn, method, url, &r.fault, r.ratelimit, sizeof r.ratelimit)) {
         if (r.fault.delay_ms > 0) {
             struct timespec ts = { r.fault.delay_ms / 1000, (r.fault.delay_ms % 1000) * 1000000L };
@@ -610,16 +631,16 @@ static enum MHD_Result handle_hub(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
 {
-    (void)version; (void)upload; (void)upload_size;
-    return handle(cls, false, conn, url, method, con_cls);
+    (void)version; (void)upload;
+    return handle(cls, false, conn, url, method, upload_size, con_cls);
 }
 
 static enum MHD_Result handle_cdn(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload, size_t *upload_size, void **con_cls)
 {
-    (void)version; (void)upload; (void)upload_size;
-    return handle(cls, true, conn, url, method, con_cls);
+    (void)version; (void)upload;
+    return handle(cls, true, conn, url, method, upload_size, con_cls);
 }
 
 /* Keep paths raw: the routes decode segment by segment, as the Hub does. */

@@ -85,7 +85,7 @@ mfile   *mh_file_find(mcommit *c, const char *path);
 bool mh_fault_take(mockhub *hub, bool cdn, const char *method, const char *path,
                    mockhub_fault *out, char *ratelimit, size_t rl_size);
 int  mh_log_begin(mockhub *hub, bool cdn, const char *method, const char *path,
-                  bool had_auth);
+                  bool had_auth, int client_port);
 /* Record the M of "Range: bytes=N-M". */
 void mh_log_range_end(mockhub *hub, int idx, int64_t range_end);
 void mh_log_update(mockhub *hub, int idx, int status, int64_t range_start,

@@ -342,7 +342,7 @@ bool mh_fault_take(mockhub *hub, bool cdn, const char *method, const char *path,
 /* ---- request log ---- */
 
 int mh_log_begin(mockhub *hub, bool cdn, const char *method, const char *path,
-                     bool had_auth)
+                     bool had_auth, int client_port)
 {
     int idx = -1;
     pthread_mutex_lock(&hub->lock);
@@ -354,6 +354,7 @@ int mh_log_begin(mockhub *hub, bool cdn, const char *method, const char *path,
         snprintf(r->path, sizeof r->path, "%s", path);
         r->cdn = cdn;
         r->had_auth = had_auth;
+        r->client_port = client_port;
         r->range_start = -1;
         r->range_end = -1;
     }

@@ -112,6 +112,8 @@ typedef struct mockhub_request {
     int64_t bytes_sent;     /* body bytes handed to the socket */
     bool    had_auth;       /* an Authorization header arrived */
     bool    faulted;        /* a fault changed the answer */
+    int     client_port;    /* the client's TCP port: requests on one kept-alive
+                               connection share it */
 } mockhub_request;
 
 size_t mockhub_request_count(mockhub *hub);
