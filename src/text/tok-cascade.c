@@ -1,23 +1,21 @@
 /* tok-cascade.c - a multi-pattern pre-tokenizer cascade (deepseek's,
  * "default", falcon's, starcoder's) run over one byte map of the text: each
  * byte is classified once, every pattern marks where it cuts, and the words
- * are read off the map at the end. The level-by-level path (tok-pre.c)
- * decodes the text again and builds a list of pieces for every pattern;
- * the differential test in test-tok-utf8.c checks that both agree with
- * PCRE2.
- *
- * The map: one byte per text byte. A code point's first byte holds its
- * class bits (one bit per distinct class of the cascade, plus \s); its
- * continuation bytes hold the same bits and M_CONT, so runs of a class can
- * be followed byte by byte. M_CUT marks a byte where a piece starts; a
- * pattern never matches across one, exactly as each pattern of the cascade
- * only ever sees the pieces the earlier ones left. The bytes from m[len] on
- * are sentinels with every bit but M_CONT. */
+ * are read off the map at the end, where the level-by-level path (tok-pre.c)
+ * decodes the text again and builds a list of pieces for every pattern. */
 #include "text/text.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* The map: one byte per text byte. A code point's first byte holds its
+ * class bits (one bit per distinct class of the cascade, plus \s); its
+ * continuation bytes hold the same bits and M_CONT, so runs of a class can
+ * be followed byte by byte. M_CUT marks a byte where a piece starts; a
+ * pattern never matches across one, exactly as each pattern of the cascade
+ * only ever sees the pieces the earlier ones left. The bytes from m[len] on
+ * are sentinels with every bit but M_CONT. The differential test in
+ * test-tok-utf8.c checks the result against PCRE2. */
 #define MAX_LEVELS 8
 #define MAX_SLOTS  5
 #define M_CUT  0x80u
