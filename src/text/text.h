@@ -301,6 +301,8 @@ int  text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info
 void text_pretok_free(text_pretok *p);
 /* Tests: split with PCRE2 only, bypassing the hand-written splitters. */
 void text_pretok_use_pcre_only(text_pretok *p);
+/* Tests: whether valid UTF-8 goes through the fused cascade (tok-cascade.c). */
+bool text_pretok_fused(const text_pretok *p);
 /* Split text[0..len) into words, appended to out; scratch is reused
  * between calls (free it with text_spans_free). */
 int  text_pretok_split(const text_pretok *p, const char *text, size_t len,
@@ -323,6 +325,20 @@ int  text_split_custom(int kind, const char *text, uint32_t off, uint32_t len,
 /* Hand-written splitting for one-class patterns (tok-class.c): `C`, `C+`,
  * `\s?C`, `\s?C+` (C one "\p{X}" or "[...]" class) and `\s+$`. */
 typedef struct text_class text_class;
+enum { TEXT_CLASS_ONE = 1, TEXT_CLASS_RUN, TEXT_CLASS_TRAIL_WS };
+/* What a recognized pattern is: its shape, whether `\s?` leads, and the
+ * code point bitmaps (0x110000 bits; borrowed, they live as long as the
+ * process) of its class (NULL for TEXT_CLASS_TRAIL_WS) and of \s. */
+typedef struct text_class_info {
+    int             shape;
+    bool            ws_prefix;
+    const uint64_t *member;
+    const uint64_t *ws;
+} text_class_info;
+void text_class_get_info(const text_class *c, text_class_info *info);
+/* The bitmap of one class ("\p{L}", "[\r\n]", "\s"), built on first use
+ * (thread-safe); NULL when it cannot be built. */
+const uint64_t *text_class_bitmap(const char *cls);
 /* *out is NULL when pattern has none of those shapes, or its class table
  * cannot be built (then PCRE2 splits); caller owns *out (text_class_free).
  * 0, or MM_ENOMEM. */
@@ -332,6 +348,26 @@ void text_class_free(text_class *c);
  * the gaps between them), exactly as PCRE2 does with the pattern. */
 int  text_class_split(const text_class *c, const char *text, uint32_t off, uint32_t len,
                       text_spans *out);
+
+/* A whole cascade run over one per-byte map of the text (tok-cascade.c):
+ * the text is classified once, each pattern marks its cuts in the map, and
+ * the words are read off at the end, instead of one list of pieces per
+ * pattern. Levels it knows: the one-class shapes above, GPT-2's pattern
+ * and `[0-9][0-9][0-9]`, with at most 5 distinct classes in all. */
+typedef struct text_cascade text_cascade;
+enum { TEXT_LEVEL_CLASS = 1, TEXT_LEVEL_GPT2, TEXT_LEVEL_DIGIT3 };
+typedef struct text_level {
+    int               kind;   /* TEXT_LEVEL_* */
+    const text_class *cls;    /* TEXT_LEVEL_CLASS: borrowed for text_cascade_new only */
+} text_level;
+/* *out is NULL when some level has no such form or the classes do not fit
+ * (then the caller splits level by level); caller owns *out
+ * (text_cascade_free). 0, or MM_ENOMEM. */
+int  text_cascade_new(const text_level *levels, size_t n_levels, text_cascade **out);
+void text_cascade_free(text_cascade *c);
+/* Split valid UTF-8 text[0, len) (len >= 1) into out, exactly as the
+ * levels applied one after the other do. 0, or MM_ENOMEM. Thread-safe. */
+int  text_cascade_split(const text_cascade *c, const char *text, size_t len, text_spans *out);
 
 struct text_vocab {
     text_vocab_type type;
@@ -360,6 +396,7 @@ struct text_vocab {
     size_t      n_special;
     uint32_t   *special_by_byte;
     uint32_t    special_bucket[257];
+    uint8_t     special_first[256];     /* 1: some special token starts with byte b */
     uint8_t     special_single[32];     /* bit b: a 1-byte special token b */
     uint8_t    *special_pair;           /* 65536 bits: some special starts b0 b1 */
     int32_t     bos, eos, eot, eom, unk, pad;
@@ -388,9 +425,10 @@ enum { TEXT_ID_BOS, TEXT_ID_EOS, TEXT_ID_EOT, TEXT_ID_EOM, TEXT_ID_UNK, TEXT_ID_
 int text_vocab_build(const text_vocab_input *in, text_vocab **out, mm_error *err);
 
 /* Word -> ids cache of one tokenize call (tok-cache.c). Words are borrowed
- * and must outlive the cache. A NULL cache (allocation failed) misses. */
+ * from text[0, len), which must outlive the cache. A NULL cache (allocation
+ * failed) misses. */
 typedef struct text_word_cache text_word_cache;
-text_word_cache *text_word_cache_new(void);
+text_word_cache *text_word_cache_new(const char *text, size_t len);
 void text_word_cache_free(text_word_cache *c);
 bool text_word_cache_get(const text_word_cache *c, const char *word, size_t len,
                          const int32_t **ids, size_t *n_ids);

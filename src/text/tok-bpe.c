@@ -116,15 +116,18 @@ int text_bpe_encode(const text_vocab *v, const char *text, size_t len, text_ids 
         goto done;
     }
     /* short texts are not worth a cache */
-    text_word_cache *cache = words.n >= 64 ? text_word_cache_new() : NULL;
+    text_word_cache *cache = words.n >= 64 ? text_word_cache_new(text, len) : NULL;
     for (size_t i = 0; i < words.n; i++) {
         const char *word = text + words.v[i].off;
         size_t wl = words.v[i].len, start = out->n;
         const int32_t *cached;
         size_t n_cached;
         if (text_word_cache_get(cache, word, wl, &cached, &n_cached)) {
+            /* the hot path: one bound check, no call per id */
+            if (n_cached > out->max - out->n)
+                rc = MM_ELIMIT;
             for (size_t k = 0; k < n_cached && rc == 0; k++)
-                rc = text_ids_push(out, cached[k]);
+                out->v[out->n++] = cached[k];
         } else {
             rc = encode_word(v, &w, (const uint8_t *)word, wl, out);
             if (rc == 0)

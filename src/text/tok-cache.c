@@ -13,11 +13,13 @@
 
 typedef struct cache_entry {
     const char *word;      /* borrowed from the caller's text */
+    uint64_t    head;      /* the word's first 8 bytes (fewer: zero-padded) */
     uint32_t    len;
     uint32_t    ids_off, n_ids;
 } cache_entry;
 
 struct text_word_cache {
+    const char  *end;      /* the end of the text the words are in */
     uint32_t    *slots;    /* entry index + 1; 0 = empty */
     size_t       mask;
     cache_entry *e;
@@ -27,27 +29,38 @@ struct text_word_cache {
     bool         full;
 };
 
-static uint64_t word_hash(const char *s, size_t n)
+/* The first min(n, 8) bytes of word as a number, zero-padded. Most words
+ * are that short, so the head is their whole key: one load, no call. */
+static inline uint64_t word_head(const text_word_cache *c, const char *word, size_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t k;
-        memcpy(&k, s + i, 8);
-        h = (h ^ k) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
     uint64_t k = 0;
-    memcpy(&k, s + i, n - i);
-    h = (h ^ k) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (c->end - word >= 8) {
+        memcpy(&k, word, 8);
+        return n >= 8 ? k : k & ((1ull << (8 * n)) - 1);
+    }
+#else
+    (void)c;
+#endif
+    for (size_t j = 0; j < n && j < 8; j++)
+        k |= (uint64_t)(uint8_t)word[j] << (8 * j);
+    return k;
 }
 
-text_word_cache *text_word_cache_new(void)
+static inline uint64_t word_hash(uint64_t head, const char *s, size_t n)
+{
+    uint64_t h = (head ^ (0x9E3779B97F4A7C15ull * n)) * 0xff51afd7ed558ccdull;
+    for (size_t i = 8; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+    return h ^ (h >> 32);
+}
+
+text_word_cache *text_word_cache_new(const char *text, size_t len)
 {
     text_word_cache *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->end = text + len;
     c->mask = 1023;
     c->slots = calloc(c->mask + 1, sizeof *c->slots);
     if (!c->slots) {
@@ -72,13 +85,15 @@ bool text_word_cache_get(const text_word_cache *c, const char *word, size_t len,
 {
     if (!c || len > CACHE_MAX_WORD)
         return false;
-    size_t i = (size_t)word_hash(word, len) & c->mask;
+    uint64_t head = word_head(c, word, len);
+    size_t i = (size_t)word_hash(head, word, len) & c->mask;
     for (;;) {
         uint32_t s = c->slots[i];
         if (s == 0)
             return false;
         const cache_entry *e = &c->e[s - 1];
-        if (e->len == len && memcmp(e->word, word, len) == 0) {
+        if (e->head == head && e->len == len &&
+            (len <= 8 || memcmp(e->word + 8, word + 8, len - 8) == 0)) {
             *ids = c->ids + e->ids_off;
             *n_ids = e->n_ids;
             return true;
@@ -94,7 +109,7 @@ static bool grow_slots(text_word_cache *c)
     if (!slots)
         return false;
     for (size_t k = 0; k < c->n; k++) {
-        size_t i = (size_t)word_hash(c->e[k].word, c->e[k].len) & (cap - 1);
+        size_t i = (size_t)word_hash(c->e[k].head, c->e[k].word, c->e[k].len) & (cap - 1);
         while (slots[i])
             i = (i + 1) & (cap - 1);
         slots[i] = (uint32_t)k + 1;
@@ -144,11 +159,12 @@ void text_word_cache_put(text_word_cache *c, const char *word, size_t len, const
     memcpy(c->ids + c->n_ids, ids, n_ids * sizeof *ids);
     cache_entry *e = &c->e[c->n];
     e->word = word;
+    e->head = word_head(c, word, len);
     e->len = (uint32_t)len;
     e->ids_off = (uint32_t)c->n_ids;
     e->n_ids = (uint32_t)n_ids;
     c->n_ids += n_ids;
-    size_t i = (size_t)word_hash(word, len) & c->mask;
+    size_t i = (size_t)word_hash(e->head, word, len) & c->mask;
     while (c->slots[i])
         i = (i + 1) & c->mask;
     c->slots[i] = (uint32_t)++c->n;

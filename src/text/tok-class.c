@@ -19,7 +19,8 @@
 #define CLASSES_MAX   32           /* distinct classes one process keeps */
 #define CLASS_SRC_MAX 4096
 
-enum { SHAPE_ONE = 1, SHAPE_RUN, SHAPE_TRAIL_WS };
+enum { SHAPE_ONE = TEXT_CLASS_ONE, SHAPE_RUN = TEXT_CLASS_RUN,
+       SHAPE_TRAIL_WS = TEXT_CLASS_TRAIL_WS };
 
 /* A recognized pattern; the bitmaps are the process's, never freed. */
 struct text_class {
@@ -53,9 +54,11 @@ static uint64_t *build_bitmap(const char *src)
     all = malloc(4u * N_CPTS);
     if (!pattern || !all)
         goto fail;
-    memcpy(pattern, "(?:", 3);
-    memcpy(pattern + 3, src, strlen(src));
-    memcpy(pattern + 3 + strlen(src), ")+", 3);
+    /* a plain repeat of the one class: a group, (?:C)+, would take a JIT
+     * stack frame per character and overflow on the long runs of letters
+     * (20,000 CJK ideographs in a row), and the class would be lost */
+    memcpy(pattern, src, strlen(src));
+    memcpy(pattern + strlen(src), "+", 2);
     int ec;
     PCRE2_SIZE eo;
     c = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &ec,
@@ -201,6 +204,20 @@ int text_class_new(const char *pattern, text_class **out)
 void text_class_free(text_class *c)
 {
     free(c);
+}
+
+void text_class_get_info(const text_class *c, text_class_info *info)
+{
+    info->shape = c->shape;
+    info->ws_prefix = c->ws_prefix;
+    info->member = c->member;
+    info->ws = c->ws;
+}
+
+const uint64_t *text_class_bitmap(const char *cls)
+{
+    size_t len = strlen(cls);
+    return len <= CLASS_SRC_MAX ? class_bits(cls, len) : NULL;
 }
 
 static bool has(const uint64_t *bits, uint32_t cp)

@@ -59,9 +59,18 @@ static size_t scan_occurring(const text_vocab *v, const char *text, size_t len,
                              bool parse_special, uint8_t *occurs)
 {
     size_t found = 0;
+    const uint8_t *s = (const uint8_t *)text, *first = v->special_first;
     for (size_t p = 0; p < len && found < v->n_special; p++) {
-        uint8_t b = (uint8_t)text[p];
-        /* most positions start no special token: two bitmap probes */
+        /* most bytes start no special token at all: four at a time */
+        while (p + 4 <= len && !(first[s[p]] | first[s[p + 1]] | first[s[p + 2]] |
+                                 first[s[p + 3]]))
+            p += 4;
+        while (p < len && !first[s[p]])
+            p++;
+        if (p == len)
+            break;
+        uint8_t b = s[p];
+        /* of the rest, most start none either: two bitmap probes */
         unsigned pair = p + 1 < len ? (unsigned)b << 8 | (uint8_t)text[p + 1] : 0;
         if (!(v->special_single[b >> 3] & (1u << (b & 7))) &&
             !(p + 1 < len && (v->special_pair[pair >> 3] & (1u << (pair & 7)))))

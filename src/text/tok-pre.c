@@ -26,6 +26,7 @@
 #define P_TEKKEN "[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))*((?=[\\p{L}])([^A-Z]))+" \
     "|[^\\r\\n\\p{L}\\p{N}]?((?=[\\p{L}])([^a-z]))+((?=[\\p{L}])([^A-Z]))*" \
     "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define P_DIGIT3 "[0-9][0-9][0-9]"
 
 typedef struct pre_def {
     const char *names;          /* '|'-separated tokenizer.ggml.pre values */
@@ -36,7 +37,7 @@ typedef struct pre_def {
 
 static const pre_def k_pre_defs[] = {
     { "default", false, false,
-      { "[\\p{P}\\$\\+<=>\\^~\\|]+", P_GPT2, "\\p{N}+", "[0-9][0-9][0-9]" } },
+      { "[\\p{P}\\$\\+<=>\\^~\\|]+", P_GPT2, "\\p{N}+", P_DIGIT3 } },
     { "llama3|llama-v3|llama-bpe|falcon3|falcon-h1|pixtral|midm-2.0|lfm2", true, true,
       { P_LLAMA3 } },
     { "dbrx|smaug-bpe", false, false, { P_LLAMA3 } },
@@ -64,7 +65,7 @@ static const pre_def k_pre_defs[] = {
       { "[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+",
         "\\p{N}" } },
     { "falcon", false, false,
-      { "[\\p{P}\\$\\+<=>\\^~\\|`]+", P_GPT2, "[0-9][0-9][0-9]" } },
+      { "[\\p{P}\\$\\+<=>\\^~\\|`]+", P_GPT2, P_DIGIT3 } },
     { "starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b", false, false,
       { "\\p{N}", P_GPT2 } },
     { "gpt-2|phi-2|mpt|olmo|jais|trillion|jina-es|jina-de|jina-v2-es|jina-v2-de|gigachat|"
@@ -90,12 +91,36 @@ struct text_pretok {
     uint32_t    min_len[MAX_PATTERNS];
     int         custom[MAX_PATTERNS];    /* TEXT_SPLIT_*: hand-written equivalent */
     text_class *cls[MAX_PATTERNS];       /* one-class patterns: hand-written, or NULL */
+    text_cascade *fused;                 /* the whole cascade in one map, or NULL */
     bool        no_custom;               /* tests: always use PCRE2 */
 };
 
 void text_pretok_use_pcre_only(text_pretok *p)
 {
     p->no_custom = true;
+}
+
+bool text_pretok_fused(const text_pretok *p)
+{
+    return p->fused != NULL;
+}
+
+/* The fused form of the cascade, when every pattern has one. */
+static int make_fused(text_pretok *p, const pre_def *def)
+{
+    text_level levels[MAX_PATTERNS];
+    for (size_t i = 0; i < p->n; i++) {
+        levels[i].cls = p->cls[i];
+        if (p->cls[i])
+            levels[i].kind = TEXT_LEVEL_CLASS;
+        else if (p->custom[i] == TEXT_SPLIT_GPT2)
+            levels[i].kind = TEXT_LEVEL_GPT2;
+        else if (strcmp(def->patterns[i], P_DIGIT3) == 0)
+            levels[i].kind = TEXT_LEVEL_DIGIT3;
+        else
+            return 0;
+    }
+    return text_cascade_new(levels, p->n, &p->fused);
 }
 
 static void study_first(text_pretok *p, size_t i)
@@ -199,6 +224,10 @@ int text_pretok_new(const char *name, text_pretok **out, text_pretok_info *info,
             return mm_error_set(err, MM_ENOMEM, "out of memory for a pre-tokenizer");
         }
     }
+    if (make_fused(p, def) != 0) {
+        text_pretok_free(p);
+        return mm_error_set(err, MM_ENOMEM, "out of memory for a pre-tokenizer");
+    }
     if (info) {
         info->ignore_merges = def->ignore_merges;
         info->add_bos = def->add_bos;
@@ -215,6 +244,7 @@ void text_pretok_free(text_pretok *p)
         pcre2_code_free(p->code[i]);
         text_class_free(p->cls[i]);
     }
+    text_cascade_free(p->fused);
     free(p);
 }
 
@@ -246,6 +276,12 @@ static size_t valid_prefix(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* ASCII eight bytes at a time */
+        uint64_t w;
+        if (i + 8 <= n && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) {
+            i += 8;
+            continue;
+        }
         if (s[i] < 0x80) {
             i++;
             continue;
@@ -335,6 +371,10 @@ int text_pretok_split(const text_pretok *p, const char *text, size_t len, text_s
     if (len > TEXT_MAX_INPUT)
         return mm_error_set(err, MM_ELIMIT, "text of %zu bytes is over the %u-byte limit",
                             len, TEXT_MAX_INPUT);
+    size_t valid_upto = valid_prefix((const uint8_t *)text, len);
+    if (p->fused && !p->no_custom && valid_upto == len)
+        return text_cascade_split(p->fused, text, len, out) == 0
+               ? 0 : mm_error_set(err, MM_ENOMEM, "out of memory pre-tokenizing");
     int rc = 0;
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
     pcre2_match_context *mc = pcre2_match_context_create(NULL);
@@ -354,7 +394,6 @@ int text_pretok_split(const text_pretok *p, const char *text, size_t len, text_s
         goto done;
     }
     text_spans *src = &a, *dst = &b;
-    size_t valid_upto = valid_prefix((const uint8_t *)text, len);
     for (size_t i = 0; i < p->n && rc == 0; i++) {
         dst->n = 0;
         rc = split_one(p, i, text, src, dst, md, mc, valid_upto, err);

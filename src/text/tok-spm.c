@@ -161,7 +161,7 @@ int text_spm_encode(const text_vocab *v, const char *text, size_t len, bool pref
     w.sym = malloc((longest ? longest : 1) * sizeof *w.sym);
     if (!w.sym)
         goto oom;
-    cache = n_seg >= 64 ? text_word_cache_new() : NULL;
+    cache = n_seg >= 64 ? text_word_cache_new(esc, e) : NULL;
     for (size_t st = 0, en; st < e && rc == 0; st = en) {
         en = segment_end(v, esc, e, st);
         const char *word = esc + st;
@@ -169,8 +169,10 @@ int text_spm_encode(const text_vocab *v, const char *text, size_t len, bool pref
         const int32_t *cached;
         size_t n_cached;
         if (text_word_cache_get(cache, word, wl, &cached, &n_cached)) {
+            if (n_cached > out->max - out->n)
+                rc = MM_ELIMIT;
             for (size_t k = 0; k < n_cached && rc == 0; k++)
-                rc = text_ids_push(out, cached[k]);
+                out->v[out->n++] = cached[k];
         } else {
             rc = encode_segment(v, &w, (uint32_t)st, (uint32_t)wl, out);
             if (rc == 0)

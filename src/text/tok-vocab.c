@@ -433,6 +433,7 @@ static int build_specials(text_vocab *v, const char *model_name, mm_error *err)
     for (size_t i = 0; i < n; i++) {
         const uint8_t *t = (const uint8_t *)v->pool + v->text_off[keys[i].id];
         count[t[0]]++;
+        v->special_first[t[0]] = 1;
         if (keys[i].len == 1) {
             v->special_single[t[0] >> 3] |= (uint8_t)(1u << (t[0] & 7));
         } else {

@@ -200,10 +200,39 @@ static void test_pretok_cover(void)
     }
 }
 
-/* The hand-written GPT-2 / Llama 3 / Qwen2 splitters and the one-class
- * splitter (tok-class.c: deepseek's cascades, "default", falcon) agree with
- * PCRE2 on the same patterns, word for word, on random UTF-8 with a few
- * invalid bytes mixed in. */
+/* Split text with fast and slow (PCRE2 only); false, with the text and
+ * both splits printed, when they differ. The spans are the caller's, reused. */
+static bool same_split(const char *name, const text_pretok *fast, const text_pretok *slow,
+                       const char *text, size_t len, text_spans *a, text_spans *b,
+                       text_spans *sa, text_spans *sb)
+{
+    mm_error err = { 0 };
+    a->n = b->n = 0;
+    CHECK_INT(text_pretok_split(fast, text, len, a, sa, &err), 0);
+    CHECK_INT(text_pretok_split(slow, text, len, b, sb, &err), 0);
+    bool same = a->n == b->n && memcmp(a->v, b->v, a->n * sizeof *a->v) == 0;
+    mmtest_checks++;
+    if (same)
+        return true;
+    mmtest_fail(__FILE__, __LINE__, "%s: hand-written split differs from PCRE2", name);
+    printf("    text:");
+    for (size_t i = 0; i < len; i++)
+        printf(" %02x", (uint8_t)text[i]);
+    printf("\n    fast:");
+    for (size_t i = 0; i < a->n; i++)
+        printf(" [%u,%u)", a->v[i].off, a->v[i].off + a->v[i].len);
+    printf("\n    pcre:");
+    for (size_t i = 0; i < b->n; i++)
+        printf(" [%u,%u)", b->v[i].off, b->v[i].off + b->v[i].len);
+    printf("\n");
+    return false;
+}
+
+/* The hand-written GPT-2 / Llama 3 / Qwen2 splitters, the one-class
+ * splitter (tok-class.c) and the fused cascades agree with PCRE2 on the same
+ * patterns, word for word, on random UTF-8 with a few invalid bytes mixed
+ * in: a valid text goes through the fused cascade where the pre-tokenizer
+ * has one, a text with an invalid byte through the splitters level by level. */
 static void test_custom_split(void)
 {
     static const char *const names[] = { "gpt-2", "llama-bpe", "qwen2", "starcoder",
@@ -247,26 +276,94 @@ static void test_custom_split(void)
                 memcpy(text + len, pc, pl);
                 len += pl;
             }
-            a.n = b.n = 0;
-            CHECK_INT(text_pretok_split(fast, text, len, &a, &sa, &err), 0);
-            CHECK_INT(text_pretok_split(slow, text, len, &b, &sb, &err), 0);
-            bool same = a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0;
-            mmtest_checks++;
-            if (!same) {
+            if (!same_split(names[k], fast, slow, text, len, &a, &b, &sa, &sb))
                 bad++;
-                mmtest_fail(__FILE__, __LINE__, "%s: hand-written split differs from PCRE2",
-                            names[k]);
-                printf("    text:");
-                for (size_t i = 0; i < len; i++)
-                    printf(" %02x", (uint8_t)text[i]);
-                printf("\n    fast:");
-                for (size_t i = 0; i < a.n; i++)
-                    printf(" [%u,%u)", a.v[i].off, a.v[i].off + a.v[i].len);
-                printf("\n    pcre:");
-                for (size_t i = 0; i < b.n; i++)
-                    printf(" [%u,%u)", b.v[i].off, b.v[i].off + b.v[i].len);
-                printf("\n");
+        }
+        text_spans_free(&a);
+        text_spans_free(&b);
+        text_spans_free(&sa);
+        text_spans_free(&sb);
+        text_pretok_free(fast);
+        text_pretok_free(slow);
+    }
+}
+
+/* The fused cascades (tok-cascade.c: deepseek-llm, deepseek-coder,
+ * "default", falcon, starcoder) split valid UTF-8 exactly as PCRE2 running
+ * the patterns one after the other, on random and adversarial text: code
+ * points at the edges of every class the cascades use, every \s character,
+ * digits and letters of other scripts, astral planes, contractions, long
+ * runs of one character (the map is searched eight bytes at a time). */
+static uint32_t random_cpt(void)
+{
+    static const uint32_t edges[] = {
+        0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x20, 0x85, 0xA0, 0x1680, 0x180E, 0x2000, 0x200A,
+        0x200B, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF,
+        0x21, 0x24, 0x27, 0x2B, 0x2F, 0x30, 0x39, 0x3A, 0x3C, 0x3E, 0x40, 0x5B, 0x5E, 0x60,
+        0x7B, 0x7C, 0x7E, 0x7F, 0xB5, 0xBD, 0xC0, 0xD6, 0xD7, 0xD8, 0xF6, 0xF7, 0xF8, 0x1BA,
+        0x1BB, 0x1BC, 0x294, 0x301, 0x37F, 0x5D0, 0x627, 0x660, 0x7FF, 0x800, 0x905, 0x966,
+        0x2018, 0x201F, 0x2020, 0x2026, 0x2167, 0x2460, 0x3001, 0x3002, 0x3003, 0x3042,
+        0x4DFF, 0x4E00, 0x4E01, 0x9FA5, 0x9FA6, 0xABFF, 0xAC00, 0xD7A3, 0xD7FF, 0xE000,
+        0xFF01, 0xFF0F, 0xFF10, 0xFF1A, 0xFF21, 0xFF3A, 0xFF41, 0xFF5A, 0xFF5E, 0xFF5F,
+        0x10400, 0x1044F, 0x10450, 0x1D7CE, 0x1E900, 0x1E943, 0x1E944, 0x1F600, 0x1F999,
+        0xE0001, 0x10FFFF,
+    };
+    uint32_t c;
+    switch (rnd() % 4) {
+    case 0:  return edges[rnd() % MM_ARRAY_LEN(edges)];
+    case 1:  return (uint32_t)(rnd() % 0x80);
+    case 2:  c = (uint32_t)(rnd() % 0x10000); break;
+    default: c = (uint32_t)(rnd() % 0x110000); break;
+    }
+    return c >= 0xD800 && c <= 0xDFFF ? 0x20 : c;
+}
+
+static void test_fused_split(void)
+{
+    static const char *const names[] = { "deepseek-llm", "deepseek-coder", "default", "falcon",
+                                         "starcoder" };
+    static const char *const snippets[] = {
+        "'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'x", "'", " ", "  ", "\r\n", "\n\n",
+        "123", "1234567", "abc", "Hello", " world", "3.14", "!!", "  \t", "don't",
+    };
+    char text[8192];
+    for (size_t k = 0; k < MM_ARRAY_LEN(names); k++) {
+        text_pretok *fast = NULL, *slow = NULL;
+        mm_error err = { 0 };
+        CHECK_INT(text_pretok_new(names[k], &fast, NULL, &err), 0);
+        CHECK_INT(text_pretok_new(names[k], &slow, NULL, &err), 0);
+        if (!fast || !slow) {
+            text_pretok_free(fast);
+            text_pretok_free(slow);
+            continue;
+        }
+        /* else this test would compare PCRE2 with the level-by-level path */
+        CHECK(text_pretok_fused(fast));
+        text_pretok_use_pcre_only(slow);
+        text_spans a = { 0 }, b = { 0 }, sa = { 0 }, sb = { 0 };
+        int bad = 0;
+        for (int it = 0; it < 4000 && bad < 3; it++) {
+            size_t len = 0;
+            int n = 1 + (int)(rnd() % (it % 10 == 9 ? 400 : 40));
+            for (int i = 0; i < n && len + 4 * 24 < sizeof text; i++) {
+                uint64_t r = rnd() % 8;
+                if (r < 3) {
+                    const char *sn = snippets[rnd() % MM_ARRAY_LEN(snippets)];
+                    memcpy(text + len, sn, strlen(sn));
+                    len += strlen(sn);
+                } else {
+                    uint32_t c = random_cpt();
+                    int reps = r == 7 ? 2 + (int)(rnd() % 20) : 1;
+                    for (int j = 0; j < reps; j++)
+                        len += text_utf8_encode(c, text + len);
+                }
             }
+            if (!text_utf8_valid((const uint8_t *)text, len)) {
+                mmtest_fail(__FILE__, __LINE__, "the generator made invalid UTF-8");
+                break;
+            }
+            if (!same_split(names[k], fast, slow, text, len, &a, &b, &sa, &sb))
+                bad++;
         }
         text_spans_free(&a);
         text_spans_free(&b);
@@ -279,6 +376,7 @@ static void test_custom_split(void)
 
 int main(void)
 {
+    test_fused_split();
     test_custom_split();
     test_pretok_cover();
     test_utf8_check();
