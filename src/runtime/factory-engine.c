@@ -402,6 +402,12 @@ static int eng_generate(void *user, void *instance, const mm_gen_request *req, c
             finish = "cancelled";   /* the manager tells a stop string from a hang-up */
             break;
         }
+        /* The batch worker may have run ahead of us: tokens it made after
+         * the cancel was raised are not the caller's. */
+        if (req->cancel && atomic_load(req->cancel)) {
+            finish = "cancelled";
+            break;
+        }
     }
     uint32_t reused = rt_batch_reused(batch, inst->slot);
     rt_batch_end(batch, inst->slot);   /* stops the job if it still runs */
