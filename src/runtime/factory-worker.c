@@ -162,11 +162,12 @@ static int spawn_locked(wk_factory *f, wk_proc *p)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(1);
-        dup2(2, 1);   /* the server's stdout is its own */
-        /* dup2 clears close-on-exec, except onto itself */
+        /* dup2 clears close-on-exec, except onto itself; first, in case
+         * the pipe took a closed descriptor 1 */
         if (has_ready && (ready[1] == READY_FD ? fcntl(READY_FD, F_SETFD, 0)
                                                : dup2(ready[1], READY_FD)) < 0)
             _exit(127);
+        dup2(2, 1);   /* the server's stdout is its own */
         int keep = has_ready ? READY_FD + 1 : 3;
         if (syscall(SYS_close_range, (unsigned)keep, ~0u, 0u) != 0)
             for (int fd = keep; fd < 4096; fd++)
