@@ -18,6 +18,7 @@
 
 static const cli_option worker_options[] = {
     { "socket", "PATH", "the Unix socket to serve on (created here, mode 0600)" },
+    { "ready-fd", "FD", "write one byte to this inherited descriptor once the socket serves" },
     { NULL, NULL, NULL }
 };
 
@@ -164,6 +165,14 @@ int cmd_worker(int argc, char **argv)
         cli_args_free(&args);
         return CLI_USAGE;
     }
+    /* The parent's readiness signal: it need not poll the socket. */
+    int64_t ready_fd = -1;
+    const char *ready = cli_value(&args, "ready-fd");
+    if (ready && mm_parse_i64(ready, 3, 1 << 20, &ready_fd) != 0) {
+        cli_error("worker: --ready-fd takes a descriptor number of 3 or more (got '%s')", ready);
+        cli_args_free(&args);
+        return CLI_USAGE;
+    }
     pid_t parent = getppid();
     mm_log_set_callback(worker_log, (void *)model);
     sigset_t stop;
@@ -214,6 +223,11 @@ int cmd_worker(int argc, char **argv)
     }
     if (rc != 0)
         goto fail;
+    if (ready_fd >= 0) {
+        ssize_t n = write((int)ready_fd, "R", 1);   /* a parent that left learns nothing */
+        (void)n;
+        close((int)ready_fd);
+    }
     /* Until SIGTERM, the parent's death (PR_SET_PDEATHSIG covers most of
      * it; the re-parenting check the rest) or the removal of the socket. */
     for (;;) {

@@ -16,7 +16,10 @@
  * thread. When a job is about to overwrite a slot's cached prompt with an
  * unrelated one, the worker first copies that prefix's KV cells into a small
  * LRU of saved prefixes (worker-only state), and a later job whose prompt
- * shares more with a saved prefix than with its slot gets it copied back. */
+ * shares more with a saved prefix than with its slot gets it copied back.
+ * A slot also keeps the logits of its last prompt's final token, so the
+ * same prompt again (a retry, a regenerated answer) evaluates nothing: it
+ * samples its first token from them at once. */
 #include "runtime/runtime.h"
 #include "engine/engine.h"
 
@@ -57,6 +60,8 @@ typedef struct batch_slot {
     int32_t          pending;    /* sampled, to be evaluated at the next step */
     int32_t         *cached;     /* [n_ctx] the tokens in this sequence's KV cache */
     uint32_t         n_cached;
+    float           *last_logits; /* [n_vocab] logits after cached[0 .. logits_at) */
+    uint32_t         logits_at;  /* 0: none; valid while n_cached >= logits_at */
     /* results, under lock */
     int32_t          ring[BATCH_RING];
     uint32_t         ring_head, ring_len;
@@ -78,7 +83,7 @@ struct rt_batch {
     pthread_cond_t   work;       /* request -> worker: a job, a stop, ring room */
     const engine_model *model;   /* borrowed */
     engine_ctx      *ctx;        /* the worker's only */
-    uint32_t         n_slots, n_ctx, n_batch;
+    uint32_t         n_slots, n_ctx, n_batch, n_vocab;
     batch_slot      *slots;
     uint64_t         next_ticket;
     saved_prefix     saved[RT_SAVED_PREFIXES];
@@ -191,6 +196,17 @@ static void choose_prefix(rt_batch *b, uint32_t seq, batch_slot *s)
 {
     uint32_t last = s->n_prompt - 1;   /* the last prompt token is evaluated: its logits */
     uint32_t common = common_prefix(s->cached, s->n_cached, s->prompt, s->n_prompt);
+    if (s->logits_at > s->n_cached)
+        s->logits_at = 0;
+    if (common == s->n_prompt && s->logits_at == s->n_prompt) {
+        /* the same prompt as the one whose logits the slot kept: nothing
+         * to evaluate, nothing lost (the cells after it are cut) */
+        engine_seq_truncate(b->ctx, seq, common);
+        s->prefilled = s->n_cached = common;
+        s->chosen = common;
+        s->job_new = false;
+        return;
+    }
     if (common > last)
         common = last;
     if (s->n_cached >= common + BATCH_SAVE_MIN)
@@ -208,6 +224,7 @@ static void choose_prefix(rt_batch *b, uint32_t seq, batch_slot *s)
     }
     /* the state's layout is that of all its cells: restore them, then cut */
     if (best && engine_seq_state_set(b->ctx, seq, best->n, best->state, NULL) == 0) {
+        s->logits_at = 0;   /* other cells now */
         engine_seq_truncate(b->ctx, seq, best_n);
         memcpy(s->cached, best->tokens, best_n * sizeof *s->cached);
         best->used = ++b->saved_clock;
@@ -215,6 +232,8 @@ static void choose_prefix(rt_batch *b, uint32_t seq, batch_slot *s)
         b->stats.restores++;
     }
     s->prefilled = s->n_cached = common;
+    if (s->logits_at > common)
+        s->logits_at = 0;
     s->chosen = common;
     s->job_new = false;
 }
@@ -225,6 +244,10 @@ static void prefill_chunk(rt_batch *b, uint32_t seq, batch_slot *s, slot_event *
     mm_error err = { 0 };
     if (s->job_new)
         choose_prefix(b, seq, s);
+    if (s->prefilled == s->n_prompt) {
+        sample_next(b, s, s->last_logits, ev);
+        return;
+    }
     engine_seq_truncate(b->ctx, seq, s->prefilled);
     uint32_t n = s->n_prompt - s->prefilled;
     if (n > b->n_batch)
@@ -237,8 +260,12 @@ static void prefill_chunk(rt_batch *b, uint32_t seq, batch_slot *s, slot_event *
     memcpy(s->cached + s->prefilled, s->prompt + s->prefilled, n * sizeof *s->cached);
     s->prefilled += n;
     s->n_cached = s->prefilled;
-    if (s->prefilled == s->n_prompt)
-        sample_next(b, s, engine_ctx_logits(b->ctx, n - 1), ev);
+    if (s->prefilled == s->n_prompt) {
+        const float *logits = engine_ctx_logits(b->ctx, n - 1);
+        memcpy(s->last_logits, logits, b->n_vocab * sizeof *s->last_logits);
+        s->logits_at = s->n_prompt;
+        sample_next(b, s, logits, ev);
+    }
 }
 
 /* One token of every slot in seqs (worker, no lock). */
@@ -381,6 +408,7 @@ int rt_batch_new(const struct engine_model *model, uint32_t n_slots, int n_threa
         goto fail;
     b->n_ctx = engine_ctx_size(b->ctx);
     b->n_batch = BATCH_CHUNK;
+    b->n_vocab = model->hp.n_vocab;
     b->saved_max = b->n_ctx < RT_SAVED_TOKENS ? b->n_ctx : RT_SAVED_TOKENS;
     for (int i = 0; i < RT_SAVED_PREFIXES; i++) {
         b->saved[i].tokens = calloc(b->saved_max, sizeof *b->saved[i].tokens);
@@ -398,7 +426,8 @@ int rt_batch_new(const struct engine_model *model, uint32_t n_slots, int n_threa
     for (uint32_t i = 0; i < n_slots; i++) {
         init_cond(&b->slots[i].cond);
         b->slots[i].cached = calloc(b->n_ctx, sizeof *b->slots[i].cached);
-        if (!b->slots[i].cached) {
+        b->slots[i].last_logits = malloc(b->n_vocab * sizeof *b->slots[i].last_logits);
+        if (!b->slots[i].cached || !b->slots[i].last_logits) {
             rc = mm_error_set(err, MM_ENOMEM, "out of memory creating the engine worker");
             goto fail;
         }
@@ -432,6 +461,7 @@ void rt_batch_free(rt_batch *b)
         MM_ASSERT(b->slots[i].phase == SLOT_IDLE);
         pthread_cond_destroy(&b->slots[i].cond);
         free(b->slots[i].cached);
+        free(b->slots[i].last_logits);
     }
     free(b->slots);
     for (int i = 0; i < RT_SAVED_PREFIXES; i++) {
@@ -456,6 +486,7 @@ int rt_batch_claim(rt_batch *b, uint32_t *slot, mm_error *err)
         if (!b->slots[i].claimed) {
             b->slots[i].claimed = true;
             b->slots[i].n_cached = 0;   /* a new instance reuses nothing */
+            b->slots[i].logits_at = 0;
             *slot = i;
             pthread_mutex_unlock(&b->lock);
             return 0;

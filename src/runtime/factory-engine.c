@@ -43,7 +43,8 @@ typedef struct eng_inst {
 /* From the catalog's GGUF facts, before anything is mapped: the file (the
  * weights are mapped and read) plus, per instance, the F16 KV cache the
  * context allocates (K and V, every layer, min(context, RT_ESTIMATE_CTX)
- * cells of kv_dim) and the f32 logits, plus the RT_SAVED_PREFIXES saved
+ * cells of kv_dim) and two rows of f32 logits (the step's and the last
+ * prompt's kept copy), plus the RT_SAVED_PREFIXES saved
  * prefixes of at most RT_SAVED_TOKENS cells. */
 static int eng_estimate(void *user, const mm_model_info *m, int instances, uint64_t *bytes,
                         mm_error *err)
@@ -59,7 +60,8 @@ static int eng_estimate(void *user, const mm_model_info *m, int instances, uint6
         if (f->head_count && f->head_count_kv)
             kv_dim = (uint64_t)f->embedding_length * f->head_count_kv / f->head_count;
         uint64_t kv = 2ull * f->block_count * ctx * kv_dim * 2ull;
-        uint64_t logits = (uint64_t)f->vocab_size * 4ull;
+        /* the step's logits and the slot's kept copy (batch.c) */
+        uint64_t logits = 2ull * f->vocab_size * 4ull;
         total += (uint64_t)instances * (kv + logits);
         /* the saved prompt prefixes beside the slots (batch.c) */
         uint64_t saved = ctx < RT_SAVED_TOKENS ? ctx : RT_SAVED_TOKENS;

@@ -8,12 +8,19 @@
  * threads come and go. load() asks the supervisor for a process and waits
  * until it opens its socket; generate() never blocks the supervisor. A
  * worker that ends bumps its epoch, so a request that started before can
- * tell that its failure was the worker's death and report why. */
+ * tell that its failure was the worker's death and report why. The
+ * supervisor sleeps in poll(): a byte on its wake pipe (a new load, the
+ * stop) or on a starting worker's ready pipe (`--ready-fd`: the worker
+ * writes one once its socket serves) wakes it at once, so a load waits for
+ * the worker, not for the next tick. */
+#define _GNU_SOURCE   /* pipe2 */
 #include "runtime/runtime.h"
 #include "backends/backends.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,6 +39,9 @@
 #define STOP_WAIT_MS 3000           /* SIGTERM, then SIGKILL after this */
 #define DEATH_WAIT_MS 2000          /* a failed request waits this long to learn of an exit */
 #define GEN_TEXT_MAX (1u << 20)
+#define READY_FD     3              /* the worker's end of its ready pipe ... */
+#define READY_FD_ARG "3"            /* ... as its --ready-fd argument */
+#define POLL_MAX     64             /* starting workers watched at once; more wait a tick */
 
 typedef enum wk_state {
     WK_SPAWN = 0,    /* the supervisor should start a process */
@@ -49,6 +59,8 @@ typedef struct wk_proc {
     wk_state    state;
     bool        loaded;               /* load() returned it: restart after exits */
     pid_t       pid;                  /* 0: none */
+    int         ready_fd;             /* read end of the ready pipe while starting; -1: none */
+    bool        ready_said;           /* the worker wrote to it: its socket serves */
     unsigned    epoch;                /* bumped at every exit */
     int64_t     started_ms, restart_at_ms, backoff_ms;
     _Atomic int64_t last_token_ms;
@@ -73,6 +85,7 @@ struct wk_factory {
     double          rss_factor;
     uint64_t        rss_limit;        /* fixed limit, or 0 */
     char            dir[96];          /* private 0700 directory of the sockets */
+    int             wake[2];          /* the supervisor's wake pipe (non-blocking) */
     unsigned        next_id;
     wk_proc        *procs;
 };
@@ -94,23 +107,51 @@ static void wait_ms(wk_factory *f, int64_t ms)
     pthread_cond_timedwait(&f->changed, &f->lock, &ts);
 }
 
+/* Something for the supervisor: waiters see the broadcast, the supervisor
+ * (in poll) the byte. Lock held. */
+static void wake_locked(wk_factory *f)
+{
+    pthread_cond_broadcast(&f->changed);
+    if (f->wake[1] >= 0) {
+        ssize_t n = write(f->wake[1], "w", 1);   /* a full pipe is awake already */
+        (void)n;
+    }
+}
+
+static void close_ready(wk_proc *p)
+{
+    if (p->ready_fd >= 0)
+        close(p->ready_fd);
+    p->ready_fd = -1;
+}
+
 /* ---- the process -------------------------------------------------------- */
 
 /* fork + exec `exe worker KEY --socket PATH args...`. Lock held (only the
  * supervisor calls it). Between fork and exec only async-signal-safe calls. */
 static int spawn_locked(wk_factory *f, wk_proc *p)
 {
-    size_t n = 5 + f->n_args;
+    size_t n = 7 + f->n_args;
     char **argv = calloc(n + 1, sizeof *argv);
     if (!argv)
         return MM_ENOMEM;
-    argv[0] = f->exe;
-    argv[1] = "worker";
-    argv[2] = p->key;
-    argv[3] = "--socket";
-    argv[4] = p->sock;
+    /* Without the pipe the worker is still found, by the tick's connect. */
+    int ready[2] = { -1, -1 };
+    close_ready(p);
+    p->ready_said = false;
+    bool has_ready = pipe2(ready, O_CLOEXEC | O_NONBLOCK) == 0;
+    size_t a = 0;
+    argv[a++] = f->exe;
+    argv[a++] = "worker";
+    argv[a++] = p->key;
+    argv[a++] = "--socket";
+    argv[a++] = p->sock;
+    if (has_ready) {
+        argv[a++] = "--ready-fd";
+        argv[a++] = READY_FD_ARG;
+    }
     for (size_t i = 0; i < f->n_args; i++)
-        argv[5 + i] = f->args[i];
+        argv[a++] = f->args[i];
     unlink(p->sock);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -121,20 +162,31 @@ static int spawn_locked(wk_factory *f, wk_proc *p)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(1);
+        /* dup2 clears close-on-exec, except onto itself; first, in case
+         * the pipe took a closed descriptor 1 */
+        if (has_ready && (ready[1] == READY_FD ? fcntl(READY_FD, F_SETFD, 0)
+                                               : dup2(ready[1], READY_FD)) < 0)
+            _exit(127);
         dup2(2, 1);   /* the server's stdout is its own */
-        if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
-            for (int fd = 3; fd < 4096; fd++)
+        int keep = has_ready ? READY_FD + 1 : 3;
+        if (syscall(SYS_close_range, (unsigned)keep, ~0u, 0u) != 0)
+            for (int fd = keep; fd < 4096; fd++)
                 close(fd);
         execv(f->exe, argv);
         _exit(127);
     }
     int e = errno;
     free(argv);
+    if (has_ready)
+        close(ready[1]);
     if (pid < 0) {
+        if (has_ready)
+            close(ready[0]);
         snprintf(p->reason, sizeof p->reason, "cannot start a worker process for '%s': %s",
                  p->key, strerror(e));
         return MM_EIO;
     }
+    p->ready_fd = has_ready ? ready[0] : -1;
     p->pid = pid;
     p->state = WK_STARTING;
     p->started_ms = mm_now_ms();
@@ -191,6 +243,7 @@ static void exited_locked(wk_factory *f, wk_proc *p, int status)
         snprintf(what, sizeof what, "exited with status %d", WEXITSTATUS(status));
     int pid = (int)p->pid;
     p->pid = 0;
+    close_ready(p);
     p->epoch++;
     p->state = WK_DEAD;
     unlink(p->sock);
@@ -252,9 +305,11 @@ static void supervise_locked(wk_factory *f, wk_proc *p, int64_t now)
     case WK_STARTING:
         if (p->kill_why[0]) {
             /* killed: wait for the exit */
-        } else if (socket_open(p->sock)) {
+        } else if (p->ready_said || socket_open(p->sock)) {
+            close_ready(p);
             p->state = WK_READY;
-            MM_LOG_INFO("model '%s': worker process %d is serving", p->key, (int)p->pid);
+            MM_LOG_INFO("model '%s': worker process %d is serving (%" PRId64 " ms after its "
+                        "start)", p->key, (int)p->pid, mm_now_ms() - p->started_ms);
             pthread_cond_broadcast(&f->changed);
         } else if (now - p->started_ms > f->start_ms) {
             snprintf(why, sizeof why, "it did not open its socket within %" PRId64 " s",
@@ -276,15 +331,50 @@ static void supervise_locked(wk_factory *f, wk_proc *p, int64_t now)
     }
 }
 
+/* A starting worker's ready pipe is readable: its byte, or EOF (it ended;
+ * the reap tells how). Lock held. */
+static void ready_event(wk_factory *f, int fd)
+{
+    for (wk_proc *p = f->procs; p; p = p->next) {
+        if (p->ready_fd != fd || p->state != WK_STARTING)
+            continue;
+        char byte;
+        ssize_t n = read(fd, &byte, 1);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        p->ready_said = n == 1;
+        close_ready(p);
+        supervise_locked(f, p, mm_now_ms());
+        return;
+    }
+}
+
 static void *supervisor_main(void *arg)
 {
     wk_factory *f = arg;
+    struct pollfd fds[1 + POLL_MAX];
     pthread_mutex_lock(&f->lock);
     while (!f->stopping) {
         int64_t now = mm_now_ms();
-        for (wk_proc *p = f->procs; p; p = p->next)
+        nfds_t n = 0;
+        fds[n++] = (struct pollfd){ .fd = f->wake[0], .events = POLLIN };
+        for (wk_proc *p = f->procs; p; p = p->next) {
             supervise_locked(f, p, now);
-        wait_ms(f, TICK_MS);
+            if (p->state == WK_STARTING && p->ready_fd >= 0 && n < 1 + POLL_MAX)
+                fds[n++] = (struct pollfd){ .fd = p->ready_fd, .events = POLLIN };
+        }
+        /* An fd closed meanwhile (an unload) at worst wakes or waits a tick:
+         * events are matched to a starting worker by fd after relocking,
+         * and its read end never blocks. */
+        pthread_mutex_unlock(&f->lock);
+        int ready = poll(fds, n, TICK_MS);
+        pthread_mutex_lock(&f->lock);
+        char drain[64];
+        while (read(f->wake[0], drain, sizeof drain) > 0)
+            continue;
+        for (nfds_t i = 1; ready > 0 && i < n; i++)
+            if (fds[i].revents)
+                ready_event(f, fds[i].fd);
     }
     pthread_mutex_unlock(&f->lock);
     return NULL;
@@ -323,6 +413,7 @@ static void proc_free(wk_proc *p)
     if (!p)
         return;
     stop_process(p);
+    close_ready(p);
     unlink(p->sock);
     backend_close(p->client);
     free(p);
@@ -350,6 +441,7 @@ static int wk_load(void *user, const mm_model_info *info, void **out, mm_error *
     if (!p)
         return mm_error_set(err, MM_ENOMEM, "out of memory loading '%s'", info->key);
     p->f = f;
+    p->ready_fd = -1;
     mm_strlcpy(p->key, info->key, sizeof p->key);
     uint64_t estimate = 0;
     int pool = f->cfg && f->cfg->pool_size > 0 ? f->cfg->pool_size : 1;
@@ -375,7 +467,7 @@ static int wk_load(void *user, const mm_model_info *info, void **out, mm_error *
     pthread_mutex_lock(&f->lock);
     p->next = f->procs;
     f->procs = p;
-    pthread_cond_broadcast(&f->changed);
+    wake_locked(f);
     int64_t deadline = mm_now_ms() + f->start_ms + 5000;
     while ((p->state == WK_SPAWN || p->state == WK_STARTING) && mm_now_ms() < deadline)
         wait_ms(f, 200);
@@ -566,10 +658,13 @@ static void factory_free(wk_factory *f)
     if (f->running) {
         pthread_mutex_lock(&f->lock);
         f->stopping = true;
-        pthread_cond_broadcast(&f->changed);
+        wake_locked(f);
         pthread_mutex_unlock(&f->lock);
         pthread_join(f->thread, NULL);
     }
+    for (int i = 0; i < 2; i++)
+        if (f->wake[i] >= 0)
+            close(f->wake[i]);
     while (f->procs) {
         wk_proc *p = f->procs;
         f->procs = p->next;
@@ -600,6 +695,7 @@ int rt_factory_worker_new(const rt_worker_options *o, rt_factory *out, mm_error 
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&f->changed, &attr);
     pthread_condattr_destroy(&attr);
+    f->wake[0] = f->wake[1] = -1;
     f->cfg = o->cfg;
     f->hang_ms = o->hang_ms > 0 ? o->hang_ms : RT_WORKER_HANG_MS;
     f->start_ms = o->start_ms > 0 ? o->start_ms : RT_WORKER_START_MS;
@@ -624,6 +720,12 @@ int rt_factory_worker_new(const rt_worker_options *o, rt_factory *out, mm_error 
             goto fail;
     if ((rc = make_dir(f, err)) != 0)
         goto fail;
+    if (pipe2(f->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        f->wake[0] = f->wake[1] = -1;
+        rc = mm_error_set(err, MM_EIO, "cannot create the worker supervisor's pipe: %s",
+                          strerror(errno));
+        goto fail;
+    }
     if (pthread_create(&f->thread, NULL, supervisor_main, f) != 0) {
         rc = mm_error_set(err, MM_EIO, "cannot start the worker supervisor thread: %s",
                           strerror(errno));

@@ -82,15 +82,16 @@ static void test_health(void)
             CHECK_STR(cJSON_GetObjectItem(m, "status")->valuestring, "healthy");
             CHECK(cJSON_IsTrue(cJSON_GetObjectItem(m, "loaded")));
             CHECK(cJSON_IsNull(cJSON_GetObjectItem(m, "last_error")));
-            /* The file, plus one instance's f16 KV cache and f32 logits for the
+            /* The file, plus one instance's f16 KV cache and two rows of f32
+             * logits (the step's, the last prompt's kept copy) for the
              * synthesizer's defaults: 2 (K,V) x 2 layers x 256 ctx x 32
              * (64 embd x 2 kv heads / 4 heads) x 2 bytes = 65536, and
-             * 320 vocab x 4 bytes = 1280; plus 2 saved prefixes of
+             * 2 x 320 vocab x 4 bytes = 2560; plus 2 saved prefixes of
              * min(256 ctx, 1024) cells: 2 x 65536. */
             CHECK_INT(cJSON_GetObjectItem(m, "bytes")->valuedouble,
-                      (double)st.st_size + 65536.0 + 1280.0 + 131072.0);
+                      (double)st.st_size + 65536.0 + 2560.0 + 131072.0);
             CHECK_INT(cJSON_GetObjectItem(root, "memory_used")->valuedouble,
-                      (double)st.st_size + 65536.0 + 1280.0 + 131072.0);
+                      (double)st.st_size + 65536.0 + 2560.0 + 131072.0);
         }
         m = model_of(root, "bad");
         CHECK(m != NULL);

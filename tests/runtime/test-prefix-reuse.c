@@ -3,8 +3,8 @@
  * the first differing token, and its answers are identical (greedy and
  * seeded sampling) to those of a fresh instance, which has nothing to
  * reuse, for a repeated system prompt with different user messages, chat
- * turns, a repeated prompt and a prompt that is a strict prefix of the
- * cached one. The pool hands a request the free instance whose cached
+ * turns, a repeated prompt (which evaluates nothing: the slot kept its
+ * last logits) and a prompt that is a strict prefix of the cached one. The pool hands a request the free instance whose cached
  * request shares the most with it, makes a new instance rather than
  * overwrite a cached prefix while it may grow, and then overwrites the
  * least recently used one. */
@@ -102,9 +102,14 @@ static void test_reuse(double temperature)
     r.messages = m2;
     CHECK(same_as_fresh(inst, &r, "other user message") > 20);
 
-    /* chat turns: the previous exchange is the next prompt's prefix */
+    /* the same request again: nothing evaluated (the slot kept the last
+     * prompt token's logits), the same answer as a fresh instance's */
     outcome turn1 = run_on(inst, &r);
-    CHECK_INT(turn1.cached_tokens, turn1.prompt_tokens - 1);   /* the same request again */
+    CHECK_INT(turn1.cached_tokens, turn1.prompt_tokens);
+    char *expect = fresh_answer(&r);
+    CHECK_STR(turn1.text, expect);
+    free(expect);
+    /* chat turns: the previous exchange is the next prompt's prefix */
     mm_gen_message m3[] = { { "system", system }, { "user", "name a big city" },
                             { "assistant", turn1.text }, { "user", "and a small one" } };
     r.messages = m3;
