@@ -30,8 +30,13 @@ if [ -z "${LLAMA_CPP_DIR:-}" ] || [ ! -d "${LLAMA_CPP_DIR}" ]; then
     skip "LLAMA_CPP_DIR is not set or not a directory (a CPU build of llama.cpp with llama-bench and llama-server; docs/PERFORMANCE.md says how to make one)"
 fi
 LLAMA_BIN=${LLAMA_CPP_BIN:-$LLAMA_CPP_DIR/build/bin}
-for b in llama-bench llama-server; do
-    [ -x "$LLAMA_BIN/$b" ] || skip "$LLAMA_BIN/$b not found (build it: cmake --build build --target llama-bench llama-server)"
+PARTS=${COMPARE_PARTS:-bench,load,serve}
+has_part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
+need=""
+has_part bench && need="llama-bench"
+{ has_part load || has_part serve; } && need="$need llama-server"
+for b in $need; do
+    [ -x "$LLAMA_BIN/$b" ] || skip "$LLAMA_BIN/$b not found (build it: cmake --build build --target $b)"
 done
 if [ -z "${BENCH_DIR:-}" ] || [ ! -d "${BENCH_DIR}" ]; then
     skip "BENCH_DIR is not set or not a directory (make the models with: mkdir -p DIR && BENCH_DIR=DIR ./build/bench-engine)"
@@ -49,7 +54,6 @@ THREADS=${BENCH_THREADS:-2}
 REPS=${BENCH_REPS:-5}
 PROMPT_TOKENS=${BENCH_PROMPT_TOKENS:-580}
 GEN_TOKENS=${BENCH_TOKENS:-128}
-PARTS=${COMPARE_PARTS:-bench,load,serve}
 ROUNDS=3
 
 WORK=$(mktemp -d /tmp/mm-llamacpp-compare-XXXXXX) || exit 1
@@ -66,7 +70,6 @@ trap 'exit 130' INT TERM
 
 now_ms() { date +%s%3N; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
-has_part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "" }'; }
 
@@ -97,7 +100,7 @@ wait_200() {
 post() { curl -s -f -H 'Content-Type: application/json' --data-binary "@$2" "$1"; }
 
 say "llamacpp-compare: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, load average $(loadavg)"
-say "llama.cpp: $LLAMA_BIN ($(cat "$LLAMA_CPP_DIR/SOURCE-COMMIT" 2>/dev/null || "$LLAMA_BIN/llama-server" --version 2>&1 | grep -m1 version))"
+say "llama.cpp: $LLAMA_BIN ($(cat "$LLAMA_CPP_DIR/SOURCE-COMMIT" 2>/dev/null || "$LLAMA_BIN/${need%% *}" --version 2>&1 | grep -m1 version))"
 say "modelmgr: $MM ($("$MM" --version 2>&1 | head -1)); models: $BENCH_DIR; $THREADS threads"
 
 # ---- 1. llama-bench vs modelmgr bench, per type, back to back ----
