@@ -112,7 +112,8 @@ ll_ts() { jq -r --argjson p "$2" --argjson n "$3" '.[] | select(.n_prompt == $p 
 if has_part bench; then
     say ""
     say "== llama-bench -p 128 -n 64 -t $THREADS -r $REPS  vs  modelmgr bench FILE -p 128 -n 64 -t $THREADS -r $REPS"
-    rows=""
+    printf '%-5s %6s | %18s %18s %5s | %16s %16s %5s | %s\n' type size "pp128 llama.cpp" "pp128 modelmgr" ratio \
+        "tg64 llama.cpp" "tg64 modelmgr" ratio "load average before"
     for t in ${TYPES//,/ }; do
         f="$BENCH_DIR/bench-$t.gguf"
         if [ ! -r "$f" ]; then
@@ -130,14 +131,10 @@ if has_part bench; then
         read -r mpp mpps <<<"$(mm_ts "$WORK/mm-$t.txt" pp128)"
         read -r mtg mtgs <<<"$(mm_ts "$WORK/mm-$t.txt" tg64)"
         size=$(du -m "$f" | cut -f1)
-        rows+=$(printf '%-5s %6s | %9s ± %-6s %9s ± %-6s %5s | %8s ± %-5s %8s ± %-5s %5s | %s' \
+        printf '%-5s %6s | %9s ± %-6s %9s ± %-6s %5s | %8s ± %-5s %8s ± %-5s %5s | %s\n' \
             "$t" "${size}M" "${lpp:--}" "${lpps:--}" "${mpp:--}" "${mpps:--}" "$(ratio "${mpp:-}" "${lpp:-}")" \
-            "${ltg:--}" "${ltgs:--}" "${mtg:--}" "${mtgs:--}" "$(ratio "${mtg:-}" "${ltg:-}")" "$la")$'\n'
+            "${ltg:--}" "${ltgs:--}" "${mtg:--}" "${mtgs:--}" "$(ratio "${mtg:-}" "${ltg:-}")" "$la"
     done
-    say ""
-    printf '%-5s %6s | %18s %18s %5s | %16s %16s %5s | %s\n' type size "pp128 llama.cpp" "pp128 modelmgr" ratio \
-        "tg64 llama.cpp" "tg64 modelmgr" ratio "load average before"
-    printf '%s' "$rows"
     say "(t/s, mean ± stddev of $REPS; ratio = modelmgr / llama.cpp, above 1 is faster)"
 fi
 
