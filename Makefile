@@ -6,6 +6,8 @@
 #   make check-reliability - ASan+UBSan suite, valgrind on the unit tests,
 #                each fuzzer for FUZZ_SECONDS, a soak (docs/RELIABILITY.md)
 #   make bench - build (Release) and run every bench/ binary: figures and ratios
+#   make bench-llamacpp - the same benchmarks on a llama.cpp build (LLAMA_CPP_DIR)
+#                and modelmgr back to back (bench/llamacpp-compare.sh)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
@@ -16,7 +18,7 @@ BENCH_DIR ?= $(CURDIR)/build/bench-models
 BENCH_DOWNLOAD_MIB ?= 1024
 BENCH_QUANT_MIB ?= 64
 
-.PHONY: all deps build run test test-asan fuzz bench soak check-reliability clean
+.PHONY: all deps build run test test-asan fuzz bench bench-llamacpp soak check-reliability clean
 
 all: build
 
@@ -81,6 +83,11 @@ bench: build
 	    *) BENCH_DIR="$(BENCH_DIR)" "$$b" ;; \
 	  esac || echo "($$b failed with exit $$?)"; \
 	done
+
+# Same-machine reference (docs/PERFORMANCE.md): skips with a message when
+# LLAMA_CPP_DIR is not set. BENCH_DIR must hold bench-engine's models.
+bench-llamacpp: build
+	@LLAMA_CPP_DIR="$(LLAMA_CPP_DIR)" BENCH_DIR="$(BENCH_DIR)" BUILD_DIR=build bash bench/llamacpp-compare.sh
 
 clean:
 	rm -rf build build-test build-asan build-fuzz

@@ -255,9 +255,9 @@ int mmtest_synth_fill_writer(const mmtest_synth_params *p, gguf_writer *w, mm_er
     }
 #undef TENSOR
     if (p->file_type >= 0)
-        gguf_writer_set_i32(w, "general.file_type", p->file_type);
+        gguf_writer_set_u32(w, "general.file_type", (uint32_t)p->file_type);
     else if (all_f32)
-        gguf_writer_set_i32(w, "general.file_type", 0);
+        gguf_writer_set_u32(w, "general.file_type", 0);
     return 0;
 }
 
