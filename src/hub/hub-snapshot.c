@@ -90,13 +90,18 @@ static int resolve_commit(hub *h, const char *repo, const char *rev, char commit
     free(url);
     if (rc)
         return rc;
-    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(doc, "sha");
-    if (cJSON_IsString(sha) && hub_is_commit(sha->valuestring))
-        memcpy(commit, sha->valuestring, 41);
-    else
-        rc = mm_error_set(err, MM_EFORMAT, "the Hub's repo info for %s has no commit sha", repo);
+    rc = hub_revision_commit(doc, repo, commit, err);
     cJSON_Delete(doc);
     return rc;
+}
+
+int hub_revision_commit(const cJSON *info, const char *repo, char commit[41], mm_error *err)
+{
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(info, "sha");
+    if (!cJSON_IsString(sha) || !hub_is_commit(sha->valuestring))
+        return mm_error_set(err, MM_EFORMAT, "the Hub's repo info for %s has no commit sha", repo);
+    memcpy(commit, sha->valuestring, 41);
+    return 0;
 }
 
 static int add_entry(hub_listing *l, size_t *cap, const char *path, uint64_t size, bool lfs,
