@@ -137,6 +137,12 @@ void hub_listing_free(hub_listing *listing);
 struct cJSON;
 int  hub_listing_add_page(hub_listing *l, const struct cJSON *page, size_t *cap,
                           const char *repo, mm_error *err);
+/* The next page of a tree listing, from a Link header's value: the URL in
+ * the first <...> when rel="next" follows it, into *next (caller frees);
+ * *next NULL and 0 when there is none. A URL on another origin than
+ * endpoint is MM_EFORMAT (the token would go there). Pure (fuzz-hub). */
+int  hub_next_page(const char *link, const char *endpoint, const char *repo, char **next,
+                   mm_error *err);
 
 /* The Hub's other JSON answers, taken apart without I/O (the fuzz-hub
  * harness drives them); a NULL document (a body that is not JSON) is

@@ -7,7 +7,8 @@
  * An accepted name must never lead outside the snapshot directory
  * (absolute, "..", "." or empty segments, control bytes), checked here
  * independently of hub_valid_filename; every header field must stay
- * NUL-terminated within its size, and a requested wait within 0..86400 s;
+ * NUL-terminated within its size, a requested wait within 0..86400 s, and
+ * a next page (Link header) on the endpoint's origin;
  * a commit taken from JSON is 40 lowercase hex digits and the one the
  * document gave, a refused document leaves the commit as it was, and the
  * two readers of the refs answer agree on what a name is. */
@@ -16,8 +17,10 @@
 
 #include <cjson/cJSON.h>
 #include <string.h>
+#include <strings.h>
 
 #define NAME_MAX_BYTES 256
+#define ENDPOINT "https://huggingface.co"
 #define CANARY 0x5a
 
 /* A relative path made of plain segments, written from the definition. */
@@ -82,6 +85,17 @@ static void fuzz_headers(const char *text, size_t len)
 #undef FIELD_OK
     int64_t wait = hub_http_server_wait_s(&rs);
     FUZZ_CHECK(wait >= -1 && wait <= 86400);
+
+    /* The token goes to the next page: it must be on the endpoint's origin. */
+    char *next = NULL;
+    mm_error err = { 0 };
+    int rc = hub_next_page(rs.link, ENDPOINT, "org/repo", &next, &err);
+    if (rc == 0 && next)
+        FUZZ_CHECK(strncasecmp(next, ENDPOINT, strlen(ENDPOINT)) == 0 &&
+                   strchr("/?#", next[strlen(ENDPOINT)]) != NULL);
+    else if (rc != 0)
+        FUZZ_CHECK(!next && rc < 0 && err.code == rc && err.message[0]);
+    free(next);
 }
 
 static void fuzz_tree_page(const char *text, size_t len)

@@ -155,6 +155,8 @@ static const text_seed hub_seeds[] = {
                  "X-Linked-Size: 4521000\r\nLocation: /api/resolve-cache/models/org/m/abc/x\r\n"
                  "Link: <https://huggingface.co/api/models/org/m/tree/main?cursor=x>; rel=\"next\"\r\n\r\n" },
     { "headers-100", "2HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nETag:   W/\"abc\"  \r\n" },
+    { "headers-link-elsewhere", "2Link: <https://huggingface.co@evil.example/api/models/org/m/tree/"
+                                "main?cursor=x>; rel=\"next\"\r\n" },
     { "info", "3{\"_id\":\"66\",\"id\":\"org/repo\",\"private\":false,\"gated\":false,"
               "\"sha\":\"" SEED_COMMIT_A "\",\"lastModified\":\"2026-11-27T08:00:00.000Z\","
               "\"siblings\":[{\"rfilename\":\"config.json\"}],\"tags\":[\"gguf\"]}" },
