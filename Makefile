@@ -2,6 +2,7 @@
 #   make run   - install what is missing, build (Release), start modelmgr serve
 #   make test  - install what is missing, build with -Werror, run the test suite
 #   make fuzz  - build the libFuzzer harnesses with clang, run each FUZZ_SECONDS
+#                (CI: 10 s each, after make test and make test-asan)
 #   make soak  - bench/load against modelmgr serve for SOAK_MINUTES (RSS and error bound)
 #   make check-reliability - ASan+UBSan suite, valgrind on the unit tests,
 #                each fuzzer for FUZZ_SECONDS, a soak (docs/RELIABILITY.md)

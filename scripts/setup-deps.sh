@@ -1,10 +1,13 @@
 #!/bin/sh
 # setup-deps.sh - install the Debian packages modelmgr builds and tests with.
 # Does nothing when every package is present; works as root or through sudo.
-# "setup-deps.sh fuzz" adds what make fuzz needs (clang and libFuzzer);
+# "setup-deps.sh fuzz" adds what make fuzz (and so CI) needs: clang, the
+# libFuzzer and sanitizer runtimes (libclang-rt-dev; clang brings the C++
+# library libFuzzer links with), and llvm for llvm-symbolizer, which turns
+# a crash's stack into file:line in the log;
 # "setup-deps.sh test" adds what make test needs beyond the build (chromium,
 # which drives the status page in tests/server/test-status-page.c);
-# "setup-deps.sh reliability" adds clang, libFuzzer and valgrind
+# "setup-deps.sh reliability" adds the fuzz packages and valgrind
 # (make check-reliability).
 set -eu
 
@@ -12,9 +15,9 @@ PACKAGES="build-essential cmake pkg-config
 libcurl4-openssl-dev libssl-dev libcjson-dev libyaml-dev
 libmicrohttpd-dev libpcre2-dev python3 python3-jinja2 jq"
 case "${1:-}" in
-    fuzz)        PACKAGES="$PACKAGES clang libclang-rt-dev" ;;
+    fuzz)        PACKAGES="$PACKAGES clang libclang-rt-dev llvm" ;;
     test)        PACKAGES="$PACKAGES chromium" ;;
-    reliability) PACKAGES="$PACKAGES clang libclang-rt-dev valgrind" ;;
+    reliability) PACKAGES="$PACKAGES clang libclang-rt-dev llvm valgrind" ;;
 esac
 
 missing=""

@@ -60,32 +60,33 @@ static int check_tag(hub *h, const char *repo, const char *rev, mm_error *err)
         goto out;
     }
     doc = cJSON_ParseWithLength(rs.body.data, rs.body.len);
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(doc, "tags");
-    const cJSON *branches = cJSON_GetObjectItemCaseSensitive(doc, "branches");
-    if (!cJSON_IsArray(tags) || !cJSON_IsArray(branches)) {
-        rc = mm_error_set(err, MM_EFORMAT, "the Hub's refs list for %s is malformed", repo);
-        goto out;
-    }
-    const cJSON *e;
-    cJSON_ArrayForEach(e, tags) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
-        if (cJSON_IsString(name) && strcmp(name->valuestring, rev) == 0)
-            goto out;   /* rc is 0 */
-    }
-    cJSON_ArrayForEach(e, branches) {
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
-        if (cJSON_IsString(name) && strcmp(name->valuestring, rev) == 0) {
-            rc = pin_error(err, rev);
-            goto out;
-        }
-    }
-    rc = mm_error_set(err, MM_ENOTFOUND, "revision '%s' not found in %s: it is neither a tag "
-                      "nor a branch; pass a commit hash or tag that exists", rev, repo);
+    rc = hub_refs_tag_check(doc, repo, rev, err);
 out:
     cJSON_Delete(doc);
     hub_http_response_free(&rs);
     free(url);
     return rc;
+}
+
+int hub_refs_tag_check(const cJSON *refs, const char *repo, const char *rev, mm_error *err)
+{
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(refs, "tags");
+    const cJSON *branches = cJSON_GetObjectItemCaseSensitive(refs, "branches");
+    if (!cJSON_IsArray(tags) || !cJSON_IsArray(branches))
+        return mm_error_set(err, MM_EFORMAT, "the Hub's refs list for %s is malformed", repo);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, tags) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (cJSON_IsString(name) && strcmp(name->valuestring, rev) == 0)
+            return 0;
+    }
+    cJSON_ArrayForEach(e, branches) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (cJSON_IsString(name) && strcmp(name->valuestring, rev) == 0)
+            return pin_error(err, rev);
+    }
+    return mm_error_set(err, MM_ENOTFOUND, "revision '%s' not found in %s: it is neither a tag "
+                        "nor a branch; pass a commit hash or tag that exists", rev, repo);
 }
 
 /* "W/\"abc\"" -> "abc". */

@@ -381,8 +381,7 @@ int hub_http_retry(hub *h, const hub_http_request *rq, hub_http_response *rs)
     }
 }
 
-/* The server's explanation: X-Error-Message, else the JSON body's "error". */
-static void server_message(const hub_http_response *rs, char *out, size_t size)
+void hub_http_server_message(const hub_http_response *rs, char *out, size_t size)
 {
     mm_strlcpy(out, rs->error_message, size);
     if (out[0] || !rs->body.len)
@@ -398,7 +397,7 @@ int hub_http_error(const hub *h, const hub_http_response *rs, const char *repo,
                    const char *revision, const char *filename, mm_error *err)
 {
     char msg[256];
-    server_message(rs, msg, sizeof msg);
+    hub_http_server_message(rs, msg, sizeof msg);
     if (!revision)
         revision = "(resolved)";
     if (!filename)

@@ -54,17 +54,8 @@ static int api_get(hub *h, const char *url, const char *repo, const char *rev,
         rc = mm_error_set(err, MM_EFORMAT, "the Hub's answer for %s is not JSON", repo);
         goto out;
     }
-    const char *lt = strchr(rs.link, '<');
-    const char *gt = lt ? strchr(lt, '>') : NULL;
-    if (next && gt && strstr(gt, "rel=\"next\"")) {
-        *next = mm_strndup(lt + 1, (size_t)(gt - lt - 1));
-        /* Pages must come from the Hub itself: the token goes there. */
-        if (!*next || !hub_same_origin(*next, h->endpoint)) {
-            rc = mm_error_set(err, MM_EFORMAT, "the Hub's next page for %s is on another host", repo);
-            free(*next);
-            *next = NULL;
-        }
-    }
+    if (next)
+        rc = hub_next_page(rs.link, h->endpoint, repo, next, err);
 out:
     if (rc) {
         cJSON_Delete(*doc);
@@ -72,6 +63,26 @@ out:
     }
     hub_http_response_free(&rs);
     return rc;
+}
+
+int hub_next_page(const char *link, const char *endpoint, const char *repo, char **next,
+                  mm_error *err)
+{
+    *next = NULL;
+    const char *lt = strchr(link, '<');
+    const char *gt = lt ? strchr(lt, '>') : NULL;
+    if (!gt || !strstr(gt, "rel=\"next\""))
+        return 0;
+    *next = mm_strndup(lt + 1, (size_t)(gt - lt - 1));
+    if (!*next)
+        return mm_error_set(err, MM_ENOMEM, "out of memory");
+    /* Pages must come from the Hub itself: the token goes there. */
+    if (!hub_same_origin(*next, endpoint)) {
+        free(*next);
+        *next = NULL;
+        return mm_error_set(err, MM_EFORMAT, "the Hub's next page for %s is on another host", repo);
+    }
+    return 0;
 }
 
 static int resolve_commit(hub *h, const char *repo, const char *rev, char commit[41], mm_error *err)
@@ -90,13 +101,18 @@ static int resolve_commit(hub *h, const char *repo, const char *rev, char commit
     free(url);
     if (rc)
         return rc;
-    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(doc, "sha");
-    if (cJSON_IsString(sha) && hub_is_commit(sha->valuestring))
-        memcpy(commit, sha->valuestring, 41);
-    else
-        rc = mm_error_set(err, MM_EFORMAT, "the Hub's repo info for %s has no commit sha", repo);
+    rc = hub_revision_commit(doc, repo, commit, err);
     cJSON_Delete(doc);
     return rc;
+}
+
+int hub_revision_commit(const cJSON *info, const char *repo, char commit[41], mm_error *err)
+{
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(info, "sha");
+    if (!cJSON_IsString(sha) || !hub_is_commit(sha->valuestring))
+        return mm_error_set(err, MM_EFORMAT, "the Hub's repo info for %s has no commit sha", repo);
+    memcpy(commit, sha->valuestring, 41);
+    return 0;
 }
 
 static int add_entry(hub_listing *l, size_t *cap, const char *path, uint64_t size, bool lfs,

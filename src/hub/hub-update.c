@@ -23,8 +23,7 @@ const char *mm_update_state_name(mm_update_state state)
     return "unknown";
 }
 
-/* Look name up in repo's refs: *is_tag and commit (the ref's target) on 0;
- * MM_ENOTFOUND when it is neither a branch nor a tag. */
+/* Look name up in repo's refs (the refs API): *is_tag and commit on 0. */
 static int ref_lookup(hub *h, const char *repo, const char *name, bool *is_tag,
                       char commit[41], mm_error *err)
 {
@@ -43,36 +42,38 @@ static int ref_lookup(hub *h, const char *repo, const char *name, bool *is_tag,
         goto out;
     }
     doc = cJSON_ParseWithLength(rs.body.data, rs.body.len);
+    rc = hub_refs_lookup(doc, repo, name, is_tag, commit, err);
+out:
+    cJSON_Delete(doc);
+    hub_http_response_free(&rs);
+    free(url);
+    return rc;
+}
+
+int hub_refs_lookup(const cJSON *refs, const char *repo, const char *name, bool *is_tag,
+                    char commit[41], mm_error *err)
+{
     const char *kinds[2] = { "branches", "tags" };
     for (int k = 0; k < 2; k++) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, kinds[k]);
-        if (!cJSON_IsArray(list)) {
-            rc = mm_error_set(err, MM_EFORMAT, "the Hub's refs list for %s is malformed", repo);
-            goto out;
-        }
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(refs, kinds[k]);
+        if (!cJSON_IsArray(list))
+            return mm_error_set(err, MM_EFORMAT, "the Hub's refs list for %s is malformed", repo);
         const cJSON *e;
         cJSON_ArrayForEach(e, list) {
             const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "targetCommit");
             if (!cJSON_IsString(n) || strcmp(n->valuestring, name) != 0)
                 continue;
-            if (!cJSON_IsString(t) || !hub_is_commit(t->valuestring)) {
-                rc = mm_error_set(err, MM_EFORMAT, "the Hub's refs list for %s gives '%s' no "
-                                  "commit", repo, name);
-                goto out;
-            }
+            if (!cJSON_IsString(t) || !hub_is_commit(t->valuestring))
+                return mm_error_set(err, MM_EFORMAT, "the Hub's refs list for %s gives '%s' no "
+                                    "commit", repo, name);
             memcpy(commit, t->valuestring, 41);
             *is_tag = k == 1;
-            goto out;   /* rc is 0 */
+            return 0;
         }
     }
-    rc = mm_error_set(err, MM_ENOTFOUND, "'%s' is no longer a branch or tag of %s: pull the "
-                      "model again with a revision that exists", name, repo);
-out:
-    cJSON_Delete(doc);
-    hub_http_response_free(&rs);
-    free(url);
-    return rc;
+    return mm_error_set(err, MM_ENOTFOUND, "'%s' is no longer a branch or tag of %s: pull the "
+                        "model again with a revision that exists", name, repo);
 }
 
 static void audit(const char *models_dir, const hub_lock_model *m, const char *path,

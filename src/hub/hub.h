@@ -137,6 +137,31 @@ void hub_listing_free(hub_listing *listing);
 struct cJSON;
 int  hub_listing_add_page(hub_listing *l, const struct cJSON *page, size_t *cap,
                           const char *repo, mm_error *err);
+/* The next page of a tree listing, from a Link header's value: the URL in
+ * the first <...> when rel="next" follows it, into *next (caller frees);
+ * *next NULL and 0 when there is none. A URL on another origin than
+ * endpoint is MM_EFORMAT (the token would go there). Pure (fuzz-hub). */
+int  hub_next_page(const char *link, const char *endpoint, const char *repo, char **next,
+                   mm_error *err);
+
+/* The Hub's other JSON answers, taken apart without I/O (the fuzz-hub
+ * harness drives them); a NULL document (a body that is not JSON) is
+ * MM_EFORMAT naming repo, like any other malformed one. */
+/* The repo-info answer (/api/models/{repo}/revision/{rev}): its "sha",
+ * 40 lowercase hex digits, copied into commit. (hub-snapshot.c) */
+int  hub_revision_commit(const struct cJSON *info, const char *repo, char commit[41],
+                         mm_error *err);
+/* The refs answer (/api/models/{repo}/refs) as pinning reads it: rev is a
+ * tag (0), a branch (MM_EPINNING) or neither (MM_ENOTFOUND); a tag wins
+ * over a branch of the same name. (hub-download.c) */
+int  hub_refs_tag_check(const struct cJSON *refs, const char *repo, const char *rev,
+                        mm_error *err);
+/* The refs answer as the update check reads it: name looked up among the
+ * branches, then the tags; on 0, *is_tag and commit (its "targetCommit",
+ * 40 lowercase hex digits); MM_ENOTFOUND when it is neither, MM_EFORMAT
+ * when the matching entry has no valid commit. (hub-update.c) */
+int  hub_refs_lookup(const struct cJSON *refs, const char *repo, const char *name,
+                     bool *is_tag, char commit[41], mm_error *err);
 
 /* huggingface_hub's allow/ignore patterns: fnmatch, '*' crosses '/', and a
  * pattern ending in '/' matches everything under that folder. */
@@ -365,6 +390,10 @@ bool hub_same_origin(const char *url_a, const char *url_b);
 char *hub_url_encode(const char *text, bool keep_slash);
 /* A request with retries on transport errors and retryable statuses. */
 int hub_http_retry(hub *h, const hub_http_request *rq, hub_http_response *rs);
+/* The server's explanation of a failed call: X-Error-Message, else the
+ * JSON body's "error" string, cut to fit size (NUL-terminated); "" when
+ * neither. Pure (fuzz-hub). */
+void hub_http_server_message(const hub_http_response *rs, char *out, size_t size);
 /* Turn an error response into err: gated, bad token, repo / revision / file
  * not found, disabled, rate limit, server error. Returns the MM_E* code. */
 int hub_http_error(const hub *h, const hub_http_response *rs, const char *repo,

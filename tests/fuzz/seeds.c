@@ -127,7 +127,16 @@ static const text_seed template_seeds[] = {
                   "length }}{{ strftime_now('%Y-%m-%d') }}{% raw %}{{ raw }}{% endraw %}" },
 };
 
-/* Hub answers: '0' + a tree API page, '1' + a file name, '2' + headers. */
+/* Hub answers: '0' + a tree API page, '1' + a file name, '2' + headers,
+ * '3' + a repo-info answer, '4' + a revision name, newline, a refs answer,
+ * '5' + an error body. The JSON follows the Hub's answers (huggingface_hub's
+ * RepoInfo and GitRefs). */
+#define SEED_COMMIT_A "0123456789abcdef0123456789abcdef01234567"
+#define SEED_COMMIT_B "89abcdef0123456789abcdef0123456789abcdef"
+#define SEED_REFS "{\"branches\":[{\"name\":\"main\",\"ref\":\"refs/heads/main\"," \
+                  "\"targetCommit\":\"" SEED_COMMIT_A "\"}],\"converts\":[],\"tags\":[" \
+                  "{\"name\":\"v1.0\",\"ref\":\"refs/tags/v1.0\",\"targetCommit\":\"" \
+                  SEED_COMMIT_B "\"}],\"pullRequests\":null}"
 static const text_seed hub_seeds[] = {
     { "tree", "0[{\"type\":\"file\",\"oid\":\"a1\",\"size\":1234,\"path\":\"config.json\"},"
               "{\"type\":\"directory\",\"oid\":\"b2\",\"size\":0,\"path\":\"sub\"},"
@@ -146,6 +155,26 @@ static const text_seed hub_seeds[] = {
                  "X-Linked-Size: 4521000\r\nLocation: /api/resolve-cache/models/org/m/abc/x\r\n"
                  "Link: <https://huggingface.co/api/models/org/m/tree/main?cursor=x>; rel=\"next\"\r\n\r\n" },
     { "headers-100", "2HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nETag:   W/\"abc\"  \r\n" },
+    { "headers-link-elsewhere", "2Link: <https://huggingface.co@evil.example/api/models/org/m/tree/"
+                                "main?cursor=x>; rel=\"next\"\r\n" },
+    { "info", "3{\"_id\":\"66\",\"id\":\"org/repo\",\"private\":false,\"gated\":false,"
+              "\"sha\":\"" SEED_COMMIT_A "\",\"lastModified\":\"2026-11-27T08:00:00.000Z\","
+              "\"siblings\":[{\"rfilename\":\"config.json\"}],\"tags\":[\"gguf\"]}" },
+    { "info-upper", "3{\"sha\":\"0123456789ABCDEF0123456789abcdef01234567\"}" },
+    { "info-short", "3{\"sha\":\"0123456789abcdef\",\"sha\":\"" SEED_COMMIT_A "\"}" },
+    { "info-number", "3{\"sha\":12}" },
+    { "refs-tag", "4v1.0\n" SEED_REFS },
+    { "refs-branch", "4main\n" SEED_REFS },
+    { "refs-missing", "4v2.0\n" SEED_REFS },
+    { "refs-both", "4x\n{\"branches\":[{\"name\":\"x\",\"targetCommit\":\"" SEED_COMMIT_A "\"}],"
+                   "\"tags\":[{\"name\":\"x\",\"targetCommit\":\"" SEED_COMMIT_B "\"}]}" },
+    { "refs-no-commit", "4main\n{\"branches\":[{\"name\":\"main\"}],\"tags\":[]}" },
+    { "refs-bad-tags", "4main\n{\"branches\":[{\"name\":\"main\",\"targetCommit\":\""
+                       SEED_COMMIT_A "\"}],\"tags\":{}}" },
+    { "error", "5{\"error\":\"Repository not found\"}" },
+    { "error-long", "5{\"error\":\"Invalid credentials in Authorization header; this message is "
+                    "longer than the room the harness gives it\"}" },
+    { "error-array", "5{\"error\":[\"x\"]}" },
 };
 
 /* Tokenizer inputs: a selector byte (vocabulary index in the low nibble,
