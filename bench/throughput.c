@@ -217,7 +217,7 @@ static void bench_ttft(mm_manager *mgr, const char *key, const char *system, con
     double again = 0;
     if (mm_manager_generate(mgr, &same, &res, NULL) == 0) {
         again = res.ms_to_first_token;
-        printf("  identical prompt again: %.1f ms (%lld of %lld tokens reused%s) -> %.0fx\n",
+        printf("  identical prompt again: %.2f ms (%lld of %lld tokens reused%s) -> %.0fx\n",
                again, (long long)res.cached_tokens, (long long)res.prompt_tokens,
                res.cached_tokens == res.prompt_tokens ? ": the slot's kept logits, nothing "
                "evaluated" : "", again > 0 ? first / again : 0.0);
