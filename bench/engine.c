@@ -24,38 +24,9 @@
 
 extern char **environ;
 
-typedef struct bench_type {
-    const char *name;
-    uint32_t    matrix;   /* 2-D tensors */
-    uint32_t    output;   /* output.weight (llama.cpp keeps it finer: Q6_K for K files) */
-    bool        small;    /* the 24M shape of issue 3's last row instead of the 254M one */
-} bench_type;
-
-static const bench_type types[] = {
-    { "F16", GGML_TYPE_F16, GGML_TYPE_F16, false },
-    { "Q8_0", GGML_TYPE_Q8_0, GGML_TYPE_Q8_0, false },
-    { "Q4_0", GGML_TYPE_Q4_0, GGML_TYPE_Q6_K, false },
-    { "Q4_K", GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, false },
-    { "F32", GGML_TYPE_F32, GGML_TYPE_F32, true },
-};
-
-static uint32_t pick(const char *name, uint32_t n_dims, const uint64_t *ne, void *user)
-{
-    const bench_type *bt = user;
-    if (n_dims != 2)
-        return GGML_TYPE_F32;
-    return strcmp(name, "output.weight") == 0 ? bt->output : bt->matrix;
-}
-
-static int convert(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows, void *dst,
-                   void *user)
-{
-    const engine_quant_traits *tr = engine_quant_get(type);
-    size_t row = engine_row_size(type, (int64_t)ne0);
-    for (uint64_t r = 0; r < n_rows; r++)
-        tr->quantize_row(src + r * ne0, (uint8_t *)dst + r * row, (int64_t)ne0);
-    return 0;
-}
+/* Made by mmtest_synth_bench_model (shared with bench/throughput.c); F32 is
+ * the 24M shape of issue 3's last row, the rest the 254M one. */
+static const char *const types[] = { "F16", "Q8_0", "Q4_0", "Q4_K", "F32" };
 
 /* ---- read bandwidth: every thread sums its slice of a large buffer ---- */
 
@@ -171,33 +142,15 @@ int main(void)
            "%s threads, kernels %s\n", threads, engine_quant_isa());
     printf("measured read bandwidth (%d threads): %.2f GB/s\n\n", (int)n_threads, bw / 1e9);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (only && !strstr(only, types[i].name))
+        const char *name = types[i];
+        bool small = strcmp(name, "F32") == 0;
+        if (only && !strstr(only, name))
             continue;
-        mmtest_synth_params p;
-        mmtest_synth_default_params(&p);
-        p.n_embd = 1024;
-        p.n_layer = 16;
-        p.n_head = 16;
-        p.n_head_kv = 8;
-        p.n_ff = 2816;
-        p.n_vocab = 32000;
-        p.n_ctx = 4096;
-        if (types[i].small) {        /* stories15M's shape, untied: 24M params */
-            p.n_embd = 288;
-            p.n_layer = 6;
-            p.n_head = 6;
-            p.n_head_kv = 6;
-            p.n_ff = 768;
-            p.n_ctx = 256;
-        }
-        p.tensor_type = pick;
-        p.convert = convert;
-        p.user = (void *)&types[i];
-        char *path = mm_asprintf("%s/bench-%s.gguf", dir, types[i].name);
-        printf("== %s (%s): synthesizing...\n", types[i].name,
-               types[i].small ? "n_embd 288, 6 layers, 6/6 heads, FFN 768" : "254M shape");
+        char *path = mm_asprintf("%s/bench-%s.gguf", dir, name);
+        printf("== %s (%s): synthesizing...\n", name,
+               small ? "n_embd 288, 6 layers, 6/6 heads, FFN 768" : "254M shape");
         fflush(stdout);
-        if (access(path, R_OK) != 0 && mmtest_synth_model(&p, path) != 0) {
+        if (access(path, R_OK) != 0 && mmtest_synth_bench_model(name, path) != 0) {
             free(path);
             continue;
         }

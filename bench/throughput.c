@@ -30,54 +30,8 @@
 #define STREAM_REPEATS      2      /* best of, per stream count */
 #define MAX_PIECES          2048   /* timestamps kept per stream */
 
-typedef struct bench_type {
-    const char *name;
-    uint32_t    matrix;
-    uint32_t    output;
-} bench_type;
-
-/* As bench/engine.c, so the two share BENCH_DIR files. */
-static const bench_type types[] = {
-    { "Q4_0", GGML_TYPE_Q4_0, GGML_TYPE_Q6_K },
-    { "Q8_0", GGML_TYPE_Q8_0, GGML_TYPE_Q8_0 },
-};
-
-static uint32_t pick(const char *name, uint32_t n_dims, const uint64_t *ne, void *user)
-{
-    (void)ne;
-    const bench_type *bt = user;
-    if (n_dims != 2)
-        return GGML_TYPE_F32;
-    return strcmp(name, "output.weight") == 0 ? bt->output : bt->matrix;
-}
-
-static int convert(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows, void *dst,
-                   void *user)
-{
-    (void)user;
-    const engine_quant_traits *tr = engine_quant_get(type);
-    size_t row = engine_row_size(type, (int64_t)ne0);
-    for (uint64_t r = 0; r < n_rows; r++)
-        tr->quantize_row(src + r * ne0, (uint8_t *)dst + r * row, (int64_t)ne0);
-    return 0;
-}
-
-static int synth(const bench_type *bt, const char *path)
-{
-    mmtest_synth_params p;
-    mmtest_synth_default_params(&p);
-    p.n_embd = 1024;
-    p.n_layer = 16;
-    p.n_head = 16;
-    p.n_head_kv = 8;
-    p.n_ff = 2816;
-    p.n_vocab = 32000;
-    p.n_ctx = 4096;
-    p.tensor_type = pick;
-    p.convert = convert;
-    p.user = (void *)bt;
-    return mmtest_synth_model(&p, path);
-}
+/* Made by mmtest_synth_bench_model, so bench-engine's BENCH_DIR files serve. */
+static const char *const types[] = { "Q4_0", "Q8_0" };
 
 static double now_ms(void)
 {
@@ -420,17 +374,18 @@ int main(void)
     char *models = mm_path_join(home, "models");
     mm_mkdirs(models, NULL);
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        if (!strstr(only, types[i].name))
+        const char *name = types[i];
+        if (!strstr(only, name))
             continue;
-        char *path = mm_asprintf("%s/bench-%s.gguf", dir, types[i].name);
-        char *link = mm_asprintf("%s/bench-%s.gguf", models, types[i].name);
-        char *key = mm_asprintf("bench-%s", types[i].name);
+        char *path = mm_asprintf("%s/bench-%s.gguf", dir, name);
+        char *link = mm_asprintf("%s/bench-%s.gguf", models, name);
+        char *key = mm_asprintf("bench-%s", name);
         for (char *c = key; *c; c++)   /* catalog keys are lower case */
             if (*c >= 'A' && *c <= 'Z')
                 *c = (char)(*c - 'A' + 'a');
-        printf("\n== %s (output %s)\n", types[i].name, types[i].name[1] == '4' ? "Q6_K" : "Q8_0");
+        printf("\n== %s (output %s)\n", name, name[1] == '4' ? "Q6_K" : "Q8_0");
         fflush(stdout);
-        if (access(path, R_OK) != 0 && synth(&types[i], path) != 0)
+        if (access(path, R_OK) != 0 && mmtest_synth_bench_model(name, path) != 0)
             goto next;
         if (symlink(path, link) != 0)
             goto next;

@@ -25,17 +25,6 @@ static uint32_t pick_type(const char *name, uint32_t n_dims, const uint64_t *ne,
     return n_dims == 2 ? *(const uint32_t *)user : GGML_TYPE_F32;
 }
 
-static int convert(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows, void *dst,
-                   void *user)
-{
-    (void)user;
-    const engine_quant_traits *tr = engine_quant_get_scalar(type);
-    size_t row = engine_row_size(type, (int64_t)ne0);
-    for (uint64_t r = 0; r < n_rows; r++)
-        tr->quantize_row(src + r * ne0, (uint8_t *)dst + r * row, (int64_t)ne0);
-    return 0;
-}
-
 static int32_t argmax(const float *v, uint32_t n)
 {
     int32_t best = 0;
@@ -226,7 +215,7 @@ int main(void)
         p.seed = 11;
         if (types[t] != GGML_TYPE_F32) {
             p.tensor_type = pick_type;
-            p.convert = convert;
+            p.convert = mmtest_synth_quantize;
             p.user = (void *)&types[t];
         }
         char *path = mm_asprintf("%s/m%zu.gguf", dir, t);

@@ -28,18 +28,6 @@ static uint32_t pick_type(const char *name, uint32_t n_dims, const uint64_t *ne,
     return n_dims == 2 ? tc->matrix_type : GGML_TYPE_F32;
 }
 
-static int convert(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows, void *dst,
-                   void *user)
-{
-    const engine_quant_traits *tr = engine_quant_get_scalar(type);
-    size_t row = engine_row_size(type, (int64_t)ne0);
-    if (!tr || !tr->quantize_row || row == 0)
-        return MM_EINVAL;
-    for (uint64_t r = 0; r < n_rows; r++)
-        tr->quantize_row(src + r * ne0, (uint8_t *)dst + r * row, (int64_t)ne0);
-    return 0;
-}
-
 /* Attention only discriminates positions (and so catches RoPE or mask
  * mistakes) when scores are O(1): hence a larger weight scale than the
  * synthesizer's default. */
@@ -250,7 +238,7 @@ static void test_types(void)
         p.n_head = 4;
         p.n_head_kv = 2;
         p.tensor_type = pick_type;
-        p.convert = convert;
+        p.convert = mmtest_synth_quantize;
         p.user = &tc;
         p.weight_scale = 0.12f;
         char file[64];
@@ -312,7 +300,7 @@ static void test_determinism(uint32_t type, double tol)
     p.n_embd = 256;
     p.n_ff = 512;
     p.tensor_type = pick_type;
-    p.convert = convert;
+    p.convert = mmtest_synth_quantize;
     p.user = &tc;
     char file[64];
     snprintf(file, sizeof file, "det-%s.gguf", ggml_type_name(type));

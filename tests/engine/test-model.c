@@ -140,16 +140,6 @@ static uint32_t f16_norms(const char *name, uint32_t n_dims, const uint64_t *ne,
     return strcmp(name, "output_norm.weight") == 0 ? GGML_TYPE_F16 : GGML_TYPE_F32;
 }
 
-static int convert(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows, void *dst,
-                   void *user)
-{
-    const engine_quant_traits *tr = engine_quant_get_scalar(type);
-    size_t row = engine_row_size(type, (int64_t)ne0);
-    for (uint64_t r = 0; r < n_rows; r++)
-        tr->quantize_row(src + r * ne0, (uint8_t *)dst + r * row, (int64_t)ne0);
-    return 0;
-}
-
 static void expect_error(const mmtest_synth_params *p, void (*edit)(gguf_writer *w), int code,
                          const char *message)
 {
@@ -180,7 +170,7 @@ static void test_errors(void)
 
     mmtest_synth_default_params(&p);
     p.tensor_type = q8_1_matrices;
-    p.convert = convert;
+    p.convert = mmtest_synth_quantize;
     expect_error(&p, NULL, MM_EUNSUPPORTED,
                  "tensor blk.0.ffn_up.weight has type Q8_1 which the built-in engine cannot "
                  "compute with");

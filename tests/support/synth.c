@@ -2,6 +2,7 @@
  * models with deterministic weights and a byte-fallback vocabulary through
  * the project's GGUF writer. */
 #include "support/synth.h"
+#include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,4 +296,88 @@ int mmtest_synth_model_err(const mmtest_synth_params *p, const char *path, mm_er
 int mmtest_synth_model(const mmtest_synth_params *p, const char *path)
 {
     return mmtest_synth_model_err(p, path, NULL);
+}
+
+static int quantize_rows(const engine_quant_traits *tr, uint32_t type, const float *src,
+                         uint64_t ne0, uint64_t n_rows, void *dst)
+{
+    size_t row = engine_row_size(type, (int64_t)ne0);
+    if (!tr || !tr->quantize_row || row == 0)
+        return MM_EINVAL;
+    for (uint64_t r = 0; r < n_rows; r++)
+        tr->quantize_row(src + r * ne0, (uint8_t *)dst + r * row, (int64_t)ne0);
+    return 0;
+}
+
+int mmtest_synth_quantize(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows,
+                          void *dst, void *user)
+{
+    (void)user;
+    return quantize_rows(engine_quant_get_scalar(type), type, src, ne0, n_rows, dst);
+}
+
+/* ---- the benchmark models ---- */
+
+typedef struct bench_type {
+    const char *name;
+    uint32_t    matrix;   /* 2-D tensors */
+    uint32_t    output;   /* output.weight */
+    bool        small;    /* the 24M shape instead of the 254M one */
+} bench_type;
+
+static const bench_type bench_types[] = {
+    { "F16", GGML_TYPE_F16, GGML_TYPE_F16, false },
+    { "Q8_0", GGML_TYPE_Q8_0, GGML_TYPE_Q8_0, false },
+    { "Q4_0", GGML_TYPE_Q4_0, GGML_TYPE_Q6_K, false },
+    { "Q4_K", GGML_TYPE_Q4_K, GGML_TYPE_Q6_K, false },
+    { "F32", GGML_TYPE_F32, GGML_TYPE_F32, true },
+};
+
+static uint32_t bench_pick(const char *name, uint32_t n_dims, const uint64_t *ne, void *user)
+{
+    (void)ne;
+    const bench_type *bt = user;
+    if (n_dims != 2)
+        return GGML_TYPE_F32;
+    return strcmp(name, "output.weight") == 0 ? bt->output : bt->matrix;
+}
+
+static int bench_convert(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows,
+                         void *dst, void *user)
+{
+    (void)user;
+    return quantize_rows(engine_quant_get(type), type, src, ne0, n_rows, dst);
+}
+
+int mmtest_synth_bench_model(const char *type, const char *path)
+{
+    const bench_type *bt = NULL;
+    for (size_t i = 0; i < sizeof bench_types / sizeof bench_types[0]; i++)
+        if (strcmp(type, bench_types[i].name) == 0)
+            bt = &bench_types[i];
+    if (!bt) {
+        fprintf(stderr, "mmtest_synth_bench_model: no benchmark model of type '%s'\n", type);
+        return MM_EINVAL;
+    }
+    mmtest_synth_params p;
+    mmtest_synth_default_params(&p);
+    p.n_embd = 1024;
+    p.n_layer = 16;
+    p.n_head = 16;
+    p.n_head_kv = 8;
+    p.n_ff = 2816;
+    p.n_vocab = 32000;
+    p.n_ctx = 4096;
+    if (bt->small) {        /* stories15M's shape, untied: 24M params */
+        p.n_embd = 288;
+        p.n_layer = 6;
+        p.n_head = 6;
+        p.n_head_kv = 6;
+        p.n_ff = 768;
+        p.n_ctx = 256;
+    }
+    p.tensor_type = bench_pick;
+    p.convert = bench_convert;
+    p.user = (void *)bt;
+    return mmtest_synth_model(&p, path);
 }

@@ -65,6 +65,19 @@ int mmtest_synth_model_buffer(const mmtest_synth_params *p, void **out, size_t *
  * serializing it itself. */
 int mmtest_synth_fill_writer(const mmtest_synth_params *p, gguf_writer *w, mm_error *err);
 
+/* A convert callback (user unused) quantizing with the engine's portable
+ * scalar quantizers: what the tests use, independent of the CPU. */
+int mmtest_synth_quantize(uint32_t type, const float *src, uint64_t ne0, uint64_t n_rows,
+                          void *dst, void *user);
+
+/* The benchmark models of bench/engine.c and bench/throughput.c, which share
+ * BENCH_DIR files: "F16", "Q8_0", "Q4_0", "Q4_K" (the 254M shape: n_embd
+ * 1024, 16 layers, 16/8 heads, FFN 2816, vocab 32000, n_ctx 4096; the K and
+ * Q4_0 files keep output.weight in Q6_K, as llama.cpp does) or "F32" (the
+ * 24M shape: n_embd 288, 6 layers, 6/6 heads, FFN 768, n_ctx 256). Written
+ * to path with the engine's run-time quantizers; MM_EINVAL for another name. */
+int mmtest_synth_bench_model(const char *type, const char *path);
+
 /* The F32 values of tensor `name` (n elements, row-major in ne order) as
  * the synthesizer makes them: a splitmix64 stream seeded with
  * seed ^ fnv1a64(name); each value is scale * (2u - 1) with u uniform in
