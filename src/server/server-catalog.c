@@ -179,17 +179,6 @@ static int relay_piece(const char *text, size_t len, void *user)
     return r->on_piece(r->user, text, len);
 }
 
-static const char *role_name(server_role role)
-{
-    switch (role) {
-    case SERVER_ROLE_SYSTEM:    return "system";
-    case SERVER_ROLE_USER:      return "user";
-    case SERVER_ROLE_ASSISTANT: return "assistant";
-    case SERVER_ROLE_TOOL:      return "tool";
-    }
-    return "user";
-}
-
 /* Generation by the model manager: the validated request becomes an
  * mm_gen_request (chat messages as messages; an Ollama `system` with a
  * prompt becomes a system and a user message), pieces and cancel pass
@@ -212,7 +201,8 @@ static int cat_generate(void *ctx, const char *model, const server_request *rq,
         msgs[n++] = (mm_gen_message){ "user", rq->prompt };
     }
     for (size_t i = 0; i < rq->n_messages; i++)
-        msgs[n++] = (mm_gen_message){ role_name(rq->messages[i].role), rq->messages[i].content };
+        msgs[n++] = (mm_gen_message){ server_role_name(rq->messages[i].role),
+                                      rq->messages[i].content };
     const char *stops[SERVER_STOP_MAX];
     for (size_t i = 0; i < rq->n_stop && i < SERVER_STOP_MAX; i++)
         stops[i] = rq->stop[i];

@@ -243,6 +243,17 @@ static void msg_param(char *out, size_t size, size_t i, const char *suffix)
     mm_strlcpy(out, text, size);
 }
 
+const char *server_role_name(server_role role)
+{
+    switch (role) {
+    case SERVER_ROLE_SYSTEM:    return "system";
+    case SERVER_ROLE_USER:      return "user";
+    case SERVER_ROLE_ASSISTANT: return "assistant";
+    case SERVER_ROLE_TOOL:      return "tool";
+    }
+    return "user";
+}
+
 static int parse_role(const cJSON *role, size_t i, server_role *out, server_fault *f)
 {
     static const struct { const char *name; server_role role; } roles[] = {

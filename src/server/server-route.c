@@ -357,17 +357,6 @@ static void rs_changed(void *ctx)
 
 /* ---- generation ---- */
 
-static const char *role_name(server_role role)
-{
-    switch (role) {
-    case SERVER_ROLE_SYSTEM:    return "system";
-    case SERVER_ROLE_USER:      return "user";
-    case SERVER_ROLE_ASSISTANT: return "assistant";
-    case SERVER_ROLE_TOOL:      return "tool";
-    }
-    return "user";
-}
-
 /* A validated request in the router's two shapes. Owns msgs and text. */
 typedef struct routed {
     backend_message *msgs;
@@ -390,7 +379,7 @@ static int routed_init(routed *o, const server_request *rq, mm_error *err)
         o->msgs[o->n_msgs++] = (backend_message){ "user", rq->prompt };
     }
     for (size_t i = 0; i < rq->n_messages; i++)
-        o->msgs[o->n_msgs++] = (backend_message){ role_name(rq->messages[i].role),
+        o->msgs[o->n_msgs++] = (backend_message){ server_role_name(rq->messages[i].role),
                                                   rq->messages[i].content };
     /* The signals read at most ROUTER_SCAN_MAX bytes: the rest is cut. */
     for (size_t i = 0; i < o->n_msgs; i++) {

@@ -59,6 +59,10 @@ typedef enum server_role {
     SERVER_ROLE_TOOL
 } server_role;
 
+/* "system", "user", "assistant" or "tool": the name a backend takes
+ * (server-parse.c, beside the names it reads). */
+const char *server_role_name(server_role role);
+
 typedef struct server_message {
     server_role role;
     char       *content;       /* text parts joined in order; never NULL */
