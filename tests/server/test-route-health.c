@@ -9,6 +9,7 @@
 #include "runtime/runtime.h"
 #include "server/server.h"
 #include "support/httpc.h"
+#include "support/routed.h"
 #include "support/synth.h"
 #include "support/test.h"
 
@@ -107,23 +108,12 @@ int main(void)
     CHECK(cfg != NULL);
     if (!cfg)
         return mmtest_finish();
-    mm_catalog *cat = NULL;
-    mm_manager *mgr = NULL;
-    mm_error err = { 0 };
-    CHECK_INT(mm_catalog_open(cfg, &cat, &err), 0);
-    CHECK_INT(mm_manager_open(cfg, &mgr, &err), 0);
-    server_service svc;
-    CHECK_INT(server_route_service_new(cfg, cat, mgr, &svc, &err), 0);
-    server_options opts = { .host = "127.0.0.1", .port = 0 };
-    CHECK_INT(server_start(&opts, &svc, &srv, &err), 0);
-    if (srv)
-        test_version(mgr, good_copy, path);
-    else
-        fprintf(stderr, "  %s\n", err.message);
-    server_stop(srv, 1000);
-    server_route_service_free(&svc);
-    mm_manager_close(mgr);
-    mm_catalog_close(cat);
+    mmtest_routed stack;
+    if (mmtest_routed_start(cfg, &stack) == 0) {
+        srv = stack.srv;
+        test_version(stack.mgr, good_copy, path);
+    }
+    mmtest_routed_stop(&stack);
     mm_config_free(cfg);
     mmtest_rmtree(tmp);
     free(tmp);
