@@ -52,7 +52,9 @@ typedef struct rt_factory {
      * them. May call req->on_piece with each piece (the manager passes its
      * stop-string filter there; what was not streamed it feeds from *text
      * afterwards) and should poll req->cancel between tokens. Stop strings
-     * are the manager's business, not the factory's. */
+     * are the manager's business, not the factory's (the worker factory
+     * passes them on to its worker, a manager itself, so that it stops
+     * there and counts as in-process). */
     int  (*generate)(void *user, void *inst, const struct mm_gen_request *req,
                      char **text, struct mm_gen_result *res, mm_error *err);
     /* Optional (NULL: every free instance is as good as another). How well
