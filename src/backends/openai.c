@@ -103,6 +103,12 @@ static int deliver(transfer *t, const char *piece, size_t len)
     }
     if (!t->on_token)
         return 0;
+    /* One read can hold many events of a server that ran ahead: those
+     * after the caller raised its cancel flag are not the caller's. */
+    if (t->cancel && atomic_load(t->cancel)) {
+        stop(t, MM_ECANCELED, "the request was cancelled%s", NULL);
+        return 1;
+    }
     t->res->pieces_delivered++;   /* the caller has it, whatever it answers */
     if (t->on_token(piece, len, t->user) != 0) {
         stop(t, MM_ECANCELED, "the caller stopped the generation%s", NULL);

@@ -253,5 +253,15 @@ void cli_progress_update(const char *repo_path, uint64_t done, uint64_t total, d
  * key whose model comes from the Hub. Prints the error and returns
  * CLI_USAGE / CLI_FAIL, or CLI_OK with repo filled. */
 int cli_model_repo(const mm_config *cfg, const char *model, char *repo, size_t repo_size);
+/* The start of a command over models.lock: with one argument (MODEL), its
+ * repo as cli_model_repo finds it, in repo, and *selected = repo; without,
+ * *selected = NULL (every locked model). *lock_path: models.lock's path
+ * (caller frees, also on failure). Prints the error and returns CLI_USAGE /
+ * CLI_FAIL, or CLI_OK. */
+int cli_lock_target(const cli_args *args, char *repo, size_t repo_size, const char **selected,
+                    char **lock_path);
+/* A library call failed with rc: print err's message; CLI_USAGE for
+ * MM_EINVAL (the command line was wrong), else CLI_FAIL. */
+int cli_library_error(int rc, const mm_error *err);
 
 #endif /* MM_CLI_H */

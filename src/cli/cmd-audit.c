@@ -135,8 +135,7 @@ int cmd_audit(int argc, char **argv)
     mm_error err = { 0 };
     int rc = mm_audit_read(args.cfg->models_dir, &filter, on_entry, on_bad, t, &err);
     if (rc) {
-        cli_error("%s", err.message);
-        status = rc == MM_EINVAL ? CLI_USAGE : CLI_FAIL;
+        status = cli_library_error(rc, &err);
     } else if (t->oom) {
         cli_error("out of memory");
         status = CLI_FAIL;

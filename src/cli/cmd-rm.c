@@ -29,21 +29,16 @@ int cmd_rm(int argc, char **argv)
     if (status != CLI_RUN)
         return status;
     char repo[256];
+    const char *selected;   /* repo: rm takes exactly one MODEL */
     char *lock_path = NULL;
-    if ((status = cli_model_repo(args.cfg, args.args[0], repo, sizeof repo)) != CLI_OK)
+    if ((status = cli_lock_target(&args, repo, sizeof repo, &selected, &lock_path)) != CLI_OK)
         goto out;
-    if (!(lock_path = mm_lock_path(args.cfg))) {
-        cli_error("out of memory");
-        status = CLI_FAIL;
-        goto out;
-    }
     const char *revision = cli_value(&args, "revision");
     mm_remove_report rep;
     mm_error err = { 0 };
     int rc = mm_remove(args.cfg, repo, revision, lock_path, args.cfg->models_dir, &rep, &err);
     if (rc) {
-        cli_error("%s", err.message);
-        status = rc == MM_EINVAL ? CLI_USAGE : CLI_FAIL;
+        status = cli_library_error(rc, &err);
         goto out;
     }
     char freed[32];

@@ -83,28 +83,23 @@ int cmd_update(int argc, char **argv)
     if (status != CLI_RUN)
         return status;
     char repo[256];
+    const char *selected;
     char *lock_path = NULL;
     mm_update_row *rows = NULL;
     size_t n = 0;
-    if (args.n_args == 1 &&
-        (status = cli_model_repo(args.cfg, args.args[0], repo, sizeof repo)) != CLI_OK)
+    status = cli_lock_target(&args, repo, sizeof repo, &selected, &lock_path);
+    if (status != CLI_OK)
         goto out;
-    if (!(lock_path = mm_lock_path(args.cfg))) {
-        cli_error("out of memory");
-        status = CLI_FAIL;
-        goto out;
-    }
     mm_error err = { 0 };
-    int rc = mm_update_check(args.cfg, lock_path, args.cfg->models_dir,
-                             args.n_args ? repo : NULL, cli_has(&args, "apply"), &rows, &n, &err);
-    if (rc == MM_ENOTFOUND && args.n_args == 0) {
+    int rc = mm_update_check(args.cfg, lock_path, args.cfg->models_dir, selected,
+                             cli_has(&args, "apply"), &rows, &n, &err);
+    if (rc == MM_ENOTFOUND && !selected) {
         printf("no models.lock at %s: nothing to check (pull a model first)\n", lock_path);
         status = CLI_OK;
         goto out;
     }
     if (rc) {
-        cli_error("%s", err.message);
-        status = rc == MM_EINVAL ? CLI_USAGE : CLI_FAIL;
+        status = cli_library_error(rc, &err);
         goto out;
     }
     size_t failed = 0;

@@ -47,23 +47,17 @@ int cmd_verify(int argc, char **argv)
     if (status != CLI_RUN)
         return status;
     char repo[256];
+    const char *selected;
     char *lock_path = NULL;
     mm_verify_file *files = NULL;
     size_t n = 0;
-    if (args.n_args == 1 &&
-        (status = cli_model_repo(args.cfg, args.args[0], repo, sizeof repo)) != CLI_OK)
+    status = cli_lock_target(&args, repo, sizeof repo, &selected, &lock_path);
+    if (status != CLI_OK)
         goto out;
-    if (!(lock_path = mm_lock_path(args.cfg))) {
-        cli_error("out of memory");
-        status = CLI_FAIL;
-        goto out;
-    }
     mm_error err = { 0 };
-    int rc = mm_verify(args.cfg, lock_path, args.cfg->models_dir, args.n_args ? repo : NULL,
-                       &files, &n, &err);
+    int rc = mm_verify(args.cfg, lock_path, args.cfg->models_dir, selected, &files, &n, &err);
     if (rc) {
-        cli_error("%s", err.message);
-        status = rc == MM_EINVAL ? CLI_USAGE : CLI_FAIL;
+        status = cli_library_error(rc, &err);
         goto out;
     }
     size_t counts[3] = { 0 };

@@ -1,8 +1,10 @@
-/* repo-arg.c - what `verify` and `rm` accept as MODEL: a Hub repo id, or a
- * catalog key (models.txt, the HF cache) that stands for one. */
+/* repo-arg.c - what the commands over models.lock (`verify`, `update`, `rm`)
+ * accept as MODEL: a Hub repo id, or a catalog key (models.txt, the HF
+ * cache) that stands for one; and the lock's path they all need. */
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_model_repo(const mm_config *cfg, const char *model, char *repo, size_t repo_size)
@@ -29,4 +31,28 @@ int cli_model_repo(const mm_config *cfg, const char *model, char *repo, size_t r
     snprintf(repo, repo_size, "%s", m->repo);
     mm_catalog_close(cat);
     return CLI_OK;
+}
+
+int cli_lock_target(const cli_args *args, char *repo, size_t repo_size, const char **selected,
+                    char **lock_path)
+{
+    *selected = NULL;
+    *lock_path = NULL;
+    if (args->n_args == 1) {
+        int status = cli_model_repo(args->cfg, args->args[0], repo, repo_size);
+        if (status != CLI_OK)
+            return status;
+        *selected = repo;
+    }
+    if (!(*lock_path = mm_lock_path(args->cfg))) {
+        cli_error("out of memory");
+        return CLI_FAIL;
+    }
+    return CLI_OK;
+}
+
+int cli_library_error(int rc, const mm_error *err)
+{
+    cli_error("%s", err->message);
+    return rc == MM_EINVAL ? CLI_USAGE : CLI_FAIL;
 }

@@ -1,6 +1,7 @@
 /* hub-lockfile.c - models.lock read back: parsed and validated into plain
- * structs for `pull --locked` and `verify`, an entry removed for `rm`, and
- * where the lock lives (beside models.txt). Writing is hub-record.c's. */
+ * structs for `pull --locked`, `verify` and `update` (with the models one
+ * repo selects), an entry removed for `rm`, and where the lock lives
+ * (beside models.txt). Writing is hub-record.c's. */
 #include "hub/hub.h"
 
 #include <cjson/cJSON.h>
@@ -142,6 +143,36 @@ fail:
     cJSON_Delete(doc);
     hub_lock_free(lock);
     return rc;
+}
+
+bool hub_lock_selects(const hub_lock_model *m, const char *repo)
+{
+    return !repo || strcmp(m->repo, repo) == 0;
+}
+
+int hub_lock_select(const char *what, const char *lock_path, const char *repo,
+                    const char *remedy, hub_lock **out, size_t *n_models, size_t *n_files,
+                    mm_error *err)
+{
+    *out = NULL;
+    *n_models = *n_files = 0;
+    if (!lock_path)
+        return mm_error_set(err, MM_EINVAL, "%s: no models.lock path given", what);
+    hub_lock *lock = NULL;
+    int rc = hub_lock_read(lock_path, &lock, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < lock->n_models; i++)
+        if (hub_lock_selects(&lock->models[i], repo)) {
+            (*n_models)++;
+            *n_files += lock->models[i].n_files;
+        }
+    if (repo && *n_models == 0) {
+        hub_lock_free(lock);
+        return mm_error_set(err, MM_ENOTFOUND, "%s is not in %s: %s", repo, lock_path, remedy);
+    }
+    *out = lock;
+    return 0;
 }
 
 void hub_lock_free(hub_lock *lock)

@@ -293,9 +293,7 @@ static void audit_local(const mm_pull_request *rq, const char *src, const mm_pul
         .bytes = f ? f->size : 0, .sha256 = f && f->sha256[0] ? f->sha256 : NULL,
         .result = result, .error = error, .duration_ms = mm_now_ms() - t0,
     };
-    mm_error aerr;
-    if (hub_audit_append(rq->models_dir, &rec, &aerr) != 0)
-        MM_LOG_WARN("audit log: %s", aerr.message);
+    hub_audit_note(rq->models_dir, &rec);
 }
 
 int hub_pull_local(const mm_pull_request *rq, mm_pull_file *out, mm_error *err)

@@ -22,18 +22,7 @@ static void bridge(const hub_progress *p, void *user)
 static void audit(const mm_pull_request *rq, const char *repo, const char *revision,
                   const hub_result *r, const char *file, const char *error)
 {
-    if (!rq->models_dir)
-        return;
-    hub_audit_record rec = {
-        .action = "pull", .repo = repo, .revision = revision,
-        .commit = r ? r->commit : NULL, .file = r ? r->filename : file,
-        .bytes = r ? r->size : 0, .sha256 = r ? r->sha256 : NULL,
-        .result = r ? hub_status_name(r->status) : "error",
-        .error = error, .duration_ms = r ? r->duration_ms : 0,
-    };
-    mm_error aerr;
-    if (hub_audit_append(rq->models_dir, &rec, &aerr) != 0)
-        MM_LOG_WARN("audit log: %s", aerr.message);
+    hub_audit_download(rq->models_dir, "pull", repo, revision, r, r ? NULL : file, error);
 }
 
 /* One locked file: fetched at the recorded commit, then held to the lock. */

@@ -192,3 +192,26 @@ int hub_audit_append(const char *models_dir, const hub_audit_record *rec, mm_err
     free(path);
     return rc;
 }
+
+void hub_audit_note(const char *models_dir, const hub_audit_record *rec)
+{
+    if (!models_dir)
+        return;
+    mm_error err;
+    if (hub_audit_append(models_dir, rec, &err) != 0)
+        MM_LOG_WARN("audit log: %s", err.message);
+}
+
+void hub_audit_download(const char *models_dir, const char *action, const char *repo,
+                        const char *revision, const hub_result *r, const char *file,
+                        const char *error)
+{
+    hub_audit_record rec = {
+        .action = action, .repo = repo, .revision = revision,
+        .commit = r ? r->commit : NULL, .file = file ? file : r ? r->filename : NULL,
+        .bytes = r ? r->size : 0, .sha256 = r ? r->sha256 : NULL,
+        .result = r ? hub_status_name(r->status) : "error",
+        .error = error, .duration_ms = r ? r->duration_ms : 0,
+    };
+    hub_audit_note(models_dir, &rec);
+}

@@ -330,17 +330,13 @@ static int remove_snapshots(int repo_fd, const name_set *commits, mm_remove_repo
 static void audit(const char *models_dir, const char *repo, const char *revision,
                   const mm_remove_report *rep, const char *error, int64_t duration_ms)
 {
-    if (!models_dir)
-        return;
     hub_audit_record rec = {
         .action = "delete", .repo = repo, .revision = revision,
         .commit = rep->n_snapshots == 1 ? rep->commits[0] : NULL,
         .bytes = rep->blob_bytes, .result = error ? "error" : "deleted", .error = error,
         .duration_ms = duration_ms,
     };
-    mm_error aerr;
-    if (hub_audit_append(models_dir, &rec, &aerr) != 0)
-        MM_LOG_WARN("audit log: %s", aerr.message);
+    hub_audit_note(models_dir, &rec);
 }
 
 int mm_remove(const mm_config *cfg, const char *repo, const char *revision,

@@ -76,23 +76,6 @@ int hub_refs_lookup(const cJSON *refs, const char *repo, const char *name, bool 
                         "model again with a revision that exists", name, repo);
 }
 
-static void audit(const char *models_dir, const hub_lock_model *m, const char *path,
-                  const hub_result *r, const char *error)
-{
-    if (!models_dir)
-        return;
-    hub_audit_record rec = {
-        .action = "update", .repo = m->repo, .revision = m->revision,
-        .commit = r ? r->commit : NULL, .file = path,
-        .bytes = r ? r->size : 0, .sha256 = r ? r->sha256 : NULL,
-        .result = r ? hub_status_name(r->status) : "error",
-        .error = error, .duration_ms = r ? r->duration_ms : 0,
-    };
-    mm_error aerr;
-    if (hub_audit_append(models_dir, &rec, &aerr) != 0)
-        MM_LOG_WARN("audit log: %s", aerr.message);
-}
-
 /* Pull m's files at commit (the branch's new head), then rewrite its lock
  * entry. A file missing from the new commit fails the update: the lock
  * keeps the old entry, whose files are all still in the cache. */
@@ -107,7 +90,8 @@ static int apply_update(hub *h, const char *lock_path, const char *models_dir,
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < m->n_files; i++) {
         rc = hub_download_file(h, m->repo, m->files[i].path, commit, true, &res[i], err);
-        audit(models_dir, m, m->files[i].path, &res[i], rc ? err->message : NULL);
+        hub_audit_download(models_dir, "update", m->repo, m->revision, &res[i],
+                           m->files[i].path, rc ? err->message : NULL);
     }
     if (rc == 0)
         rc = hub_cache_write_ref(h, m->repo, branch, commit, err);
@@ -156,7 +140,7 @@ static void check_one(hub *h, const char *lock_path, const char *models_dir,
             return;
         }
     } else if (apply) {
-        audit(models_dir, m, NULL, NULL, err.message);
+        hub_audit_download(models_dir, "update", m->repo, m->revision, NULL, NULL, err.message);
     }
     row->state = MM_UPDATE_ERROR;
     mm_strlcpy(row->message, err.message, sizeof row->message);
@@ -171,21 +155,14 @@ int mm_update_check(const mm_config *cfg, const char *lock_path, const char *mod
         err = &local;
     *rows = NULL;
     *n_rows = 0;
-    if (!lock_path)
-        return mm_error_set(err, MM_EINVAL, "update check: no models.lock path given");
     hub_lock *lock = NULL;
     hub *h = NULL;
     mm_update_row *out = NULL;
-    int rc = hub_lock_read(lock_path, &lock, err);
+    size_t total = 0, files = 0;
+    int rc = hub_lock_select("update check", lock_path, repo, "pull it first", &lock, &total,
+                             &files, err);
     if (rc)
         goto fail;
-    size_t total = 0;
-    for (size_t i = 0; i < lock->n_models; i++)
-        total += !repo || strcmp(lock->models[i].repo, repo) == 0;
-    if (repo && total == 0) {
-        rc = mm_error_set(err, MM_ENOTFOUND, "%s is not in %s: pull it first", repo, lock_path);
-        goto fail;
-    }
     if ((rc = hub_open_config(cfg, &h, err)) != 0)
         goto fail;
     if (h->offline) {
@@ -200,7 +177,7 @@ int mm_update_check(const mm_config *cfg, const char *lock_path, const char *mod
     }
     size_t n = 0;
     for (size_t i = 0; i < lock->n_models; i++)
-        if (!repo || strcmp(lock->models[i].repo, repo) == 0)
+        if (hub_lock_selects(&lock->models[i], repo))
             check_one(h, lock_path, models_dir, &lock->models[i], apply, &out[n++]);
     *rows = out;
     *n_rows = n;

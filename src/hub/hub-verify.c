@@ -46,9 +46,7 @@ static void audit(const char *models_dir, const hub_lock_model *m, const mm_veri
         .result = mm_verify_state_name(v->state), .error = why[0] ? why : NULL,
         .duration_ms = duration_ms,
     };
-    mm_error aerr;
-    if (hub_audit_append(models_dir, &rec, &aerr) != 0)
-        MM_LOG_WARN("audit log: %s", aerr.message);
+    hub_audit_note(models_dir, &rec);
 }
 
 /* Hash one file; a read error other than "not there" is the caller's error. */
@@ -96,25 +94,14 @@ int mm_verify(const mm_config *cfg, const char *lock_path, const char *models_di
         err = &local;
     *files = NULL;
     *n_files = 0;
-    if (!lock_path)
-        return mm_error_set(err, MM_EINVAL, "verify: no models.lock path given");
     hub_lock *lock = NULL;
     hub *h = NULL;
     mm_verify_file *out = NULL;
-    int rc = hub_lock_read(lock_path, &lock, err);
+    size_t models = 0, total = 0;
+    int rc = hub_lock_select("verify", lock_path, repo, "only locked models can be verified",
+                             &lock, &models, &total, err);
     if (rc)
         goto fail;
-    size_t total = 0, models = 0;
-    for (size_t i = 0; i < lock->n_models; i++)
-        if (!repo || strcmp(lock->models[i].repo, repo) == 0) {
-            total += lock->models[i].n_files;
-            models++;
-        }
-    if (repo && models == 0) {
-        rc = mm_error_set(err, MM_ENOTFOUND, "%s is not in %s: only locked models can be "
-                          "verified", repo, lock_path);
-        goto fail;
-    }
     if ((rc = hub_open_config(cfg, &h, err)) != 0)
         goto fail;
     out = calloc(total + 1, sizeof *out);
@@ -125,7 +112,7 @@ int mm_verify(const mm_config *cfg, const char *lock_path, const char *models_di
     size_t n = 0;
     for (size_t i = 0; i < lock->n_models; i++) {
         const hub_lock_model *m = &lock->models[i];
-        if (repo && strcmp(m->repo, repo) != 0)
+        if (!hub_lock_selects(m, repo))
             continue;
         for (size_t j = 0; j < m->n_files; j++) {
             int64_t t0 = mm_now_ms();

@@ -210,6 +210,16 @@ typedef struct hub_audit_record {
  * <models_dir>/audit.jsonl with a single O_APPEND write, so concurrent
  * writers never interleave. Registered secrets are redacted. */
 int hub_audit_append(const char *models_dir, const hub_audit_record *rec, mm_error *err);
+/* hub_audit_append where the operation goes on whatever the log says:
+ * nothing without models_dir, a warning when the append fails. */
+void hub_audit_note(const char *models_dir, const hub_audit_record *rec);
+/* The record of one file fetched for action ("pull", "update"): r's
+ * commit, size, sha256, status and time, or (r NULL) a failure before any
+ * download, result "error". file names the file, or NULL for r's filename.
+ * Written as hub_audit_note does. */
+void hub_audit_download(const char *models_dir, const char *action, const char *repo,
+                        const char *revision, const hub_result *r, const char *file,
+                        const char *error);
 
 /* ---- reading and editing models.lock (hub-lockfile.c) ---- */
 
@@ -237,6 +247,16 @@ typedef struct hub_lock {
  * first bad entry. Caller owns *out (hub_lock_free). */
 int  hub_lock_read(const char *lock_path, hub_lock **out, mm_error *err);
 void hub_lock_free(hub_lock *lock);
+/* Whether repo selects m: every model when repo is NULL. */
+bool hub_lock_selects(const hub_lock_model *m, const char *repo);
+/* What the operations over models.lock (verify, update) start with:
+ * lock_path read (hub_lock_read) and the models repo selects counted in
+ * *n_models, their files in *n_files. A repo that is not there is
+ * MM_ENOTFOUND, "<repo> is not in <lock_path>: <remedy>"; no lock_path is
+ * MM_EINVAL naming what (the operation). Caller owns *out (hub_lock_free). */
+int  hub_lock_select(const char *what, const char *lock_path, const char *repo,
+                     const char *remedy, hub_lock **out, size_t *n_models, size_t *n_files,
+                     mm_error *err);
 /* Remove repo's entry from lock_path when its commit is commit (NULL: any),
  * atomically under the same directory lock as hub_lock_update. *removed says
  * whether there was one. A missing lock file is no error. */

@@ -575,6 +575,15 @@ static int wk_generate(void *user, void *inst, const mm_gen_request *req, char *
     }
     for (size_t i = 0; i < req->n_messages; i++)
         msgs[i] = (backend_message){ req->messages[i].role, req->messages[i].content };
+    /* The worker applies the stop strings too, so it stops generating at
+     * one and its usage counts the tokens up to it, as in-process (the
+     * manager's filter here then finds nothing left to cut). Its parser
+     * refuses the empty ones, which stop nothing. */
+    const char *stops[MM_GEN_STOP_MAX];
+    size_t n_stops = 0;
+    for (size_t i = 0; req->stop && i < req->n_stop && n_stops < MM_GEN_STOP_MAX; i++)
+        if (req->stop[i] && req->stop[i][0])
+            stops[n_stops++] = req->stop[i];
     backend_request br = {
         .model = p->key, .messages = msgs, .n_messages = req->n_messages,
         .prompt = req->prompt, .max_tokens = req->max_tokens, .temperature = req->temperature,
@@ -582,6 +591,7 @@ static int wk_generate(void *user, void *inst, const mm_gen_request *req, char *
         .frequency_penalty = req->frequency_penalty, .has_seed = req->has_seed,
         /* back to the client's signed value, which the worker's parser takes */
         .seed = (int64_t)req->seed, .stream = true, .stream_usage = true,
+        .stop = stops, .n_stop = n_stops,
     };
     wk_call call = { .p = p, .req = req };
     mm_buf_init(&call.text, GEN_TEXT_MAX);

@@ -54,6 +54,18 @@ static void timed_wait(pthread_cond_t *cond, pthread_mutex_t *lock, int64_t ms)
     pthread_cond_timedwait(cond, lock, &ts);
 }
 
+/* What health reports of a model may have changed. Lock held, so the
+ * number never moves backwards relative to the records it describes. */
+static void health_changed(mm_manager *mgr)
+{
+    atomic_fetch_add(&mgr->health_version, 1);
+}
+
+uint64_t rt_manager_health_version(mm_manager *mgr)
+{
+    return atomic_load(&mgr->health_version);
+}
+
 /* Free a loaded model's pool and handle. Lock held; the model is idle. */
 static void unload_locked(mm_manager *mgr, rt_model *m, const char *why)
 {
@@ -65,11 +77,13 @@ static void unload_locked(mm_manager *mgr, rt_model *m, const char *why)
     mgr->used -= m->bytes;
     m->bytes = 0;
     m->state = RT_UNLOADED;
+    health_changed(mgr);
     MM_LOG_INFO("unloaded model '%s' (%s)", m->key, why);
 }
 
-static void record_failure(rt_model *m, const mm_error *err)
+static void record_failure(mm_manager *mgr, rt_model *m, const mm_error *err)
 {
+    health_changed(mgr);
     m->failures++;
     m->last_failed = true;
     mm_strlcpy(m->last_error, err && err->message[0] ? err->message : "unknown error",
@@ -143,6 +157,8 @@ static int load_locked(mm_manager *mgr, rt_model *m, mm_error *err)
                                : "is unreadable";
         int rc = mm_error_set(err, MM_ENOTFOUND, "model '%s' %s%s%s", m->key, what,
                               m->info->error ? ": " : "", m->info->error ? m->info->error : "");
+        if (strcmp(m->last_error, err ? err->message : "") != 0)
+            health_changed(mgr);   /* the row's last_error */
         mm_strlcpy(m->last_error, err ? err->message : "", sizeof m->last_error);
         return rc;
     }
@@ -157,7 +173,7 @@ static int load_locked(mm_manager *mgr, rt_model *m, mm_error *err)
         goto failed;
     if (!make_room(mgr, need)) {
         rc = budget_error(mgr, m, need, err);
-        record_failure(m, err);
+        record_failure(mgr, m, err);
         MM_LOG_WARN("%s", err ? err->message : "model over the memory budget");
         return rc;
     }
@@ -190,6 +206,7 @@ static int load_locked(mm_manager *mgr, rt_model *m, mm_error *err)
     m->load_failed = false;
     m->backoff_ms = 0;
     m->last_used_ms = mgr_now(mgr);
+    health_changed(mgr);
     pthread_cond_broadcast(&mgr->changed);
     MM_LOG_INFO("loaded model '%s' (%" PRIu64 " bytes estimated, %d instance%s at most, "
                 "%" PRId64 " ms)", m->key, need, mgr->pool_size,
@@ -197,7 +214,7 @@ static int load_locked(mm_manager *mgr, rt_model *m, mm_error *err)
     return 0;
 
 failed:
-    record_failure(m, err);
+    record_failure(mgr, m, err);
     m->load_failed = true;
     m->load_rc = rc;
     m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : mgr->backoff_min_ms;
@@ -227,11 +244,13 @@ static int acquire_locked(mm_manager *mgr, rt_model *m, const mm_gen_request *re
     if (rc != 0) {
         m->in_use--;
         m->last_used_ms = mgr_now(mgr);
-        record_failure(m, err);
+        record_failure(mgr, m, err);
     } else {
         /* A request got through: the model is serving again. Only this
          * clears degraded; a request that started earlier and ends later
          * says nothing about a refusal in between. */
+        if (m->last_failed)
+            health_changed(mgr);
         m->last_failed = false;
     }
     return rc;
@@ -316,7 +335,7 @@ void mgr_release(mm_manager *mgr, mgr_lease *lease, bool failed, const mm_error 
     m->last_used_ms = mgr_now(mgr);
     m->last_used_wall_s = mm_wall_ms() / 1000;
     if (failed)
-        record_failure(m, why);
+        record_failure(mgr, m, why);
     if (m->keep_alive_set && m->keep_alive_ms == 0 && m->in_use == 0 && m->state == RT_LOADED)
         unload_locked(mgr, m, "keep_alive 0");
     pthread_mutex_unlock(&mgr->lock);
@@ -411,6 +430,8 @@ int mm_manager_load(mm_manager *mgr, const char *name, mm_error *err)
         m->retry_at_ms = 0;
         rc = load_locked(mgr, m, err);
         if (rc == 0) {
+            if (m->last_failed)
+                health_changed(mgr);
             m->last_failed = false;
             m->last_used_ms = mgr_now(mgr);
         }
@@ -447,6 +468,7 @@ static int merge_catalog(mm_manager *mgr, mm_catalog *cat, mm_error *err)
                             "to refresh it again", RT_CATALOGS_MAX);
     }
     mgr->cats[mgr->n_cats++] = cat;
+    health_changed(mgr);   /* records may take new infos (a download) or be added */
     size_t n = mm_catalog_count(cat);
     for (size_t i = 0; i < n; i++) {
         const mm_model_info *info = mm_catalog_at(cat, i);

@@ -52,7 +52,9 @@ typedef struct rt_factory {
      * them. May call req->on_piece with each piece (the manager passes its
      * stop-string filter there; what was not streamed it feeds from *text
      * afterwards) and should poll req->cancel between tokens. Stop strings
-     * are the manager's business, not the factory's. */
+     * are the manager's business, not the factory's (the worker factory
+     * passes them on to its worker, a manager itself, so that it stops
+     * there and counts as in-process). */
     int  (*generate)(void *user, void *inst, const struct mm_gen_request *req,
                      char **text, struct mm_gen_result *res, mm_error *err);
     /* Optional (NULL: every free instance is as good as another). How well
@@ -399,6 +401,8 @@ struct mm_manager {
     int64_t         hub_contact_ms;  /* mm_wall_ms; 0: no contact yet */
     bool            hub_reachable;
     char            hub_error[256];
+    /* rt_manager_health_version: written under lock, read without it */
+    _Atomic uint64_t health_version;
 };
 
 /* Record the outcome of a Hub operation (a pull, an update check): the Hub
@@ -458,6 +462,17 @@ int  rt_backend_local_open(struct mm_manager *mgr, struct backend **out, mm_erro
  * are not loaded take their new record (a model that was downloaded becomes
  * available). Thread-safe. */
 int  rt_manager_refresh(struct mm_manager *mgr, mm_error *err);
+
+/* A number that changes whenever a model's row in mm_manager_list may
+ * change its status, loaded flag or last_error: a load that ends (loaded
+ * or failed), an unload, a failed request (a worker found dead fails the
+ * request it was serving), the first request or load that succeeds after a
+ * failure (recovery), a catalog merge. Requests that only use a model
+ * (requests, busy, queued, last_used) leave it alone, so equal numbers mean
+ * a status list taken at the first is still right, less those counters.
+ * Read before listing: a change during the list then shows as a new number.
+ * Lock-free; thread-safe. */
+uint64_t rt_manager_health_version(struct mm_manager *mgr);
 
 /* The manager's newest catalog (borrowed until mm_manager_close: every
  * catalog lives that long) and *generation, the count of catalogs built so

@@ -27,15 +27,10 @@ typedef struct route_set {
 typedef struct health_feed {
     const route_set *set;        /* the router fed, with its generation */
     size_t           generation;
-    int64_t          at_ms;
+    uint64_t         version;    /* rt_manager_health_version before the list */
     uint64_t         epoch;      /* route_svc.epoch then */
     bool             clean;      /* every local model up, no request queued */
 } health_feed;
-
-/* A clean feed is reused this long at most: what changes the manager's
- * health outside this service's generations (a worker found dead) shows
- * within it. */
-#define HEALTH_REUSE_MS 100
 
 typedef struct route_svc {
     const mm_config  *cfg;     /* borrowed */
@@ -306,20 +301,22 @@ static void rs_health(void *ctx, cJSON *services)
  * mm_manager_list builds a row for every model of the catalog, so a
  * generation reuses the last feed of its router when that feed found every
  * local model up with nothing queued and nothing since could have changed
- * that: no generation of this service failed, no other one is running (so
- * none is queued), the manager was not changed through the admin API, and
- * it is younger than HEALTH_REUSE_MS. Otherwise (and for POST /api/route)
- * it lists afresh, as every request did before. */
+ * that: the manager's health version is the same (no load ended, nothing
+ * was unloaded, no request or load failed or recovered, wherever it ran),
+ * no generation of this service failed, no other one is running (so none
+ * is queued), and the manager was not changed through the admin API.
+ * Otherwise (and for POST /api/route) it lists afresh, as every request did
+ * before. */
 static void feed_local_health(route_svc *c, route_set *s, bool may_reuse)
 {
     if (!c->mgr)
         return;
-    int64_t now = mm_now_ms();
+    uint64_t version = rt_manager_health_version(c->mgr);
     pthread_mutex_lock(&c->lock);
     const health_feed *last = &c->feed;
     bool reuse = may_reuse && last->clean && last->set == s &&
                  last->generation == s->generation && last->epoch == c->epoch &&
-                 c->running == 1 && now - last->at_ms < HEALTH_REUSE_MS;
+                 c->running == 1 && last->version == version;
     uint64_t epoch = c->epoch;
     pthread_mutex_unlock(&c->lock);
     if (reuse)
@@ -342,7 +339,7 @@ static void feed_local_health(route_svc *c, route_set *s, bool may_reuse)
     }
     free(rows);
     pthread_mutex_lock(&c->lock);
-    c->feed = (health_feed){ s, s->generation, now, epoch, clean };
+    c->feed = (health_feed){ s, s->generation, version, epoch, clean };
     pthread_mutex_unlock(&c->lock);
 }
 

@@ -11,10 +11,7 @@
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static double rng_uniform(void)          /* (0, 1) */
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
+    return ((double)(mmtest_rng_u64(&rng) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 static float rng_gauss(void)

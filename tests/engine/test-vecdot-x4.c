@@ -13,10 +13,7 @@
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
 static float rng_f(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+    return mmtest_rng_f(&rng);
 }
 
 static const uint32_t types[] = {

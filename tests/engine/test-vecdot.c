@@ -11,10 +11,7 @@
 static uint64_t rng = 0x243F6A8885A308D3ULL;
 static uint64_t rng_u64(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return mmtest_rng_u64(&rng);
 }
 
 static float rng_gauss(void)

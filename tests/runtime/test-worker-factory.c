@@ -1,10 +1,10 @@
 /* test-worker-factory.c - the worker factory under the model manager, with
  * the real `modelmgr worker`: a generation through a worker process equals
- * the in-process engine's (text, finish reason, counts, streamed pieces,
- * a stop string applied by the manager that cancels the worker's stream),
- * the worker keeps serving after such a cancel, a worker over its memory
- * limit is killed and the load fails saying so, and every child process
- * is reaped (no zombie left). */
+ * the in-process engine's (text, finish reason, counts, streamed pieces;
+ * a stop string cuts and counts as in-process), a cancel in the middle of
+ * a stream delivers no piece past it, the worker keeps serving after a
+ * stop or a cancel, a worker over its memory limit is killed and the load
+ * fails saying so, and every child process is reaped (no zombie left). */
 // labels: integration
 #include "runtime/runtime.h"
 #include "support/synth.h"
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static int collect(const char *text, size_t len, void *user)
 {
@@ -33,6 +34,52 @@ static int gen(mm_manager *mgr, const char *prompt, const char *stop, mm_buf *st
                            .n_stop = stop ? 1 : 0, .on_piece = collect,
                            .piece_user = streamed };
     return mm_manager_generate(mgr, &req, out, err);
+}
+
+/* Raises *flag on piece cancel_at. On the piece before it, it waits a
+ * moment, so that the worker runs ahead and the pieces after the cancel
+ * are already in the client's buffer when the flag goes up. */
+typedef struct cancel_at {
+    mm_buf       text;
+    int          pieces, cancel_at;
+    atomic_bool *flag;
+} cancel_at;
+
+static int cancel_piece(const char *text, size_t len, void *user)
+{
+    cancel_at *c = user;
+    mm_buf_append(&c->text, text, len);
+    if (++c->pieces == c->cancel_at - 1) {
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    if (c->pieces == c->cancel_at)
+        atomic_store(c->flag, true);
+    return 0;
+}
+
+/* A long greedy generation cancelled by the caller on its second piece:
+ * exactly two pieces arrive, the answer is what they say, a prefix of
+ * the uncancelled answer full. */
+static void check_cancel(mm_manager *mgr, const char *full)
+{
+    atomic_bool flag = false;
+    cancel_at c = { .cancel_at = 2, .flag = &flag };
+    mm_buf_init(&c.text, 1 << 20);
+    mm_gen_request req = { .model = "tiny", .prompt = "hello world", .max_tokens = 200,
+                           .no_cache = true, .on_piece = cancel_piece, .piece_user = &c,
+                           .cancel = &flag };
+    mm_gen_result res = { 0 };
+    mm_error err = { 0 };
+    CHECK_INT(mm_manager_generate(mgr, &req, &res, &err), 0);
+    CHECK_STR(res.finish_reason, "cancelled");
+    CHECK_INT(c.pieces, 2);
+    CHECK_STR(res.text ? res.text : "", c.text.data ? c.text.data : "");
+    CHECK(res.text && strlen(res.text) < strlen(full) &&
+          strncmp(full, res.text, strlen(res.text)) == 0);
+    CHECK(res.completion_tokens < 200);
+    mm_gen_result_clear(&res);
+    mm_buf_free(&c.text);
 }
 
 static int open_workers(const mm_config *cfg, const char *const *args, uint64_t rss_limit,
@@ -85,6 +132,7 @@ int main(void)
     mm_buf_init(&got_stream, 1 << 20);
     mm_buf_init(&stop_stream, 1 << 20);
     mm_gen_result want = { 0 }, want_stop = { 0 }, got = { 0 }, got_stop = { 0 }, again = { 0 };
+    mm_gen_result want_long = { 0 };
     CHECK_INT(gen(local, "hello world", NULL, &want_stream, &want, &err), 0);
     const char *wt = want.text ? want.text : "";
     CHECK(strlen(wt) >= 4);
@@ -94,6 +142,11 @@ int main(void)
     mm_buf_init(&ignored, 1 << 20);
     CHECK_INT(gen(local, "hello world", stop, &ignored, &want_stop, &err), 0);
     mm_buf_free(&ignored);
+    /* The answer a cancelled long generation must be a prefix of. */
+    mm_gen_request long_req = { .model = "tiny", .prompt = "hello world", .max_tokens = 200,
+                                .no_cache = true };
+    CHECK_INT(mm_manager_generate(local, &long_req, &want_long, &err), 0);
+    CHECK(want_long.text && strlen(want_long.text) > 0);
     mm_manager_close(local);
 
     rt_factory workers;
@@ -111,11 +164,15 @@ int main(void)
         CHECK_STR(got_stop.text, want_stop.text);
         CHECK_STR(got_stop.finish_reason, "stop");
         CHECK_STR(stop_stream.data ? stop_stream.data : "", want_stop.text);
-        /* The cancelled stream did not hurt the worker. */
-        mm_buf_free(&ignored);
+        /* The tokens up to the stop are counted, as in-process; none past it. */
+        CHECK_INT(got_stop.prompt_tokens, want_stop.prompt_tokens);
+        CHECK_INT(got_stop.completion_tokens, want_stop.completion_tokens);
+        check_cancel(mgr, want_long.text ? want_long.text : "");
+        /* Neither the stop nor the cancel hurt the worker. */
         mm_buf_init(&ignored, 1 << 20);
         CHECK_INT(gen(mgr, "hello world", NULL, &ignored, &again, &err), 0);
         CHECK_STR(again.text, wt);
+        CHECK_INT(again.completion_tokens, want.completion_tokens);
         mm_buf_free(&ignored);
     }
     mm_manager_close(mgr);
@@ -142,6 +199,7 @@ int main(void)
     mm_gen_result_clear(&got);
     mm_gen_result_clear(&got_stop);
     mm_gen_result_clear(&again);
+    mm_gen_result_clear(&want_long);
     mm_buf_free(&want_stream);
     mm_buf_free(&got_stream);
     mm_buf_free(&stop_stream);

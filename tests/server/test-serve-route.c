@@ -16,6 +16,7 @@
 #include "server/server.h"
 #include "support/httpc.h"
 #include "support/mockoai.h"
+#include "support/routed.h"
 #include "support/synth.h"
 #include "support/test.h"
 
@@ -485,31 +486,21 @@ int main(void)
     CHECK(cfg != NULL);
     if (!cfg)
         return mmtest_finish();
-    mm_catalog *cat = NULL;
-    mm_manager *mgr = NULL;
-    mm_error err = { 0 };
-    CHECK_INT(mm_catalog_open(cfg, &cat, &err), 0);
-    CHECK_INT(mm_manager_open(cfg, &mgr, &err), 0);
-    server_service svc;
-    CHECK_INT(server_route_service_new(cfg, cat, mgr, &svc, &err), 0);
-    server_options opts = { .host = "127.0.0.1", .port = 0 };
-    CHECK_INT(server_start(&opts, &svc, &srv, &err), 0);
-    if (!srv) {
-        fprintf(stderr, "  %s\n", err.message);
+    mmtest_routed stack;
+    if (mmtest_routed_start(cfg, &stack) != 0) {
+        mmtest_routed_stop(&stack);
         return mmtest_finish();
     }
+    srv = stack.srv;
     test_listing_and_remotes(east, west);
     test_faults(east);
-    test_probe_health(&svc, east);
+    test_probe_health(&stack.svc, east);
     test_broken_local();
     test_unloadable_local();
     test_auto_and_route();
-    test_refresh(mgr, east);
+    test_refresh(stack.mgr, east);
 
-    server_stop(srv, 1000);
-    server_route_service_free(&svc);
-    mm_manager_close(mgr);
-    mm_catalog_close(cat);
+    mmtest_routed_stop(&stack);
     mm_config_free(cfg);
     mockoai_stop(east);
     mockoai_stop(west);

@@ -75,4 +75,10 @@ int mmtest_run_cli(const char *const *argv, const char *const *env,
 struct mm_config;
 struct mm_config *mmtest_config(const char *dir, const char *const *extra_flags);
 
+/* xorshift64 (13, 7, 17) on *state (nonzero): reproducible random data for
+ * the tests, each keeping its own seed. mmtest_rng_u64 is the
+ * next state; mmtest_rng_f maps its top 53 bits to [-1, 1). */
+uint64_t mmtest_rng_u64(uint64_t *state);
+float    mmtest_rng_f(uint64_t *state);
+
 #endif /* MM_TEST_H */

@@ -12,10 +12,7 @@
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return mmtest_rng_u64(&rng);
 }
 
 /* Random UTF-8 mixing ASCII words, spaces, newlines, digits, Latin,

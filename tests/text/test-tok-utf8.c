@@ -141,10 +141,7 @@ static void test_pretok(void)
 static uint64_t rng = 0x853C49E6748FEA9Bull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return mmtest_rng_u64(&rng);
 }
 
 /* Every pre-tokenizer compiles, and on any input (valid UTF-8 or not) its

@@ -12,10 +12,7 @@
 static uint64_t rng = 0x243F6A8885A308D3ull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return mmtest_rng_u64(&rng);
 }
 
 static void check_ids(const text_vocab *v, const char *text, bool add_special,
