@@ -323,7 +323,6 @@ float engine_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q2_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 /* quant-gemm-avx2.c; the F32/F16 vec_dots above are its 1 x 1 tile */
 void  engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                const void *act, size_t act_stride, int64_t n_tok, float *out,
@@ -341,10 +340,14 @@ void  engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t
 void  engine_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                  const void *act, size_t act_stride, int64_t n_tok, float *out,
                                  size_t out_stride);
-/* quant-k-avx2.c; the Q4_K/Q6_K vec_dots are its 1 x 1 case */
+/* quant-k-avx2.c; the Q4_K/Q5_K/Q6_K vec_dots are its 1 x 1 case */
 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 void  engine_gemm_q4_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                 const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                 size_t out_stride);
+void  engine_gemm_q5_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                  const void *act, size_t act_stride, int64_t n_tok, float *out,
                                  size_t out_stride);
 void  engine_gemm_q6_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,

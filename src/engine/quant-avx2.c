@@ -1,5 +1,6 @@
 /* quant-avx2.c - x86-64 AVX2+FMA+F16C versions of the hot kernels (the F32
- * and F16 dots and the matmul tiles are in quant-gemm-avx2.c). Each
+ * and F16 dots and their tiles are in quant-gemm-avx2.c, Q4_0/Q8_0 in
+ * quant-q-avx2.c, Q4_K/Q5_K/Q6_K in quant-k-avx2.c). Each
  * function carries its own target attribute, so this file builds with the
  * project's generic flags and quant.c calls these only after CPUID says the
  * CPU has the features. Integer sums are exact, as in the scalar kernels;
@@ -262,74 +263,6 @@ AVX2 float engine_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
     return hsum_ps(acc) + summ;
-}
-
-/* The 8 scales and 8 mins of a Q4_K/Q5_K block, unpacked four at a time
- * with 32-bit word operations (same result as engine_k_scale_min). */
-static inline void k_scales_unpack(const uint8_t packed[12], uint8_t sc[8], uint8_t m[8])
-{
-    uint32_t w[3], out[4];
-    memcpy(w, packed, sizeof w);
-    out[0] = w[0] & 0x3F3F3F3Fu;                                          /* sc 0..3 */
-    out[1] = (w[2] & 0x0F0F0F0Fu) | ((w[0] >> 2) & 0x30303030u);          /* sc 4..7 */
-    out[2] = w[1] & 0x3F3F3F3Fu;                                          /* m 0..3 */
-    out[3] = ((w[2] >> 4) & 0x0F0F0F0Fu) | ((w[1] >> 2) & 0x30303030u);   /* m 4..7 */
-    memcpy(sc, out, 8);
-    memcpy(m, out + 2, 8);
-}
-
-/* sum over sub-blocks i of m[i] * (bsums[2i] + bsums[2i+1]), as 4 int32 */
-AVX2 static inline __m128i k_mins_dot(const uint8_t m[8], const void *bsums)
-{
-    const uint8_t *p = bsums;    /* 16 int16, any alignment */
-    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)p),
-                                   _mm_loadu_si128((const __m128i *)(p + 16)));
-    __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
-    return _mm_madd_epi16(mins, pairs);
-}
-
-AVX2 static inline float hsum_ps128(__m128 s)
-{
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a)
-{
-    const engine_block_q5_k *x = w;
-    const engine_block_q8_k *y = a;
-    const __m256i low_mask = _mm256_set1_epi8(0x0F);
-    const __m256i one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    __m128 acc_m = _mm_setzero_ps();
-    for (int64_t i = 0; i < n / ENGINE_QK_K; i++) {
-        uint8_t sc[8], m[8];
-        k_scales_unpack(x[i].scales, sc, m);
-        acc_m = _mm_fmadd_ps(_mm_set1_ps(y[i].d * f16_scalar(x[i].dmin)),
-                             _mm_cvtepi32_ps(k_mins_dot(m, (const void *)y[i].bsums)), acc_m);
-        /* qh byte l, bit k: 5th bit of element 32k + l */
-        __m256i hbits = _mm256_loadu_si256((const __m256i *)x[i].qh);
-        __m256i sumi = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            __m256i q4 = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * c));
-            __m256i hl = _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4);
-            __m256i hh = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4);
-            hbits = _mm256_srli_epi16(hbits, 2);
-            __m256i q5l = _mm256_or_si256(_mm256_and_si256(q4, low_mask), hl);
-            __m256i q5h = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), low_mask), hh);
-            __m256i q8l = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c));
-            __m256i q8h = _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * c + 32));
-            __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(q5l, q8l),
-                                           _mm256_set1_epi16(sc[2 * c]));
-            __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(q5h, q8h),
-                                           _mm256_set1_epi16(sc[2 * c + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-        }
-        __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
-    }
-    return hsum_ps(acc) - hsum_ps128(acc_m);
 }
 
 /* int16 lanes 0..7 = lo, 8..15 = hi: the two 16-element sub-blocks of a

@@ -1,4 +1,4 @@
-/* quant-k-avx2.c - the AVX2 kernels for Q4_K and Q6_K weights against Q8_K
+/* quant-k-avx2.c - the AVX2 kernels for Q4_K, Q5_K and Q6_K weights against Q8_K
  * activations, in the shape of quant-q-avx2.c: one weight row x up to 8
  * tokens per pass, each super-block's quants and scales unpacked once per
  * pass, and vec_dot is the 1 x 1 case, so a (row, token) result is the same
@@ -8,37 +8,39 @@
 #ifdef ENGINE_HAVE_AVX2_KERNELS
 
 #include <immintrin.h>
+#include <stddef.h>
 #include <string.h>
 
 #define AVX2   __attribute__((target("avx2,fma,f16c")))
 #define INLINE static inline __attribute__((always_inline))
 
 /* Order of the arithmetic per (row, token), which every call keeps:
- * - super-block i gives 8 exact int32 lane sums S_i of q * y * scale (Q4_K:
- *   the nibbles 0..15 with the 6-bit scales; Q6_K: the quants stored as
+ * - super-block i gives 8 exact int32 lane sums S_i of q * y * scale (Q4_K,
+ *   Q5_K: the quants 0..15 or 0..31 with the 6-bit scales; Q6_K: the quants stored as
  *   q + 32 in 0..63, unsigned, with the signed scales) and the float
  *   d_i = dx_i * dy_i; acc = fma(d_i, S_i, acc) in super-block order;
  * - the part that does not depend on the weights' quants goes through the
  *   Q8_K block sums (bsums) of the activations, eight tokens per vector:
- *   Q4_K: corr = fma(dmin_i * dy_i, sum_j m_j * (bsums_2j + bsums_2j+1), corr)
+ *   Q4_K, Q5_K: corr = fma(dmin_i * dy_i, sum_j m_j * (bsums_2j + bsums_2j+1), corr)
  *   Q6_K: corr = fma(32 * dx_i * dy_i, sum_j sc_j * bsums_j, corr)
  *   (the integer sums are exact);
  * - the result is hsum(acc) - corr.
  * Taking the 32 of Q6_K through the bsums saves a maddubs per 32 quants
- * and token; the 6-bit mins of Q4_K were always taken that way. */
+ * and token; the 6-bit mins of Q4_K/Q5_K were always taken that way. */
 #define KT_MAX 8
 #define KSEG   64             /* super-blocks per activation summary: K <= 16384 in one */
 #define K_PREFETCH 1024       /* bytes ahead of the super-block being read */
 
-enum { K_Q4 = 0, K_Q6 = 1 };
+enum { K_Q4 = 0, K_Q5 = 1, K_Q6 = 2 };
 
 #define Q4K_BLOCK ((int64_t)sizeof(engine_block_q4_k))
+#define Q5K_BLOCK ((int64_t)sizeof(engine_block_q5_k))
 #define Q6K_BLOCK ((int64_t)sizeof(engine_block_q6_k))
 #define Q8K_BLOCK ((int64_t)sizeof(engine_block_q8_k))
 
 /* Per super-block i of one segment, lane t = token t of the group (lanes
  * past the group's tokens are zero): dy[i][t] the activation's scale;
- * bs[i][k][t] two int16 of its block sums (Q4_K: sums over the 32-element
+ * bs[i][k][t] two int16 of its block sums (Q4_K, Q5_K: sums over the 32-element
  * sub-blocks 2k and 2k+1; Q6_K: bsums 2k and 2k+1), the operand of one
  * madd against the weights' pair of mins or scales. */
 typedef struct k_act_sum {
@@ -80,7 +82,7 @@ AVX2 static void k_summarize(int kind, const uint8_t *act, size_t a_stride, int 
             memcpy(&s->dy[i][t], &b->d, sizeof(float));
             memcpy(bsums, b->bsums, sizeof bsums);
             for (int k = 0; k < 8; k++)
-                s->bs[i][k][t] = kind == K_Q4
+                s->bs[i][k][t] = kind != K_Q6
                     ? (k < 4 ? k_pair(bsums[4 * k] + bsums[4 * k + 1],
                                       bsums[4 * k + 2] + bsums[4 * k + 3]) : 0)
                     : k_pair(bsums[2 * k], bsums[2 * k + 1]);
@@ -106,17 +108,20 @@ AVX2 INLINE __m128i k4_scales(const uint8_t *packed)
     return _mm_or_si128(lo, hi);
 }
 
-/* Q4_K super-block i of row x against T tokens: sumi[t] gets S_i, *corr
- * the mins term; sb is super-block i's summary. */
-AVX2 INLINE void k4_block(int T, const uint8_t *x, int64_t i, const uint8_t *act,
-                          size_t a_stride, const float *dy, const int32_t (*sb)[KT_MAX],
-                          __m256 acc[KT_MAX], __m256 *corr)
+/* Q4_K (q5 false) or Q5_K super-block i of row x against T tokens: acc[t]
+ * gets d_i * S_i, *corr the mins term; sb is super-block i's summary. The
+ * two formats share d, dmin and the scales; Q5_K adds a 5th bit per quant
+ * (qh byte l, bit k: element 32k + l) before its nibbles. */
+AVX2 INLINE void k45_block(bool q5, int T, const uint8_t *x, int64_t i, const uint8_t *act,
+                           size_t a_stride, const float *dy, const int32_t (*sb)[KT_MAX],
+                           __m256 acc[KT_MAX], __m256 *corr)
 {
-    const engine_block_q4_k *b = (const engine_block_q4_k *)(const void *)(x + i * Q4K_BLOCK);
-    _mm_prefetch((const char *)b + K_PREFETCH, _MM_HINT_T0);
-    _mm_prefetch((const char *)b + K_PREFETCH + 64, _MM_HINT_T0);
-    _mm_prefetch((const char *)b + K_PREFETCH + 128, _MM_HINT_T0);
-    __m128i scm = k4_scales(b->scales);
+    const int64_t bsz = q5 ? Q5K_BLOCK : Q4K_BLOCK;
+    const uint8_t *b = x + i * bsz;
+    const uint8_t *qs = b + (q5 ? offsetof(engine_block_q5_k, qs) : offsetof(engine_block_q4_k, qs));
+    for (int o = 0; o < (int)bsz; o += 64)
+        _mm_prefetch((const char *)b + K_PREFETCH + o, _MM_HINT_T0);
+    __m128i scm = k4_scales(b + offsetof(engine_block_q4_k, scales));
     /* both as int16, in both 128-bit lanes: dword k of mins = (m_2k, m_2k+1) */
     __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scm));
     __m256i m16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_srli_si128(scm, 8)));
@@ -130,18 +135,28 @@ AVX2 INLINE void k4_block(int T, const uint8_t *x, int64_t i, const uint8_t *act
                                            _mm256_shuffle_epi32(m16, 0xAA)),
                          _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)sb[3]),
                                            _mm256_shuffle_epi32(m16, 0xFF))));
-    __m256 dmin = _mm256_set1_ps(k_f16((const uint8_t *)&b->dmin));
+    __m256 dmin = _mm256_set1_ps(k_f16(b + offsetof(engine_block_q4_k, dmin)));
     *corr = _mm256_fmadd_ps(_mm256_mul_ps(dmin, dyv), _mm256_cvtepi32_ps(msum), *corr);
 
-    const __m256i low = _mm256_set1_epi8(0x0F);
+    const __m256i low = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+    const __m256i hb = q5 ? _mm256_loadu_si256((const __m256i *)(const void *)
+                                               (b + offsetof(engine_block_q5_k, qh)))
+                          : _mm256_setzero_si256();
     __m256i sumi[KT_MAX];
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++)
         sumi[t] = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {
-        __m256i q4 = _mm256_loadu_si256((const __m256i *)(const void *)(b->qs + 32 * c));
+        __m256i q4 = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * c));
         __m256i ql = _mm256_and_si256(q4, low);
         __m256i qh = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low);
+        if (q5) {
+            /* bit 2c of each qh byte is the 5th bit of the low nibbles, 2c + 1 of the high */
+            ql = _mm256_or_si256(ql, _mm256_slli_epi16(
+                _mm256_and_si256(_mm256_srli_epi16(hb, 2 * c), one), 4));
+            qh = _mm256_or_si256(qh, _mm256_slli_epi16(
+                _mm256_and_si256(_mm256_srli_epi16(hb, 2 * c + 1), one), 4));
+        }
         /* scale 2c in every int16 lane, then 2c + 1 */
         __m256i sl = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * c)));
         __m256i sh = _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * c)));
@@ -156,14 +171,14 @@ AVX2 INLINE void k4_block(int T, const uint8_t *x, int64_t i, const uint8_t *act
             sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
         }
     }
-    __m256 dx = _mm256_set1_ps(k_f16((const uint8_t *)&b->d));
+    __m256 dx = _mm256_set1_ps(k_f16(b));
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++)
         acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t)),
                                  _mm256_cvtepi32_ps(sumi[t]), acc[t]);
 }
 
-/* Q6_K super-block i: as k4_block, with the 32 offset as corr. */
+/* Q6_K super-block i: as k45_block, with the 32 offset as corr. */
 AVX2 INLINE void k6_block(int T, const uint8_t *x, int64_t i, const uint8_t *act,
                           size_t a_stride, const float *dy, const int32_t (*sb)[KT_MAX],
                           __m256 acc[KT_MAX], __m256 *corr)
@@ -242,8 +257,9 @@ AVX2 INLINE void k_row(int kind, int T, int64_t ni, const uint8_t *x, const uint
         if (!ready)
             k_summarize(kind, act, a_stride, T, i0, i1 - i0, s);
         for (int64_t i = i0; i < i1; i++) {
-            if (kind == K_Q4)
-                k4_block(T, x, i, act, a_stride, s->dy[i - i0], s->bs[i - i0], acc, &corr);
+            if (kind != K_Q6)
+                k45_block(kind == K_Q5, T, x, i, act, a_stride, s->dy[i - i0], s->bs[i - i0],
+                          acc, &corr);
             else
                 k6_block(T, x, i, act, a_stride, s->dy[i - i0], s->bs[i - i0], acc, &corr);
         }
@@ -291,6 +307,14 @@ AVX2 void engine_gemm_q4_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int
     k_gemm(K_Q4, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride, &s);
 }
 
+AVX2 void engine_gemm_q5_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                     const void *act, size_t a_stride, int64_t n_tok, float *out,
+                                     size_t o_stride)
+{
+    k_act_sum s;
+    k_gemm(K_Q5, n, w, w_row, n_rows, act, a_stride, n_tok, out, o_stride, &s);
+}
+
 AVX2 void engine_gemm_q6_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                      const void *act, size_t a_stride, int64_t n_tok, float *out,
                                      size_t o_stride)
@@ -306,6 +330,14 @@ AVX2 float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a
     k_act_sum s;
     float r;
     k_gemm(K_Q4, n, w, 0, 1, a, 0, 1, &r, 1, &s);
+    return r;
+}
+
+AVX2 float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a)
+{
+    k_act_sum s;
+    float r;
+    k_gemm(K_Q5, n, w, 0, 1, a, 0, 1, &r, 1, &s);
     return r;
 }
 

@@ -388,6 +388,7 @@ static void build_simd_table(void)
     t[GGML_TYPE_Q8_0].gemm = engine_gemm_q8_0_q8_0_avx2;
     t[GGML_TYPE_Q4_0].gemm = engine_gemm_q4_0_q8_0_avx2;
     t[GGML_TYPE_Q4_K].gemm = engine_gemm_q4_k_q8_k_avx2;
+    t[GGML_TYPE_Q5_K].gemm = engine_gemm_q5_k_q8_k_avx2;
     t[GGML_TYPE_Q6_K].gemm = engine_gemm_q6_k_q8_k_avx2;
 #endif
 }

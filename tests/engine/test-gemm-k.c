@@ -1,6 +1,6 @@
-/* test-gemm-k.c - the Q4_K and Q6_K tile kernels (1 row x up to 8 tokens)
- * on hand-made blocks that reach the formats' extremes: 6-bit scales and
- * mins of 63 and 0, nibbles of 15 and 0, Q6_K quants of +31 and -32 under
+/* test-gemm-k.c - the Q4_K, Q5_K and Q6_K tile kernels (1 row x up to 8
+ * tokens) on hand-made blocks that reach the formats' extremes: 6-bit
+ * scales and mins of 63 and 0, quants of 15 (Q5_K: 31) and 0, Q6_K quants of +31 and -32 under
  * scales of 127 and -128, activations of -128 and 127, beside random
  * bytes. Every (row, token) must be the bits of vec_dot, for every token
  * count 1..9 and 17 and rows longer than one activation summary (64
@@ -58,6 +58,19 @@ static void make_q4_k(uint8_t *b, int kind)
     put_f16(b + 2, (float)(rng_u64() % 1000 + 1) * 1e-5f);
 }
 
+/* Q5_K block (176 bytes: d, dmin, 12 scale bytes, 32 qh bytes, 128 quant
+ * bytes): the Q4_K kinds with every 5th bit set (kinds 0 and 2: quants of
+ * 31 and 16) or clear (kind 1), random otherwise. */
+static void make_q5_k(uint8_t *b, int kind)
+{
+    uint8_t q4[144];
+    make_q4_k(q4, kind);
+    memcpy(b, q4, 16);
+    for (int i = 0; i < 32; i++)
+        b[16 + i] = kind == 0 || kind == 2 ? 0xFF : kind == 1 ? 0x00 : (uint8_t)rng_u64();
+    memcpy(b + 48, q4 + 16, 128);
+}
+
 /* Q6_K block (210 bytes: 128 ql, 64 qh, 16 signed scales, d): 0 every
  * quant +31, scales alternating 127 and -128; 1 every quant -32, scales
  * -128; else random bytes. */
@@ -96,21 +109,33 @@ static void make_q8_k(uint8_t *b, int kind)
     }
 }
 
-/* Element e of a Q4_K block: d * sc * q - dmin * m, split into its two
- * terms (for the tolerance). */
-static void q4_k_elem(const uint8_t *b, int e, double *pos, double *neg)
+/* Scale and min of sub-block j from the 12 packed bytes: sub-blocks 4..7
+ * keep their low 4 bits in bytes 8..11 and their top 2 bits in bits 6-7
+ * of bytes 0..7. */
+static void k_sc_m(const uint8_t *s, int j, int *sc, int *m)
 {
-    const uint8_t *s = b + 4, *qs = b + 16;
-    int j = e / 32, sc, m;
     if (j < 4) {
-        sc = s[j] & 63;
-        m = s[j + 4] & 63;
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
     } else {
-        sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
-        m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+        *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
     }
+}
+
+/* Element e of a Q4_K block (qh NULL) or a Q5_K one: d * sc * q - dmin * m,
+ * split into its two terms (for the tolerance). qs byte 32c + l holds
+ * element 64c + l in its low nibble and 64c + 32 + l in its high one; the
+ * Q5_K 5th bit of element e is bit e / 32 of qh[e % 32]. */
+static void k45_elem(const uint8_t *b, const uint8_t *qh, const uint8_t *qs, int e, double *pos,
+                     double *neg)
+{
+    int sc, m;
+    k_sc_m(b + 4, e / 32, &sc, &m);
     int c = e / 64, l = e % 32;
     int q = (e % 64) < 32 ? (qs[32 * c + l] & 0x0F) : (qs[32 * c + l] >> 4);
+    if (qh)
+        q += ((qh[l] >> (e / 32)) & 1) * 16;
     *pos = get_f16(b) * sc * q;
     *neg = get_f16(b + 2) * m;
 }
@@ -135,7 +160,7 @@ static void check(uint32_t type, int64_t n_sb, int64_t rows, int64_t toks)
     const engine_quant_traits *wt = engine_quant_get(type);
     if (!wt || !wt->gemm)
         return;
-    size_t bsz = type == GGML_TYPE_Q4_K ? 144 : 210, wrow = bsz * (size_t)n_sb + 1;
+    size_t bsz = type == GGML_TYPE_Q4_K ? 144 : type == GGML_TYPE_Q5_K ? 176 : 210, wrow = bsz * (size_t)n_sb + 1;
     size_t arow = 292 * (size_t)n_sb + 3, ostride = (size_t)rows + 2;
     uint8_t *wbuf = malloc(wrow * (size_t)rows + 1), *abuf = malloc(arow * (size_t)toks + 1);
     float *out = malloc(ostride * (size_t)toks * sizeof *out);
@@ -148,6 +173,8 @@ static void check(uint32_t type, int64_t n_sb, int64_t rows, int64_t toks)
             int kind = (int)((r + i) % 5);
             if (type == GGML_TYPE_Q4_K)
                 make_q4_k(w + (size_t)r * wrow + (size_t)i * bsz, kind);
+            else if (type == GGML_TYPE_Q5_K)
+                make_q5_k(w + (size_t)r * wrow + (size_t)i * bsz, kind);
             else
                 make_q6_k(w + (size_t)r * wrow + (size_t)i * bsz, kind);
         }
@@ -171,7 +198,9 @@ static void check(uint32_t type, int64_t n_sb, int64_t rows, int64_t toks)
                 for (int e = 0; e < 256; e++) {
                     double pos, neg, a = (double)dy * (int8_t)yb[4 + e];
                     if (type == GGML_TYPE_Q4_K)
-                        q4_k_elem(xb, e, &pos, &neg);
+                        k45_elem(xb, NULL, xb + 16, e, &pos, &neg);
+                    else if (type == GGML_TYPE_Q5_K)
+                        k45_elem(xb, xb + 16, xb + 48, e, &pos, &neg);
                     else
                         q6_k_elem(xb, e, &pos, &neg);
                     ref += (pos - neg) * a;
@@ -195,14 +224,14 @@ done:
 
 int main(void)
 {
-    static const uint32_t types[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q6_K };
+    static const uint32_t types[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
     static const int64_t lens[] = { 1, 3, 4, 67 };   /* 67: two activation summaries */
     static const int64_t toks[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 17 };
-    for (size_t ty = 0; ty < 2; ty++)
+    for (size_t ty = 0; ty < 3; ty++)
         for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
             for (size_t t = 0; t < sizeof toks / sizeof toks[0]; t++)
                 check(types[ty], lens[l], lens[l] > 4 ? 2 : 5, toks[t]);
     if (strcmp(engine_quant_isa(), "avx2") == 0)
-        CHECK_INT(n_checked, 2 * 4 * 10);
+        CHECK_INT(n_checked, 3 * 4 * 10);
     return mmtest_finish();
 }
