@@ -341,13 +341,10 @@ static void matmul_worker(void *arg, int ith, int nth)
         int64_t begin, end;
         engine_split_rows(M, ith, nth, &begin, &end);
         const uint8_t *w = (const uint8_t *)job->w->data;
-        /* A few tokens (the rows of a batched decode step) go faster
-         * through the 4-token kernels below than through the tiles, which
-         * pay off from 8 tokens (bench-throughput: 4 streams 1.38x -> 1.75x
-         * one stream on Q4_0); both give the same bits. Q4_0 and Q8_0 have
-         * no 4-token kernel: their tiles are 1 row x up to 8 tokens, a
-         * decode step's shape. */
-        if (wt->gemm && (t->n_tok == 1 || t->n_tok >= 8 || !wt->vec_dot_x4)) {
+        /* Types with a tile kernel (1 row x up to 8 tokens, as a decode
+         * step of up to 8 streams is) take every token count through it;
+         * the others call vec_dot per (row, token). */
+        if (wt->gemm) {
             /* The tile kernel walks the tokens in small groups over these
              * rows, which stay in L2 meanwhile; it blocks in registers. */
             int64_t rb = (int64_t)(CTX_GEMM_TILE_BYTES / (row_bytes ? row_bytes : 1));
@@ -364,28 +361,13 @@ static void matmul_worker(void *arg, int ith, int nth)
             }
             continue;
         }
-        /* Tiles of rows x 4 tokens: a block of rows small enough to stay in
-         * L1 serves every group of 4 tokens, and the x4 kernel loads and
-         * unpacks each weight row once per group, not once per token. */
+        /* A block of rows small enough to stay in L1 serves every token. */
         int64_t rb = (int64_t)(CTX_TILE_BYTES / (row_bytes ? row_bytes : 1));
         if (rb < 1)
             rb = 1;
         for (int64_t m0 = begin; m0 < end; m0 += rb) {
             int64_t m1 = m0 + rb < end ? m0 + rb : end;
-            uint32_t n = 0;
-            if (wt->vec_dot_x4) {
-                for (; n + 4 <= t->n_tok; n += 4) {
-                    const uint8_t *act = t->act + n * t->act_row;
-                    for (int64_t m = m0; m < m1; m++) {
-                        float r[4];
-                        float b = job->bias ? job->bias[m] : 0.0f;
-                        wt->vec_dot_x4(K, w + (size_t)m * row_bytes, act, t->act_row, r);
-                        for (uint32_t u = 0; u < 4; u++)
-                            job->out[(size_t)(n + u) * M + m] = r[u] + b;
-                    }
-                }
-            }
-            for (; n < t->n_tok; n++) {
+            for (uint32_t n = 0; n < t->n_tok; n++) {
                 const uint8_t *act = t->act + n * t->act_row;
                 for (int64_t m = m0; m < m1; m++) {
                     float b = job->bias ? job->bias[m] : 0.0f;

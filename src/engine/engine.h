@@ -206,13 +206,6 @@ static inline void engine_k_scale_min(int i, const uint8_t packed[12], uint8_t *
 typedef void  (*engine_dequantize_fn)(const void *src, float *dst, int64_t n);
 typedef void  (*engine_quantize_fn)(const float *src, void *dst, int64_t n);
 typedef float (*engine_vec_dot_fn)(int64_t n, const void *w_row, const void *act_row);
-/* vec_dot of one weight row with 4 activation rows act, act + act_stride,
- * ... at once, so the weight row is loaded and unpacked once per 4 tokens.
- * out[t] is bit-identical to vec_dot(n, w_row, act + t * act_stride): each
- * token keeps the single kernel's accumulators and summation order, which
- * keeps batched and token-by-token prompts identical. */
-typedef void  (*engine_vec_dot_x4_fn)(int64_t n, const void *w_row, const void *act,
-                                      size_t act_stride, float out[4]);
 /* A matmul tile: n_rows weight rows (row r at w + r * w_row) times n_tok
  * activation rows (token t at act + t * act_stride), out[t * out_stride + r]
  * for every pair. Register-blocked: each weight vector loaded serves several
@@ -233,8 +226,7 @@ typedef struct engine_quant_traits {
     engine_quantize_fn   quantize_row;
     engine_vec_dot_fn    vec_dot;        /* NULL for activation-only types */
     uint32_t             vec_dot_type;   /* format vec_dot wants the activations in */
-    engine_vec_dot_x4_fn vec_dot_x4;     /* NULL: call vec_dot per token */
-    engine_gemm_fn       gemm;           /* NULL: use vec_dot_x4 / vec_dot */
+    engine_gemm_fn       gemm;           /* NULL: call vec_dot per (row, token) */
 } engine_quant_traits;
 
 /* The kernels for a type, using the fastest path this CPU supports (AVX2
@@ -331,13 +323,6 @@ float engine_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q2_k_q8_k_avx2(int64_t n, const void *w, const void *a);
 float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
-void  engine_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                       float out[4]);
-void  engine_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a, size_t stride,
-                                       float out[4]);
 /* quant-gemm-avx2.c; the F32/F16 vec_dots above are its 1 x 1 tile */
 void  engine_gemm_f32_f32_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                const void *act, size_t act_stride, int64_t n_tok, float *out,
@@ -353,6 +338,19 @@ void  engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t
                                  const void *act, size_t act_stride, int64_t n_tok, float *out,
                                  size_t out_stride);
 void  engine_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                 const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                 size_t out_stride);
+/* quant-k-avx2.c; the Q4_K/Q5_K/Q6_K vec_dots are its 1 x 1 case */
+float engine_vec_dot_q4_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q5_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+float engine_vec_dot_q6_k_q8_k_avx2(int64_t n, const void *w, const void *a);
+void  engine_gemm_q4_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                 const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                 size_t out_stride);
+void  engine_gemm_q5_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
+                                 const void *act, size_t act_stride, int64_t n_tok, float *out,
+                                 size_t out_stride);
+void  engine_gemm_q6_k_q8_k_avx2(int64_t n, const void *w, size_t w_row, int64_t n_rows,
                                  const void *act, size_t act_stride, int64_t n_tok, float *out,
                                  size_t out_stride);
 #endif

@@ -382,13 +382,14 @@ static void build_simd_table(void)
     t[GGML_TYPE_Q4_K].vec_dot = engine_vec_dot_q4_k_q8_k_avx2;
     t[GGML_TYPE_Q5_K].vec_dot = engine_vec_dot_q5_k_q8_k_avx2;
     t[GGML_TYPE_Q6_K].vec_dot = engine_vec_dot_q6_k_q8_k_avx2;
-    t[GGML_TYPE_Q4_K].vec_dot_x4 = engine_vec_dot_x4_q4_k_q8_k_avx2;
-    t[GGML_TYPE_Q6_K].vec_dot_x4 = engine_vec_dot_x4_q6_k_q8_k_avx2;
     t[GGML_TYPE_F32].gemm  = engine_gemm_f32_f32_avx2;
     t[GGML_TYPE_F16].gemm  = engine_gemm_f16_f32_avx2;
     t[GGML_TYPE_BF16].gemm = engine_gemm_bf16_f32_avx2;
     t[GGML_TYPE_Q8_0].gemm = engine_gemm_q8_0_q8_0_avx2;
     t[GGML_TYPE_Q4_0].gemm = engine_gemm_q4_0_q8_0_avx2;
+    t[GGML_TYPE_Q4_K].gemm = engine_gemm_q4_k_q8_k_avx2;
+    t[GGML_TYPE_Q5_K].gemm = engine_gemm_q5_k_q8_k_avx2;
+    t[GGML_TYPE_Q6_K].gemm = engine_gemm_q6_k_q8_k_avx2;
 #endif
 }
 

@@ -2,8 +2,8 @@
  * streams that start and stop at different steps, decoded together (one
  * engine_decode per step over every active stream), give logits
  * bit-identical to each stream evaluated alone in its own single-sequence
- * context, for F32, Q8_0 and Q4_0 weights (groups of 4 rows take the x4
- * kernels); rewinding one sequence leaves the others intact; a sequence's
+ * context, for F32, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K weights (a step of several
+ * rows goes through the tile kernels); rewinding one sequence leaves the others intact; a sequence's
  * cells copied into another continue identically; bad calls are refused
  * and evaluate nothing. */
 // labels: unit model
@@ -147,7 +147,7 @@ static void run_batched(const engine_model *m, const stream *alone, uint32_t n_t
             }
         }
     }
-    CHECK(max_batch >= 4);   /* the x4 path was exercised */
+    CHECK(max_batch >= 4);   /* steps of several rows were exercised */
     for (int s = 0; s < N_STREAMS; s++) {
         CHECK_INT(produced[s], st[s].len);
         CHECK_INT(engine_seq_pos(ctx, (uint32_t)s), st[s].n_prompt + (uint32_t)st[s].len);
@@ -207,12 +207,18 @@ out:
 int main(void)
 {
     char *dir = mmtest_tmpdir();
-    static const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
+    static const uint32_t types[] = { GGML_TYPE_F32, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0,
+                                      GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         mmtest_synth_params p;
         mmtest_synth_default_params(&p);
         p.weight_scale = 0.25f;   /* scores O(1): positions and caches matter */
         p.seed = 11;
+        if (types[t] == GGML_TYPE_Q4_K || types[t] == GGML_TYPE_Q5_K ||
+            types[t] == GGML_TYPE_Q6_K) {
+            p.n_embd = 256;       /* rows of whole 256-element super-blocks */
+            p.n_ff = 512;
+        }
         if (types[t] != GGML_TYPE_F32) {
             p.tensor_type = pick_type;
             p.convert = mmtest_synth_quantize;
