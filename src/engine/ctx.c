@@ -54,7 +54,7 @@ struct engine_ctx {
      * attention item (one KV head of one sequence) reads its cells as one
      * contiguous stream, not 2 cache lines every kv_dim elements; decode
      * attention waits on these reads (they leave the caches while the
-     * weights stream), 1.3 ms per sequence per step at 80 cells before */
+     * weights stream), about 1 ms per sequence per step at 80 cells before */
     uint16_t *k_cache;
     uint16_t *v_cache;
     float    *x;             /* [n_batch][n_embd] residual stream */
