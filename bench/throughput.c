@@ -189,7 +189,11 @@ static void bench_ttft(mm_manager *mgr, const char *key, const char *system, con
 /* ---- the engine alone: CPU time of one decode step of S sequences ----
  * One thread, so process CPU time is the work itself (no spinning pool
  * threads, no waiting for a busy machine's cores): the steadiest yardstick
- * of what one pass over the weights for S rows costs against S passes. */
+ * of what one pass over the weights for S rows costs against S passes.
+ * Each sequence holds n_cached cells, as many as a stream of bench_streams
+ * has on average while it is counted (its prompt and half of its tokens),
+ * since attention over them is per-sequence work that one
+ * pass over the weights does not share. */
 
 static double cpu_ms(void)
 {
@@ -198,33 +202,35 @@ static double cpu_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-static void bench_engine_steps(const char *path)
+static void bench_engine_steps(const char *path, uint32_t n_cached)
 {
     engine_model *m = NULL;
     engine_ctx *c = NULL;
     engine_ctx_params p;
     engine_ctx_default_params(&p);
-    p.n_ctx = 256;
+    p.n_ctx = n_cached + 16;
     p.n_seq = MAX_STREAMS;
-    if (engine_model_load(path, &m, NULL) != 0 || engine_ctx_new(m, &p, &c, NULL) != 0) {
+    int32_t *prompt = malloc(n_cached * sizeof *prompt);
+    if (!prompt || engine_model_load(path, &m, NULL) != 0 ||
+        engine_ctx_new(m, &p, &c, NULL) != 0) {
+        free(prompt);
         engine_model_free(m);
         return;
     }
-    int32_t prompt[16];
-    for (int i = 0; i < 16; i++)
-        prompt[i] = 100 + 37 * i;
+    for (uint32_t i = 0; i < n_cached; i++)
+        prompt[i] = (int32_t)((100 + 37 * i) % m->hp.n_vocab);
     for (uint32_t s = 0; s < MAX_STREAMS; s++)
-        engine_eval_seq(c, s, prompt, 16, NULL);
+        engine_eval_seq(c, s, prompt, n_cached, NULL);
     static const uint32_t counts[] = { 1, 2, 4 };
     double one = 0;
-    printf("  engine decode step, 1 thread, CPU time:");
+    printf("  engine decode step at %u cells, 1 thread, CPU time:", n_cached);
     for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
         uint32_t seqs[MAX_STREAMS] = { 0, 1, 2, 3 };
         int32_t toks[MAX_STREAMS] = { 11, 22, 33, 44 };
         double best = 0;
         for (int rep = 0; rep < 3; rep++) {
             for (uint32_t s = 0; s < MAX_STREAMS; s++)
-                engine_seq_truncate(c, s, 16);
+                engine_seq_truncate(c, s, n_cached);
             double t0 = cpu_ms();
             for (int i = 0; i < 8; i++)
                 engine_decode(c, seqs, toks, counts[k], NULL);
@@ -239,6 +245,7 @@ static void bench_engine_steps(const char *path)
                ? ";" : "\n");
     }
     fflush(stdout);
+    free(prompt);
     engine_ctx_free(c);
     engine_model_free(m);
 }
@@ -250,7 +257,7 @@ typedef struct stream_arg {
     const char     *key;
     int             idx, max_tokens;
     pthread_barrier_t *go;
-    int64_t         tokens;
+    int64_t         tokens, prompt_tokens;
     double          at[MAX_PIECES];   /* when each piece arrived */
     int             n_pieces;
     int             rc;
@@ -278,6 +285,7 @@ static void *stream_main(void *p)
     pthread_barrier_wait(a->go);
     a->rc = mm_manager_generate(a->mgr, &req, &res, NULL);
     a->tokens = res.completion_tokens;
+    a->prompt_tokens = res.prompt_tokens;
     mm_gen_result_clear(&res);
     return NULL;
 }
@@ -286,7 +294,8 @@ static void *stream_main(void *p)
  * while all n are generating: from the latest first piece to the earliest
  * last piece (the prompts are evaluated one after the other first, and
  * this figure is about decoding). Pieces are counted, scaled to tokens. */
-static double run_streams(mm_manager *mgr, const char *key, int n, int max_tokens)
+static double run_streams(mm_manager *mgr, const char *key, int n, int max_tokens,
+                          int64_t *prompt_tokens)
 {
     pthread_t tid[MAX_STREAMS];
     stream_arg *args = calloc((size_t)n, sizeof *args);
@@ -311,6 +320,8 @@ static double run_streams(mm_manager *mgr, const char *key, int n, int max_token
             ok = false;
             continue;
         }
+        if (a->prompt_tokens > *prompt_tokens)
+            *prompt_tokens = a->prompt_tokens;
         if (a->at[0] > from)
             from = a->at[0];
         if (to == 0 || a->at[a->n_pieces - 1] < to)
@@ -328,14 +339,16 @@ static double run_streams(mm_manager *mgr, const char *key, int n, int max_token
     return ok && to > from ? tokens * 1000.0 / (to - from) : 0;
 }
 
-static void bench_streams(mm_manager *mgr, const char *key, int max_tokens)
+/* Returns the longest stream prompt, in tokens. */
+static int64_t bench_streams(mm_manager *mgr, const char *key, int max_tokens)
 {
+    int64_t prompt_tokens = 0;
     static const int counts[] = { 1, 2, 4 };
     double single = 0;
     for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
         double best = 0;
         for (int r = 0; r < STREAM_REPEATS; r++) {
-            double tps = run_streams(mgr, key, counts[c], max_tokens);
+            double tps = run_streams(mgr, key, counts[c], max_tokens, &prompt_tokens);
             if (tps > best)
                 best = tps;
         }
@@ -351,6 +364,7 @@ static void bench_streams(mm_manager *mgr, const char *key, int max_tokens)
         printf("\n");
         fflush(stdout);
     }
+    return prompt_tokens;
 }
 
 int main(void)
@@ -400,8 +414,8 @@ int main(void)
             char *system = system_prompt(path, (uint32_t)prompt_tokens - 63);
             bench_ttft(mgr, key, system ? system : "", path, (int)n_threads);
             free(system);
-            bench_streams(mgr, key, (int)max_tokens);
-            bench_engine_steps(path);
+            int64_t stream_prompt = bench_streams(mgr, key, (int)max_tokens);
+            bench_engine_steps(path, (uint32_t)(stream_prompt + max_tokens / 2));
         } else {
             printf("  cannot open %s: %s\n", key, err.message);
         }

@@ -50,8 +50,13 @@ struct engine_ctx {
     uint32_t  n_logits;      /* rows of logits valid after the last call */
     uint32_t  logits_first;  /* the call's token whose logits are row 0 */
     ctx_layout lay;
-    uint16_t *k_cache;       /* [n_seq][n_layer][n_ctx][kv_dim] f16, after RoPE */
-    uint16_t *v_cache;       /* [n_seq][n_layer][n_ctx][kv_dim] f16 */
+    /* [n_seq][n_layer][n_head_kv][n_ctx][head_dim] f16 (K after RoPE): an
+     * attention item (one KV head of one sequence) reads its cells as one
+     * contiguous stream, not 2 cache lines every kv_dim elements; decode
+     * attention waits on these reads (they leave the caches while the
+     * weights stream), about 1 ms per sequence per step at 80 cells before */
+    uint16_t *k_cache;
+    uint16_t *v_cache;
     float    *x;             /* [n_batch][n_embd] residual stream */
     float    *xb;            /* [n_batch][n_embd] normalized input of a block */
     float    *q;             /* [n_batch][q_dim] */
@@ -265,19 +270,27 @@ size_t engine_seq_state_size(const engine_ctx *ctx, uint32_t n)
     return 2 * (size_t)hp->n_layer * n * hp->kv_dim * sizeof(uint16_t);
 }
 
-/* The cells [0, n) of K, then of V, layer after layer. */
+/* Where the cells of one KV head of one layer of a sequence start. */
+static size_t kv_head_off(const engine_ctx *c, uint32_t seq, uint32_t layer, uint32_t head)
+{
+    const engine_hparams *hp = &c->model->hp;
+    return (((size_t)seq * hp->n_layer + layer) * hp->n_head_kv + head) * c->n_ctx * hp->head_dim;
+}
+
+/* The cells [0, n) of K, then of V, layer after layer, head after head. */
 static void seq_state_copy(engine_ctx *ctx, uint32_t seq, uint32_t n, uint8_t *state, bool out)
 {
     const engine_hparams *hp = &ctx->model->hp;
-    size_t cells = (size_t)n * hp->kv_dim * sizeof(uint16_t);
+    size_t cells = (size_t)n * hp->head_dim * sizeof(uint16_t);
     for (uint32_t il = 0; il < hp->n_layer; il++) {
-        size_t off = ((size_t)seq * hp->n_layer + il) * ctx->n_ctx * hp->kv_dim;
-        uint16_t *caches[2] = { ctx->k_cache + off, ctx->v_cache + off };
-        for (int kv = 0; kv < 2; kv++, state += cells) {
-            if (out)
-                memcpy(state, caches[kv], cells);
-            else
-                memcpy(caches[kv], state, cells);
+        for (int kv = 0; kv < 2; kv++) {
+            for (uint32_t g = 0; g < hp->n_head_kv; g++, state += cells) {
+                uint16_t *cache = (kv ? ctx->v_cache : ctx->k_cache) + kv_head_off(ctx, seq, il, g);
+                if (out)
+                    memcpy(state, cache, cells);
+                else
+                    memcpy(cache, state, cells);
+            }
         }
     }
 }
@@ -503,7 +516,7 @@ static void attn_worker(void *arg, int ith, int nth)
     uint32_t n_items = c->n_attn_blk * hp->n_head_kv;
     (void)nth;
     engine_attn_args a = {
-        .q_stride = hp->q_dim, .n_group = group, .kv_stride = hp->kv_dim, .head_dim = hd,
+        .q_stride = hp->q_dim, .n_group = group, .kv_stride = hd, .head_dim = hd,
         .scale = 1.0f / sqrtf((float)hd), .scratch = c->scores + (size_t)ith * c->lay.attn_scratch,
     };
     for (;;) {
@@ -512,8 +525,7 @@ static void attn_worker(void *arg, int ith, int nth)
             break;
         uint32_t b = c->n_attn_blk - 1 - item / hp->n_head_kv, g = item % hp->n_head_kv;
         uint32_t i0 = c->attn_blk[b];
-        size_t off = ((size_t)c->row_seq[i0] * hp->n_layer + t->layer) * c->n_ctx * hp->kv_dim +
-                     (size_t)g * hd;
+        size_t off = kv_head_off(c, c->row_seq[i0], t->layer, g);
         a.q = c->q + (size_t)i0 * hp->q_dim + (size_t)g * group * hd;
         a.out = c->att + (size_t)i0 * hp->q_dim + (size_t)g * group * hd;
         a.n_tok = c->attn_blk[b + 1] - i0;
@@ -566,14 +578,16 @@ static void rows_worker(void *arg, int ith, int nth)
     /* RoPE on q and k, then k and v into the row's cache cell */
     const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
     for (int64_t i = begin; i < end; i++) {
-        size_t cell = (((size_t)c->row_seq[i] * hp->n_layer + t->layer) * c->n_ctx +
-                       c->row_pos[i]) * hp->kv_dim;
         const float *cs = c->cs + (size_t)i * hp->n_rot;
         float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
         rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
         rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        f16->quantize_row(k, c->k_cache + cell, hp->kv_dim);
-        f16->quantize_row(v, c->v_cache + cell, hp->kv_dim);
+        for (uint32_t g = 0; g < hp->n_head_kv; g++) {
+            size_t cell = kv_head_off(c, c->row_seq[i], t->layer, g) +
+                          (size_t)c->row_pos[i] * hp->head_dim;
+            f16->quantize_row(k + (size_t)g * hp->head_dim, c->k_cache + cell, hp->head_dim);
+            f16->quantize_row(v + (size_t)g * hp->head_dim, c->v_cache + cell, hp->head_dim);
+        }
     }
 }
 
