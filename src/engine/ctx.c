@@ -333,18 +333,6 @@ typedef struct matmul_task {
     atomic_uint    next;                       /* the next work item to take */
 } matmul_task;
 
-/* The tiles run on whole blocks of rows (the gemm path) or on blocks of
- * rows x 4 tokens (the x4 path); this says which, for one job. */
-static bool matmul_uses_gemm(const engine_quant_traits *wt, uint32_t n_tok)
-{
-    /* A few tokens (the rows of a batched decode step) go faster
-     * through the 4-token kernels, which pay off from 8 tokens
-     * (bench-throughput: 4 streams 1.38x -> 1.75x one stream on Q4_0);
-     * both give the same bits. Q4_0 and Q8_0 have no 4-token kernel:
-     * their tiles are 1 row x up to 8 tokens, a decode step's shape. */
-    return wt->gemm && (n_tok == 1 || n_tok >= 8 || !wt->vec_dot_x4);
-}
-
 /* Rows [m0, m1) of one job, every token. */
 static void matmul_rows(const matmul_task *t, const matmul_job *job, int64_t m0, int64_t m1)
 {
@@ -352,7 +340,12 @@ static void matmul_rows(const matmul_task *t, const matmul_job *job, int64_t m0,
     int64_t K = (int64_t)job->w->ne[0], M = (int64_t)job->w->ne[1];
     size_t row_bytes = engine_row_size(job->w->type, K);
     const uint8_t *w = (const uint8_t *)job->w->data;
-    if (matmul_uses_gemm(wt, t->n_tok)) {
+    /* A few tokens (the rows of a batched decode step) go faster through
+     * the 4-token kernels below than through the tiles, which pay off from
+     * 8 tokens (bench-throughput: 4 streams 1.38x -> 1.75x one stream on
+     * Q4_0); both give the same bits. Q4_0 and Q8_0 have no 4-token kernel:
+     * their tiles are 1 row x up to 8 tokens, a decode step's shape. */
+    if (wt->gemm && (t->n_tok == 1 || t->n_tok >= 8 || !wt->vec_dot_x4)) {
         /* The tile kernel walks the tokens in small groups over these
          * rows, which stay in L2 meanwhile (an item is at most
          * CTX_GEMM_TILE_BYTES of them); it blocks in registers. */
@@ -399,7 +392,7 @@ static void matmul_rows(const matmul_task *t, const matmul_job *job, int64_t m0,
  * a shared counter instead of a fixed half each: on a shared machine a
  * thread that loses its core for a while then does fewer items, where a
  * fixed split made the other wait for it at the end of every matmul
- * (F16 generation spent ~20% of its time in sched_yield at load 10).
+ * (F16 generation spent 3-20% of its time in sched_yield at load 8-13).
  * Which thread computes a row changes no bit. */
 static void matmul_worker(void *arg, int ith, int nth)
 {
