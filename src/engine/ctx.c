@@ -341,55 +341,98 @@ typedef struct matmul_task {
     const uint8_t *act;
     size_t         act_row;      /* bytes between tokens in act */
     uint32_t       n_tok;
+    int64_t        item_rows[CTX_MAX_MATMULS]; /* weight rows per work item of each job */
+    uint32_t       item_end[CTX_MAX_MATMULS];  /* items of jobs 0..j together */
+    atomic_uint    next;                       /* the next work item to take */
 } matmul_task;
 
-static void matmul_worker(void *arg, int ith, int nth)
+/* Rows [m0, m1) of one job, every token. */
+static void matmul_rows(const matmul_task *t, const matmul_job *job, int64_t m0, int64_t m1)
 {
-    const matmul_task *t = arg;
-    for (int j = 0; j < t->n_jobs; j++) {
-        const matmul_job *job = &t->jobs[j];
-        const engine_quant_traits *wt = engine_quant_get(job->w->type);
-        int64_t K = (int64_t)job->w->ne[0], M = (int64_t)job->w->ne[1];
-        size_t row_bytes = engine_row_size(job->w->type, K);
-        int64_t begin, end;
-        engine_split_rows(M, ith, nth, &begin, &end);
-        const uint8_t *w = (const uint8_t *)job->w->data;
-        /* Types with a tile kernel (1 row x up to 8 tokens, as a decode
-         * step of up to 8 streams is) take every token count through it;
-         * the others call vec_dot per (row, token). */
-        if (wt->gemm) {
-            /* The tile kernel walks the tokens in small groups over these
-             * rows, which stay in L2 meanwhile; it blocks in registers. */
-            int64_t rb = (int64_t)(CTX_GEMM_TILE_BYTES / (row_bytes ? row_bytes : 1));
-            if (rb < 1)
-                rb = 1;
-            for (int64_t m0 = begin; m0 < end; m0 += rb) {
-                int64_t m1 = m0 + rb < end ? m0 + rb : end;
-                wt->gemm(K, w + (size_t)m0 * row_bytes, row_bytes, m1 - m0, t->act, t->act_row,
-                         t->n_tok, job->out + m0, (size_t)M);
-                if (job->bias)
-                    for (uint32_t n = 0; n < t->n_tok; n++)
-                        for (int64_t m = m0; m < m1; m++)
-                            job->out[(size_t)n * M + m] += job->bias[m];
-            }
-            continue;
-        }
-        /* A block of rows small enough to stay in L1 serves every token. */
-        int64_t rb = (int64_t)(CTX_TILE_BYTES / (row_bytes ? row_bytes : 1));
-        if (rb < 1)
-            rb = 1;
-        for (int64_t m0 = begin; m0 < end; m0 += rb) {
-            int64_t m1 = m0 + rb < end ? m0 + rb : end;
-            for (uint32_t n = 0; n < t->n_tok; n++) {
-                const uint8_t *act = t->act + n * t->act_row;
-                for (int64_t m = m0; m < m1; m++) {
-                    float b = job->bias ? job->bias[m] : 0.0f;
-                    job->out[(size_t)n * M + m] =
-                        wt->vec_dot(K, w + (size_t)m * row_bytes, act) + b;
-                }
+    const engine_quant_traits *wt = engine_quant_get(job->w->type);
+    int64_t K = (int64_t)job->w->ne[0], M = (int64_t)job->w->ne[1];
+    size_t row_bytes = engine_row_size(job->w->type, K);
+    const uint8_t *w = (const uint8_t *)job->w->data;
+    /* Types with a tile kernel (1 row x up to 8 tokens, as a decode step of
+     * up to 8 streams is) take every token count through it; the others
+     * call vec_dot per (row, token). */
+    if (wt->gemm) {
+        /* The tile kernel walks the tokens in small groups over these
+         * rows, which stay in L2 meanwhile (an item is at most
+         * CTX_GEMM_TILE_BYTES of them); it blocks in registers. */
+        wt->gemm(K, w + (size_t)m0 * row_bytes, row_bytes, m1 - m0, t->act, t->act_row,
+                 t->n_tok, job->out + m0, (size_t)M);
+        if (job->bias)
+            for (uint32_t n = 0; n < t->n_tok; n++)
+                for (int64_t m = m0; m < m1; m++)
+                    job->out[(size_t)n * M + m] += job->bias[m];
+        return;
+    }
+    /* A block of rows small enough to stay in L1 serves every token. */
+    int64_t rb = (int64_t)(CTX_TILE_BYTES / (row_bytes ? row_bytes : 1));
+    if (rb < 1)
+        rb = 1;
+    for (int64_t r0 = m0; r0 < m1; r0 += rb) {
+        int64_t r1 = r0 + rb < m1 ? r0 + rb : m1;
+        for (uint32_t n = 0; n < t->n_tok; n++) {
+            const uint8_t *act = t->act + n * t->act_row;
+            for (int64_t m = r0; m < r1; m++) {
+                float b = job->bias ? job->bias[m] : 0.0f;
+                job->out[(size_t)n * M + m] = wt->vec_dot(K, w + (size_t)m * row_bytes, act) + b;
             }
         }
     }
+}
+
+/* Threads take work items (a block of rows of one job, every token) from
+ * a shared counter instead of a fixed half each: on a shared machine a
+ * thread that loses its core for a while then does fewer items, where a
+ * fixed split made the other wait for it at the end of every matmul
+ * (F16 generation spent 3-20% of its time in sched_yield at load 8-13).
+ * Which thread computes a row changes no bit. */
+static void matmul_worker(void *arg, int ith, int nth)
+{
+    matmul_task *t = arg;
+    (void)ith;
+    (void)nth;
+    int j = 0;
+    for (;;) {
+        uint32_t item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        while (j < t->n_jobs && item >= t->item_end[j])
+            j++;
+        if (j >= t->n_jobs)
+            return;
+        uint32_t first = j > 0 ? t->item_end[j - 1] : 0;
+        int64_t M = (int64_t)t->jobs[j].w->ne[1];
+        int64_t m0 = (int64_t)(item - first) * t->item_rows[j];
+        int64_t m1 = m0 + t->item_rows[j] < M ? m0 + t->item_rows[j] : M;
+        matmul_rows(t, &t->jobs[j], m0, m1);
+    }
+}
+
+/* Cut each job into work items: blocks of rows that stay in L2 (the vec_dot
+ * path cuts them further into L1 blocks), a multiple of 4 rows (the fp
+ * tiles' height), and about a multiple of the thread count in number, so
+ * that equal threads end together. */
+static void matmul_plan(matmul_task *t, int nth)
+{
+    uint32_t items = 0;
+    for (int j = 0; j < t->n_jobs; j++) {
+        const gguf_tensor *w = t->jobs[j].w;
+        int64_t M = (int64_t)w->ne[1];
+        size_t row_bytes = engine_row_size(w->type, (int64_t)w->ne[0]);
+        int64_t rows = (int64_t)(CTX_GEMM_TILE_BYTES / (row_bytes ? row_bytes : 1));
+        if (rows < 1)
+            rows = 1;
+        int64_t n_items = (M + rows - 1) / rows;
+        n_items = (n_items + nth - 1) / nth * nth;
+        rows = (M + n_items - 1) / n_items;
+        rows = (rows + 3) / 4 * 4;
+        t->item_rows[j] = rows;
+        items += (uint32_t)((M + rows - 1) / rows);
+        t->item_end[j] = items;
+    }
+    atomic_init(&t->next, 0);
 }
 
 typedef struct quantize_task {
@@ -460,6 +503,7 @@ static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job
         }
         while (done < n_jobs && engine_quant_get(jobs[done].w->type)->vec_dot_type == type)
             t.jobs[t.n_jobs++] = jobs[done++];
+        matmul_plan(&t, engine_pool_threads(c->pool));
         engine_pool_run(c->pool, matmul_worker, &t);
     }
 }

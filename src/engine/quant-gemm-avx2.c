@@ -21,6 +21,9 @@
 #define FP_R 4
 #define FP_T 3
 enum { FP_F32, FP_F16, FP_BF16 };   /* weight formats of the fp tiles */
+#ifndef FP_PREFETCH
+#define FP_PREFETCH 1024
+#endif
 #define FP_CHUNK_BYTES 512   /* of one weight row per pass pair; a multiple of 64 */
 
 /* Same sequence as quant-avx2.c's hsum_ps: the bit-identity with vec_dot
@@ -111,7 +114,12 @@ AVX2 INLINE void fp_tile(int fmt, int R, int T, int64_t n, const uint8_t *w, siz
         __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
         const float *y = (const float *)(const void *)act;
         int64_t i = 0;
+        int64_t esz = fmt == FP_F32 ? 4 : 2;
+        (void)esz;
         for (; i + 16 <= n8; i += 16) {
+#if FP_PREFETCH > 0
+            _mm_prefetch((const char *)(w + esz * i + FP_PREFETCH), _MM_HINT_T0);
+#endif
             even = _mm256_fmadd_ps(fp_load8(fmt, w, i), _mm256_loadu_ps(y + i), even);
             odd = _mm256_fmadd_ps(fp_load8(fmt, w, i + 8), _mm256_loadu_ps(y + i + 8), odd);
         }
