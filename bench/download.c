@@ -1,9 +1,10 @@
 /* download.c - benchmark: a large file from the mock hub on loopback, fetched
- * by modelmgr (download_parallel N and 1, verification included; N also with
- * download_fsync) against `curl -o` of the same CDN URL (and `curl -o && sync`), and the SHA-256 speed of hub_hasher
- * against `sha256sum`. Targets: both ratios >= 1.0. Prints figures; never
- * fails a build. Usage: bench-download [MiB [parts [part_MiB]]] (default
- * 1024 4 8); needs ~2x MiB in /tmp. */
+ * by modelmgr (download_parallel N and 1, verification included; N also
+ * with download_fsync) against `curl -o` of the same CDN URL (and `curl -o
+ * && sync`), and the SHA-256 speed of hub_hasher against `sha256sum`.
+ * Targets: both ratios >= 1.0. Prints figures; never fails a build.
+ * Usage: bench-download [MiB [parts [part_MiB]]] (default 1024 4 8); needs
+ * ~2x MiB in /tmp. */
 #include "support/loadgen.h"
 #include "hub/hub.h"
 #include "support/mockhub.h"

@@ -9,10 +9,11 @@
  * counter (release store after the write). With sync_downloads it also
  * starts the writeback of what it wrote every HUB_WRITEBACK_CHUNK, so the
  * fsync before the rename has little left; without, the disk is left to
- * the kernel as curl leaves it (the blob is marked unsynced). Because parts finish roughly in order, the calling thread
- * hashes the contiguous prefix of the file as it completes (through mmap,
- * no copy), so the verification runs during the transfer; a worker too far
- * ahead of the hashed prefix waits for it (pace), which keeps the hash from
+ * the kernel as curl leaves it (the blob is marked unsynced). Because
+ * parts finish roughly in order, the calling thread hashes the contiguous
+ * prefix of the file as it completes (through mmap, no copy), so the
+ * verification runs during the transfer; a worker too far ahead of the
+ * hashed prefix waits for it (pace), which keeps the hash from
  * being left to the end where the CPU is scarce. The calling thread also
  * reports progress and, every second and at the end, writes every part's
  * progress to <blob>.incomplete.parts (by rename: a killed process leaves
