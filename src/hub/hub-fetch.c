@@ -255,6 +255,9 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
     if (use_parts(h, f, tmp, &n_parts)) {
         rc = hub_fetch_parts(h, f, n_parts, sha256, err);
         if (rc != MM_EUNSUPPORTED) {
+            struct stat kept;
+            if (rc != 0 && stat(tmp, &kept) != 0)
+                hub_unsynced_clear(f->blob_path);   /* nothing left that it speaks for */
             free(tmp);
             return rc;
         }
@@ -318,8 +321,10 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
 fail:
     if (st.fd >= 0)
         close(st.fd);
-    if (!keep_partial)
+    if (!keep_partial) {
         unlink(tmp);
+        hub_unsynced_clear(f->blob_path);
+    }
     hub_hasher_free(st.hs);
     free(tmp);
     return rc;
