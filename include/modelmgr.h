@@ -143,6 +143,7 @@ typedef struct mm_config {
     bool      offline;           /* HF_HUB_OFFLINE */
     bool      skip_downloads;    /* SKIP_MODEL_DOWNLOADS */
     int       download_parallel; /* MODELMGR_DOWNLOAD_PARALLEL, Range requests per file, default 4 */
+    bool      download_fsync;    /* MODELMGR_DOWNLOAD_FSYNC: fsync each blob before it is used */
     char    **minimal_models;    /* MINIMAL_MODELS, comma list */
     size_t    n_minimal_models;
     int64_t   update_interval_s; /* MODEL_UPDATE_INTERVAL, default 86400 */

@@ -208,6 +208,9 @@ out:
 static int fill_from_cache(const char *path, const char *commit, hub_result *res, mm_error *err)
 {
     char target[4096];
+    int rc = hub_unsynced_check_file(path, err);
+    if (rc)
+        return rc;
     ssize_t n = readlink(path, target, sizeof target - 1);
     struct stat st;
     if (stat(path, &st) != 0)
@@ -223,7 +226,7 @@ static int fill_from_cache(const char *path, const char *commit, hub_result *res
         mm_strlcpy(res->sha256, res->etag, sizeof res->sha256);
     } else {
         char sha1[41];
-        int rc = hub_hash_file(path, res->sha256, sha1, err);
+        rc = hub_hash_file(path, res->sha256, sha1, err);
         if (rc)
             return rc;
     }
@@ -327,7 +330,10 @@ static int download(hub *h, const char *repo, const char *filename, const char *
         if (path) {
             rc = fill_from_cache(path, rev, res, err);
             free(path);
-            return rc;
+            if (rc != MM_EINTEGRITY)
+                return rc;
+            MM_LOG_WARN("hub: %s", err->message);   /* the blob is gone: fetch it */
+            mm_error_clear(err);
         }
     }
     file_meta m = { .url = NULL };
@@ -352,6 +358,12 @@ static int download(hub *h, const char *repo, const char *filename, const char *
     if (!hub_is_commit(rev) && (rc = hub_cache_write_ref(h, repo, rev, m.commit, err)) != 0)
         goto out;
     res->status = HUB_STATUS_CACHED;
+    if ((rc = hub_unsynced_check(blob, err)) == MM_EINTEGRITY) {
+        MM_LOG_WARN("hub: %s", err->message);   /* the blob is gone: fetch it */
+        mm_error_clear(err);
+    } else if (rc != 0) {
+        goto out;
+    }
     struct stat st;
     if (stat(blob, &st) != 0) {
         if ((rc = hub_cache_lock(h, repo, m.etag, &lock, err)) != 0 ||

@@ -1,6 +1,7 @@
 /* hub-fetch.c - fetch one blob: bytes go to <blob>.incomplete (kept across
  * runs and continued with Range), are hashed while they arrive, and the
- * file is renamed into blobs/ only after its size and hash match the etag. */
+ * file is renamed into blobs/ only after its size and hash match the etag;
+ * fsynced first with sync_downloads, else marked unsynced (hub-unsynced.c). */
 #define _GNU_SOURCE   /* sync_file_range */
 #include "hub/hub.h"
 
@@ -61,6 +62,15 @@ void hub_writeback_start(int fd, uint64_t offset, uint64_t len)
 #endif
 }
 
+int hub_blob_store(hub *h, int fd, const char *tmp, const char *blob_path, mm_error *err)
+{
+    if ((h->opts.sync_downloads && fsync(fd) != 0) || rename(tmp, blob_path) != 0)
+        return mm_error_set(err, MM_EIO, "cannot store %s: %s", blob_path, strerror(errno));
+    if (h->opts.sync_downloads)
+        hub_unsynced_clear(blob_path);   /* an earlier unsynced run's, now moot */
+    return 0;
+}
+
 static int restart(fetch_state *st)
 {
     if (ftruncate(st->fd, 0) != 0 || lseek(st->fd, 0, SEEK_SET) != 0)
@@ -114,7 +124,7 @@ static int sink(const void *data, size_t len, hub_http_response *rs, void *user)
     hub_hasher_update(st->hs, data, len);
     st->have += len;
     st->run_bytes += len;
-    if (st->have - st->flushed >= HUB_WRITEBACK_CHUNK) {
+    if (st->h->opts.sync_downloads && st->have - st->flushed >= HUB_WRITEBACK_CHUNK) {
         hub_writeback_start(st->fd, st->flushed, st->have - st->flushed);
         st->flushed = st->have;
     }
@@ -235,10 +245,19 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
     char *tmp = mm_asprintf("%s.incomplete", f->blob_path);
     if (!tmp)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
+    /* Durable before the first byte, while the disk has nothing else to do:
+     * the blob may then appear without waiting for its own fsync. */
+    if (!h->opts.sync_downloads && (rc = hub_unsynced_mark(f->blob_path, err)) != 0) {
+        free(tmp);
+        return rc;
+    }
     int n_parts = 1;
     if (use_parts(h, f, tmp, &n_parts)) {
         rc = hub_fetch_parts(h, f, n_parts, sha256, err);
         if (rc != MM_EUNSUPPORTED) {
+            struct stat kept;
+            if (rc != 0 && stat(tmp, &kept) != 0)
+                hub_unsynced_clear(f->blob_path);   /* nothing left that it speaks for */
             free(tmp);
             return rc;
         }
@@ -288,12 +307,11 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
         goto fail;
     }
     int64_t sync_from = mm_now_ms();
-    if (fsync(st.fd) != 0 || rename(tmp, f->blob_path) != 0) {
-        rc = mm_error_set(err, MM_EIO, "cannot store %s: %s", f->blob_path, strerror(errno));
+    if ((rc = hub_blob_store(h, st.fd, tmp, f->blob_path, err)) != 0)
         goto fail;
-    }
-    MM_LOG_DEBUG("hub: %s: one stream: last byte after %.2f s, then hash 0.00 s, fsync %.2f s",
+    MM_LOG_DEBUG("hub: %s: one stream: last byte after %.2f s, then hash 0.00 s, %s %.2f s",
                  f->filename, (double)(sync_from - st.t0_ms) / 1000.0,
+                 h->opts.sync_downloads ? "fsync" : "rename",
                  (double)(mm_now_ms() - sync_from) / 1000.0);
     memcpy(sha256, got256, 65);
     close(st.fd);
@@ -303,8 +321,10 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
 fail:
     if (st.fd >= 0)
         close(st.fd);
-    if (!keep_partial)
+    if (!keep_partial) {
         unlink(tmp);
+        hub_unsynced_clear(f->blob_path);
+    }
     hub_hasher_free(st.hs);
     free(tmp);
     return rc;

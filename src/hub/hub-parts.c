@@ -6,12 +6,14 @@
  * worker threads, each on one kept-alive connection, take the parts in file
  * order, GET bytes=[start+done, end) and pwrite() them in place straight
  * from libcurl's buffer; only the worker on a part writes its `done`
- * counter (release store after the write) and starts the writeback of what
- * it wrote every HUB_WRITEBACK_CHUNK, so the fsync before the rename has
- * little left. Because parts finish roughly in order, the calling thread
- * hashes the contiguous prefix of the file as it completes (through mmap,
- * no copy), so the verification runs during the transfer; a worker too far
- * ahead of the hashed prefix waits for it (pace), which keeps the hash from
+ * counter (release store after the write). With sync_downloads it also
+ * starts the writeback of what it wrote every HUB_WRITEBACK_CHUNK, so the
+ * fsync before the rename has little left; without, the disk is left to
+ * the kernel as curl leaves it (the blob is marked unsynced). Because
+ * parts finish roughly in order, the calling thread hashes the contiguous
+ * prefix of the file as it completes (through mmap, no copy), so the
+ * verification runs during the transfer; a worker too far ahead of the
+ * hashed prefix waits for it (pace), which keeps the hash from
  * being left to the end where the CPU is scarce. The calling thread also
  * reports progress and, every second and at the end, writes every part's
  * progress to <blob>.incomplete.parts (by rename: a killed process leaves
@@ -268,7 +270,8 @@ static int part_sink(const void *data, size_t len, hub_http_response *rs, void *
      * disk's queue, which may slow this part's transfer (the disk is the
      * bottleneck then) but must not hold up the hash. */
     done += len;
-    if (done - p->flushed >= HUB_WRITEBACK_CHUNK || done == p->end - p->start) {
+    if (j->h->opts.sync_downloads &&
+        (done - p->flushed >= HUB_WRITEBACK_CHUNK || done == p->end - p->start)) {
         hub_writeback_start(j->fd, p->start + p->flushed, done - p->flushed);
         p->flushed = done;
     }
@@ -611,13 +614,12 @@ int hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], 
         goto fail;
     }
     int64_t sync_from = mm_now_ms();
-    if (fsync(j->fd) != 0 || rename(tmp, f->blob_path) != 0) {
-        rc = mm_error_set(err, MM_EIO, "cannot store %s: %s", f->blob_path, strerror(errno));
+    if ((rc = hub_blob_store(h, j->fd, tmp, f->blob_path, err)) != 0)
         goto fail;
-    }
-    MM_LOG_DEBUG("hub: %s: %d parts: last byte after %.2f s, then hash %.2f s, fsync %.2f s",
+    MM_LOG_DEBUG("hub: %s: %d parts: last byte after %.2f s, then hash %.2f s, %s %.2f s",
                  f->filename, j->n, (double)(j->ended_ms - j->t0_ms) / 1000.0,
                  (double)(j->hashed_ms - j->ended_ms) / 1000.0,
+                 h->opts.sync_downloads ? "fsync" : "rename",
                  (double)(mm_now_ms() - sync_from) / 1000.0);
     unlink(state);
     memcpy(sha256, got256, 65);

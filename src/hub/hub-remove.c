@@ -261,6 +261,9 @@ static int prune_blobs(int repo_fd, mm_remove_report *rep, mm_error *err)
             rc = mm_error_set(err, MM_EIO, "cannot remove blob %s: %s", name, strerror(errno));
             break;
         }
+        char marker[600];   /* its hub-unsynced.c marker, if any, goes with it */
+        if (snprintf(marker, sizeof marker, HUB_UNSYNCED_DIR "/%s", name) < (int)sizeof marker)
+            unlinkat(repo_fd, marker, 0);
         rep->n_blobs++;
         rep->blob_bytes += S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
     }
@@ -385,7 +388,7 @@ int mm_remove(const mm_config *cfg, const char *repo, const char *revision,
         rc = prune_blobs(repo_fd, report, err);
     if (rc == 0 && !revision) {
         /* Only empty folders go; anything unexpected left there stays. */
-        const char *sub[] = { "snapshots", "refs", "blobs", ".no_exist" };
+        const char *sub[] = { "snapshots", "refs", "blobs", ".no_exist", HUB_UNSYNCED_DIR };
         for (size_t i = 0; i < MM_ARRAY_LEN(sub); i++)
             unlinkat(repo_fd, sub[i], AT_REMOVEDIR);
         rmdir(dir);

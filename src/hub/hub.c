@@ -329,4 +329,5 @@ void hub_options_from_config(hub_options *o, const mm_config *cfg)
     o->offline = cfg->offline;
     if (cfg->download_parallel > 0)
         o->parallel_parts = cfg->download_parallel;
+    o->sync_downloads = cfg->download_fsync;
 }

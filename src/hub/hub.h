@@ -54,6 +54,9 @@ typedef struct hub_options {
                                          (1..64; 1 = a single stream); 4 */
     uint64_t    part_min_bytes;       /* smallest part (one Range request): files under
                                          2x this are one stream; 8 MiB */
+    bool        sync_downloads;       /* fsync each blob before it enters blobs/ (slower:
+                                         waits for the disk); default false: a durable
+                                         <blob>.unsynced marker instead (hub-unsynced.c) */
     hub_progress_fn progress;         /* optional */
     void       *progress_user;
 } hub_options;
@@ -267,7 +270,7 @@ int  hub_lock_remove(const char *lock_path, const char *repo, const char *commit
 int  hub_lock_dir_acquire(const char *path, int *dfd, mm_error *err);
 void hub_lock_dir_release(int dfd);
 
-/* Fill o's endpoint, token, cache, offline and download_parallel from cfg.
+/* Fill o's endpoint, token, cache, offline, download_parallel and download_fsync from cfg.
  * cfg has already resolved the token (HF_TOKEN, else the token file); a
  * token set empty on purpose (hf_token: "" in config.yaml) stays "no token"
  * instead of falling back to the environment. */
@@ -452,10 +455,40 @@ typedef struct hub_fetch {
 int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err);
 /* Start writing [offset, offset+len) of fd back to the disk without waiting
  * (sync_file_range), so the fsync before the rename finds little left and
- * the disk works while the network does. Best effort: fsync reports errors. */
+ * the disk works while the network does. Best effort: fsync reports errors.
+ * Only with sync_downloads: otherwise the kernel writes back in its time. */
 void hub_writeback_start(int fd, uint64_t offset, uint64_t len);
 /* A download starts writeback each time this many more bytes arrived. */
 #define HUB_WRITEBACK_CHUNK (8u << 20)
+
+/* Put the verified tmp (open as fd) in place at blob_path: with
+ * sync_downloads fsync first; else the caller marked it (hub_unsynced_mark). */
+int hub_blob_store(hub *h, int fd, const char *tmp, const char *blob_path, mm_error *err);
+
+/* hub-unsynced.c: without sync_downloads a verified blob is renamed into
+ * blobs/ before it is known to be on disk; a marker (the boot id, fsynced
+ * with its folder before the download's first byte) records that. Its
+ * path: <repo dir>/.unsynced/<name> for <repo dir>/blobs/<name>, else
+ * <blob>.unsynced. Caller frees. */
+#define HUB_UNSYNCED_DIR ".unsynced"
+char *hub_unsynced_path(const char *blob_path);
+/* Write the blob's marker durably (file and folders fsynced). */
+int  hub_unsynced_mark(const char *blob_path, mm_error *err);
+/* Remove the blob's marker (after an fsync of the blob, or with the blob). */
+void hub_unsynced_clear(const char *blob_path);
+/* Before a blob is trusted: 0 when it has no marker or is not there, or the
+ * marker is of this boot (the page cache holds the verified bytes; once
+ * the blob is HUB_UNSYNCED_SETTLE_S old it is fsynced and the marker goes).
+ * A marker of another boot: the blob is hashed against its name; intact,
+ * it is fsynced and the marker goes (0); corrupt, blob and marker are
+ * removed and MM_EINTEGRITY says to pull again. */
+int  hub_unsynced_check(const char *blob_path, mm_error *err);
+/* hub_unsynced_check for the blob that path (a snapshot or models_dir
+ * link, or the blob) resolves to; 0 when path does not resolve. */
+int  hub_unsynced_check_file(const char *path, mm_error *err);
+/* The kernel writes dirty pages back after 30 s (dirty_expire_centisecs):
+ * by this age an fsync finds little left to wait for. */
+#define HUB_UNSYNCED_SETTLE_S 60
 
 /* hub-parts.c: one blob fetched as several concurrent Range requests into a
  * pre-allocated <blob>.incomplete, each part's progress kept in

@@ -10,6 +10,7 @@
  * requests holding or waiting for one of its instances; only records with
  * in_use 0 are ever unloaded. */
 #include "runtime/runtime.h"
+#include "hub/hub.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -185,7 +186,12 @@ static int load_locked(mm_manager *mgr, rt_model *m, mm_error *err)
     void *handle = NULL;
     rt_pool *pool = NULL;
     int64_t started = mm_now_ms();
-    rc = mgr->factory.load(mgr->factory.user, m->info, &handle, err);
+    /* A blob renamed into the cache before it was on disk is checked first
+     * (re-hashed when the machine restarted since; hub-unsynced.c). */
+    for (size_t i = 0; rc == 0 && i < m->info->n_paths; i++)
+        rc = hub_unsynced_check_file(m->info->paths[i], err);
+    if (rc == 0)
+        rc = mgr->factory.load(mgr->factory.user, m->info, &handle, err);
     if (rc == 0) {
         rc = rt_pool_new(&mgr->factory, handle, mgr->pool_size, mgr->queue_size, m->key,
                          &pool, err);

@@ -181,7 +181,9 @@ static void test_json(void)
         }
     }
     CHECK_INT(seen, 6);
-    CHECK_INT(cJSON_GetArraySize(keys), 38);   /* 21 + 10 router.* + preload, queue_size, queue_timeout, device + download_parallel + max_body + auto_update */
+    /* 21 + 10 router.* + preload, queue_size, queue_timeout, device + download_parallel,
+     * download_fsync + max_body + auto_update */
+    CHECK_INT(cJSON_GetArraySize(keys), 39);
     cJSON_Delete(root);
     free(out);
     free(err);

@@ -131,6 +131,8 @@ static const layer_case cases[] = {
       "true", "false", "true" },
     { "download_parallel", "MODELMGR_DOWNLOAD_PARALLEL", "--download-parallel", "1", "8", "64",
       "1", "8", "64" },
+    { "download_fsync", "MODELMGR_DOWNLOAD_FSYNC", "--download-fsync", "yes", "0", "on",
+      "true", "false", "true" },
     { "minimal_models", "MINIMAL_MODELS", "--minimal-models", "a/b, c/d", "e/f", "g/h,,i/j",
       "a/b,c/d", "e/f", "g/h,i/j" },
     { "update_interval", "MODEL_UPDATE_INTERVAL", "--update-interval", "60", "0", "3600",

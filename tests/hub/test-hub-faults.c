@@ -165,6 +165,8 @@ static void test_corruption(void)
     CHECK_CONTAINS(err.message, "expected sha256");
     snprintf(path, sizeof path, "%s/models--org--model/blobs", fx2.cache);
     CHECK_INT(fx_count_entries(path, NULL), 0);
+    snprintf(path, sizeof path, "%s/models--org--model/.unsynced", fx2.cache);
+    CHECK_INT(fx_count_entries(path, NULL), 0);   /* no marker outlives its download */
     snprintf(path, sizeof path, "%s/models--org--model/snapshots/%s/%s", fx2.cache, fx2.commit, FX_LFS);
     CHECK(!fx_exists(path));
     hub_close(h);

@@ -4,7 +4,8 @@
  * load failures with back-off, fallback to the default model, the response
  * cache, the pool bound under threads, busy answers, health rows and the
  * "No models available at all!" message; the built-in backend the router
- * uses (no fallback, errors mapped to backend codes, pieces streamed). */
+ * uses (no fallback, errors mapped to backend codes, pieces streamed); a
+ * blob that may not have survived a restart, hashed before it loads. */
 #include "backends/backends.h"
 #include "runtime/runtime.h"
 #include "support/test.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MIB (1024ull * 1024ull)
 
@@ -633,6 +635,51 @@ static void test_speech_row(void)
     mm_config_free(cfg);
 }
 
+/* A model file that is a blob renamed into a cache before it was known to
+ * be on disk, the machine restarted since (its marker names another boot):
+ * the manager has it hashed before the factory sees it. The blob's name is
+ * the sha256 of "not really a model" (by sha256sum). */
+#define MODEL_SHA "29a6a9f19463c8e9c592d2f06fa009fe46e351b618667e95eac63df77c56f404"
+#define OTHER_BOOT "modelmgr-unsynced 1 00000000-0000-0000-0000-000000000000\n"
+
+static void test_unsynced_blob(void)
+{
+    char dir[1200], blob[1400], marker[1400], link[1200];
+    snprintf(dir, sizeof dir, "%s/store/models--o--n/.unsynced", tmp);
+    CHECK_INT(mm_mkdirs(dir, NULL), 0);
+    snprintf(marker, sizeof marker, "%s/" MODEL_SHA, dir);
+    snprintf(dir, sizeof dir, "%s/store/models--o--n/blobs", tmp);
+    CHECK_INT(mm_mkdirs(dir, NULL), 0);
+    snprintf(blob, sizeof blob, "%s/" MODEL_SHA, dir);
+    snprintf(link, sizeof link, "%s/models/u.bin", tmp);
+    mmtest_write_file(blob, "not really a model");
+    mmtest_write_file(marker, OTHER_BOOT);
+    CHECK_INT(symlink(blob, link), 0);
+    mm_config *cfg = make_config(NULL);
+    mm_manager *mgr = open_mgr(cfg);
+    CHECK(mgr != NULL);
+    if (!mgr)
+        return;
+    atomic_store(&loads, 0);
+    mm_error err = { 0 };
+    CHECK_INT(mm_manager_load(mgr, "u", &err), 0);      /* intact: loaded, marker gone */
+    CHECK_INT(atomic_load(&loads), 1);
+    CHECK(access(marker, F_OK) != 0);
+    CHECK_INT(mm_manager_unload(mgr, "u", NULL), 0);
+
+    mmtest_write_file(blob, "not really a modeL");   /* what a power loss may leave */
+    mmtest_write_file(marker, OTHER_BOOT);
+    fake_now += 1000;
+    CHECK_INT(mm_manager_load(mgr, "u", &err), MM_EINTEGRITY);
+    CHECK_CONTAINS(err.message, MODEL_SHA " was not completely on disk when the machine stopped");
+    CHECK_CONTAINS(err.message, "pull the model again");
+    CHECK_INT(atomic_load(&loads), 1);                  /* the factory never saw it */
+    CHECK(access(blob, F_OK) != 0);
+    mm_manager_close(mgr);
+    mm_config_free(cfg);
+    unlink(link);
+}
+
 int main(void)
 {
     tmp = mmtest_tmpdir();
@@ -651,6 +698,7 @@ int main(void)
     test_preload();
     test_no_models();
     test_speech_row();
+    test_unsynced_blob();
     mmtest_rmtree(tmp);
     free(tmp);
     return mmtest_finish();
