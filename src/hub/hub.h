@@ -481,7 +481,9 @@ void hub_unsynced_clear(const char *blob_path);
  * the blob is HUB_UNSYNCED_SETTLE_S old it is fsynced and the marker goes).
  * A marker of another boot: the blob is hashed against its name; intact,
  * it is fsynced and the marker goes (0); corrupt, blob and marker are
- * removed and MM_EINTEGRITY says to pull again. */
+ * removed and MM_EINTEGRITY says to pull again. The re-hash holds an
+ * flock on the marker: a concurrent checker waits, finds the marker gone
+ * and returns 0 (the blob then checked, or absent: the caller's stat). */
 int  hub_unsynced_check(const char *blob_path, mm_error *err);
 /* hub_unsynced_check for the blob that path (a snapshot or models_dir
  * link, or the blob) resolves to; 0 when path does not resolve. */
