@@ -4,7 +4,8 @@
  * is accepted, a corrupt one is removed and fetched again (online) or
  * refused with a clear error (offline, or through a models_dir link as the
  * loader checks it). download_fsync (sync_downloads) leaves no marker.
- * Threads racing on one marked blob hash it once and all succeed. */
+ * Small files are fsynced instead of marked. Threads racing on one marked
+ * blob hash it once and all succeed. */
 // labels: integration
 #include "hub-fixture.h"
 
@@ -22,6 +23,7 @@ static hub *open_hub(const fixture *fx, bool offline, bool sync, uint64_t part_m
     fx_opts(fx, &o);
     o.offline = offline;
     o.sync_downloads = sync;
+    o.unsynced_min_bytes = 0;   /* the fixture's files are small: mark them as large ones */
     if (part_min)
         o.part_min_bytes = part_min;
     hub *h = NULL;
@@ -248,6 +250,60 @@ static void test_parts_and_sync_option(void)
     fx_stop(&fx);
 }
 
+/* Under unsynced_min_bytes a blob is fsynced before the rename, unmarked. */
+static void test_small_files_unmarked(void)
+{
+    hub_options o;
+    hub_options_init(&o);
+    CHECK(o.unsynced_min_bytes == 16u * 1024 * 1024);   /* the documented 16 MiB */
+    CHECK(!o.sync_downloads);
+
+    fixture fx;
+    fx_start(&fx, NULL);
+    mockhub_file_info lfs, small;
+    CHECK_INT(mockhub_file_info_get(fx.mh, FX_REPO, "main", FX_LFS, &lfs), 0);
+    CHECK_INT(mockhub_file_info_get(fx.mh, FX_REPO, "main", FX_SMALL, &small), 0);
+    char blob[8192], marker[8192], dir[8192];
+    snprintf(dir, sizeof dir, "%s/models--org--model/.unsynced", fx.cache);
+    hub_result res;
+    mm_error err = { 0 };
+
+    /* The threshold between the two files: the 200000-byte one is marked,
+     * the 300-byte one is not. */
+    fx_opts(&fx, &o);
+    o.unsynced_min_bytes = 100000;
+    hub *h = NULL;
+    CHECK_INT(hub_open(&o, &h, &err), 0);
+    CHECK_INT(hub_download_file(h, FX_REPO, FX_SMALL, fx.commit, false, &res, &err), 0);
+    CHECK_INT(res.status, HUB_STATUS_DOWNLOADED);
+    CHECK_INT(fx_count_entries(dir, NULL), 0);
+    CHECK_INT(hub_download_file(h, FX_REPO, FX_LFS, fx.commit, false, &res, &err), 0);
+    CHECK_INT(res.status, HUB_STATUS_DOWNLOADED);
+    blob_paths(&fx, lfs.sha256, blob, marker, sizeof blob);
+    check_marker_this_boot(marker);
+    CHECK_INT(fx_count_entries(dir, NULL), 1);
+    hub_close(h);
+    fx_stop(&fx);
+
+    /* The default (16 MiB): neither is marked, and a marker an earlier run
+     * left for the blob goes once the new copy is fsynced. */
+    fx_start(&fx, NULL);
+    snprintf(dir, sizeof dir, "%s/models--org--model/.unsynced", fx.cache);
+    blob_paths(&fx, lfs.sha256, blob, marker, sizeof blob);
+    CHECK_INT(mm_mkdirs(dir, &err), 0);
+    write_text(marker, OTHER_BOOT);
+    fx_opts(&fx, &o);
+    CHECK_INT(hub_open(&o, &h, &err), 0);
+    CHECK_INT(hub_download_file(h, FX_REPO, FX_LFS, fx.commit, false, &res, &err), 0);
+    CHECK_INT(res.status, HUB_STATUS_DOWNLOADED);
+    CHECK(fx_content_is(blob, FX_LFS_SEED, FX_LFS_SIZE));
+    CHECK(!fx_exists(marker));
+    CHECK_INT(hub_download_file(h, FX_REPO, FX_SMALL, fx.commit, false, &res, &err), 0);
+    CHECK_INT(fx_count_entries(dir, NULL), 0);
+    hub_close(h);
+    fx_stop(&fx);
+}
+
 /* ---- several checkers meet one marked blob after a restart ---- */
 
 #define RACERS 4
@@ -387,6 +443,7 @@ int main(void)
     test_restart_intact_and_corrupt();
     test_check_through_links();
     test_parts_and_sync_option();
+    test_small_files_unmarked();
     test_concurrent_check();
     return mmtest_finish();
 }
