@@ -1,7 +1,8 @@
 /* hub-fetch.c - fetch one blob: bytes go to <blob>.incomplete (kept across
  * runs and continued with Range), are hashed while they arrive, and the
  * file is renamed into blobs/ only after its size and hash match the etag;
- * fsynced first with sync_downloads, else marked unsynced (hub-unsynced.c). */
+ * fsynced first with sync_downloads or when small, else marked unsynced
+ * (hub-unsynced.c). */
 #define _GNU_SOURCE   /* sync_file_range */
 #include "hub/hub.h"
 
@@ -62,11 +63,18 @@ void hub_writeback_start(int fd, uint64_t offset, uint64_t len)
 #endif
 }
 
-int hub_blob_store(hub *h, int fd, const char *tmp, const char *blob_path, mm_error *err)
+bool hub_blob_synced(const hub *h, uint64_t size)
 {
-    if ((h->opts.sync_downloads && fsync(fd) != 0) || rename(tmp, blob_path) != 0)
+    return h->opts.sync_downloads || size < h->opts.unsynced_min_bytes;
+}
+
+int hub_blob_store(hub *h, int fd, const char *tmp, const char *blob_path, uint64_t size,
+                   mm_error *err)
+{
+    bool synced = hub_blob_synced(h, size);
+    if ((synced && fsync(fd) != 0) || rename(tmp, blob_path) != 0)
         return mm_error_set(err, MM_EIO, "cannot store %s: %s", blob_path, strerror(errno));
-    if (h->opts.sync_downloads)
+    if (synced)
         hub_unsynced_clear(blob_path);   /* an earlier unsynced run's, now moot */
     return 0;
 }
@@ -247,7 +255,7 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
         return mm_error_set(err, MM_ENOMEM, "out of memory");
     /* Durable before the first byte, while the disk has nothing else to do:
      * the blob may then appear without waiting for its own fsync. */
-    if (!h->opts.sync_downloads && (rc = hub_unsynced_mark(f->blob_path, err)) != 0) {
+    if (!hub_blob_synced(h, f->size) && (rc = hub_unsynced_mark(f->blob_path, err)) != 0) {
         free(tmp);
         return rc;
     }
@@ -307,11 +315,11 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
         goto fail;
     }
     int64_t sync_from = mm_now_ms();
-    if ((rc = hub_blob_store(h, st.fd, tmp, f->blob_path, err)) != 0)
+    if ((rc = hub_blob_store(h, st.fd, tmp, f->blob_path, f->size, err)) != 0)
         goto fail;
     MM_LOG_DEBUG("hub: %s: one stream: last byte after %.2f s, then hash 0.00 s, %s %.2f s",
                  f->filename, (double)(sync_from - st.t0_ms) / 1000.0,
-                 h->opts.sync_downloads ? "fsync" : "rename",
+                 hub_blob_synced(h, f->size) ? "fsync" : "rename",
                  (double)(mm_now_ms() - sync_from) / 1000.0);
     memcpy(sha256, got256, 65);
     close(st.fd);

@@ -614,12 +614,12 @@ int hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], 
         goto fail;
     }
     int64_t sync_from = mm_now_ms();
-    if ((rc = hub_blob_store(h, j->fd, tmp, f->blob_path, err)) != 0)
+    if ((rc = hub_blob_store(h, j->fd, tmp, f->blob_path, f->size, err)) != 0)
         goto fail;
     MM_LOG_DEBUG("hub: %s: %d parts: last byte after %.2f s, then hash %.2f s, %s %.2f s",
                  f->filename, j->n, (double)(j->ended_ms - j->t0_ms) / 1000.0,
                  (double)(j->hashed_ms - j->ended_ms) / 1000.0,
-                 h->opts.sync_downloads ? "fsync" : "rename",
+                 hub_blob_synced(h, f->size) ? "fsync" : "rename",
                  (double)(mm_now_ms() - sync_from) / 1000.0);
     unlink(state);
     memcpy(sha256, got256, 65);

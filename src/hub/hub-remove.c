@@ -1,6 +1,7 @@
 /* hub-remove.c - mm_remove: takes a repo (or one revision of it) out of the
  * HF cache: its snapshot links, the blobs no remaining snapshot links to,
- * the refs that pointed at it and its models.lock entry. Everything works
+ * the refs that pointed at it and its models.lock entry (a whole repo: also
+ * what killed downloads left). Everything works
  * through directory descriptors opened with O_NOFOLLOW below the repo
  * folder, so a symlink planted in the cache is removed, never followed. */
 #include "hub/hub.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -274,6 +276,86 @@ static int prune_blobs(int repo_fd, mm_remove_report *rep, mm_error *err)
     return rc;
 }
 
+/* Whether a download of etag holds its lock (hub_cache_lock) now; if not,
+ * *fd holds it for the caller (close to release; -1 when no lock file). */
+static bool download_running(const hub *h, const char *folder, const char *etag, int *fd)
+{
+    *fd = -1;
+    char *path = mm_asprintf("%s/.locks/%s/%s.lock", h->cache_dir, folder, etag);
+    if (!path)
+        return true;   /* cannot tell: leave its files alone */
+    int lfd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    free(path);
+    if (lfd < 0)
+        return errno != ENOENT;
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        close(lfd);
+        return true;
+    }
+    *fd = lfd;
+    return false;
+}
+
+/* Add to etags each name in dir (the repo's .unsynced/) or, with suffix
+ * matching, each <etag>.incomplete[.parts] of blobs/ as its etag. */
+static int collect_leftovers(int dir, bool partials, name_set *etags, mm_error *err)
+{
+    name_set names = { 0 };
+    int rc = list_dir(dir, &names, BLOB_REFS_MAX, err);
+    for (size_t i = 0; rc == 0 && i < names.n; i++) {
+        char etag[256];
+        mm_strlcpy(etag, names.names[i], sizeof etag);
+        char *dot = partials ? strstr(etag, ".incomplete") : NULL;
+        if (partials && (!dot || (strcmp(dot, ".incomplete") && strcmp(dot, ".incomplete.parts"))))
+            continue;
+        if (dot)
+            *dot = '\0';
+        if (etag[0] && (rc = set_add(etags, etag, BLOB_REFS_MAX)) != 0)
+            rc = mm_error_set(err, rc, "out of memory");
+    }
+    set_free(&names);
+    return rc;
+}
+
+/* A whole-repo rm also takes what killed downloads left: their partial
+ * files and .unsynced/ markers (which would keep the repo folder). A
+ * download still running (its lock held) keeps its own. */
+static int prune_leftovers(const hub *h, int repo_fd, const char *folder, mm_error *err)
+{
+    name_set etags = { 0 };
+    int rc = 0;
+    int udir = open_dir_at(repo_fd, HUB_UNSYNCED_DIR);
+    int bdir = open_dir_at(repo_fd, "blobs");
+    if (udir >= 0)
+        rc = collect_leftovers(udir, false, &etags, err);
+    if (rc == 0 && bdir >= 0)
+        rc = collect_leftovers(bdir, true, &etags, err);
+    for (size_t i = 0; rc == 0 && i < etags.n; i++) {
+        const char *etag = etags.names[i];
+        int lock = -1;
+        if (download_running(h, folder, etag, &lock)) {
+            MM_LOG_INFO("hub: a download of %s/blobs/%s is running: its partial file stays",
+                        folder, etag);
+            continue;
+        }
+        char name[300];
+        if (bdir >= 0 && snprintf(name, sizeof name, "%s.incomplete.parts", etag) < (int)sizeof name)
+            unlinkat(bdir, name, 0);
+        if (bdir >= 0 && snprintf(name, sizeof name, "%s.incomplete", etag) < (int)sizeof name)
+            unlinkat(bdir, name, 0);
+        if (udir >= 0)
+            unlinkat(udir, etag, 0);
+        if (lock >= 0)
+            close(lock);
+    }
+    if (udir >= 0)
+        close(udir);
+    if (bdir >= 0)
+        close(bdir);
+    set_free(&etags);
+    return rc;
+}
+
 /* The snapshots to remove: revision's commit (a commit, or a ref resolved
  * through refs/), or every snapshot. */
 static int pick_commits(const hub *h, int repo_fd, const char *repo, const char *revision,
@@ -386,6 +468,8 @@ int mm_remove(const mm_config *cfg, const char *repo, const char *revision,
     }
     if (rc == 0)
         rc = prune_blobs(repo_fd, report, err);
+    if (rc == 0 && !revision)
+        rc = prune_leftovers(h, repo_fd, strrchr(dir, '/') + 1, err);
     if (rc == 0 && !revision) {
         /* Only empty folders go; anything unexpected left there stays. */
         const char *sub[] = { "snapshots", "refs", "blobs", ".no_exist", HUB_UNSYNCED_DIR };

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,6 +159,34 @@ static int rehash(const char *blob_path, mm_error *err)
                         blob_path, n == 64 ? "sha256" : "git-sha1", name, got);
 }
 
+/* Re-hash under an exclusive flock on the marker: two processes (or threads)
+ * that meet the same marker after a restart hash it once; the one that
+ * waited finds the marker gone (the blob checked, or removed) and proceeds. */
+static int rehash_locked(const char *blob_path, const char *marker, mm_error *err)
+{
+    int fd = open(marker, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;   /* gone since the caller looked: someone else checked it */
+    int rc = 0;
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            rc = mm_error_set(err, MM_EIO, "cannot lock %s: %s", marker, strerror(errno));
+            goto out;
+        }
+    }
+    struct stat held, now;
+    if (fstat(fd, &held) != 0 || stat(marker, &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev || stat(blob_path, &now) != 0)
+        goto out;   /* settled, removed, or a new download's marker by now */
+    MM_LOG_INFO("hub: %s was renamed into the cache before a restart of the machine and "
+                "may not be complete on disk; hashing it again", blob_path);
+    if ((rc = rehash(blob_path, err)) == 0)
+        rc = settle(blob_path, err);
+out:
+    close(fd);   /* after the unlink: a waiter then sees the marker gone */
+    return rc;
+}
+
 int hub_unsynced_check(const char *blob_path, mm_error *err)
 {
     char *path = hub_unsynced_path(blob_path);
@@ -179,10 +208,7 @@ int hub_unsynced_check(const char *blob_path, mm_error *err)
         same_boot = strncmp(theirs, id, n) == 0 && theirs[n] == '\n';
     }
     if (!same_boot) {
-        MM_LOG_INFO("hub: %s was renamed into the cache before a restart of the machine and "
-                    "may not be complete on disk; hashing it again", blob_path);
-        if ((rc = rehash(blob_path, err)) == 0)
-            rc = settle(blob_path, err);
+        rc = rehash_locked(blob_path, path, err);
         goto out;
     }
     /* This boot: the page cache holds the verified bytes. Once the kernel

@@ -33,6 +33,7 @@ void hub_options_init(hub_options *o)
     o->parallel_files = 4;
     o->parallel_parts = 4;
     o->part_min_bytes = 8u << 20;
+    o->unsynced_min_bytes = HUB_UNSYNCED_MIN_BYTES;
 }
 
 const char *hub_status_name(hub_status status)

@@ -57,6 +57,9 @@ typedef struct hub_options {
     bool        sync_downloads;       /* fsync each blob before it enters blobs/ (slower:
                                          waits for the disk); default false: a durable
                                          <blob>.unsynced marker instead (hub-unsynced.c) */
+    uint64_t    unsynced_min_bytes;   /* without sync_downloads, blobs under this size are
+                                         fsynced before the rename too (one small fsync,
+                                         no marker); HUB_UNSYNCED_MIN_BYTES; 0: mark all */
     hub_progress_fn progress;         /* optional */
     void       *progress_user;
 } hub_options;
@@ -461,9 +464,13 @@ void hub_writeback_start(int fd, uint64_t offset, uint64_t len);
 /* A download starts writeback each time this many more bytes arrived. */
 #define HUB_WRITEBACK_CHUNK (8u << 20)
 
-/* Put the verified tmp (open as fd) in place at blob_path: with
- * sync_downloads fsync first; else the caller marked it (hub_unsynced_mark). */
-int hub_blob_store(hub *h, int fd, const char *tmp, const char *blob_path, mm_error *err);
+/* Whether a blob of size is fsynced before its rename (sync_downloads, or
+ * under unsynced_min_bytes); else it is marked first (hub_unsynced_mark). */
+bool hub_blob_synced(const hub *h, uint64_t size);
+/* Put the verified tmp (open as fd, size bytes) in place at blob_path:
+ * fsynced first when hub_blob_synced; else the caller marked it. */
+int hub_blob_store(hub *h, int fd, const char *tmp, const char *blob_path, uint64_t size,
+                   mm_error *err);
 
 /* hub-unsynced.c: without sync_downloads a verified blob is renamed into
  * blobs/ before it is known to be on disk; a marker (the boot id, fsynced
@@ -471,6 +478,9 @@ int hub_blob_store(hub *h, int fd, const char *tmp, const char *blob_path, mm_er
  * path: <repo dir>/.unsynced/<name> for <repo dir>/blobs/<name>, else
  * <blob>.unsynced. Caller frees. */
 #define HUB_UNSYNCED_DIR ".unsynced"
+/* Below this a blob's own fsync is cheaper than the marker's three (file,
+ * .unsynced/, repo folder), so small files are fsynced and never marked. */
+#define HUB_UNSYNCED_MIN_BYTES (16u << 20)
 char *hub_unsynced_path(const char *blob_path);
 /* Write the blob's marker durably (file and folders fsynced). */
 int  hub_unsynced_mark(const char *blob_path, mm_error *err);
@@ -481,7 +491,9 @@ void hub_unsynced_clear(const char *blob_path);
  * the blob is HUB_UNSYNCED_SETTLE_S old it is fsynced and the marker goes).
  * A marker of another boot: the blob is hashed against its name; intact,
  * it is fsynced and the marker goes (0); corrupt, blob and marker are
- * removed and MM_EINTEGRITY says to pull again. */
+ * removed and MM_EINTEGRITY says to pull again. The re-hash holds an
+ * flock on the marker: a concurrent checker waits, finds the marker gone
+ * and returns 0 (the blob then checked, or absent: the caller's stat). */
 int  hub_unsynced_check(const char *blob_path, mm_error *err);
 /* hub_unsynced_check for the blob that path (a snapshot or models_dir
  * link, or the blob) resolves to; 0 when path does not resolve. */
