@@ -47,9 +47,10 @@ int cmd_rm(int argc, char **argv)
     if (rep.n_entries)
         snprintf(entries, sizeof entries, ", %zu models_dir entr%s", rep.n_entries,
                  rep.n_entries == 1 ? "y" : "ies");
-    printf("removed %s%s%s: %zu snapshot%s (%zu links), %zu blob%s (%s), %zu ref%s%s%s\n", repo,
+    printf("removed %s%s%s: %zu snapshot%s (%zu link%s), %zu blob%s (%s), %zu ref%s%s%s\n", repo,
            revision ? " at " : "", revision ? revision : "", rep.n_snapshots,
-           rep.n_snapshots == 1 ? "" : "s", rep.n_links, rep.n_blobs, rep.n_blobs == 1 ? "" : "s",
+           rep.n_snapshots == 1 ? "" : "s", rep.n_links, rep.n_links == 1 ? "" : "s", rep.n_blobs,
+           rep.n_blobs == 1 ? "" : "s",
            freed, rep.n_refs, rep.n_refs == 1 ? "" : "s", entries,
            rep.lock_entry ? ", and its models.lock entry" : "");
     status = CLI_OK;

@@ -55,7 +55,7 @@ int main(void)
     char *out = NULL, *errs = NULL;
     const char *rm_all[] = { "rm", FX_REPO, NULL };
     CHECK_INT(fx_cli(&fx, rm_all, &out, &errs), 0);
-    CHECK_CONTAINS(out, "removed org/model: 1 snapshot (");
+    CHECK_CONTAINS(out, "removed org/model: 1 snapshot (1 link), ");
     CHECK_CONTAINS(out, "1 blob (300 B)");   /* config.json; partial files are no blobs */
     free(out);
     free(errs);
