@@ -135,21 +135,46 @@ AVX2 static void q_summarize(bool q4, const uint8_t *act, size_t a_stride, int T
 }
 
 /* Weight block b of a row: its quants as 32 bytes (Q8_0 signed, Q4_0
- * nibbles 0..15: elements 0..15 from the low nibbles, 16..31 from the high)
- * and its scale in every lane. */
-AVX2 INLINE __m256i q_load(int kind, const uint8_t *row, int64_t b, __m256 *dx)
+ * nibbles 0..15: elements 0..15 from the low nibbles, 16..31 from the high);
+ * its scale comes from q_dx. */
+AVX2 INLINE __m256i q_load(int kind, const uint8_t *row, int64_t b)
 {
     if (kind == Q_Q4) {
         const uint8_t *p = row + b * Q4_BLOCK;
-        *dx = _mm256_set1_ps(q_f16(p));
-        __m128i raw = _mm_loadu_si128((const __m128i *)(const void *)(p + 2));
-        __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(raw),
-                                               _mm_srli_epi16(raw, 4), 1);
+        /* both halves hold the 16 bytes; the high half shifted right by 4
+         * per 64 bits leaves each byte's high nibble in its low 4 bits */
+        __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(p + 2)));
+        both = _mm256_srlv_epi64(both, _mm256_set_epi64x(4, 4, 0, 0));
         return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
     }
     const uint8_t *p = row + b * Q8_BLOCK;
-    *dx = _mm256_set1_ps(q_f16(p));
     return _mm256_loadu_si256((const __m256i *)(const void *)(p + 2));
+}
+
+/* The scales of blocks [b0, b1) of a row as floats, eight conversions at a
+ * time: the kernels then broadcast them from memory (a load, no ALU). */
+AVX2 INLINE void q_scales(int kind, const uint8_t *row, int64_t b0, int64_t b1, float *xd)
+{
+    const int64_t bs = kind == Q_Q4 ? Q4_BLOCK : Q8_BLOCK;
+    int64_t b = b0;
+    for (; b + 8 <= b1; b += 8) {
+        uint16_t h[8];
+        for (int k = 0; k < 8; k++)
+            memcpy(&h[k], row + (b + k) * bs, sizeof h[k]);
+        _mm256_storeu_ps(xd + (b - b0), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h)));
+    }
+    for (; b < b1; b++)
+        xd[b - b0] = q_f16(row + b * bs);
+}
+
+/* Block b's scale in every lane: Q4_0 rows from q_scales' array xd (from
+ * block b0 on); Q8_0 and widened rows convert it in place, which measured
+ * faster for them (Q8_0 one token: the array cost 4-14%). */
+AVX2 INLINE __m256 q_dx(int kind, const uint8_t *row, const float *xd, int64_t b, int64_t b0)
+{
+    if (kind == Q_Q4)
+        return _mm256_broadcast_ss(xd + (b - b0));
+    return _mm256_set1_ps(q_f16(row + b * Q8_BLOCK));
 }
 
 /* The 8 lane sums of a weight block against one activation block, as floats. */
@@ -170,14 +195,17 @@ AVX2 INLINE void q_seg(int kind, int T, int64_t b0, int64_t b1, const uint8_t *x
 {
     const bool q4 = kind != Q_Q8;
     const int64_t bs = kind == Q_Q4 ? Q4_BLOCK : Q8_BLOCK;
+    float xd[QSEG];
+    if (kind == Q_Q4)
+        q_scales(kind, x, b0, b1, xd);
     int64_t b = b0;
     for (; b + 2 <= b1; b += 2) {
         const float *dy0 = s->dy + (b - s0) * T, *dy1 = dy0 + T;
         const float *c0 = s->c + (b - s0) * T, *c1 = c0 + T;
         /* the row streams from memory (in a decode step): fetch ahead */
         _mm_prefetch((const char *)x + b * bs + Q_PREFETCH, _MM_HINT_T0);
-        __m256 dx0, dx1;
-        __m256i q0 = q_load(kind, x, b, &dx0), q1 = q_load(kind, x, b + 1, &dx1);
+        __m256 dx0 = q_dx(kind, x, xd, b, b0), dx1 = q_dx(kind, x, xd, b + 1, b0);
+        __m256i q0 = q_load(kind, x, b), q1 = q_load(kind, x, b + 1);
         __m256i a0 = q4 ? q0 : _mm256_sign_epi8(q0, q0);
         __m256i a1 = q4 ? q1 : _mm256_sign_epi8(q1, q1);
         if (q4)
@@ -194,8 +222,8 @@ AVX2 INLINE void q_seg(int kind, int T, int64_t b0, int64_t b1, const uint8_t *x
     }
     if (b < b1) {
         const float *dy0 = s->dy + (b - s0) * T, *c0 = s->c + (b - s0) * T;
-        __m256 dx0;
-        __m256i q0 = q_load(kind, x, b, &dx0);
+        __m256 dx0 = q_dx(kind, x, xd, b, b0);
+        __m256i q0 = q_load(kind, x, b);
         __m256i a0 = q4 ? q0 : _mm256_sign_epi8(q0, q0);
         if (q4)
             *corr = _mm256_fmadd_ps(dx0, _mm256_loadu_ps(c0), *corr);
@@ -285,8 +313,7 @@ AVX2 void engine_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_row, int
 AVX2 static void q4_0_widen(int64_t nb, const uint8_t *row, uint8_t *out)
 {
     for (int64_t b = 0; b < nb; b++, out += Q8_BLOCK) {
-        __m256 unused;
-        __m256i q = q_load(Q_Q4, row, b, &unused);
+        __m256i q = q_load(Q_Q4, row, b);
         memcpy(out, row + b * Q4_BLOCK, 2);
         _mm256_storeu_si256((__m256i *)(void *)(out + 2), q);
     }
