@@ -40,12 +40,12 @@ struct server_gen_rt {
     bool            admitted;
 };
 
-static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, long ms)
+void server_timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
@@ -119,7 +119,7 @@ static int on_stream_piece(void *user, const char *piece, size_t len)
     struct server_gen_rt *rt = g->rt;
     pthread_mutex_lock(&rt->mu);
     while (rt->out.len - rt->out_pos > STREAM_BACKLOG && !atomic_load(&g->cancel))
-        timed_wait(&rt->cv, &rt->mu, 100);
+        server_timed_wait(&rt->cv, &rt->mu, 100);
     if (!rt->begun) {
         if (g->res.model[0])    /* a routing service names who answers */
             mm_strlcpy(g->model.id, g->res.model, sizeof g->model.id);
@@ -185,7 +185,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     struct server_gen_rt *rt = g->rt;
     pthread_mutex_lock(&rt->mu);
     while (rt->out.len == rt->out_pos && !rt->done)
-        timed_wait(&rt->cv, &rt->mu, 100);
+        server_timed_wait(&rt->cv, &rt->mu, 100);
     if (rt->out.len == rt->out_pos) {
         pthread_mutex_unlock(&rt->mu);
         return MHD_CONTENT_READER_END_OF_STREAM;
@@ -279,7 +279,7 @@ int server_gen_run(server_call *call, server_gen *g)
      * up meanwhile cancels its generation. */
     pthread_mutex_lock(&rt->mu);
     while (!rt->done && !rt->begun) {
-        timed_wait(&rt->cv, &rt->mu, 50);
+        server_timed_wait(&rt->cv, &rt->mu, 50);
         if (!atomic_load(&g->cancel) && client_gone(call->conn)) {
             atomic_store(&g->cancel, true);
             MM_LOG_INFO("client closed the connection of %s: generation cancelled", g->id);

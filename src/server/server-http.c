@@ -284,16 +284,7 @@ static void *watch_main(void *arg)
         bool busy = watch_poll(srv) || srv->watch_seq != seen;
         seen = srv->watch_seq;
         srv->watch_idle = !busy;
-        int64_t ms = busy ? WATCH_MS : WATCH_IDLE_MS;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&srv->watch_cv, &srv->mu, &ts);
+        server_timed_wait(&srv->watch_cv, &srv->mu, busy ? WATCH_MS : WATCH_IDLE_MS);
     }
     pthread_mutex_unlock(&srv->mu);
     return NULL;
@@ -756,16 +747,8 @@ void server_stop(server *srv, int grace_ms)
         close(listen);
     int64_t deadline = mm_now_ms() + (grace_ms > 0 ? grace_ms : 0);
     pthread_mutex_lock(&srv->mu);
-    while (srv->active > 0 && mm_now_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&srv->cv, &srv->mu, &ts);
-    }
+    while (srv->active > 0 && mm_now_ms() < deadline)
+        server_timed_wait(&srv->cv, &srv->mu, 50);
     if (srv->active > 0) {
         MM_LOG_WARN("stopping: %u request(s) still running after %d ms; cancelling them",
                     srv->active, grace_ms);

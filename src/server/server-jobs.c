@@ -330,18 +330,10 @@ int server_jobs_get(server_jobs *jobs, const char *id, uint64_t seen, int64_t ti
     pthread_mutex_lock(&jobs->mu);
     job *j = find_locked(jobs, id);
     while (j && j->info.version == seen && !jobs->stopping && mm_now_ms() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         int64_t left = deadline - mm_now_ms();
         if (left > 100)
             left = 100;   /* re-check the slot: it may be reused */
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&jobs->changed, &jobs->mu, &ts);
+        server_timed_wait(&jobs->changed, &jobs->mu, left);
         j = find_locked(jobs, id);
     }
     if (j)

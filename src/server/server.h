@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -323,6 +324,8 @@ void server_json_int(mm_buf *out, int64_t v);
 
 /* CLOCK_MONOTONIC in nanoseconds (Ollama reports durations in ns). */
 int64_t server_now_ns(void);
+/* pthread_cond_timedwait on cv (mu held) for at most ms milliseconds. */
+void server_timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
 /* A random id "<prefix><24 hex>" into out. */
 void server_random_id(const char *prefix, char *out, size_t size);
 
