@@ -4,6 +4,7 @@
  * together), the softmax uses a vector exp, and P.V accumulates in
  * registers. A row's arithmetic depends only on its query and its cells.
  * The FFN's SiLU gate uses the same vector exp. */
+#define ENGINE_AVX2_SOURCE   /* engine.h: the shared AVX2 helpers */
 #include "engine/engine.h"
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
@@ -11,8 +12,6 @@
 #include <immintrin.h>
 #include <math.h>
 
-#define AVX2   __attribute__((target("avx2,fma,f16c")))
-#define INLINE static inline __attribute__((always_inline))
 
 /* e^x for x <= 88, Cephes' expf (range reduction by ln 2, degree-6
  * polynomial, about 2 ulp); inputs below -87.3 give about 1e-38, not 0,
@@ -34,14 +33,6 @@ AVX2 INLINE __m256 exp256(__m256 x)
     y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
-AVX2 INLINE float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 AVX2 INLINE float hmax8(__m256 v)
@@ -147,7 +138,7 @@ AVX2 static void row_block(const engine_attn_args *a, const float *q, float *o, 
         _mm256_storeu_ps(sc + 8 * g, p);
         vsum = _mm256_add_ps(vsum, p);
     }
-    float bs = hsum8(vsum), alpha = 1.0f;
+    float bs = engine_avx2_hsum(vsum), alpha = 1.0f;
     if (!first) {
         alpha = _mm_cvtss_f32(_mm256_castps256_ps128(exp256(_mm256_set1_ps(*mx - m_new))));
         *sum = *sum * alpha + bs;

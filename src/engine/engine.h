@@ -649,4 +649,35 @@ void engine_sampler_accept(engine_sampler *s, int32_t token);
 /* Clear the penalty window and re-seed the RNG. */
 void engine_sampler_reset(engine_sampler *s);
 
+/* ----------------------------------------------------------------------
+ * For the AVX2 kernel files only (they define ENGINE_AVX2_SOURCE before
+ * including this header): their target attribute and the helpers they
+ * share. One horizontal sum serves every kernel, because kernels that must
+ * agree bit for bit (a type's vec_dot and its tiles) all end with it.
+ * ---------------------------------------------------------------------- */
+#if defined(ENGINE_AVX2_SOURCE) && defined(ENGINE_HAVE_AVX2_KERNELS)
+#include <immintrin.h>
+#include <string.h>
+
+#define AVX2   __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+/* The sum of v's 8 lanes, always in this order. */
+AVX2 INLINE float engine_avx2_hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The F16 at p (any alignment) as an f32. */
+AVX2 INLINE float engine_avx2_f16(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+#endif
+
 #endif /* MM_ENGINE_H */

@@ -5,6 +5,7 @@
  * project's generic flags and quant.c calls these only after CPUID says the
  * CPU has the features. Integer sums are exact, as in the scalar kernels;
  * only the order of float additions differs. */
+#define ENGINE_AVX2_SOURCE   /* engine.h: the shared AVX2 helpers */
 #include "engine/engine.h"
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
@@ -13,7 +14,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 /* CPUID by hand rather than __builtin_cpu_supports, whose feature names
  * differ between compilers (clang 14 does not know "f16c"). AVX2 also needs
@@ -36,14 +36,6 @@ bool engine_cpu_has_avx2(void)
         return false;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
     return (ebx & (1u << 5)) != 0;     /* AVX2 */
-}
-
-AVX2 static inline float hsum_ps(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 AVX2 static inline float f16_scalar(uint16_t h)
@@ -202,7 +194,7 @@ AVX2 float engine_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const void *a)
     }
     for (; i + 8 <= n; i += 8)
         acc0 = _mm256_fmadd_ps(load_bf16x8(w, i), _mm256_loadu_ps(y + i), acc0);
-    float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+    float sum = engine_avx2_hsum(_mm256_add_ps(acc0, acc1));
     for (; i < n; i++)
         sum += engine_bf16_to_f32(engine_load_u16(w, i)) * engine_load_f32(a, i);
     return sum;
@@ -223,7 +215,7 @@ AVX2 float engine_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *w, const void *a
         __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
-    return hsum_ps(acc) + summ;
+    return engine_avx2_hsum(acc) + summ;
 }
 
 AVX2 float engine_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a)
@@ -241,7 +233,7 @@ AVX2 float engine_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a
         __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(qx, qy)), acc);
     }
-    return hsum_ps(acc);
+    return engine_avx2_hsum(acc);
 }
 
 AVX2 float engine_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a)
@@ -262,7 +254,7 @@ AVX2 float engine_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a
         __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
     }
-    return hsum_ps(acc) + summ;
+    return engine_avx2_hsum(acc) + summ;
 }
 
 /* int16 lanes 0..7 = lo, 8..15 = hi: the two 16-element sub-blocks of a
@@ -304,7 +296,7 @@ AVX2 float engine_vec_dot_q2_k_q8_k_avx2(int64_t n, const void *w, const void *a
         __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - hsum_ps(acc_m);
+    return engine_avx2_hsum(acc) - engine_avx2_hsum(acc_m);
 }
 
 AVX2 float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a)
@@ -341,7 +333,7 @@ AVX2 float engine_vec_dot_q3_k_q8_k_avx2(int64_t n, const void *w, const void *a
         __m256 d = _mm256_set1_ps(y[i].d * f16_scalar(x[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc);
+    return engine_avx2_hsum(acc);
 }
 
 #else

@@ -4,14 +4,13 @@
  * tokens and every activation vector several rows. Each (row, token) pair
  * keeps its own accumulator and the order of additions of the type's
  * vec_dot, so every output is bit-identical to one vec_dot call. */
+#define ENGINE_AVX2_SOURCE   /* engine.h: the shared AVX2 helpers */
 #include "engine/engine.h"
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
 
 #include <immintrin.h>
 
-#define AVX2   __attribute__((target("avx2,fma,f16c")))
-#define INLINE static inline __attribute__((always_inline))
 
 /* Tile shapes. F32/F16: 4 rows x 3 tokens = 12 accumulators, 3 activation
  * vectors and one weight vector: the 16 YMM registers. A single token (generation) goes one row at a
@@ -25,16 +24,6 @@ enum { FP_F32, FP_F16, FP_BF16 };   /* weight formats of the fp tiles */
 #define FP_PREFETCH 1024
 #endif
 #define FP_CHUNK_BYTES 512   /* of one weight row per pass pair; a multiple of 64 */
-
-/* Same sequence as quant-avx2.c's hsum_ps: the bit-identity with vec_dot
- * depends on it. */
-AVX2 INLINE float g_hsum_ps(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* ---- F32 / F16 weights, f32 activations ----
  * Order per pair: two 8-lane accumulators over the full groups of 8 (even
@@ -96,7 +85,7 @@ AVX2 INLINE void fp_pass(int fmt, int R, int T, int64_t i0, int64_t i1, const ui
 AVX2 INLINE float fp_finish(int fmt, __m256 even, __m256 odd, int64_t n8, int64_t n,
                             const uint8_t *wrow, const uint8_t *arow)
 {
-    float s = g_hsum_ps(_mm256_add_ps(even, odd));
+    float s = engine_avx2_hsum(_mm256_add_ps(even, odd));
     for (int64_t i = n8; i < n; i++)
         s += fp_elem(fmt, wrow, i) * engine_load_f32(arow, i);
     return s;

@@ -3,6 +3,7 @@
  * tokens per pass, each super-block's quants and scales unpacked once per
  * pass, and vec_dot is the 1 x 1 case, so a (row, token) result is the same
  * bits whichever call computed it. The weights are read in place. */
+#define ENGINE_AVX2_SOURCE   /* engine.h: the shared AVX2 helpers */
 #include "engine/engine.h"
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
@@ -11,8 +12,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#define AVX2   __attribute__((target("avx2,fma,f16c")))
-#define INLINE static inline __attribute__((always_inline))
 
 /* Order of the arithmetic per (row, token), which every call keeps:
  * - super-block i gives 8 exact int32 lane sums S_i of q * y * scale (Q4_K,
@@ -47,21 +46,6 @@ typedef struct k_act_sum {
     float   dy[KSEG][KT_MAX];
     int32_t bs[KSEG][8][KT_MAX];
 } k_act_sum;
-
-AVX2 INLINE float k_hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2 INLINE float k_f16(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
 
 AVX2 INLINE int32_t k_pair(int lo, int hi)
 {
@@ -135,7 +119,7 @@ AVX2 INLINE void k45_block(bool q5, int T, const uint8_t *x, int64_t i, const ui
                                            _mm256_shuffle_epi32(m16, 0xAA)),
                          _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(const void *)sb[3]),
                                            _mm256_shuffle_epi32(m16, 0xFF))));
-    __m256 dmin = _mm256_set1_ps(k_f16(b + offsetof(engine_block_q4_k, dmin)));
+    __m256 dmin = _mm256_set1_ps(engine_avx2_f16(b + offsetof(engine_block_q4_k, dmin)));
     *corr = _mm256_fmadd_ps(_mm256_mul_ps(dmin, dyv), _mm256_cvtepi32_ps(msum), *corr);
 
     const __m256i low = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
@@ -171,7 +155,7 @@ AVX2 INLINE void k45_block(bool q5, int T, const uint8_t *x, int64_t i, const ui
             sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
         }
     }
-    __m256 dx = _mm256_set1_ps(k_f16(b));
+    __m256 dx = _mm256_set1_ps(engine_avx2_f16(b));
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++)
         acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_broadcast_ss(dy + t)),
@@ -195,7 +179,7 @@ AVX2 INLINE void k6_block(int T, const uint8_t *x, int64_t i, const uint8_t *act
         msum = _mm256_add_epi32(msum, _mm256_madd_epi16(
             _mm256_loadu_si256((const __m256i *)(const void *)sb[k]),
             _mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(k))));
-    __m256 dx = _mm256_set1_ps(k_f16((const uint8_t *)&b->d));
+    __m256 dx = _mm256_set1_ps(engine_avx2_f16((const uint8_t *)&b->d));
     *corr = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(dx, _mm256_set1_ps(32.0f)), dyv),
                             _mm256_cvtepi32_ps(msum), *corr);
 
@@ -268,7 +252,7 @@ AVX2 INLINE void k_row(int kind, int T, int64_t ni, const uint8_t *x, const uint
     _mm256_storeu_ps(c, corr);
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++)
-        out[(size_t)t * o_stride] = k_hsum(acc[t]) - c[t];
+        out[(size_t)t * o_stride] = engine_avx2_hsum(acc[t]) - c[t];
 }
 
 #define K_CASE(T) \

@@ -3,6 +3,7 @@
  * one weight row x T tokens, so a (row, token) result is the same bits
  * whichever call computed it: a prompt, a batched decode step of any width
  * and one token alone agree exactly. The weights are read in place (no repacking). */
+#define ENGINE_AVX2_SOURCE   /* engine.h: the shared AVX2 helpers */
 #include "engine/engine.h"
 
 #ifdef ENGINE_HAVE_AVX2_KERNELS
@@ -10,8 +11,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define AVX2   __attribute__((target("avx2,fma,f16c")))
-#define INLINE static inline __attribute__((always_inline))
 
 /* Order of the arithmetic per (row, token), which every kernel keeps:
  * - block b gives 8 exact int32 lane sums P_b and the scale d_b = dx_b * dy_b;
@@ -48,21 +47,6 @@ typedef struct q_act_sum {
     float dy[QSEG * QT_MAX + QT_MAX];   /* the activation block's scale */
     float c[QSEG * QT_MAX + QT_MAX];    /* Q4_0: dy * 8 * sum of its quants */
 } q_act_sum;
-
-AVX2 INLINE float q_hsum(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2 INLINE float q_f16(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
 
 /* Lane k of the result: the sum of the 8 lanes of p[k]. */
 AVX2 INLINE __m256i q_hsum8_epi32(const __m256i p[8])
@@ -116,7 +100,7 @@ AVX2 static void q_summarize(bool q4, const uint8_t *act, size_t a_stride, int T
     }
     for (; i < n; i++) {
         const uint8_t *y = base + (size_t)t * a_stride + b * Q8_BLOCK;
-        float dy = q_f16(y);
+        float dy = engine_avx2_f16(y);
         s->dy[i] = dy;
         if (q4) {
             __m256i p = q_sum_lanes(y + 2);
@@ -164,7 +148,7 @@ AVX2 INLINE void q_scales(int kind, const uint8_t *row, int64_t b0, int64_t b1, 
         _mm256_storeu_ps(xd + (b - b0), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)h)));
     }
     for (; b < b1; b++)
-        xd[b - b0] = q_f16(row + b * bs);
+        xd[b - b0] = engine_avx2_f16(row + b * bs);
 }
 
 /* Block b's scale in every lane: Q4_0 rows from q_scales' array xd (from
@@ -174,7 +158,7 @@ AVX2 INLINE __m256 q_dx(int kind, const uint8_t *row, const float *xd, int64_t b
 {
     if (kind == Q_Q4)
         return _mm256_broadcast_ss(xd + (b - b0));
-    return _mm256_set1_ps(q_f16(row + b * Q8_BLOCK));
+    return _mm256_set1_ps(engine_avx2_f16(row + b * Q8_BLOCK));
 }
 
 /* The 8 lane sums of a weight block against one activation block, as floats. */
@@ -259,7 +243,7 @@ AVX2 INLINE void q_row(int kind, int T, int64_t nb, const uint8_t *x, const uint
     _mm256_storeu_ps(c, corr);
 #pragma GCC unroll 8
     for (int t = 0; t < T; t++) {
-        float v = q_hsum(acc[t]);
+        float v = engine_avx2_hsum(acc[t]);
         out[(size_t)t * o_stride] = kind != Q_Q8 ? v - c[t] : v;
     }
 }
