@@ -115,13 +115,9 @@ int main(void)
     if (!cfg)
         return mmtest_finish();
     /* What the worker needs to see the same catalog (mmtest_config's). */
-    char a_cfg[4300], a_dir[4300], a_file[4300], a_cache[4300];
-    snprintf(a_cfg, sizeof a_cfg, "--config=%s/empty.yaml", tmp);
-    snprintf(a_dir, sizeof a_dir, "--models-dir=%s/models", tmp);
-    snprintf(a_file, sizeof a_file, "--models-file=%s/models.txt", tmp);
-    snprintf(a_cache, sizeof a_cache, "--hf-cache=%s/hub", tmp);
-    const char *args[] = { a_cfg, a_dir, a_file, a_cache, "--threads=1", "--pool-size=1",
-                           "--vosk-model-path=", NULL };
+    mmtest_cli_args cli;
+    mmtest_cli_args_init(&cli, tmp);
+    const char *const *args = cli.argv;
 
     /* The reference: the engine in this process. */
     mm_manager *local = NULL;

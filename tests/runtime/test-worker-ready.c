@@ -95,15 +95,11 @@ int main(void)
     /* a model that cannot load: not a GGUF file */
     snprintf(path, sizeof path, "%s/models/broken.gguf", tmp);
     mmtest_write_file(path, "this is not a gguf file");
-    char a_cfg[4300], a_dir[4300], a_file[4300], a_cache[4300];
     snprintf(path, sizeof path, "%s/empty.yaml", tmp);
     mmtest_write_file(path, "");
-    snprintf(a_cfg, sizeof a_cfg, "--config=%s/empty.yaml", tmp);
-    snprintf(a_dir, sizeof a_dir, "--models-dir=%s/models", tmp);
-    snprintf(a_file, sizeof a_file, "--models-file=%s/models.txt", tmp);
-    snprintf(a_cache, sizeof a_cache, "--hf-cache=%s/hub", tmp);
-    const char *args[] = { a_cfg, a_dir, a_file, a_cache, "--threads=1", "--pool-size=1",
-                           "--vosk-model-path=", NULL };
+    mmtest_cli_args cli;
+    mmtest_cli_args_init(&cli, tmp);
+    const char *const *args = cli.argv;
 
     /* 1. Ready: one byte, and the socket already accepts. */
     snprintf(sock, sizeof sock, "%s/w.sock", tmp);

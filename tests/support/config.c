@@ -35,3 +35,15 @@ struct mm_config *mmtest_config(const char *dir, const char *const *extra_flags)
         fprintf(stderr, "config: %s\n", err.message);
     return cfg;
 }
+
+void mmtest_cli_args_init(mmtest_cli_args *a, const char *dir)
+{
+    snprintf(a->cfg, sizeof a->cfg, "--config=%s/empty.yaml", dir);
+    snprintf(a->dir, sizeof a->dir, "--models-dir=%s/models", dir);
+    snprintf(a->file, sizeof a->file, "--models-file=%s/models.txt", dir);
+    snprintf(a->cache, sizeof a->cache, "--hf-cache=%s/hub", dir);
+    const char *argv[] = { a->cfg, a->dir, a->file, a->cache, "--threads=1", "--pool-size=1",
+                           "--vosk-model-path=", NULL };
+    for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++)
+        a->argv[i] = argv[i];
+}

@@ -75,6 +75,16 @@ int mmtest_run_cli(const char *const *argv, const char *const *env,
 struct mm_config;
 struct mm_config *mmtest_config(const char *dir, const char *const *extra_flags);
 
+/* The command-line options that make a modelmgr process (a worker) see
+ * mmtest_config(dir)'s catalog: dir/empty.yaml, the models dir and file,
+ * the HF cache, one thread, a pool of one, no Vosk path. argv is
+ * NULL-terminated and points into the struct. */
+typedef struct mmtest_cli_args {
+    char        cfg[4300], dir[4300], file[4300], cache[4300];
+    const char *argv[8];
+} mmtest_cli_args;
+void mmtest_cli_args_init(mmtest_cli_args *a, const char *dir);
+
 /* xorshift64 (13, 7, 17) on *state (nonzero): reproducible random data for
  * the tests, each keeping its own seed. mmtest_rng_u64 is the
  * next state; mmtest_rng_f maps its top 53 bits to [-1, 1). */
