@@ -20,6 +20,9 @@
 #   BENCH_REPS      repetitions of each bench test on both sides (default 5, llama-bench's)
 #   BENCH_PROMPT_TOKENS, BENCH_TOKENS  prompt length of the TTFT part, tokens per stream
 #                   (default 580, 128: bench-throughput's)
+#   BENCH_ROUNDS    rounds of the bench part (default 1); each round runs every
+#                   type on both sides, the first tool alternating, and the
+#                   summary gives each ratio's median over the rounds
 #   COMPARE_PARTS   any of bench,load,serve (default all three)
 set -u
 
@@ -55,6 +58,10 @@ REPS=${BENCH_REPS:-5}
 PROMPT_TOKENS=${BENCH_PROMPT_TOKENS:-580}
 GEN_TOKENS=${BENCH_TOKENS:-128}
 ROUNDS=3
+BENCH_ROUNDS_N=${BENCH_ROUNDS:-1}
+case $BENCH_ROUNDS_N in
+'' | *[!0-9]* | 0) echo "llamacpp-compare: BENCH_ROUNDS must be a whole number of rounds, 1 or more (got '$BENCH_ROUNDS_N')" >&2; exit 2 ;;
+esac
 
 WORK=$(mktemp -d /tmp/mm-llamacpp-compare-XXXXXX) || exit 1
 SERVER_PID=""
@@ -109,33 +116,72 @@ mm_ts() { awk -F'|' -v t="$2" '{ g = $7; gsub(/ /, "", g) } g == t { split($8, a
 # the same from llama-bench -o json
 ll_ts() { jq -r --argjson p "$2" --argjson n "$3" '.[] | select(.n_prompt == $p and .n_gen == $n) | "\(.avg_ts) \(.stddev_ts)"' "$1" 2>/dev/null | awk '{ printf "%.2f %.2f\n", $1, $2 }'; }
 
+# One line of the table: both tools on type $1, in the order $2 (ll-mm or
+# mm-ll); appends "pp-ratio tg-ratio" to $WORK/ratios-$1.
+bench_pair() {
+    local t=$1 order=$2 f="$BENCH_DIR/bench-$1.gguf" la side
+    la=$(loadavg)
+    for side in ${order//-/ }; do
+        if [ "$side" = ll ]; then
+            "$LLAMA_BIN/llama-bench" -m "$f" -p 128 -n 64 -t "$THREADS" -r "$REPS" -o json \
+                >"$WORK/ll-$t.json" 2>"$WORK/ll-$t.err" ||
+                say "  $t: llama-bench failed: $(tail -2 "$WORK/ll-$t.err" | tr '\n' ' ')"
+        else
+            "$MM" bench "$f" -p 128 -n 64 -t "$THREADS" -r "$REPS" >"$WORK/mm-$t.txt" 2>&1 ||
+                say "  $t: modelmgr bench failed: $(tail -2 "$WORK/mm-$t.txt" | tr '\n' ' ')"
+        fi
+    done
+    read -r lpp lpps <<<"$(ll_ts "$WORK/ll-$t.json" 128 0)"
+    read -r ltg ltgs <<<"$(ll_ts "$WORK/ll-$t.json" 0 64)"
+    read -r mpp mpps <<<"$(mm_ts "$WORK/mm-$t.txt" pp128)"
+    read -r mtg mtgs <<<"$(mm_ts "$WORK/mm-$t.txt" tg64)"
+    local rpp rtg size
+    rpp=$(ratio "${mpp:-}" "${lpp:-}")
+    rtg=$(ratio "${mtg:-}" "${ltg:-}")
+    echo "$rpp $rtg" >>"$WORK/ratios-$t"
+    size=$(du -m "$f" | cut -f1)
+    printf '%-5s %6s | %9s ± %-6s %9s ± %-6s %5s | %8s ± %-5s %8s ± %-5s %5s | %s\n' \
+        "$t" "${size}M" "${lpp:--}" "${lpps:--}" "${mpp:--}" "${mpps:--}" "$rpp" \
+        "${ltg:--}" "${ltgs:--}" "${mtg:--}" "${mtgs:--}" "$rtg" "$la"
+}
+
+# "median (min-max)" of column $2 of file $1, ignoring "-"
+ratio_summary() {
+    awk -v c="$2" '$c != "-" { print $c }' "$1" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR) printf "%s (%s-%s)", v[int((NR + 1) / 2)], v[1], v[NR]; else print "-" }'
+}
+
 if has_part bench; then
     say ""
-    say "== llama-bench -p 128 -n 64 -t $THREADS -r $REPS  vs  modelmgr bench FILE -p 128 -n 64 -t $THREADS -r $REPS"
+    say "== llama-bench -p 128 -n 64 -t $THREADS -r $REPS  vs  modelmgr bench FILE -p 128 -n 64 -t $THREADS -r $REPS, $BENCH_ROUNDS_N round(s)"
     printf '%-5s %6s | %18s %18s %5s | %16s %16s %5s | %s\n' type size "pp128 llama.cpp" "pp128 modelmgr" ratio \
         "tg64 llama.cpp" "tg64 modelmgr" ratio "load average before"
+    present=""
     for t in ${TYPES//,/ }; do
-        f="$BENCH_DIR/bench-$t.gguf"
-        if [ ! -r "$f" ]; then
-            say "  $t: $f not found (BENCH_DIR=$BENCH_DIR ./build/bench-engine makes it)"
-            continue
+        if [ -r "$BENCH_DIR/bench-$t.gguf" ]; then
+            present="$present $t"
+        else
+            say "  $t: $BENCH_DIR/bench-$t.gguf not found (BENCH_DIR=$BENCH_DIR ./build/bench-engine makes it)"
         fi
-        la=$(loadavg)
-        "$LLAMA_BIN/llama-bench" -m "$f" -p 128 -n 64 -t "$THREADS" -r "$REPS" -o json \
-            >"$WORK/ll-$t.json" 2>"$WORK/ll-$t.err" ||
-            say "  $t: llama-bench failed: $(tail -2 "$WORK/ll-$t.err" | tr '\n' ' ')"
-        "$MM" bench "$f" -p 128 -n 64 -t "$THREADS" -r "$REPS" >"$WORK/mm-$t.txt" 2>&1 ||
-            say "  $t: modelmgr bench failed: $(tail -2 "$WORK/mm-$t.txt" | tr '\n' ' ')"
-        read -r lpp lpps <<<"$(ll_ts "$WORK/ll-$t.json" 128 0)"
-        read -r ltg ltgs <<<"$(ll_ts "$WORK/ll-$t.json" 0 64)"
-        read -r mpp mpps <<<"$(mm_ts "$WORK/mm-$t.txt" pp128)"
-        read -r mtg mtgs <<<"$(mm_ts "$WORK/mm-$t.txt" tg64)"
-        size=$(du -m "$f" | cut -f1)
-        printf '%-5s %6s | %9s ± %-6s %9s ± %-6s %5s | %8s ± %-5s %8s ± %-5s %5s | %s\n' \
-            "$t" "${size}M" "${lpp:--}" "${lpps:--}" "${mpp:--}" "${mpps:--}" "$(ratio "${mpp:-}" "${lpp:-}")" \
-            "${ltg:--}" "${ltgs:--}" "${mtg:--}" "${mtgs:--}" "$(ratio "${mtg:-}" "${ltg:-}")" "$la"
+    done
+    # Rounds alternate which tool goes first, so a machine that speeds up
+    # or slows down during the run favours neither side.
+    for r in $(seq "$BENCH_ROUNDS_N"); do
+        [ "$BENCH_ROUNDS_N" -gt 1 ] && say "-- round $r of $BENCH_ROUNDS_N"
+        order=ll-mm
+        [ $((r % 2)) -eq 0 ] && order=mm-ll
+        for t in $present; do
+            bench_pair "$t" "$order"
+        done
     done
     say "(t/s, mean ± stddev of $REPS; ratio = modelmgr / llama.cpp, above 1 is faster)"
+    if [ "$BENCH_ROUNDS_N" -gt 1 ]; then
+        say "ratio over the $BENCH_ROUNDS_N rounds, median (min-max):"
+        for t in $present; do
+            printf '%-5s pp128 %s   tg64 %s\n' "$t" "$(ratio_summary "$WORK/ratios-$t" 1)" \
+                "$(ratio_summary "$WORK/ratios-$t" 2)"
+        done
+    fi
 fi
 
 # ---- 2. cold load: start the server, first completion token ----
