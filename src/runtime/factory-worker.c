@@ -88,6 +88,7 @@ struct wk_factory {
     int             wake[2];          /* the supervisor's wake pipe (non-blocking) */
     unsigned        next_id;
     wk_proc        *procs;
+    _Atomic uint64_t changes;         /* rt_factory.changes: a process ended or came up */
 };
 
 typedef struct wk_slot {
@@ -272,6 +273,7 @@ static void exited_locked(wk_factory *f, wk_proc *p, int status)
                  "%" PRId64 " s", p->key, what, (p->backoff_ms + 999) / 1000);
     }
     MM_LOG_ERROR("%s (pid %d)", p->reason, pid);
+    atomic_fetch_add(&f->changes, 1);
     pthread_cond_broadcast(&f->changed);
 }
 
@@ -310,6 +312,7 @@ static void supervise_locked(wk_factory *f, wk_proc *p, int64_t now)
             p->state = WK_READY;
             MM_LOG_INFO("model '%s': worker process %d is serving (%" PRId64 " ms after its "
                         "start)", p->key, (int)p->pid, mm_now_ms() - p->started_ms);
+            atomic_fetch_add(&f->changes, 1);
             pthread_cond_broadcast(&f->changed);
         } else if (now - p->started_ms > f->start_ms) {
             snprintf(why, sizeof why, "it did not open its socket within %" PRId64 " s",
@@ -504,6 +507,27 @@ static void wk_unload(void *user, void *model)
     pthread_mutex_unlock(&f->lock);
     MM_LOG_INFO("model '%s': stopping its worker process", p->key);
     proc_free(p);
+}
+
+/* A loaded model whose process ended is down until its restart serves
+ * (the supervisor restarts it after the back-off, whether or not a request
+ * came), so health tells of an idle worker's death as of one mid-request. */
+static bool wk_down(void *user, void *model, char *why, size_t why_size)
+{
+    wk_factory *f = user;
+    wk_proc *p = model;
+    pthread_mutex_lock(&f->lock);
+    bool down = p && p->epoch > 0 && p->state != WK_READY;
+    if (down)
+        mm_strlcpy(why, p->reason, why_size);
+    pthread_mutex_unlock(&f->lock);
+    return down;
+}
+
+static uint64_t wk_changes(void *user)
+{
+    wk_factory *f = user;
+    return atomic_load(&f->changes);
 }
 
 /* Instances are the worker's slots: it runs pool_size of them itself. */
@@ -750,6 +774,8 @@ int rt_factory_worker_new(const rt_worker_options *o, rt_factory *out, mm_error 
     out->instance_free = wk_instance_free;
     out->generate = wk_generate;
     out->runs = rt_factory_runs_gguf;
+    out->down = wk_down;
+    out->changes = wk_changes;
     return 0;
 fail:
     if (rc == MM_ENOMEM)

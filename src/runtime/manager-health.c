@@ -217,6 +217,10 @@ static void fill_row(const mm_manager *mgr, const rt_model *m, mm_model_health *
     mm_strlcpy(row->kind, "llm", sizeof row->kind);
     row->status = model_status(mgr, m);
     row->loaded = m->state == RT_LOADED;
+    char down_why[MM_ERROR_MSG_MAX] = "";
+    if (row->status == MM_HEALTH_HEALTHY && row->loaded && mgr->factory.down &&
+        mgr->factory.down(mgr->factory.user, m->handle, down_why, sizeof down_why))
+        row->status = MM_HEALTH_DEGRADED;
     if (m->pool) {
         rt_pool_stats ps;
         rt_pool_stats_get(m->pool, &ps);
@@ -230,7 +234,9 @@ static void fill_row(const mm_manager *mgr, const rt_model *m, mm_model_health *
     row->failures = m->failures;
     if (m->info->n_paths)
         mm_strlcpy(row->path, m->info->paths[0], sizeof row->path);
-    if (m->last_error[0] && row->status != MM_HEALTH_HEALTHY)
+    if (down_why[0])
+        mm_strlcpy(row->last_error, down_why, sizeof row->last_error);
+    else if (m->last_error[0] && row->status != MM_HEALTH_HEALTHY)
         mm_strlcpy(row->last_error, m->last_error, sizeof row->last_error);
     else if (m->info->state == MM_MODEL_NOT_DOWNLOADED)
         snprintf(row->last_error, sizeof row->last_error, "not downloaded%s%s%s",

@@ -64,7 +64,9 @@ static void health_changed(mm_manager *mgr)
 
 uint64_t rt_manager_health_version(mm_manager *mgr)
 {
-    return atomic_load(&mgr->health_version);
+    /* both only grow, so their sum moves whenever either does */
+    uint64_t factory = mgr->factory.changes ? mgr->factory.changes(mgr->factory.user) : 0;
+    return atomic_load(&mgr->health_version) + factory;
 }
 
 /* Free a loaded model's pool and handle. Lock held; the model is idle. */

@@ -66,6 +66,14 @@ typedef struct rt_factory {
      * format)? A model it cannot run is listed but unavailable in health,
      * with why. */
     bool     (*runs)(const mm_model_info *m);
+    /* Optional (NULL: never). Whether the loaded model's backing process is
+     * down right now (it ended and waits for, or is in, its restart), with
+     * why; health shows such a model degraded even when no request met it.
+     * Called under the manager's lock: quick, and never back into it. */
+    bool     (*down)(void *user, void *model, char *why, size_t why_size);
+    /* Optional, with down: a count that grows whenever down may answer
+     * differently; it is part of rt_manager_health_version. */
+    uint64_t (*changes)(void *user);
 } rt_factory;
 
 /* The built-in engine's rule for rt_factory.runs: GGUF files only. */

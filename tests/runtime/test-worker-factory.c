@@ -4,18 +4,23 @@
  * a stop string cuts and counts as in-process), a cancel in the middle of
  * a stream delivers no piece past it, the worker keeps serving after a
  * stop or a cancel, a worker over its memory limit is killed and the load
- * fails saying so, and every child process is reaped (no zombie left). */
+ * fails saying so, a worker killed while idle shows in health (degraded,
+ * the health version moves) until its restart serves, and every child
+ * process is reaped (no zombie left). */
 // labels: integration
 #include "runtime/runtime.h"
 #include "support/synth.h"
 #include "support/test.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static int collect(const char *text, size_t len, void *user)
 {
@@ -82,11 +87,87 @@ static void check_cancel(mm_manager *mgr, const char *full)
     mm_buf_free(&c.text);
 }
 
+/* The pid of this process's one child process (the worker), or 0. */
+static pid_t only_child(void)
+{
+    pid_t found = 0;
+    int n = 0;
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d)); ) {
+        char path[300], text[512];
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *fp = e->d_name[0] >= '1' && e->d_name[0] <= '9' ? fopen(path, "r") : NULL;
+        if (!fp)
+            continue;
+        const char *close = fgets(text, sizeof text, fp) ? strrchr(text, ')') : NULL;
+        fclose(fp);
+        char state;
+        int ppid = 0;
+        if (close && sscanf(close + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)getpid()) {
+            found = (pid_t)strtol(e->d_name, NULL, 10);
+            n++;
+        }
+    }
+    if (d)
+        closedir(d);
+    return n == 1 ? found : 0;
+}
+
+/* tiny's health row; false when it is not listed. */
+static bool tiny_row(mm_manager *mgr, mm_model_health *out)
+{
+    mm_model_health *rows = NULL;
+    size_t n = 0;
+    bool got = false;
+    if (mm_manager_list(mgr, &rows, &n, NULL) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(rows[i].key, "tiny") == 0) {
+                *out = rows[i];
+                got = true;
+            }
+    free(rows);
+    return got;
+}
+
+/* Polls tiny's health row until its status is want; false after ~30 s. */
+static bool wait_status(mm_manager *mgr, mm_health_status want, mm_model_health *row)
+{
+    for (int i = 0; i < 300; i++) {
+        if (tiny_row(mgr, row) && row->status == want)
+            return true;
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+/* The loaded model's worker killed while idle: health turns degraded with
+ * why and the health version moves (the router re-reads health on that),
+ * and both again once the supervisor's restart serves. */
+static void check_idle_death(mm_manager *mgr)
+{
+    pid_t child = only_child();
+    CHECK(child > 0);
+    if (child <= 0)
+        return;
+    mm_model_health row;
+    CHECK(tiny_row(mgr, &row) && row.status == MM_HEALTH_HEALTHY && row.loaded);
+    uint64_t before = rt_manager_health_version(mgr);
+    kill(child, SIGKILL);
+    CHECK(wait_status(mgr, MM_HEALTH_DEGRADED, &row));
+    CHECK_CONTAINS(row.last_error, "the worker of model 'tiny' exited with signal 9");
+    uint64_t dead = rt_manager_health_version(mgr);
+    CHECK(dead > before);
+    CHECK(wait_status(mgr, MM_HEALTH_HEALTHY, &row));
+    CHECK_STR(row.last_error, "");
+    CHECK(rt_manager_health_version(mgr) > dead);
+}
+
 static int open_workers(const mm_config *cfg, const char *const *args, uint64_t rss_limit,
                         rt_factory *f, mm_manager **mgr, mm_error *err)
 {
     rt_worker_options wo = { .exe = getenv("MODELMGR_BIN"), .args = args, .cfg = cfg,
-                             .rss_limit = rss_limit };
+                             .rss_limit = rss_limit, .backoff_min_ms = 200 };
     int rc = rt_factory_worker_new(&wo, f, err);
     if (rc != 0)
         return rc;
@@ -170,6 +251,7 @@ int main(void)
         CHECK_STR(again.text, wt);
         CHECK_INT(again.completion_tokens, want.completion_tokens);
         mm_buf_free(&ignored);
+        check_idle_death(mgr);
     }
     mm_manager_close(mgr);
     rt_factory_worker_free(&workers);

@@ -4,7 +4,9 @@
  * and later to hang (MODELMGR_WORKER_HANG_ON): the request fails with the
  * reason instead of hanging, the other model answers throughout, health
  * shows the crashed model degraded with the reason, the worker is restarted
- * and answers again, the dead process was reaped (no zombie), SIGTERM stops
+ * and answers again, the dead process was reaped (no zombie), a worker
+ * killed while idle shows in health (degraded, then healthy after its
+ * restart) without a request meeting it, SIGTERM stops
  * every worker, and `--no-isolate` serves in-process. */
 // labels: integration
 #include "support/httpc.h"
@@ -84,6 +86,24 @@ static bool process_left(int pid, pid_t parent)
     if (!close || sscanf(close + 1, " %c %d", &state, &ppid) != 2)
         return false;
     return ppid == (int)parent;
+}
+
+/* Polls /api/health/detailed until its body holds want (and also, when
+ * not NULL, also); false after about 30 s. No timing is asserted. */
+static bool poll_health(const char *url, const char *want, const char *also)
+{
+    char full[512];
+    snprintf(full, sizeof full, "%s/api/health/detailed", url);
+    for (int i = 0; i < 120; i++) {
+        httpc_result r;
+        httpc_request("GET", full, NULL, NULL, &r);
+        bool ok = r.body && strstr(r.body, want) && (!also || strstr(r.body, also));
+        httpc_result_free(&r);
+        if (ok)
+            return true;
+        usleep(250000);
+    }
+    return false;
 }
 
 static void check_isolated(void)
@@ -180,6 +200,20 @@ static void check_isolated(void)
     CHECK_CONTAINS(r.body, "was killed: no token for 3 s");
     httpc_result_free(&r);
     CHECK_INT(complete(url, "other", "after the hang", &r), 200);
+    httpc_result_free(&r);
+
+    /* A worker that dies while idle: health says so before any request
+     * meets it, then shows the restarted worker healthy again. */
+    int other_pids[16];
+    size_t n_other = worker_pids(err_path, "other", other_pids, 16);
+    CHECK_INT(n_other, 1);
+    if (n_other == 1)
+        kill(other_pids[0], SIGKILL);
+    CHECK(poll_health(url, "\"other\":{\"status\":\"degraded\"",
+                      "the worker of model 'other' exited with signal 9 (Killed); restarting in"));
+    CHECK(poll_health(url, "\"other\":{\"status\":\"healthy\"", NULL));
+    CHECK_INT(worker_pids(err_path, "other", other_pids, 16), 2);
+    CHECK_INT(complete(url, "other", "after the restart", &r), 200);
     httpc_result_free(&r);
 
     kill(pid, SIGTERM);
