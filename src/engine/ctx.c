@@ -3,9 +3,11 @@
  * over them (gguf-and-quants.md section 7). A pass evaluates rows that each
  * name their sequence and position: a prompt chunk of one sequence, or one
  * token of each of several sequences (batched decoding), so the weights are
- * read once per step for all of them. Matmuls, attention, RoPE with the KV
- * store and the SiLU gate run on the context's thread pool; the norms and
- * residual adds are cheap and run on the caller. */
+ * read once per step for all of them. Matmuls (the gate/up pair with its
+ * SiLU gate), attention, and for prompts RoPE with the KV store and the
+ * quantizing of activations run on the context's thread pool; the norms,
+ * residual adds and a decode step's few rows of RoPE and quantizing are
+ * cheap and run on the caller. */
 #include "engine/engine.h"
 
 #include "core/core.h"
@@ -23,6 +25,11 @@
 #define CTX_MAX_MATMULS     3    /* weights sharing one input in one pool call */
 #define CTX_TILE_BYTES      (16u << 10)   /* weight rows per matmul tile: half an L1 */
 #define CTX_GEMM_TILE_BYTES (128u << 10)  /* rows per gemm call: a quarter of an L2 */
+/* Passes of at most this many rows (decode steps) quantize activations and
+ * apply RoPE on the caller: a few microseconds of work, where a pool call of
+ * its own costs a round trip through the pool that the other thread waits
+ * out, tens of microseconds whenever the machine is busy */
+#define CTX_SERIAL_ROWS     8u
 
 /* Scratch sizes in floats (or bytes for act_q), shared by the allocator and
  * the memory estimate so the two cannot disagree. */
@@ -338,6 +345,8 @@ typedef struct matmul_job {
 typedef struct matmul_task {
     matmul_job     jobs[CTX_MAX_MATMULS];
     int            n_jobs;
+    bool           silu_pair;  /* jobs 0 and 1 are gate and up: an item does the
+                                * same rows of both, then silu(gate) * up there */
     const uint8_t *act;
     size_t         act_row;      /* bytes between tokens in act */
     uint32_t       n_tok;
@@ -384,6 +393,29 @@ static void matmul_rows(const matmul_task *t, const matmul_job *job, int64_t m0,
     }
 }
 
+/* The gate and up matmuls with the SiLU gate folded in, so that it needs no
+ * pool call of its own: item k is rows [m0, m1) of both weights for every
+ * token, then g = silu(g) * u over those rows. m0 is a multiple of 8, so
+ * the AVX2 kernel splits each row into the same vectors and tail as it
+ * does a whole row: the same bits. */
+static void silu_pair_items(matmul_task *t)
+{
+    engine_silu_mul_fn silu_mul = engine_silu_mul_get();
+    int64_t M = (int64_t)t->jobs[0].w->ne[1], rows = t->item_rows[0];
+    for (;;) {
+        uint32_t item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (item >= t->item_end[0])
+            return;
+        int64_t m0 = (int64_t)item * rows;
+        int64_t m1 = m0 + rows < M ? m0 + rows : M;
+        matmul_rows(t, &t->jobs[0], m0, m1);
+        matmul_rows(t, &t->jobs[1], m0, m1);
+        for (uint32_t n = 0; n < t->n_tok; n++)
+            silu_mul(t->jobs[0].out + (size_t)n * M + m0, t->jobs[1].out + (size_t)n * M + m0,
+                     (size_t)(m1 - m0));
+    }
+}
+
 /* Threads take work items (a block of rows of one job, every token) from
  * a shared counter instead of a fixed half each: on a shared machine a
  * thread that loses its core for a while then does fewer items, where a
@@ -395,6 +427,10 @@ static void matmul_worker(void *arg, int ith, int nth)
     matmul_task *t = arg;
     (void)ith;
     (void)nth;
+    if (t->silu_pair) {
+        silu_pair_items(t);
+        return;
+    }
     int j = 0;
     for (;;) {
         uint32_t item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
@@ -411,23 +447,30 @@ static void matmul_worker(void *arg, int ith, int nth)
 }
 
 /* Cut each job into work items: blocks of rows that stay in L2 (the vec_dot
- * path cuts them further into L1 blocks), a multiple of 4 rows (the fp
- * tiles' height), and about a multiple of the thread count in number, so
- * that equal threads end together. */
+ * path cuts them further into L1 blocks), a multiple of 8 rows (the fp
+ * tiles' height is 4; the SiLU pair wants vector-aligned rows), and about a
+ * multiple of the thread count in number, so that equal threads end
+ * together. A SiLU pair is planned as its gate job, sized for the wider of
+ * its two rows. */
 static void matmul_plan(matmul_task *t, int nth)
 {
     uint32_t items = 0;
-    for (int j = 0; j < t->n_jobs; j++) {
+    for (int j = 0; j < (t->silu_pair ? 1 : t->n_jobs); j++) {
         const gguf_tensor *w = t->jobs[j].w;
         int64_t M = (int64_t)w->ne[1];
         size_t row_bytes = engine_row_size(w->type, (int64_t)w->ne[0]);
+        if (t->silu_pair) {
+            const gguf_tensor *up = t->jobs[1].w;
+            size_t up_bytes = engine_row_size(up->type, (int64_t)up->ne[0]);
+            row_bytes = max_sz(row_bytes, up_bytes);
+        }
         int64_t rows = (int64_t)(CTX_GEMM_TILE_BYTES / (row_bytes ? row_bytes : 1));
         if (rows < 1)
             rows = 1;
         int64_t n_items = (M + rows - 1) / rows;
         n_items = (n_items + nth - 1) / nth * nth;
         rows = (M + n_items - 1) / n_items;
-        rows = (rows + 3) / 4 * 4;
+        rows = (rows + 7) / 8 * 8;
         t->item_rows[j] = rows;
         items += (uint32_t)((M + rows - 1) / rows);
         t->item_end[j] = items;
@@ -463,7 +506,7 @@ static void prepare_act(engine_ctx *c, const gguf_tensor *w, const float *src, u
     if (c->act_src == src && c->act_type == type && c->act_k == k && c->act_n == n)
         return;
     quantize_task qt = { engine_quant_get(type), src, c->act_q, c->lay.act_row, k, n };
-    if (n > 1)
+    if (n > CTX_SERIAL_ROWS)
         engine_pool_run(c->pool, quantize_worker, &qt);
     else
         quantize_worker(&qt, 0, 1);
@@ -486,12 +529,18 @@ static const float *bias_of(const gguf_tensor *t)
 
 /* Up to three weights with the same input; each job's output has n rows of
  * w->ne[1]. Weights whose kernels want different activation formats are
- * split into separate calls. */
-static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job *jobs, int n_jobs)
+ * split into separate calls. With silu, jobs are gate and up: true when the
+ * gate was applied in the same call (both weights take one activation
+ * format and have as many rows), false when the caller still has to. */
+static bool matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job *jobs,
+                   int n_jobs, bool silu)
 {
     int done = 0;
+    silu = silu && n_jobs == 2 && jobs[0].w->ne[1] == jobs[1].w->ne[1] &&
+           engine_quant_get(jobs[0].w->type)->vec_dot_type ==
+           engine_quant_get(jobs[1].w->type)->vec_dot_type;
     while (done < n_jobs) {
-        matmul_task t = { .n_tok = n, .act_row = c->lay.act_row };
+        matmul_task t = { .n_tok = n, .act_row = c->lay.act_row, .silu_pair = silu };
         uint32_t type = engine_quant_get(jobs[done].w->type)->vec_dot_type;
         if (type == GGML_TYPE_F32) {
             /* F32/F16/BF16 kernels read the f32 rows where they are: no copy */
@@ -506,6 +555,7 @@ static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job
         matmul_plan(&t, engine_pool_threads(c->pool));
         engine_pool_run(c->pool, matmul_worker, &t);
     }
+    return silu;
 }
 
 /* ---- element-wise operators (caller thread) ---- */
@@ -594,8 +644,8 @@ static void attn_blocks(engine_ctx *c, uint32_t n)
 }
 
 /* ---- per-row steps between the matmuls, split over the pool when a pass
- * has several rows (one decode row is not worth a pool call); each row is
- * computed alone, so the split changes no bit ---- */
+ * has more rows than a decode step (CTX_SERIAL_ROWS); each row is computed
+ * alone, so the split changes no bit ---- */
 
 typedef enum rows_step { ROWS_ROPE_STORE, ROWS_SILU } rows_step;
 
@@ -638,7 +688,7 @@ static void rows_worker(void *arg, int ith, int nth)
 static void rows_run(engine_ctx *c, rows_step step, uint32_t il, uint32_t n)
 {
     rows_task t = { c, il, n, step };
-    if (n > 1)
+    if (n > CTX_SERIAL_ROWS)
         engine_pool_run(c->pool, rows_worker, &t);
     else
         rows_worker(&t, 0, 1);
@@ -661,7 +711,7 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
         { L->wk, c->k, bias_of(L->bk) },
         { L->wv, c->v, bias_of(L->bv) },
     };
-    matmul(c, c->xb, n, qkv, 3);
+    matmul(c, c->xb, n, qkv, 3, false);
 
     rows_run(c, ROWS_ROPE_STORE, il, n);
     attn_task at = { .c = c, .layer = il, .kernel = engine_attn_get(hp->head_dim) };
@@ -669,7 +719,7 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     engine_pool_run(c->pool, attn_worker, &at);
 
     matmul_job wo = { L->wo, c->tmp, bias_of(L->bo) };
-    matmul(c, c->att, n, &wo, 1);
+    matmul(c, c->att, n, &wo, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
         c->x[e] += c->tmp[e];
 
@@ -678,11 +728,11 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
                 (const float *)L->ffn_norm->data, hp->n_embd, hp->rms_eps);
     act_invalidate(c);
     matmul_job gate_up[2] = { { L->w_gate, c->hb, NULL }, { L->w_up, c->hb2, NULL } };
-    matmul(c, c->xb, n, gate_up, 2);
-    rows_run(c, ROWS_SILU, il, n);
+    if (!matmul(c, c->xb, n, gate_up, 2, true))
+        rows_run(c, ROWS_SILU, il, n);
     act_invalidate(c);
     matmul_job down = { L->w_down, c->tmp, NULL };
-    matmul(c, c->hb, n, &down, 1);
+    matmul(c, c->hb, n, &down, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
         c->x[e] += c->tmp[e];
 }
@@ -721,7 +771,7 @@ static void forward_rows(engine_ctx *c, const int32_t *tokens, uint32_t n, uint3
         rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)(first + i) * hp->n_embd,
                 (const float *)m->output_norm->data, hp->n_embd, hp->rms_eps);
     matmul_job out = { m->output, c->logits, NULL };
-    matmul(c, c->xb, rows, &out, 1);
+    matmul(c, c->xb, rows, &out, 1, false);
     act_invalidate(c);
     c->n_logits = rows;
 }
