@@ -3,9 +3,11 @@
  * over them (gguf-and-quants.md section 7). A pass evaluates rows that each
  * name their sequence and position: a prompt chunk of one sequence, or one
  * token of each of several sequences (batched decoding), so the weights are
- * read once per step for all of them. Matmuls, attention, RoPE with the KV
- * store and the SiLU gate run on the context's thread pool; the norms and
- * residual adds are cheap and run on the caller. */
+ * read once per step for all of them. Matmuls (the gate/up pair with its
+ * SiLU gate; at decode widths, q/k/v with their RoPE and KV store),
+ * attention, and for prompts RoPE with the KV store and the quantizing of
+ * activations run on the context's thread pool; the norms, residual adds
+ * and a decode step's quantizing are cheap and run on the caller. */
 #include "engine/engine.h"
 
 #include "core/core.h"
@@ -23,6 +25,12 @@
 #define CTX_MAX_MATMULS     3    /* weights sharing one input in one pool call */
 #define CTX_TILE_BYTES      (16u << 10)   /* weight rows per matmul tile: half an L1 */
 #define CTX_GEMM_TILE_BYTES (128u << 10)  /* rows per gemm call: a quarter of an L2 */
+/* Passes of at most this many rows (decode steps) quantize activations on
+ * the caller and finish the q/k/v heads (RoPE, KV store) inside the QKV
+ * matmul's items: a few microseconds of work, where a pool call of its own
+ * costs a round trip through the pool that the other thread waits out, tens
+ * of microseconds whenever the machine is busy */
+#define CTX_SERIAL_ROWS     8u
 
 /* Scratch sizes in floats (or bytes for act_q), shared by the allocator and
  * the memory estimate so the two cannot disagree. */
@@ -329,15 +337,28 @@ const float *engine_ctx_logits(const engine_ctx *ctx, uint32_t i)
 
 /* ---- parallel matmul: out[t][m] = dot(W row m, act t) (+ bias[m]) ---- */
 
+/* Which projection a job is, when its work items also finish the heads
+ * they computed (decode widths): RoPE on q; RoPE on k and k into the KV
+ * cache; v into the KV cache. */
+typedef enum qkv_part { QKV_NONE = 0, QKV_Q, QKV_K, QKV_V } qkv_part;
+
 typedef struct matmul_job {
     const gguf_tensor *w;
     float             *out;      /* row stride = w->ne[1] */
     const float       *bias;     /* or NULL */
+    qkv_part           part;     /* items are whole heads when not QKV_NONE */
+    uint32_t           layer;    /* with part: whose cache cells */
 } matmul_job;
 
+static void qkv_heads(engine_ctx *c, uint32_t il, uint32_t row, qkv_part part, uint32_t h0,
+                      uint32_t h1);
+
 typedef struct matmul_task {
+    engine_ctx    *c;
     matmul_job     jobs[CTX_MAX_MATMULS];
     int            n_jobs;
+    bool           silu_pair;  /* jobs 0 and 1 are gate and up: an item does the
+                                * same rows of both, then silu(gate) * up there */
     const uint8_t *act;
     size_t         act_row;      /* bytes between tokens in act */
     uint32_t       n_tok;
@@ -384,6 +405,29 @@ static void matmul_rows(const matmul_task *t, const matmul_job *job, int64_t m0,
     }
 }
 
+/* The gate and up matmuls with the SiLU gate folded in, so that it needs no
+ * pool call of its own: item k is rows [m0, m1) of both weights for every
+ * token, then g = silu(g) * u over those rows. m0 is a multiple of 8, so
+ * the AVX2 kernel splits each row into the same vectors and tail as it
+ * does a whole row: the same bits. */
+static void silu_pair_items(matmul_task *t)
+{
+    engine_silu_mul_fn silu_mul = engine_silu_mul_get();
+    int64_t M = (int64_t)t->jobs[0].w->ne[1], rows = t->item_rows[0];
+    for (;;) {
+        uint32_t item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
+        if (item >= t->item_end[0])
+            return;
+        int64_t m0 = (int64_t)item * rows;
+        int64_t m1 = m0 + rows < M ? m0 + rows : M;
+        matmul_rows(t, &t->jobs[0], m0, m1);
+        matmul_rows(t, &t->jobs[1], m0, m1);
+        for (uint32_t n = 0; n < t->n_tok; n++)
+            silu_mul(t->jobs[0].out + (size_t)n * M + m0, t->jobs[1].out + (size_t)n * M + m0,
+                     (size_t)(m1 - m0));
+    }
+}
+
 /* Threads take work items (a block of rows of one job, every token) from
  * a shared counter instead of a fixed half each: on a shared machine a
  * thread that loses its core for a while then does fewer items, where a
@@ -395,6 +439,10 @@ static void matmul_worker(void *arg, int ith, int nth)
     matmul_task *t = arg;
     (void)ith;
     (void)nth;
+    if (t->silu_pair) {
+        silu_pair_items(t);
+        return;
+    }
     int j = 0;
     for (;;) {
         uint32_t item = atomic_fetch_add_explicit(&t->next, 1, memory_order_relaxed);
@@ -407,27 +455,42 @@ static void matmul_worker(void *arg, int ith, int nth)
         int64_t m0 = (int64_t)(item - first) * t->item_rows[j];
         int64_t m1 = m0 + t->item_rows[j] < M ? m0 + t->item_rows[j] : M;
         matmul_rows(t, &t->jobs[j], m0, m1);
+        if (t->jobs[j].part != QKV_NONE) {
+            uint32_t hd = t->c->model->hp.head_dim;
+            for (uint32_t i = 0; i < t->n_tok; i++)
+                qkv_heads(t->c, t->jobs[j].layer, i, t->jobs[j].part, (uint32_t)(m0 / hd),
+                          (uint32_t)(m1 / hd));
+        }
     }
 }
 
 /* Cut each job into work items: blocks of rows that stay in L2 (the vec_dot
- * path cuts them further into L1 blocks), a multiple of 4 rows (the fp
- * tiles' height), and about a multiple of the thread count in number, so
- * that equal threads end together. */
+ * path cuts them further into L1 blocks), a multiple of 8 rows (the fp
+ * tiles' height is 4; the SiLU pair wants vector-aligned rows) or of the
+ * head size for a q/k/v job that finishes its heads, and about a multiple
+ * of the thread count in number, so that equal threads end together. A
+ * SiLU pair is planned as its gate job, sized for the wider of its two
+ * rows. */
 static void matmul_plan(matmul_task *t, int nth)
 {
     uint32_t items = 0;
-    for (int j = 0; j < t->n_jobs; j++) {
+    for (int j = 0; j < (t->silu_pair ? 1 : t->n_jobs); j++) {
         const gguf_tensor *w = t->jobs[j].w;
         int64_t M = (int64_t)w->ne[1];
         size_t row_bytes = engine_row_size(w->type, (int64_t)w->ne[0]);
+        if (t->silu_pair) {
+            const gguf_tensor *up = t->jobs[1].w;
+            size_t up_bytes = engine_row_size(up->type, (int64_t)up->ne[0]);
+            row_bytes = max_sz(row_bytes, up_bytes);
+        }
         int64_t rows = (int64_t)(CTX_GEMM_TILE_BYTES / (row_bytes ? row_bytes : 1));
         if (rows < 1)
             rows = 1;
         int64_t n_items = (M + rows - 1) / rows;
         n_items = (n_items + nth - 1) / nth * nth;
         rows = (M + n_items - 1) / n_items;
-        rows = (rows + 3) / 4 * 4;
+        int64_t align = t->jobs[j].part != QKV_NONE ? t->c->model->hp.head_dim : 8;
+        rows = (rows + align - 1) / align * align;
         t->item_rows[j] = rows;
         items += (uint32_t)((M + rows - 1) / rows);
         t->item_end[j] = items;
@@ -463,7 +526,7 @@ static void prepare_act(engine_ctx *c, const gguf_tensor *w, const float *src, u
     if (c->act_src == src && c->act_type == type && c->act_k == k && c->act_n == n)
         return;
     quantize_task qt = { engine_quant_get(type), src, c->act_q, c->lay.act_row, k, n };
-    if (n > 1)
+    if (n > CTX_SERIAL_ROWS)
         engine_pool_run(c->pool, quantize_worker, &qt);
     else
         quantize_worker(&qt, 0, 1);
@@ -486,12 +549,18 @@ static const float *bias_of(const gguf_tensor *t)
 
 /* Up to three weights with the same input; each job's output has n rows of
  * w->ne[1]. Weights whose kernels want different activation formats are
- * split into separate calls. */
-static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job *jobs, int n_jobs)
+ * split into separate calls. With silu, jobs are gate and up: true when the
+ * gate was applied in the same call (both weights take one activation
+ * format and have as many rows), false when the caller still has to. */
+static bool matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job *jobs,
+                   int n_jobs, bool silu)
 {
     int done = 0;
+    silu = silu && n_jobs == 2 && jobs[0].w->ne[1] == jobs[1].w->ne[1] &&
+           engine_quant_get(jobs[0].w->type)->vec_dot_type ==
+           engine_quant_get(jobs[1].w->type)->vec_dot_type;
     while (done < n_jobs) {
-        matmul_task t = { .n_tok = n, .act_row = c->lay.act_row };
+        matmul_task t = { .c = c, .n_tok = n, .act_row = c->lay.act_row, .silu_pair = silu };
         uint32_t type = engine_quant_get(jobs[done].w->type)->vec_dot_type;
         if (type == GGML_TYPE_F32) {
             /* F32/F16/BF16 kernels read the f32 rows where they are: no copy */
@@ -506,6 +575,7 @@ static void matmul(engine_ctx *c, const float *src, uint32_t n, const matmul_job
         matmul_plan(&t, engine_pool_threads(c->pool));
         engine_pool_run(c->pool, matmul_worker, &t);
     }
+    return silu;
 }
 
 /* ---- element-wise operators (caller thread) ---- */
@@ -593,9 +663,10 @@ static void attn_blocks(engine_ctx *c, uint32_t n)
     c->n_attn_blk = nb;
 }
 
-/* ---- per-row steps between the matmuls, split over the pool when a pass
- * has several rows (one decode row is not worth a pool call); each row is
- * computed alone, so the split changes no bit ---- */
+/* ---- per-row steps between the matmuls, split over the pool (a decode
+ * step's RoPE and KV store run in the QKV matmul's items instead, and its
+ * SiLU in the gate/up items); each row is computed alone, so the split
+ * changes no bit ---- */
 
 typedef enum rows_step { ROWS_ROPE_STORE, ROWS_SILU } rows_step;
 
@@ -605,6 +676,32 @@ typedef struct rows_task {
     uint32_t    n;
     rows_step   step;
 } rows_task;
+
+/* Heads [h0, h1) of one row of a pass, once its q, k or v projection is
+ * computed: RoPE on q; RoPE on k, then k into the row's cache cells; v into
+ * its cells. Each head is computed alone, so whichever thread and item
+ * does it, the bits are the same. */
+static void qkv_heads(engine_ctx *c, uint32_t il, uint32_t row, qkv_part part, uint32_t h0,
+                      uint32_t h1)
+{
+    const engine_hparams *hp = &c->model->hp;
+    uint32_t hd = hp->head_dim;
+    const float *cs = c->cs + (size_t)row * hp->n_rot;
+    if (part == QKV_Q) {
+        rope(c->q + (size_t)row * hp->q_dim + (size_t)h0 * hd, h1 - h0, hd, hp->n_rot,
+             hp->rope_mode, cs);
+        return;
+    }
+    float *src = (part == QKV_K ? c->k : c->v) + (size_t)row * hp->kv_dim;
+    uint16_t *cache = part == QKV_K ? c->k_cache : c->v_cache;
+    if (part == QKV_K)
+        rope(src + (size_t)h0 * hd, h1 - h0, hd, hp->n_rot, hp->rope_mode, cs);
+    const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
+    for (uint32_t g = h0; g < h1; g++) {
+        size_t cell = kv_head_off(c, c->row_seq[row], il, g) + (size_t)c->row_pos[row] * hd;
+        f16->quantize_row(src + (size_t)g * hd, cache + cell, hd);
+    }
+}
 
 static void rows_worker(void *arg, int ith, int nth)
 {
@@ -619,26 +716,17 @@ static void rows_worker(void *arg, int ith, int nth)
             silu_mul(c->hb + (size_t)i * hp->n_ff, c->hb2 + (size_t)i * hp->n_ff, hp->n_ff);
         return;
     }
-    /* RoPE on q and k, then k and v into the row's cache cell */
-    const engine_quant_traits *f16 = engine_quant_get(GGML_TYPE_F16);
     for (int64_t i = begin; i < end; i++) {
-        const float *cs = c->cs + (size_t)i * hp->n_rot;
-        float *k = c->k + (size_t)i * hp->kv_dim, *v = c->v + (size_t)i * hp->kv_dim;
-        rope(c->q + (size_t)i * hp->q_dim, hp->n_head, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_mode, cs);
-        for (uint32_t g = 0; g < hp->n_head_kv; g++) {
-            size_t cell = kv_head_off(c, c->row_seq[i], t->layer, g) +
-                          (size_t)c->row_pos[i] * hp->head_dim;
-            f16->quantize_row(k + (size_t)g * hp->head_dim, c->k_cache + cell, hp->head_dim);
-            f16->quantize_row(v + (size_t)g * hp->head_dim, c->v_cache + cell, hp->head_dim);
-        }
+        qkv_heads(c, t->layer, (uint32_t)i, QKV_Q, 0, hp->n_head);
+        qkv_heads(c, t->layer, (uint32_t)i, QKV_K, 0, hp->n_head_kv);
+        qkv_heads(c, t->layer, (uint32_t)i, QKV_V, 0, hp->n_head_kv);
     }
 }
 
 static void rows_run(engine_ctx *c, rows_step step, uint32_t il, uint32_t n)
 {
     rows_task t = { c, il, n, step };
-    if (n > 1)
+    if (n > CTX_SERIAL_ROWS)
         engine_pool_run(c->pool, rows_worker, &t);
     else
         rows_worker(&t, 0, 1);
@@ -656,20 +744,24 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
         rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)i * hp->n_embd,
                 (const float *)L->attn_norm->data, hp->n_embd, hp->rms_eps);
     act_invalidate(c);
+    /* A decode step's items finish their heads (RoPE, the KV store) while
+     * they are in cache, and the step needs no pool call for them; a
+     * prompt's items stay sized for L2 and the heads are finished after. */
+    bool finish = n <= CTX_SERIAL_ROWS;
     matmul_job qkv[3] = {
-        { L->wq, c->q, bias_of(L->bq) },
-        { L->wk, c->k, bias_of(L->bk) },
-        { L->wv, c->v, bias_of(L->bv) },
+        { L->wq, c->q, bias_of(L->bq), finish ? QKV_Q : QKV_NONE, il },
+        { L->wk, c->k, bias_of(L->bk), finish ? QKV_K : QKV_NONE, il },
+        { L->wv, c->v, bias_of(L->bv), finish ? QKV_V : QKV_NONE, il },
     };
-    matmul(c, c->xb, n, qkv, 3);
-
-    rows_run(c, ROWS_ROPE_STORE, il, n);
+    matmul(c, c->xb, n, qkv, 3, false);
+    if (!finish)
+        rows_run(c, ROWS_ROPE_STORE, il, n);
     attn_task at = { .c = c, .layer = il, .kernel = engine_attn_get(hp->head_dim) };
     atomic_init(&at.next, 0);
     engine_pool_run(c->pool, attn_worker, &at);
 
-    matmul_job wo = { L->wo, c->tmp, bias_of(L->bo) };
-    matmul(c, c->att, n, &wo, 1);
+    matmul_job wo = { .w = L->wo, .out = c->tmp, .bias = bias_of(L->bo) };
+    matmul(c, c->att, n, &wo, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
         c->x[e] += c->tmp[e];
 
@@ -677,12 +769,12 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
         rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)i * hp->n_embd,
                 (const float *)L->ffn_norm->data, hp->n_embd, hp->rms_eps);
     act_invalidate(c);
-    matmul_job gate_up[2] = { { L->w_gate, c->hb, NULL }, { L->w_up, c->hb2, NULL } };
-    matmul(c, c->xb, n, gate_up, 2);
-    rows_run(c, ROWS_SILU, il, n);
+    matmul_job gate_up[2] = { { .w = L->w_gate, .out = c->hb }, { .w = L->w_up, .out = c->hb2 } };
+    if (!matmul(c, c->xb, n, gate_up, 2, true))
+        rows_run(c, ROWS_SILU, il, n);
     act_invalidate(c);
-    matmul_job down = { L->w_down, c->tmp, NULL };
-    matmul(c, c->hb, n, &down, 1);
+    matmul_job down = { .w = L->w_down, .out = c->tmp };
+    matmul(c, c->hb, n, &down, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
         c->x[e] += c->tmp[e];
 }
@@ -720,8 +812,8 @@ static void forward_rows(engine_ctx *c, const int32_t *tokens, uint32_t n, uint3
     for (uint32_t i = 0; i < rows; i++)
         rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)(first + i) * hp->n_embd,
                 (const float *)m->output_norm->data, hp->n_embd, hp->rms_eps);
-    matmul_job out = { m->output, c->logits, NULL };
-    matmul(c, c->xb, rows, &out, 1);
+    matmul_job out = { .w = m->output, .out = c->logits };
+    matmul(c, c->xb, rows, &out, 1, false);
     act_invalidate(c);
     c->n_logits = rows;
 }

@@ -3,7 +3,9 @@
  * tests/reference/ on synthesized models (GQA and MHA, tied and untied
  * output, qwen2 biases, neox and normal RoPE, every weight type), plus the
  * properties the engine promises: identical results for 1 and N threads,
- * for batched and token-by-token prompts and after a KV rewind. */
+ * for batched and token-by-token prompts and after a KV rewind, and for
+ * each route a pass takes (decode width or prompt, SiLU in or after the
+ * gate/up matmul). */
 #include "engine/engine.h"
 #include "reference/reference.h"
 #include "support/synth.h"
@@ -352,6 +354,102 @@ static void test_determinism(uint32_t type, double tol)
     free(path);
 }
 
+/* ---- decode-width passes and the SiLU pair ----
+ * A pass of at most 8 rows quantizes its activations and applies RoPE on
+ * the calling thread, a longer one on the pool, and the SiLU gate runs in
+ * the gate/up matmul's items when both weights take one activation format
+ * (otherwise after it): every route must give the same bits. */
+
+#define N_LONG 21   /* > 8 rows: the pool's route */
+
+/* The last logits of toks evaluated in calls of chunk tokens (2 threads). */
+static void eval_chunked(const engine_model *m, const int32_t *toks, uint32_t chunk,
+                         float *logits)
+{
+    engine_ctx_params cp;
+    engine_ctx *ctx = NULL;
+    engine_ctx_default_params(&cp);
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    CHECK_INT(engine_ctx_new(m, &cp, &ctx, NULL), 0);
+    if (!ctx)
+        return;
+    for (uint32_t done = 0; done < N_LONG; done += chunk) {
+        uint32_t n = N_LONG - done < chunk ? N_LONG - done : chunk;
+        CHECK_INT(engine_eval(ctx, toks + done, n, NULL), 0);
+    }
+    memcpy(logits, engine_ctx_logits(ctx, (N_LONG - 1) % chunk), m->hp.n_vocab * sizeof(float));
+    engine_ctx_free(ctx);
+}
+
+typedef struct ffn_types {
+    uint32_t gate, up, other;
+} ffn_types;
+
+static uint32_t pick_ffn(const char *name, uint32_t n_dims, const uint64_t *ne, void *user)
+{
+    const ffn_types *ft = user;
+    (void)ne;
+    if (n_dims != 2)
+        return GGML_TYPE_F32;
+    if (strstr(name, "ffn_gate"))
+        return ft->gate;
+    if (strstr(name, "ffn_up"))
+        return ft->up;
+    return ft->other;
+}
+
+static void test_pass_routes(void)
+{
+    /* gate and up in one format (fused, rows of different widths), in two
+     * formats (SiLU after the matmuls), and one type throughout */
+    static const ffn_types cases[] = {
+        { GGML_TYPE_Q4_0, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 },
+        { GGML_TYPE_Q4_0, GGML_TYPE_Q4_K, GGML_TYPE_Q8_0 },
+        { GGML_TYPE_Q4_K, GGML_TYPE_Q4_K, GGML_TYPE_Q6_K },
+    };
+    int32_t toks[N_LONG];
+    for (int i = 0; i < N_LONG; i++)
+        toks[i] = (int32_t)((7 + 37 * i) % 300);   /* n_vocab 320 */
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mmtest_synth_params p;
+        base_params(&p);
+        p.n_embd = 256;
+        p.n_ff = 512;
+        p.n_head = 4;
+        p.n_head_kv = 2;
+        p.weight_scale = 0.12f;
+        p.tensor_type = pick_ffn;
+        p.convert = mmtest_synth_quantize;
+        p.user = (void *)&cases[k];
+        char file[64];
+        snprintf(file, sizeof file, "routes-%zu.gguf", k);
+        char *path = write_model(&p, file);
+        /* against the reference: a wrong gate (or none) is an error of order 1 */
+        double e = compare_with_reference(path, 2);
+        printf("gate %s up %s: rel err %.2e\n", ggml_type_name(cases[k].gate),
+               ggml_type_name(cases[k].up), e);
+        CHECK(e <= 1e-1);
+        engine_model *m = NULL;
+        CHECK_INT(engine_model_load(path, &m, NULL), 0);
+        if (m) {
+            size_t nv = m->hp.n_vocab;
+            float *whole = calloc(nv, sizeof(float)), *by8 = calloc(nv, sizeof(float)),
+                  *by1 = calloc(nv, sizeof(float));
+            eval_chunked(m, toks, N_LONG, whole);   /* pool route */
+            eval_chunked(m, toks, 8, by8);          /* caller route, 8 rows */
+            eval_chunked(m, toks, 1, by1);
+            CHECK(memcmp(whole, by8, nv * sizeof(float)) == 0);
+            CHECK(memcmp(whole, by1, nv * sizeof(float)) == 0);
+            free(whole);
+            free(by8);
+            free(by1);
+        }
+        engine_model_free(m);
+        free(path);
+    }
+}
+
 /* Rewinding the cache and re-evaluating gives the very same logits. */
 static void test_rewind(void)
 {
@@ -410,6 +508,7 @@ int main(void)
     test_determinism(GGML_TYPE_Q4_K, 1e-1);
     test_determinism(GGML_TYPE_F16, 1e-3);
     test_rewind();
+    test_pass_routes();
     mmtest_rmtree(tmpdir);
     free(tmpdir);
     return mmtest_finish();

@@ -1,4 +1,5 @@
-/* test-sampler.c - the sampler on hand-made logits: greedy and its tie rule,
+/* test-sampler.c - the sampler on hand-made logits: greedy and its tie rule
+ * (also against a naive argmax on generated rows),
  * penalties (values worked out by hand), top-k/top-p/min-p cut-offs, the
  * empirical distribution of seeded draws, and seed determinism. */
 #include "engine/engine.h"
@@ -43,6 +44,54 @@ static void test_greedy(void)
     int32_t t = engine_sampler_sample(s, ninf);
     CHECK(t >= 0 && t < 3);
     engine_sampler_free(s);
+}
+
+/* The reference: the first index of the largest logit, NaN as -inf. */
+static int32_t naive_argmax(const float *v, uint32_t n)
+{
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n; i++) {
+        float a = isnan(v[i]) ? -INFINITY : v[i], b = isnan(v[best]) ? -INFINITY : v[best];
+        if (a > b)
+            best = i;
+    }
+    return (int32_t)best;
+}
+
+/* Greedy over vocabularies of every length around the 8-lane scan's edges
+ * and one of 32,000, with ties, NaNs, infinities and all-equal rows, against
+ * the naive rule. */
+static void test_greedy_scan(void)
+{
+    static float v[32000];
+    static const uint32_t sizes[] = { 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 32000 };
+    uint32_t rng = 12345;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        uint32_t n = sizes[k];
+        engine_sampler_params p;
+        greedy_params(&p);
+        engine_sampler *s = make(&p, n);
+        for (int round = 0; round < 40; round++) {
+            for (uint32_t i = 0; i < n; i++) {
+                rng = rng * 1103515245u + 12345u;
+                uint32_t r = (rng >> 16) % 16;
+                /* few distinct values, so ties are common */
+                v[i] = r == 0 ? NAN : r == 1 ? -INFINITY : (float)(r % 5) - 2.0f;
+                if (round % 10 == 9 && r == 2)
+                    v[i] = INFINITY;
+            }
+            if (round == 0)
+                for (uint32_t i = 0; i < n; i++)
+                    v[i] = i % 2 ? -INFINITY : NAN;   /* nothing finite */
+            if (round == 1)
+                for (uint32_t i = 0; i < n; i++)
+                    v[i] = 0.5f;                      /* all tied */
+            if (round == 2 && n > 1)
+                v[n - 1] = 100.0f;                    /* the maximum in the tail */
+            CHECK_INT(engine_sampler_sample(s, v), naive_argmax(v, n));
+        }
+        engine_sampler_free(s);
+    }
 }
 
 static void test_penalties(void)
@@ -209,6 +258,7 @@ static void test_seed(void)
 int main(void)
 {
     test_greedy();
+    test_greedy_scan();
     test_penalties();
     test_distribution();
     test_seed();
