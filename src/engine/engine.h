@@ -650,6 +650,88 @@ void engine_sampler_accept(engine_sampler *s, int32_t token);
 void engine_sampler_reset(engine_sampler *s);
 
 /* ----------------------------------------------------------------------
+ * For ctx.c and ctx-forward.c only (they define ENGINE_CTX_SOURCE before
+ * including this header): the context's fields and sizes.
+ * ---------------------------------------------------------------------- */
+#ifdef ENGINE_CTX_SOURCE
+#define CTX_DEFAULT_N_CTX   4096u
+#define CTX_DEFAULT_N_BATCH 512u
+#define CTX_MAX_N_CTX       (1u << 20)
+#define CTX_MAX_N_SEQ       64u
+#define CTX_MAX_MATMULS     3    /* weights sharing one input in one pool call */
+#define CTX_TILE_BYTES      (16u << 10)   /* weight rows per matmul tile: half an L1 */
+#define CTX_GEMM_TILE_BYTES (128u << 10)  /* rows per gemm call: a quarter of an L2 */
+/* Passes of at most this many rows (decode steps) quantize activations on
+ * the caller and finish the q/k/v heads (RoPE, KV store) inside the QKV
+ * matmul's items: a few microseconds of work, where a pool call of its own
+ * costs a round trip through the pool that the other thread waits out, tens
+ * of microseconds whenever the machine is busy */
+#define CTX_SERIAL_ROWS     8u
+
+/* Scratch sizes in floats (or bytes for act_q), shared by the allocator and
+ * the memory estimate so the two cannot disagree. */
+typedef struct ctx_layout {
+    size_t x, xb, q, kv, att, ff, tmp, scores, logits, cs; /* floats */
+    size_t attn_tok;                                       /* tokens per attention item */
+    size_t attn_scratch;                                   /* floats per thread */
+    size_t act_row;                                        /* bytes per quantized token */
+    size_t act_q;                                          /* bytes */
+} ctx_layout;
+
+struct engine_ctx {
+    const engine_model *model;
+    engine_pool *pool;
+    uint32_t  n_ctx;
+    uint32_t  n_batch;
+    uint32_t  n_seq;
+    uint32_t  n_rows;        /* max(n_batch, n_seq): rows of one pass */
+    bool      all_logits;
+    uint32_t *seq_pos;       /* [n_seq] cells 0..pos-1 of a sequence hold positions 0..pos-1 */
+    uint32_t *row_seq;       /* [n_rows] the sequence of each row of the current pass */
+    uint32_t *row_pos;       /* [n_rows] its position */
+    uint32_t *attn_blk;      /* [n_rows + 1] first row of each attention block of the pass */
+    uint32_t  n_attn_blk;
+    uint32_t  n_logits;      /* rows of logits valid after the last call */
+    uint32_t  logits_first;  /* the call's token whose logits are row 0 */
+    ctx_layout lay;
+    /* [n_seq][n_layer][n_head_kv][n_ctx][head_dim] f16 (K after RoPE): an
+     * attention item (one KV head of one sequence) reads its cells as one
+     * contiguous stream, not 2 cache lines every kv_dim elements; decode
+     * attention waits on these reads (they leave the caches while the
+     * weights stream), about 1 ms per sequence per step at 80 cells before */
+    uint16_t *k_cache;
+    uint16_t *v_cache;
+    float    *x;             /* [n_batch][n_embd] residual stream */
+    float    *xb;            /* [n_batch][n_embd] normalized input of a block */
+    float    *q;             /* [n_batch][q_dim] */
+    float    *k;             /* [n_batch][kv_dim] */
+    float    *v;             /* [n_batch][kv_dim] */
+    float    *att;           /* [n_batch][q_dim] attention output, heads concatenated */
+    float    *hb;            /* [n_batch][n_ff] gate, then silu(gate) * up */
+    float    *hb2;           /* [n_batch][n_ff] up */
+    float    *tmp;           /* [n_batch][n_embd] projection output before the residual add */
+    float    *scores;        /* [n_threads][attn_scratch]: attention blocks per thread */
+    float    *logits;        /* [all_logits ? n_rows : n_seq][n_vocab] */
+    float    *cs;            /* [n_batch][n_rot] cos, sin per rotary pair and token */
+    float    *inv_freq;      /* [n_rot / 2] theta per unit position */
+    uint8_t  *act_q;         /* [n_batch][act_row] activations in a weight's vec_dot format */
+    /* which activations act_q holds, so Q/K/V (and gate/up) quantize once */
+    const float *act_src;
+    uint32_t  act_type;
+    uint32_t  act_k;
+    uint32_t  act_n;
+};
+
+/* Where the cells of one KV head of one layer of a sequence start. */
+static inline size_t engine_ctx_kv_off(const engine_ctx *c, uint32_t seq, uint32_t layer,
+                                       uint32_t head)
+{
+    const engine_hparams *hp = &c->model->hp;
+    return (((size_t)seq * hp->n_layer + layer) * hp->n_head_kv + head) * c->n_ctx * hp->head_dim;
+}
+#endif
+
+/* ----------------------------------------------------------------------
  * For the AVX2 kernel files only (they define ENGINE_AVX2_SOURCE before
  * including this header): their target attribute and the helpers they
  * share. One horizontal sum serves every kernel, because kernels that must
