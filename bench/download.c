@@ -4,7 +4,9 @@
  * && sync`), and the SHA-256 speed of hub_hasher against `sha256sum`.
  * Targets: both ratios >= 1.0. Prints figures; never fails a build.
  * Usage: bench-download [MiB [parts [part_MiB]]] (default 1024 4 8); needs
- * ~2x MiB in /tmp. */
+ * ~2x MiB in /tmp. BENCH_DOWNLOAD_QUICK=1 runs only curl -o and modelmgr
+ * N and 1 (for A/B runs); each modelmgr child's threads are named
+ * mm-dl-N[s] for `perf report --sort comm`. */
 #include "support/loadgen.h"
 #include "hub/hub.h"
 #include "support/mockhub.h"
@@ -324,9 +326,11 @@ int main(int argc, char **argv)
         double sum_s = blob[0] ? time_sha256sum(blob) : -1;   /* also warms the page cache */
         double hs_s = blob[0] ? time_hasher(blob, hex) : -1;
         printf("sha256 of the downloaded file (page cache warm, best of %d):\n", ROUNDS);
-        printf("  sha256sum                %6.2f s  %6.2f GB/s\n", sum_s, (double)size / 1e9 / sum_s);
+        printf("  sha256sum                %6.2f s  %6.2f GB/s\n", sum_s,
+               (double)size / 1e9 / sum_s);
         printf("  hub_hasher (OpenSSL EVP) %6.2f s  %6.2f GB/s  %s\n", hs_s,
-               (double)size / 1e9 / hs_s, strcmp(hex, info.sha256) == 0 ? "digest ok" : "DIGEST WRONG");
+               (double)size / 1e9 / hs_s,
+               strcmp(hex, info.sha256) == 0 ? "digest ok" : "DIGEST WRONG");
         if (sum_s > 0 && hs_s > 0)
             printf("  ratio hub_hasher/sha256sum %4.2fx  (target >= 1.0)\n", sum_s / hs_s);
     }

@@ -67,6 +67,7 @@ struct parts_job {
     int             next;       /* atomic: the next part a worker takes */
     int             finished;   /* atomic: workers that ended */
     hub_hash_cursor hash;       /* the digest over the file's written prefix */
+    pthread_mutex_t write_mu;   /* one pwrite at a time (see part_write) */
     uint64_t        lag_max;    /* a worker this far past `hashed` waits */
     pthread_t       workers[WORKERS_MAX];
     int64_t         t0_ms, ended_ms, hashed_ms;   /* start, last byte, digest (timing log) */
@@ -233,16 +234,26 @@ static int part_write(part *p, const uint8_t *data, size_t len)
     parts_job *j = p->job;
     uint64_t done = p->done;   /* only this thread writes it */
     uint64_t at = p->start + done;
+    /* The file system takes the inode's lock for each buffered write to the
+     * file, so writers never overlapped; but its waiters spin while the
+     * holder runs, which burnt 1-4% of the download's CPU on 2 cores. Here
+     * they sleep instead, and the spinning core hashes or receives. */
+    int rc = 0;
+    pthread_mutex_lock(&j->write_mu);
     for (size_t put = 0; put < len;) {
         ssize_t n = pwrite(j->fd, data + put, len - put, (off_t)(at + put));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             snprintf(p->why, sizeof p->why, "cannot write: %s", strerror(errno));
-            return MM_EIO;
+            rc = MM_EIO;
+            break;
         }
         put += (size_t)n;
     }
+    pthread_mutex_unlock(&j->write_mu);
+    if (rc != 0)
+        return rc;
     done += len;
     __atomic_store_n(&p->done, done, __ATOMIC_RELEASE);
     /* Here, not in the hashing thread: sync_file_range can wait for the
@@ -528,8 +539,10 @@ static int part_failure(parts_job *j, mm_error *err)
 int hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], mm_error *err)
 {
     parts_job *j = calloc(1, sizeof *j);
-    if (j)
+    if (j) {
         j->fd = -1;
+        pthread_mutex_init(&j->write_mu, NULL);
+    }
     char *tmp = mm_asprintf("%s.incomplete", f->blob_path);
     char *state = state_path(f);
     hub_hasher *hs = NULL;
@@ -621,6 +634,8 @@ fail:
     free(tmp);
     if (j && j->hash.hs)
         hub_hash_cursor_destroy(&j->hash);
+    if (j)
+        pthread_mutex_destroy(&j->write_mu);
     free(j);
     return rc;
 }
