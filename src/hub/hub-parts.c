@@ -236,7 +236,7 @@ static int part_write(part *p, const uint8_t *data, size_t len)
     uint64_t at = p->start + done;
     /* The file system takes the inode's lock for each buffered write to the
      * file, so writers never overlapped; but its waiters spin while the
-     * holder runs, which burnt 1-4% of the download's CPU on 2 cores. Here
+     * holder runs, which burnt up to 5% of the download's CPU on 2 cores. Here
      * they sleep instead, and the spinning core hashes or receives. */
     int rc = 0;
     pthread_mutex_lock(&j->write_mu);
