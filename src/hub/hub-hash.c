@@ -1,6 +1,7 @@
 /* hub-hash.c - the two digests a Hub download is checked against, computed
  * in one pass: SHA-256 (the LFS oid) and git's blob SHA-1 ("blob <len>\0"
- * followed by the content), both through OpenSSL's EVP interface. */
+ * followed by the content), both through OpenSSL's EVP interface; and the
+ * cursor that hashes a file's prefix while parallel writers fill it. */
 #include "hub/hub.h"
 
 #include <errno.h>
@@ -141,5 +142,71 @@ fail:
     if (fd >= 0)
         close(fd);
     hub_hasher_free(hs);
+    return rc;
+}
+
+void hub_hash_cursor_init(hub_hash_cursor *c, hub_hasher *hs, uint64_t at)
+{
+    pthread_mutex_init(&c->mu, NULL);
+    c->hs = hs;
+    c->at = at;
+    c->in_place = 0;
+    c->read_back = 0;
+}
+
+void hub_hash_cursor_destroy(hub_hash_cursor *c)
+{
+    pthread_mutex_destroy(&c->mu);
+}
+
+uint64_t hub_hash_cursor_at(const hub_hash_cursor *c)
+{
+    return __atomic_load_n(&c->at, __ATOMIC_ACQUIRE);
+}
+
+bool hub_hash_cursor_offer(hub_hash_cursor *c, uint64_t at, const void *data, size_t len)
+{
+    /* A busy hasher means a reader is catching up: it will read these bytes
+     * back, and the prefix can never be at `at` again. So no waiting. */
+    if (hub_hash_cursor_at(c) != at || pthread_mutex_trylock(&c->mu) != 0)
+        return false;
+    bool hashed = __atomic_load_n(&c->at, __ATOMIC_RELAXED) == at;
+    if (hashed) {
+        hub_hasher_update(c->hs, data, len);
+        c->in_place += len;
+        __atomic_store_n(&c->at, at + len, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hashed;
+}
+
+int hub_hash_cursor_read(hub_hash_cursor *c, int fd, uint64_t upto, uint8_t *buf,
+                         size_t buf_size)
+{
+    int rc = 0;
+    if (hub_hash_cursor_at(c) >= upto)
+        return 0;   /* nothing to read: leave the hasher to the writers */
+    pthread_mutex_lock(&c->mu);
+    uint64_t at = __atomic_load_n(&c->at, __ATOMIC_RELAXED);
+    while (at < upto) {
+        size_t want = upto - at < buf_size ? (size_t)(upto - at) : buf_size;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;   /* the file is shorter than its parts say */
+            rc = MM_EIO;
+            break;
+        }
+        hub_hasher_update(c->hs, buf, (size_t)n);
+        c->read_back += (uint64_t)n;
+        at += (uint64_t)n;
+        /* Published per piece: writers that pace themselves on the prefix go on sooner. */
+        __atomic_store_n(&c->at, at, __ATOMIC_RELEASE);
+    }
+    int saved = errno;
+    pthread_mutex_unlock(&c->mu);
+    errno = saved;
     return rc;
 }

@@ -347,6 +347,31 @@ int  hub_hasher_final(hub_hasher *hs, char sha256[65], char git_sha1[41]);
 /* Both digests of a whole file. */
 int  hub_hash_file(const char *path, char sha256[65], char git_sha1[41], mm_error *err);
 
+/* A digest that advances over the prefix of a file being written, fed from
+ * two sides: a writer offers the bytes it has just written when they start
+ * where the hashed prefix ends (hashed from its buffer, still in the CPU's
+ * cache), and a reader catches up from the file what nobody offered. Every
+ * byte is hashed once, in file order. Thread-safe; init/destroy are not. */
+typedef struct hub_hash_cursor {
+    pthread_mutex_t mu;         /* held by whichever thread hashes */
+    hub_hasher     *hs;         /* borrowed for the cursor's life */
+    uint64_t        at;         /* atomic: end of the hashed prefix */
+    uint64_t        in_place;   /* bytes hashed from offered buffers (under mu) */
+    uint64_t        read_back;  /* bytes hashed from the file (under mu) */
+} hub_hash_cursor;
+void hub_hash_cursor_init(hub_hash_cursor *c, hub_hasher *hs, uint64_t at);
+void hub_hash_cursor_destroy(hub_hash_cursor *c);
+/* End of the hashed prefix. */
+uint64_t hub_hash_cursor_at(const hub_hash_cursor *c);
+/* Hash [at, at + len) from data when at is the end of the hashed prefix
+ * and no other thread is hashing; true when it did. The bytes must already
+ * be in the file (a reader may hash them from there at any time). */
+bool hub_hash_cursor_offer(hub_hash_cursor *c, uint64_t at, const void *data, size_t len);
+/* Hash the file's bytes [prefix end, upto) with pread through buf (buf_size
+ * bytes); MM_EIO with errno set when the file cannot be read. */
+int  hub_hash_cursor_read(hub_hash_cursor *c, int fd, uint64_t upto, uint8_t *buf,
+                          size_t buf_size);
+
 /* hub-http.c: one HTTP exchange over libcurl, and the retry policy. */
 typedef struct hub_http_response {
     long   status;              /* 0 when no response arrived */

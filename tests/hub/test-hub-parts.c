@@ -5,7 +5,8 @@
  * part from its saved state, a full disk fails cleanly before any GET,
  * corruption in one part is caught, a server ignoring Range gets a single
  * stream, parallel_parts 1 is one stream, two clients share one download,
- * and `modelmgr pull` honours download_parallel. */
+ * `modelmgr pull` honours download_parallel, and the part at the hashed
+ * prefix is hashed from its receive buffer while the rest is read back. */
 // labels: integration
 #include "hub-fixture.h"
 
@@ -486,6 +487,47 @@ static void test_cli_setting(void)
     fx_stop(&fx);
 }
 
+/* hub-parts.c's closing debug line: "... N bytes hashed in place, M read back". */
+static void keep_hash_line(mm_log_level level, const char *line, void *user)
+{
+    (void)level;
+    if (strstr(line, "hashed in place"))
+        snprintf(user, 512, "%s", line);
+}
+
+/* Every part pauses after 40000 bytes: the read-back catches up with the
+ * part at the prefix meanwhile, so its worker hashes the rest of it from
+ * its buffer. Every byte is hashed once (in place or read back) and the
+ * digest is the file's. */
+static void test_hashed_in_place(void)
+{
+    fixture fx;
+    big_start(&fx);
+    mockhub_fault pause = { .where = MOCKHUB_AT_CDN, .method = "GET", .pause_after = 40000,
+                            .pause_ms = 100 };
+    mockhub_fault_add(fx.mh, &pause);
+    char line[512] = "";
+    mm_log_level level = mm_log_get_level();
+    mm_log_set_callback(keep_hash_line, line);
+    mm_log_set_level(MM_LOG_LEVEL_DEBUG);
+    hub *h = big_hub(&fx, 2);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    mm_log_set_level(level);
+    mm_log_set_callback(NULL, NULL);
+    CHECK_STR(res.sha256, big_sha);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    const char *at = strstr(line, "; ");
+    unsigned long long in_place = 0, read_back = 0;
+    CHECK(at && sscanf(at, "; %llu bytes hashed in place, %llu read back", &in_place,
+                       &read_back) == 2);
+    CHECK(in_place > 0);
+    CHECK_INT(in_place + read_back, BIG_SIZE);
+    hub_close(h);
+    fx_stop(&fx);
+}
+
 int main(void)
 {
     test_plan();
@@ -498,5 +540,6 @@ int main(void)
     test_parallel_one();
     test_two_clients();
     test_cli_setting();
+    test_hashed_in_place();
     return mmtest_finish();
 }
