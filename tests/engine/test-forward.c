@@ -40,6 +40,22 @@ static void base_params(mmtest_synth_params *p)
     p->seed = 7;
 }
 
+/* The shape of the quantized-type tests, with pick choosing each tensor's
+ * type: K-quant rows are 256 elements, so every matrix input size is a
+ * multiple of 256. */
+static void quant_params(mmtest_synth_params *p, mmtest_synth_type_fn pick, void *user)
+{
+    base_params(p);
+    p->n_embd = 256;
+    p->n_ff = 512;
+    p->n_head = 4;
+    p->n_head_kv = 2;
+    p->weight_scale = 0.12f;
+    p->tensor_type = pick;
+    p->convert = mmtest_synth_quantize;
+    p->user = user;
+}
+
 static char *write_model(const mmtest_synth_params *p, const char *file)
 {
     char *path = mm_asprintf("%s/%s", tmpdir, file);
@@ -233,16 +249,7 @@ static void test_types(void)
     for (size_t i = 0; i < sizeof type_cases / sizeof type_cases[0]; i++) {
         mmtest_synth_params p;
         type_choice tc = { type_cases[i].type };
-        base_params(&p);
-        /* K-quant rows are 256 elements: every matrix input size is a multiple */
-        p.n_embd = 256;
-        p.n_ff = 512;
-        p.n_head = 4;
-        p.n_head_kv = 2;
-        p.tensor_type = pick_type;
-        p.convert = mmtest_synth_quantize;
-        p.user = &tc;
-        p.weight_scale = 0.12f;
+        quant_params(&p, pick_type, &tc);
         char file[64];
         snprintf(file, sizeof file, "type-%s.gguf", ggml_type_name(tc.matrix_type));
         char *path = write_model(&p, file);
@@ -413,15 +420,7 @@ static void test_pass_routes(void)
         toks[i] = (int32_t)((7 + 37 * i) % 300);   /* n_vocab 320 */
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         mmtest_synth_params p;
-        base_params(&p);
-        p.n_embd = 256;
-        p.n_ff = 512;
-        p.n_head = 4;
-        p.n_head_kv = 2;
-        p.weight_scale = 0.12f;
-        p.tensor_type = pick_ffn;
-        p.convert = mmtest_synth_quantize;
-        p.user = (void *)&cases[k];
+        quant_params(&p, pick_ffn, (void *)&cases[k]);
         char file[64];
         snprintf(file, sizeof file, "routes-%zu.gguf", k);
         char *path = write_model(&p, file);
