@@ -147,8 +147,13 @@ bench_pair() {
 
 # "median (min-max)" of column $2 of file $1, ignoring "-"
 ratio_summary() {
-    awk -v c="$2" '$c != "-" { print $c }' "$1" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR) printf "%s (%s-%s)", v[int((NR + 1) / 2)], v[1], v[NR]; else print "-" }'
+    local vals
+    vals=$(awk -v c="$2" '$c != "-" { print $c }' "$1" | sort -g)
+    if [ -z "$vals" ]; then
+        echo "-"
+        return
+    fi
+    printf '%s (%s-%s)' "$(median <<<"$vals")" "$(head -1 <<<"$vals")" "$(tail -1 <<<"$vals")"
 }
 
 if has_part bench; then
