@@ -3,11 +3,12 @@
  * (row, token) pair, and against the portable scalar vec_dot within the
  * float-order tolerance. Shapes cover every tile edge (row and token counts
  * that are not multiples of the tile; every token count 1..9 of a batched
- * decode step; Q4_0 rows widened in more than one chunk), lengths with and
- * without tails, an odd number of 32-element blocks (the Q4_0/Q8_0 kernels
- * sum blocks in pairs), a row longer than one activation summary (Q4_0/Q8_0:
- * 512 blocks), rows and activations at odd addresses and strides, and a
- * non-dense output. */
+ * decode step; Q4_0 groups of eight rows with a short last one, rows
+ * widened in more than one chunk), lengths with and without tails, an odd
+ * number of 32-element blocks (the Q8_0 kernel sums blocks in pairs), a row
+ * longer than one activation summary (Q4_0/Q8_0: 512 blocks), rows and
+ * activations at odd addresses and strides, and a non-dense output. Q4_0's
+ * integer sums are held exact at the extremes of its ranges. */
 #include "engine/engine.h"
 #include "support/test.h"
 
@@ -124,8 +125,45 @@ done:
     free(want);
 }
 
+/* Q4_0 against hand-computed dots at the ends of its ranges, where an
+ * int16 partial sum would saturate if the kernel added too many products
+ * before widening: nibbles 15 and 0 (weights 7 and -8) against activations
+ * 127 and -128, every block alike, scales 0.5 and 2 (all exact in float).
+ * 9 rows x 6 tokens: a short last group of rows, two passes of tokens and
+ * widened rows. */
+static void check_q4_0_extremes(void)
+{
+    enum { NB = 3, N = NB * 32, ROWS = 9, TOKS = 6 };
+    const engine_quant_traits *wt = engine_quant_get(GGML_TYPE_Q4_0);
+    engine_block_q4_0 w[ROWS][NB];
+    engine_block_q8_0 a[TOKS][NB];
+    float out[TOKS * ROWS];
+    for (int r = 0; r < ROWS; r++)
+        for (int b = 0; b < NB; b++) {
+            w[r][b].d = 0x3800;                          /* 0.5 */
+            memset(w[r][b].qs, r % 2 ? 0x00 : 0xFF, sizeof w[r][b].qs);
+        }
+    for (int t = 0; t < TOKS; t++)
+        for (int b = 0; b < NB; b++) {
+            a[t][b].d = 0x4000;                          /* 2.0 */
+            memset(a[t][b].qs, t % 2 ? 0x80 : 0x7F, sizeof a[t][b].qs);   /* -128, 127 */
+        }
+    wt->gemm(N, w, sizeof w[0], ROWS, a, sizeof a[0], TOKS, out, ROWS);
+    int bad = 0;
+    for (int t = 0; t < TOKS; t++)
+        for (int r = 0; r < ROWS; r++) {
+            /* 32 equal products per block, NB blocks, scale 0.5 * 2 = 1 */
+            float want = (float)(NB * 32 * (r % 2 ? -8 : 7) * (t % 2 ? -128 : 127));
+            if (out[t * ROWS + r] != want)
+                bad++;
+        }
+    CHECK_INT(bad, 0);
+    CHECK(out[1 * ROWS + 1] == 98304.0f);   /* -8 x -128 x 96 */
+}
+
 int main(void)
 {
+    check_q4_0_extremes();
     check_q8_0_quantizer();
     static const int64_t lens[] = { 32, 96, 136, 256, 288, 300, 1030, 1056, 2816 + 8 };
     static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 6, 1 }, { 7, 1 },
@@ -136,8 +174,9 @@ int main(void)
         for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                 check_shape(types[t], lens[l], shapes[s][0], shapes[s][1]);
-    /* 515 blocks: more than one activation summary, and an odd count */
-    static const int64_t long_shapes[][2] = { { 3, 1 }, { 2, 5 }, { 5, 11 } };
+    /* 515 blocks: more than one activation summary, and an odd count; with
+     * 13 rows the widened Q4_0 rows take two chunks (one group of eight each) */
+    static const int64_t long_shapes[][2] = { { 3, 1 }, { 2, 5 }, { 5, 11 }, { 13, 6 } };
     for (size_t s = 0; s < sizeof long_shapes / sizeof long_shapes[0]; s++) {
         check_shape(GGML_TYPE_Q4_0, 32 * 515, long_shapes[s][0], long_shapes[s][1]);
         check_shape(GGML_TYPE_Q8_0, 32 * 515, long_shapes[s][0], long_shapes[s][1]);
