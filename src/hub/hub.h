@@ -402,6 +402,12 @@ int64_t hub_http_server_wait_s(const hub_http_response *rs);
 
 /* Receives body bytes of a GET; returns 0 or a negative MM_E* to abort. */
 typedef int (*hub_http_sink)(const void *data, size_t len, hub_http_response *rs, void *user);
+/* Called on the transfer's thread when a body has had no byte for
+ * HUB_HTTP_QUIET_MS (once per pause), with the sink's user: a sink that
+ * holds bytes back writes them now, so a stalled or killed transfer keeps
+ * them. Returns 0 or a negative MM_E*, which ends the transfer as a sink's. */
+typedef int (*hub_http_quiet)(void *user);
+#define HUB_HTTP_QUIET_MS 50
 
 /* A connection kept open across the requests of one thread (HTTP keep-alive),
  * so a worker taking part after part does not connect for each. Caller owns
@@ -420,6 +426,7 @@ typedef struct hub_http_request {
     size_t      body_max;       /* cap on captured body */
     hub_http_sink sink;         /* 2xx GET bodies go here when set */
     void       *sink_user;
+    hub_http_quiet quiet;       /* optional, with sink */
     hub_http_conn *conn;        /* borrowed; NULL: a new connection for this request */
 } hub_http_request;
 
