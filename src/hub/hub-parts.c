@@ -5,7 +5,7 @@
  * parts (at least part_min_bytes, at most PARTS_MAX of them); parallel_parts
  * worker threads, each on one kept-alive connection, take the parts in file
  * order, GET bytes=[start+done, end) and pwrite() them in place, gathered
- * into blocks aligned in the file (part_put; written early when the body
+ * into blocks aligned in the file (hub-stage.c; written early when the body
  * pauses, and whenever a transfer ends); only the worker on a part writes
  * its `done` counter (release store after the write). With sync_downloads it also
  * starts the writeback of what it wrote every HUB_WRITEBACK_CHUNK, so the
@@ -42,7 +42,6 @@
 #define HASH_CHUNK (1u << 20)          /* read back and hashed at once */
 #define HASH_WINDOW (8u << 20)         /* read back between two looks at the clock */
 #define HASH_LAG_MIN (16u << 20)       /* unverified bytes allowed beyond the parts in flight */
-#define STAGE_BLOCK (16u << 10)        /* bytes gathered per write; file-aligned (see part_put) */
 
 typedef struct parts_job parts_job;
 
@@ -51,8 +50,7 @@ typedef struct part {
     int        index;
     uint64_t   start, end;   /* [start, end) of the file */
     uint64_t   done;         /* bytes of the part on disk; atomic, written by its worker */
-    uint8_t   *stage;        /* its worker's STAGE_BLOCK buffer while it has the part */
-    size_t     staged;       /* bytes received after `done`, held in stage */
+    hub_stage  stage;        /* bytes received after `done`; its worker's buffer */
     bool       started;      /* this response's first byte seen */
     uint64_t   flushed;      /* bytes of the part whose writeback was started; its worker's */
     int        rc;           /* the transfer's result */
@@ -72,7 +70,7 @@ struct parts_job {
     int             finished;   /* atomic: workers that ended */
     hub_hash_cursor hash;       /* the digest over the file's written prefix */
     pthread_mutex_t write_mu;   /* one pwrite at a time (see part_write) */
-    uint64_t        writes;     /* pwrites, and those starting off a STAGE_BLOCK */
+    uint64_t        writes;     /* pwrites, and those starting off a HUB_STAGE_BLOCK */
     uint64_t        writes_off; /* boundary; under write_mu (for the debug line) */
     uint64_t        early;      /* atomic: stages written before they were whole */
     uint64_t        lag_max;    /* a worker this far past `hashed` waits */
@@ -235,9 +233,10 @@ static void pace(const parts_job *j, uint64_t at)
 /* Write len bytes at the part's end of written bytes, then publish them:
  * `done` (release, after the write), writeback, and the hash when they
  * start where the hashed prefix ends (the part at the prefix, once the
- * reader has caught up with it): from data, not read back. */
-static int part_write(part *p, const uint8_t *data, size_t len)
+ * reader has caught up with it): from data, not read back. A hub_stage_writer. */
+static int part_write(const uint8_t *data, size_t len, void *user)
 {
+    part *p = user;
     parts_job *j = p->job;
     uint64_t done = p->done;   /* only this thread writes it */
     uint64_t at = p->start + done;
@@ -248,7 +247,7 @@ static int part_write(part *p, const uint8_t *data, size_t len)
     int rc = 0;
     pthread_mutex_lock(&j->write_mu);
     j->writes++;
-    j->writes_off += at % STAGE_BLOCK != 0;
+    j->writes_off += at % HUB_STAGE_BLOCK != 0;
     for (size_t put = 0; put < len;) {
         ssize_t n = pwrite(j->fd, data + put, len - put, (off_t)(at + put));
         if (n < 0 && errno == EINTR)
@@ -277,60 +276,13 @@ static int part_write(part *p, const uint8_t *data, size_t len)
     return 0;
 }
 
-static int stage_write(part *p)
-{
-    int rc = part_write(p, p->stage, p->staged);
-    if (rc == 0)
-        p->staged = 0;
-    return rc;
-}
-
 /* Write what is staged (if anything) before its block is whole. */
 static int part_flush(part *p)
 {
-    if (p->staged == 0)
+    if (p->stage.len == 0)
         return 0;
     __atomic_add_fetch(&p->job->early, 1, __ATOMIC_RELAXED);
-    return stage_write(p);
-}
-
-/* libcurl hands over at most 16 KiB at a time, at whatever offset the last
- * short read left, so most writes would start and end inside a page and
- * the page cache would build the file from single-page folios, each page
- * filled by two writes. Gathered into blocks that end on STAGE_BLOCK
- * boundaries of the file, each write fills one aligned 16 KiB folio: the
- * write path's CPU per GiB fell by about a third for one copy through an
- * L1-sized buffer, while larger blocks (64 KiB-1 MiB) measured worse on
- * this VM (docs/PERFORMANCE.md, Downloads, fourth round). A block already
- * whole in data is written from there. */
-static int part_put(part *p, const uint8_t *data, size_t len)
-{
-    if (!p->stage)
-        return part_write(p, data, len);
-    while (len > 0) {
-        uint64_t from = p->start + p->done;   /* the stage's first byte in the file */
-        uint64_t stop = (from / STAGE_BLOCK + 1) * STAGE_BLOCK;
-        if (stop > p->end)
-            stop = p->end;
-        size_t room = (size_t)(stop - from) - p->staged;
-        size_t take = len < room ? len : room;
-        if (p->staged == 0 && take == room) {
-            int rc = part_write(p, data, take);
-            if (rc != 0)
-                return rc;
-        } else {
-            memcpy(p->stage + p->staged, data, take);
-            p->staged += take;
-            if (take == room) {
-                int rc = stage_write(p);
-                if (rc != 0)
-                    return rc;
-            }
-        }
-        data += take;
-        len -= take;
-    }
-    return 0;
+    return hub_stage_flush(&p->stage, part_write, p);
 }
 
 static int part_sink(const void *data, size_t len, hub_http_response *rs, void *user)
@@ -339,7 +291,7 @@ static int part_sink(const void *data, size_t len, hub_http_response *rs, void *
     parts_job *j = p->job;
     if (stopping(j))
         return MM_ECANCELED;
-    uint64_t have = p->done + p->staged;   /* only this thread writes them */
+    uint64_t have = p->done + p->stage.len;   /* only this thread writes them */
     if (!p->started) {
         p->started = true;
         unsigned long long from = 0;
@@ -360,7 +312,7 @@ static int part_sink(const void *data, size_t len, hub_http_response *rs, void *
         return MM_EINTEGRITY;
     }
     pace(j, p->start + have + len);
-    return part_put(p, data, len);
+    return hub_stage_put(&p->stage, p->start + p->done, p->end, data, len, part_write, p);
 }
 
 /* The body paused: what is staged goes to disk, where a resume finds it. */
@@ -465,7 +417,7 @@ static void *worker_main(void *arg)
     hub_http_conn *conn = NULL;
     if (hub_http_conn_new(&conn) != 0)
         conn = NULL;
-    uint8_t *stage = malloc(STAGE_BLOCK);   /* NULL: pieces are written as they come */
+    uint8_t *stage = malloc(HUB_STAGE_BLOCK);   /* NULL: pieces are written as they come */
     for (;;) {
         int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
         if (i >= j->n)
@@ -473,9 +425,9 @@ static void *worker_main(void *arg)
         part *p = &j->parts[i];
         if (p->done == p->end - p->start)
             continue;
-        p->stage = stage;
+        p->stage = (hub_stage){ .buf = stage };
         p->rc = part_transfer(p, conn);
-        p->stage = NULL;
+        p->stage.buf = NULL;
         if (p->rc != 0) {
             __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
             break;
@@ -702,7 +654,7 @@ int hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], 
                  (double)(mm_now_ms() - sync_from) / 1000.0,
                  (unsigned long long)j->hash.in_place, (unsigned long long)j->hash.read_back,
                  (unsigned long long)j->writes, (unsigned long long)j->writes_off,
-                 STAGE_BLOCK >> 10, (unsigned long long)j->early);
+                 HUB_STAGE_BLOCK >> 10, (unsigned long long)j->early);
     unlink(state);
     memcpy(sha256, got256, 65);
 fail:
