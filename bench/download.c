@@ -295,9 +295,11 @@ int main(int argc, char **argv)
         runs[MM_1][r] = time_modelmgr(mh, 1, part_bytes, false, last, commit, blob,
                                       sizeof blob);
         printf("  round %d: curl %.2f s, curl+sync %.2f s, modelmgr(%lld) %.2f s, "
-               "modelmgr(%lld, fsync) %.2f s, modelmgr(1) %.2f s\n", r + 1, runs[CURL][r].wall_s,
+               "modelmgr(%lld, fsync) %.2f s, modelmgr(1) %.2f s; cpu: curl %.2f s, "
+               "modelmgr(%lld) %.2f s, modelmgr(1) %.2f s\n", r + 1, runs[CURL][r].wall_s,
                runs[CURL_SYNC][r].wall_s, (long long)parts, runs[MM_N][r].wall_s,
-               (long long)parts, runs[MM_N_SYNC][r].wall_s, runs[MM_1][r].wall_s);
+               (long long)parts, runs[MM_N_SYNC][r].wall_s, runs[MM_1][r].wall_s,
+               runs[CURL][r].cpu_s, (long long)parts, runs[MM_N][r].cpu_s, runs[MM_1][r].cpu_s);
     }
     printf("  %-26s %8s %10s %9s %11s\n", "best round of each", "wall", "rate", "cpu",
            "server cpu");

@@ -1,5 +1,7 @@
 /* hub-fetch.c - fetch one blob: bytes go to <blob>.incomplete (kept across
- * runs and continued with Range), are hashed while they arrive, and the
+ * runs and continued with Range) in blocks aligned in the file (hub-stage.c;
+ * held bytes are written when the body pauses and whenever a transfer
+ * ends), are hashed while they arrive, and the
  * file is renamed into blobs/ only after its size and hash match the etag;
  * fsynced first with sync_downloads or when small, else marked unsynced
  * (hub-unsynced.c). */
@@ -23,6 +25,7 @@ typedef struct fetch_state {
     const hub_fetch *f;
     int         fd;
     uint64_t    have;          /* bytes in the .incomplete file */
+    hub_stage   stage;         /* bytes received after `have` (hub-stage.c) */
     uint64_t    flushed;       /* bytes whose writeback was started */
     hub_hasher *hs;
     bool        started;       /* this response's first byte seen */
@@ -85,7 +88,40 @@ static int restart(fetch_state *st)
         return MM_EIO;
     st->have = 0;
     st->flushed = 0;
+    st->stage.len = 0;
     return hub_hasher_reset(st->hs);
+}
+
+/* Append len bytes to the file (a hub_stage_writer). */
+static int append(const uint8_t *data, size_t len, void *user)
+{
+    fetch_state *st = user;
+    for (size_t put = 0; put < len;) {
+        ssize_t n = write(st->fd, data + put, len - put);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT)
+                st->disk_errno = errno;
+            snprintf(st->why, sizeof st->why, "cannot write: %s", strerror(errno));
+            return MM_EIO;
+        }
+        /* What was written is a valid prefix (a short write included). */
+        put += (size_t)n;
+        st->have += (uint64_t)n;
+    }
+    if (st->h->opts.sync_downloads && st->have - st->flushed >= HUB_WRITEBACK_CHUNK) {
+        hub_writeback_start(st->fd, st->flushed, st->have - st->flushed);
+        st->flushed = st->have;
+    }
+    return 0;
+}
+
+/* The body paused: what is staged goes to disk, where a resume finds it. */
+static int quiet(void *user)
+{
+    fetch_state *st = user;
+    return hub_stage_flush(&st->stage, append, st);
 }
 
 static int sink(const void *data, size_t len, hub_http_response *rs, void *user)
@@ -109,33 +145,16 @@ static int sink(const void *data, size_t len, hub_http_response *rs, void *user)
             }
         }
     }
-    if (st->have + len > st->f->size) {
+    if (st->have + st->stage.len + len > st->f->size) {
         snprintf(st->why, sizeof st->why, "the server sent more than the %llu bytes announced",
                  (unsigned long long)st->f->size);
         return MM_EINTEGRITY;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t n = write(st->fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            if (errno == ENOSPC || errno == EFBIG || errno == EDQUOT)
-                st->disk_errno = errno;
-            snprintf(st->why, sizeof st->why, "cannot write: %s", strerror(errno));
-            return MM_EIO;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    hub_hasher_update(st->hs, data, len);
-    st->have += len;
+    int rc = hub_stage_put(&st->stage, st->have, st->f->size, data, len, append, st);
+    if (rc != 0)
+        return rc;
+    hub_hasher_update(st->hs, data, len);   /* in order: the stream is the file's order */
     st->run_bytes += len;
-    if (st->h->opts.sync_downloads && st->have - st->flushed >= HUB_WRITEBACK_CHUNK) {
-        hub_writeback_start(st->fd, st->flushed, st->have - st->flushed);
-        st->flushed = st->have;
-    }
     report(st, false);
     return 0;
 }
@@ -172,13 +191,17 @@ static int transfer(fetch_state *st, mm_error *err)
         hub_http_request rq = {
             .method = "GET", .url = f->url, .range_from = st->have > 0 ? (int64_t)st->have : -1,
             .stall_ms = h->opts.stall_timeout_ms, .body_max = 4096,
-            .sink = sink, .sink_user = st,
+            .sink = sink, .sink_user = st, .quiet = quiet,
         };
         hub_http_response rs;
         hub_http_response_init(&rs);
         st->started = false;
         st->why[0] = '\0';
         int rc = hub_http_perform(h, &rq, &rs);
+        /* Staged bytes are good bytes, whatever ended the transfer. */
+        int flushed = hub_stage_flush(&st->stage, append, st);
+        if (flushed != 0)
+            rc = flushed;
         bool ok_status = rs.status >= 200 && rs.status < 300;
         if (rc == 0 && ok_status && st->have == f->size) {
             hub_http_response_free(&rs);
@@ -288,6 +311,7 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
     }
     st.have = (uint64_t)sb.st_size;
     st.flushed = st.have;
+    st.stage.buf = malloc(HUB_STAGE_BLOCK);   /* NULL: pieces are written as they come */
     if (st.have > f->size && restart(&st) != 0) {
         rc = mm_error_set(err, MM_EIO, "cannot truncate %s: %s", tmp, strerror(errno));
         goto fail;
@@ -324,6 +348,7 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err)
     memcpy(sha256, got256, 65);
     close(st.fd);
     hub_hasher_free(st.hs);
+    free(st.stage.buf);
     free(tmp);
     return 0;
 fail:
@@ -334,6 +359,7 @@ fail:
         hub_unsynced_clear(f->blob_path);
     }
     hub_hasher_free(st.hs);
+    free(st.stage.buf);
     free(tmp);
     return rc;
 }

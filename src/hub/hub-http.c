@@ -19,6 +19,7 @@ typedef struct xfer {
     CURL   *curl;
     int     sink_rc;
     bool    stalled;
+    bool    quiet_told;        /* rq->quiet called since the last byte */
     int64_t last_change_ms;    /* when the last header or body byte arrived */
 } xfer;
 
@@ -121,6 +122,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
     size_t len = size * nmemb;
     long status = 0;
     x->last_change_ms = mm_now_ms();
+    x->quiet_told = false;
     curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
     x->rs->status = status;
     if (x->rq->sink && status >= 200 && status < 300) {
@@ -159,16 +161,25 @@ static CURLcode run_transfer(xfer *x, CURLM *kept)
         }
         if (!running)
             break;
-        if (x->rq->stall_ms > 0 && mm_now_ms() - x->last_change_ms > x->rq->stall_ms) {
+        int64_t idle = mm_now_ms() - x->last_change_ms;
+        if (x->rq->stall_ms > 0 && idle > x->rq->stall_ms) {
             x->stalled = true;
             cc = CURLE_OPERATION_TIMEDOUT;
             break;
+        }
+        if (x->rq->quiet && !x->quiet_told && idle >= HUB_HTTP_QUIET_MS) {
+            x->quiet_told = true;
+            if ((x->sink_rc = x->rq->quiet(x->rq->sink_user)) != 0) {
+                cc = CURLE_WRITE_ERROR;   /* reported as the sink's error */
+                break;
+            }
         }
         curl_multi_poll(m, NULL, 0, 100, NULL);
     }
     CURLMsg *msg;
     int queued = 0;
-    while (!x->stalled && (msg = curl_multi_info_read(m, &queued)) != NULL)
+    while (!x->stalled && cc != CURLE_WRITE_ERROR &&
+           (msg = curl_multi_info_read(m, &queued)) != NULL)
         if (msg->msg == CURLMSG_DONE)
             cc = msg->data.result;
     curl_multi_remove_handle(m, x->curl);

@@ -4,16 +4,17 @@
  * full disk fails at once and not after an hour. The file is cut into
  * parts (at least part_min_bytes, at most PARTS_MAX of them); parallel_parts
  * worker threads, each on one kept-alive connection, take the parts in file
- * order, GET bytes=[start+done, end) and pwrite() them in place straight
- * from libcurl's buffer; only the worker on a part writes its `done`
- * counter (release store after the write). With sync_downloads it also
+ * order, GET bytes=[start+done, end) and pwrite() them in place, gathered
+ * into blocks aligned in the file (hub-stage.c; written early when the body
+ * pauses, and whenever a transfer ends); only the worker on a part writes
+ * its `done` counter (release store after the write). With sync_downloads it also
  * starts the writeback of what it wrote every HUB_WRITEBACK_CHUNK, so the
  * fsync before the rename has little left; without, the disk is left to
  * the kernel as curl leaves it (the blob is marked unsynced). Because
  * parts finish roughly in order, the file's contiguous prefix is hashed as
  * it completes (hub_hash_cursor), so the verification runs during the
  * transfer: the worker of the part at the prefix hashes what it writes
- * from libcurl's buffer, and the calling thread reads back (pread) what
+ * from its buffer, and the calling thread reads back (pread) what
  * was written ahead of the prefix by the others; a worker too far ahead of the
  * hashed prefix waits for it (pace), which keeps the hash from
  * being left to the end where the CPU is scarce. The calling thread also
@@ -49,6 +50,7 @@ typedef struct part {
     int        index;
     uint64_t   start, end;   /* [start, end) of the file */
     uint64_t   done;         /* bytes of the part on disk; atomic, written by its worker */
+    hub_stage  stage;        /* bytes received after `done`; its worker's buffer */
     bool       started;      /* this response's first byte seen */
     uint64_t   flushed;      /* bytes of the part whose writeback was started; its worker's */
     int        rc;           /* the transfer's result */
@@ -68,6 +70,9 @@ struct parts_job {
     int             finished;   /* atomic: workers that ended */
     hub_hash_cursor hash;       /* the digest over the file's written prefix */
     pthread_mutex_t write_mu;   /* one pwrite at a time (see part_write) */
+    uint64_t        writes;     /* pwrites, and those starting off a HUB_STAGE_BLOCK */
+    uint64_t        writes_off; /* boundary; under write_mu (for the debug line) */
+    uint64_t        early;      /* atomic: stages written before they were whole */
     uint64_t        lag_max;    /* a worker this far past `hashed` waits */
     pthread_t       workers[WORKERS_MAX];
     int64_t         t0_ms, ended_ms, hashed_ms;   /* start, last byte, digest (timing log) */
@@ -228,9 +233,10 @@ static void pace(const parts_job *j, uint64_t at)
 /* Write len bytes at the part's end of written bytes, then publish them:
  * `done` (release, after the write), writeback, and the hash when they
  * start where the hashed prefix ends (the part at the prefix, once the
- * reader has caught up with it): from libcurl's buffer, not read back. */
-static int part_write(part *p, const uint8_t *data, size_t len)
+ * reader has caught up with it): from data, not read back. A hub_stage_writer. */
+static int part_write(const uint8_t *data, size_t len, void *user)
 {
+    part *p = user;
     parts_job *j = p->job;
     uint64_t done = p->done;   /* only this thread writes it */
     uint64_t at = p->start + done;
@@ -240,6 +246,8 @@ static int part_write(part *p, const uint8_t *data, size_t len)
      * they sleep instead, and the spinning core hashes or receives. */
     int rc = 0;
     pthread_mutex_lock(&j->write_mu);
+    j->writes++;
+    j->writes_off += at % HUB_STAGE_BLOCK != 0;
     for (size_t put = 0; put < len;) {
         ssize_t n = pwrite(j->fd, data + put, len - put, (off_t)(at + put));
         if (n < 0 && errno == EINTR)
@@ -268,13 +276,22 @@ static int part_write(part *p, const uint8_t *data, size_t len)
     return 0;
 }
 
+/* Write what is staged (if anything) before its block is whole. */
+static int part_flush(part *p)
+{
+    if (p->stage.len == 0)
+        return 0;
+    __atomic_add_fetch(&p->job->early, 1, __ATOMIC_RELAXED);
+    return hub_stage_flush(&p->stage, part_write, p);
+}
+
 static int part_sink(const void *data, size_t len, hub_http_response *rs, void *user)
 {
     part *p = user;
     parts_job *j = p->job;
     if (stopping(j))
         return MM_ECANCELED;
-    uint64_t have = p->done;   /* only this thread writes it */
+    uint64_t have = p->done + p->stage.len;   /* only this thread writes them */
     if (!p->started) {
         p->started = true;
         unsigned long long from = 0;
@@ -295,7 +312,13 @@ static int part_sink(const void *data, size_t len, hub_http_response *rs, void *
         return MM_EINTEGRITY;
     }
     pace(j, p->start + have + len);
-    return part_write(p, data, len);
+    return hub_stage_put(&p->stage, p->start + p->done, p->end, data, len, part_write, p);
+}
+
+/* The body paused: what is staged goes to disk, where a resume finds it. */
+static int part_quiet(void *user)
+{
+    return part_flush(user);
 }
 
 /* Waits ms, or less when another part failed. */
@@ -324,13 +347,18 @@ static int part_transfer(part *p, hub_http_conn *conn)
         hub_http_request rq = {
             .method = "GET", .url = f->url, .range_from = (int64_t)(p->start + p->done),
             .range_len = (int64_t)(len - p->done), .stall_ms = h->opts.stall_timeout_ms,
-            .body_max = 4096, .sink = part_sink, .sink_user = p, .conn = conn,
+            .body_max = 4096, .sink = part_sink, .sink_user = p, .quiet = part_quiet,
+            .conn = conn,
         };
         hub_http_response rs;
         hub_http_response_init(&rs);
         p->started = false;
         p->why[0] = '\0';
         int rc = hub_http_perform(h, &rq, &rs);
+        /* Staged bytes are good bytes, whatever ended the transfer. */
+        int flushed = part_flush(p);
+        if (flushed != 0)
+            rc = flushed;
         bool ok_status = rs.status >= 200 && rs.status < 300;
         if (rc == 0 && rs.status == 200) {
             __atomic_store_n(&j->no_range, 1, __ATOMIC_RELEASE);
@@ -389,6 +417,7 @@ static void *worker_main(void *arg)
     hub_http_conn *conn = NULL;
     if (hub_http_conn_new(&conn) != 0)
         conn = NULL;
+    uint8_t *stage = malloc(HUB_STAGE_BLOCK);   /* NULL: pieces are written as they come */
     for (;;) {
         int i = __atomic_fetch_add(&j->next, 1, __ATOMIC_ACQ_REL);
         if (i >= j->n)
@@ -396,12 +425,15 @@ static void *worker_main(void *arg)
         part *p = &j->parts[i];
         if (p->done == p->end - p->start)
             continue;
+        p->stage = (hub_stage){ .buf = stage };
         p->rc = part_transfer(p, conn);
+        p->stage.buf = NULL;
         if (p->rc != 0) {
             __atomic_store_n(&j->stop, 1, __ATOMIC_RELEASE);
             break;
         }
     }
+    free(stage);
     hub_http_conn_free(conn);
     __atomic_add_fetch(&j->finished, 1, __ATOMIC_ACQ_REL);
     return NULL;
@@ -614,12 +646,15 @@ int hub_fetch_parts(hub *h, const hub_fetch *f, int n_workers, char sha256[65], 
     if ((rc = hub_blob_store(h, j->fd, tmp, f->blob_path, f->size, err)) != 0)
         goto fail;
     MM_LOG_DEBUG("hub: %s: %d parts: last byte after %.2f s, then hash %.2f s, %s %.2f s; "
-                 "%llu bytes hashed in place, %llu read back", f->filename, j->n,
+                 "%llu bytes hashed in place, %llu read back; %llu writes, %llu off a %u KiB "
+                 "boundary, %llu early", f->filename, j->n,
                  (double)(j->ended_ms - j->t0_ms) / 1000.0,
                  (double)(j->hashed_ms - j->ended_ms) / 1000.0,
                  hub_blob_synced(h, f->size) ? "fsync" : "rename",
                  (double)(mm_now_ms() - sync_from) / 1000.0,
-                 (unsigned long long)j->hash.in_place, (unsigned long long)j->hash.read_back);
+                 (unsigned long long)j->hash.in_place, (unsigned long long)j->hash.read_back,
+                 (unsigned long long)j->writes, (unsigned long long)j->writes_off,
+                 HUB_STAGE_BLOCK >> 10, (unsigned long long)j->early);
     unlink(state);
     memcpy(sha256, got256, 65);
 fail:

@@ -402,6 +402,12 @@ int64_t hub_http_server_wait_s(const hub_http_response *rs);
 
 /* Receives body bytes of a GET; returns 0 or a negative MM_E* to abort. */
 typedef int (*hub_http_sink)(const void *data, size_t len, hub_http_response *rs, void *user);
+/* Called on the transfer's thread when a body has had no byte for
+ * HUB_HTTP_QUIET_MS (once per pause), with the sink's user: a sink that
+ * holds bytes back writes them now, so a stalled or killed transfer keeps
+ * them. Returns 0 or a negative MM_E*, which ends the transfer as a sink's. */
+typedef int (*hub_http_quiet)(void *user);
+#define HUB_HTTP_QUIET_MS 50
 
 /* A connection kept open across the requests of one thread (HTTP keep-alive),
  * so a worker taking part after part does not connect for each. Caller owns
@@ -420,6 +426,7 @@ typedef struct hub_http_request {
     size_t      body_max;       /* cap on captured body */
     hub_http_sink sink;         /* 2xx GET bodies go here when set */
     void       *sink_user;
+    hub_http_quiet quiet;       /* optional, with sink */
     hub_http_conn *conn;        /* borrowed; NULL: a new connection for this request */
 } hub_http_request;
 
@@ -488,6 +495,25 @@ int hub_fetch_blob(hub *h, const hub_fetch *f, char sha256[65], mm_error *err);
 void hub_writeback_start(int fd, uint64_t offset, uint64_t len);
 /* A download starts writeback each time this many more bytes arrived. */
 #define HUB_WRITEBACK_CHUNK (8u << 20)
+
+/* Received bytes gathered into blocks that end on HUB_STAGE_BLOCK
+ * boundaries of the file before they are written (hub-stage.c says why).
+ * The held bytes follow the file's written ones. */
+#define HUB_STAGE_BLOCK (16u << 10)
+typedef struct hub_stage {
+    uint8_t *buf;   /* HUB_STAGE_BLOCK bytes; NULL: pieces are written as they come */
+    size_t   len;   /* bytes held */
+} hub_stage;
+/* Writes len bytes at the end of the file's written bytes and advances that
+ * end by len; 0 or a negative MM_E*. */
+typedef int (*hub_stage_writer)(const uint8_t *data, size_t len, void *user);
+/* Take data, whose first byte goes at file offset at + s->len (at: the end
+ * of the written bytes), writing every block that becomes whole (a block
+ * ends at the next HUB_STAGE_BLOCK boundary or at end, the region's end). */
+int hub_stage_put(hub_stage *s, uint64_t at, uint64_t end, const uint8_t *data, size_t len,
+                  hub_stage_writer write, void *user);
+/* Write what is held (if anything) before its block is whole. */
+int hub_stage_flush(hub_stage *s, hub_stage_writer write, void *user);
 
 /* Whether a blob of size is fsynced before its rename (sync_downloads, or
  * under unsynced_min_bytes); else it is marked first (hub_unsynced_mark). */

@@ -6,7 +6,9 @@
  * corruption in one part is caught, a server ignoring Range gets a single
  * stream, parallel_parts 1 is one stream, two clients share one download,
  * `modelmgr pull` honours download_parallel, and the part at the hashed
- * prefix is hashed from its receive buffer while the rest is read back. */
+ * prefix is hashed from its receive buffer while the rest is read back,
+ * and bytes arriving in odd-sized pieces reach the file as whole 16 KiB
+ * blocks aligned in it. */
 // labels: integration
 #include "hub-fixture.h"
 
@@ -25,15 +27,20 @@
 static char big_blob[128];       /* "/blob/<sha256>" of BIG */
 static char big_sha[65];
 
-static void big_start(fixture *fx)
+static void big_start_with(fixture *fx, const mockhub_options *mo)
 {
-    fx_start(fx, NULL);
+    fx_start(fx, mo);
     CHECK_INT(mockhub_file_add(fx->mh, FX_REPO, BIG, BIG_SIZE, BIG_SEED, true), 0);
     CHECK_INT(mockhub_ref_commit(fx->mh, FX_REPO, "main", fx->commit), 0);
     mockhub_file_info info;
     CHECK_INT(mockhub_file_info_get(fx->mh, FX_REPO, "main", BIG, &info), 0);
     memcpy(big_sha, info.sha256, sizeof big_sha);
     snprintf(big_blob, sizeof big_blob, "/blob/%s", info.sha256);
+}
+
+static void big_start(fixture *fx)
+{
+    big_start_with(fx, NULL);
 }
 
 static hub *big_hub(const fixture *fx, int parallel)
@@ -528,6 +535,43 @@ static void test_hashed_in_place(void)
     fx_stop(&fx);
 }
 
+/* The mock sends the body in 1000-byte pieces, so libcurl hands over
+ * pieces of any size at any offset. The file must still be written in
+ * blocks that start on 16 KiB boundaries: one write per 16 KiB of each part
+ * (4 per 64 KiB part, 2 for the last part's 16960 bytes: 62), plus one for
+ * each block written early because its transfer paused (a loaded machine
+ * can pause a loopback transfer), and a misaligned start only after such
+ * an early write. */
+static void test_writes_aligned(void)
+{
+    fixture fx;
+    mockhub_options mo = { .token = FX_TOKEN, .unapproved_token = FX_UNAPPROVED,
+                           .content_block = 1000 };
+    big_start_with(&fx, &mo);
+    char line[512] = "";
+    mm_log_level level = mm_log_get_level();
+    mm_log_set_callback(keep_hash_line, line);
+    mm_log_set_level(MM_LOG_LEVEL_DEBUG);
+    hub *h = big_hub(&fx, 4);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
+    mm_log_set_level(level);
+    mm_log_set_callback(NULL, NULL);
+    CHECK_STR(res.sha256, big_sha);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    const char *at = strstr(line, "read back; ");
+    unsigned long long writes = 0, off = 0, early = 0;
+    unsigned kib = 0;
+    CHECK(at && sscanf(at, "read back; %llu writes, %llu off a %u KiB boundary, %llu early",
+                       &writes, &off, &kib, &early) == 4);
+    CHECK_INT(kib, 16);
+    CHECK_INT(writes, 62 + early);   /* an early write splits its block in two */
+    CHECK(off <= early);
+    hub_close(h);
+    fx_stop(&fx);
+}
+
 int main(void)
 {
     test_plan();
@@ -541,5 +585,6 @@ int main(void)
     test_two_clients();
     test_cli_setting();
     test_hashed_in_place();
+    test_writes_aligned();
     return mmtest_finish();
 }
