@@ -333,13 +333,13 @@ static void attn_worker(void *arg, int ith, int nth)
     }
 }
 
-/* Split the n rows of a pass into attention blocks: runs of one sequence,
- * at most lay.attn_tok rows each. */
-static void attn_blocks(engine_ctx *c, uint32_t n)
+/* Split rows [first, n) of a pass into attention blocks: runs of one
+ * sequence, at most lay.attn_tok rows each. */
+static void attn_blocks(engine_ctx *c, uint32_t first, uint32_t n)
 {
     uint32_t nb = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (i == 0 || c->row_seq[i] != c->row_seq[i - 1] ||
+    for (uint32_t i = first; i < n; i++)
+        if (i == first || c->row_seq[i] != c->row_seq[i - 1] ||
             i - c->attn_blk[nb - 1] >= c->lay.attn_tok)
             c->attn_blk[nb++] = i;
     c->attn_blk[nb] = n;
@@ -417,7 +417,12 @@ static void rows_run(engine_ctx *c, rows_step step, uint32_t il, uint32_t n)
 
 /* ---- one chunk of at most n_batch tokens ---- */
 
-static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
+/* Rows [0, n) go through the layer up to their KV store; only rows
+ * [keep, n) go on through attention and the FFN (the last layer: the rows
+ * whose logits are kept, none for a prompt chunk that is not the last; the
+ * other rows' outputs would feed nothing). A row is computed alone in
+ * each of those steps, so dropping the others changes no bit of it. */
+static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n, uint32_t keep)
 {
     const engine_model *m = c->model;
     const engine_hparams *hp = &m->hp;
@@ -439,17 +444,24 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     matmul(c, c->xb, n, qkv, 3, false);
     if (!finish)
         rows_run(c, ROWS_ROPE_STORE, il, n);
+    if (keep >= n)
+        return;
+    if (keep > 0)
+        attn_blocks(c, keep, n);
     attn_task at = { .c = c, .layer = il, .kernel = engine_attn_get(hp->head_dim) };
     atomic_init(&at.next, 0);
     engine_pool_run(c->pool, attn_worker, &at);
 
+    /* from here on, the kept rows only */
+    float *x = c->x + (size_t)keep * hp->n_embd;
+    n -= keep;
     matmul_job wo = { .w = L->wo, .out = c->tmp, .bias = bias_of(L->bo) };
-    matmul(c, c->att, n, &wo, 1, false);
+    matmul(c, c->att + (size_t)keep * hp->q_dim, n, &wo, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
-        c->x[e] += c->tmp[e];
+        x[e] += c->tmp[e];
 
     for (uint32_t i = 0; i < n; i++)
-        rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)i * hp->n_embd,
+        rmsnorm(c->xb + (size_t)i * hp->n_embd, x + (size_t)i * hp->n_embd,
                 (const float *)L->ffn_norm->data, hp->n_embd, hp->rms_eps);
     act_invalidate(c);
     matmul_job gate_up[2] = { { .w = L->w_gate, .out = c->hb }, { .w = L->w_up, .out = c->hb2 } };
@@ -459,7 +471,7 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
     matmul_job down = { .w = L->w_down, .out = c->tmp };
     matmul(c, c->hb, n, &down, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
-        c->x[e] += c->tmp[e];
+        x[e] += c->tmp[e];
 }
 
 /* Evaluate n rows (tokens[i] of sequence row_seq[i] at row_pos[i], set by
@@ -483,9 +495,9 @@ static void forward_rows(engine_ctx *c, const int32_t *tokens, uint32_t n, uint3
             cs[2 * p + 1] = (float)sin(theta);
         }
     }
-    attn_blocks(c, n);
+    attn_blocks(c, 0, n);
     for (uint32_t il = 0; il < hp->n_layer; il++)
-        forward_layer(c, il, n);
+        forward_layer(c, il, n, il + 1 < hp->n_layer ? 0 : logits_row);
     act_invalidate(c);
     if (logits_row >= n)
         return;
