@@ -204,11 +204,22 @@ AVX2 INLINE void fp_gemm(int fmt, int64_t n, const void *w, size_t w_row, int64_
     int64_t block = FP_BLOCK_BYTES / (n * esz + 1) / FP_R * FP_R;
     if (block < FP_R || n_tok <= FP_T)
         block = n_rows;
+    int64_t groups = (n_tok + FP_T - 1) / FP_T;
     for (int64_t b0 = 0; b0 < n_rows; b0 += block) {
         int64_t b1 = b0 + block < n_rows ? b0 + block : n_rows;
+        /* The next block's rows, a slice per token group into L2: they
+         * come from memory once per prompt (a small model's weights fit
+         * no L3 together with its output matrix), and the block's tokens
+         * take long enough to hide it. */
+        int64_t next_rows = n_rows - b1 < block ? n_rows - b1 : block;
+        const char *pf = (const char *)w + b1 * w_row;
+        int64_t pf_left = next_rows * (int64_t)w_row;
+        int64_t pf_step = (pf_left / groups + 64) & ~(int64_t)63;
         for (int64_t t0 = 0; t0 < n_tok; t0 += FP_T) {
             int tt = n_tok - t0 < FP_T ? (int)(n_tok - t0) : FP_T;
             const uint8_t *ar = (const uint8_t *)act + t0 * a_stride;
+            for (int64_t o = 0; o < pf_step && pf_left > 0; o += 64, pf_left -= 64, pf += 64)
+                _mm_prefetch(pf, _MM_HINT_T1);
             for (int64_t r0 = b0; r0 < b1; r0 += rstep) {
                 int rr = b1 - r0 < rstep ? (int)(b1 - r0) : (int)rstep;
                 const uint8_t *wr = (const uint8_t *)w + r0 * w_row;
