@@ -3,10 +3,10 @@
  * their sequence and position: a prompt chunk of one sequence, or one
  * token of each of several sequences (batched decoding), so the weights are
  * read once per step for all of them. Matmuls (the gate/up pair with its
- * SiLU gate; at decode widths, q/k/v with their RoPE and KV store),
- * attention, and for prompts RoPE with the KV store and the quantizing of
- * activations run on the context's thread pool; the norms, residual adds
- * and a decode step's quantizing are cheap and run on the caller. */
+ * SiLU gate, q/k/v with their RoPE and KV store), attention, and for
+ * prompts the quantizing of activations run on the context's thread pool;
+ * the norms, residual adds and a decode step's quantizing are cheap and
+ * run on the caller. */
 #define ENGINE_CTX_SOURCE   /* engine.h: struct engine_ctx */
 #include "engine/engine.h"
 
@@ -172,8 +172,20 @@ static void matmul_plan(matmul_task *t, int nth)
         int64_t n_items = (M + rows - 1) / rows;
         n_items = (n_items + nth - 1) / nth * nth;
         rows = (M + n_items - 1) / n_items;
-        int64_t align = t->jobs[j].part != QKV_NONE ? t->c->model->hp.head_dim : 8;
-        rows = (rows + align - 1) / align * align;
+        if (t->jobs[j].part != QKV_NONE) {
+            /* whole heads; for a prompt down rather than up, so that there
+             * are at least as many items as planned (up, 72 rows became two
+             * heads of 48: 3 items of a 288-row job, 9 in all for 2
+             * threads); a decode step keeps the items it had (18 instead
+             * of 9 for the 24 M shape: 3-7 % slower in 4 of 6 noisy pairs) */
+            int64_t hd = t->c->model->hp.head_dim;
+            if (t->n_tok > CTX_SERIAL_ROWS)
+                rows = rows / hd > 0 ? rows / hd * hd : hd;
+            else
+                rows = (rows + hd - 1) / hd * hd;
+        } else {
+            rows = (rows + 7) / 8 * 8;
+        }
         t->item_rows[j] = rows;
         items += (uint32_t)((M + rows - 1) / rows);
         t->item_end[j] = items;
@@ -333,31 +345,27 @@ static void attn_worker(void *arg, int ith, int nth)
     }
 }
 
-/* Split the n rows of a pass into attention blocks: runs of one sequence,
- * at most lay.attn_tok rows each. */
-static void attn_blocks(engine_ctx *c, uint32_t n)
+/* Split rows [first, n) of a pass into attention blocks: runs of one
+ * sequence, at most lay.attn_tok rows each. */
+static void attn_blocks(engine_ctx *c, uint32_t first, uint32_t n)
 {
     uint32_t nb = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (i == 0 || c->row_seq[i] != c->row_seq[i - 1] ||
+    for (uint32_t i = first; i < n; i++)
+        if (i == first || c->row_seq[i] != c->row_seq[i - 1] ||
             i - c->attn_blk[nb - 1] >= c->lay.attn_tok)
             c->attn_blk[nb++] = i;
     c->attn_blk[nb] = n;
     c->n_attn_blk = nb;
 }
 
-/* ---- per-row steps between the matmuls, split over the pool (a decode
- * step's RoPE and KV store run in the QKV matmul's items instead, and its
- * SiLU in the gate/up items); each row is computed alone, so the split
- * changes no bit ---- */
-
-typedef enum rows_step { ROWS_ROPE_STORE, ROWS_SILU } rows_step;
+/* ---- the q/k/v heads, finished in the QKV matmul's items, and the SiLU
+ * gate when it could not run in the gate/up items (gate and up of
+ * different activation formats or widths): a pool call over the rows;
+ * each row is computed alone, so the split changes no bit ---- */
 
 typedef struct rows_task {
     engine_ctx *c;
-    uint32_t    layer;
     uint32_t    n;
-    rows_step   step;
 } rows_task;
 
 /* Heads [h0, h1) of one row of a pass, once its q, k or v projection is
@@ -386,38 +394,35 @@ static void qkv_heads(engine_ctx *c, uint32_t il, uint32_t row, qkv_part part, u
     }
 }
 
-static void rows_worker(void *arg, int ith, int nth)
+static void silu_worker(void *arg, int ith, int nth)
 {
     const rows_task *t = arg;
     engine_ctx *c = t->c;
     const engine_hparams *hp = &c->model->hp;
     int64_t begin, end;
     engine_split_rows(t->n, ith, nth, &begin, &end);
-    if (t->step == ROWS_SILU) {
-        engine_silu_mul_fn silu_mul = engine_silu_mul_get();
-        for (int64_t i = begin; i < end; i++)
-            silu_mul(c->hb + (size_t)i * hp->n_ff, c->hb2 + (size_t)i * hp->n_ff, hp->n_ff);
-        return;
-    }
-    for (int64_t i = begin; i < end; i++) {
-        qkv_heads(c, t->layer, (uint32_t)i, QKV_Q, 0, hp->n_head);
-        qkv_heads(c, t->layer, (uint32_t)i, QKV_K, 0, hp->n_head_kv);
-        qkv_heads(c, t->layer, (uint32_t)i, QKV_V, 0, hp->n_head_kv);
-    }
+    engine_silu_mul_fn silu_mul = engine_silu_mul_get();
+    for (int64_t i = begin; i < end; i++)
+        silu_mul(c->hb + (size_t)i * hp->n_ff, c->hb2 + (size_t)i * hp->n_ff, hp->n_ff);
 }
 
-static void rows_run(engine_ctx *c, rows_step step, uint32_t il, uint32_t n)
+static void silu_run(engine_ctx *c, uint32_t n)
 {
-    rows_task t = { c, il, n, step };
+    rows_task t = { c, n };
     if (n > CTX_SERIAL_ROWS)
-        engine_pool_run(c->pool, rows_worker, &t);
+        engine_pool_run(c->pool, silu_worker, &t);
     else
-        rows_worker(&t, 0, 1);
+        silu_worker(&t, 0, 1);
 }
 
 /* ---- one chunk of at most n_batch tokens ---- */
 
-static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
+/* Rows [0, n) go through the layer up to their KV store; only rows
+ * [keep, n) go on through attention and the FFN (the last layer: the rows
+ * whose logits are kept, none for a prompt chunk that is not the last; the
+ * other rows' outputs would feed nothing). A row is computed alone in
+ * each of those steps, so dropping the others changes no bit of it. */
+static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n, uint32_t keep)
 {
     const engine_model *m = c->model;
     const engine_hparams *hp = &m->hp;
@@ -427,39 +432,42 @@ static void forward_layer(engine_ctx *c, uint32_t il, uint32_t n)
         rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)i * hp->n_embd,
                 (const float *)L->attn_norm->data, hp->n_embd, hp->rms_eps);
     act_invalidate(c);
-    /* A decode step's items finish their heads (RoPE, the KV store) while
-     * they are in cache, and the step needs no pool call for them; a
-     * prompt's items stay sized for L2 and the heads are finished after. */
-    bool finish = n <= CTX_SERIAL_ROWS;
+    /* The items finish their heads (RoPE, the KV store) while they are in
+     * cache, and the pass needs no pool call (no barrier) for them. */
     matmul_job qkv[3] = {
-        { L->wq, c->q, bias_of(L->bq), finish ? QKV_Q : QKV_NONE, il },
-        { L->wk, c->k, bias_of(L->bk), finish ? QKV_K : QKV_NONE, il },
-        { L->wv, c->v, bias_of(L->bv), finish ? QKV_V : QKV_NONE, il },
+        { L->wq, c->q, bias_of(L->bq), QKV_Q, il },
+        { L->wk, c->k, bias_of(L->bk), QKV_K, il },
+        { L->wv, c->v, bias_of(L->bv), QKV_V, il },
     };
     matmul(c, c->xb, n, qkv, 3, false);
-    if (!finish)
-        rows_run(c, ROWS_ROPE_STORE, il, n);
+    if (keep >= n)
+        return;
+    if (keep > 0)
+        attn_blocks(c, keep, n);
     attn_task at = { .c = c, .layer = il, .kernel = engine_attn_get(hp->head_dim) };
     atomic_init(&at.next, 0);
     engine_pool_run(c->pool, attn_worker, &at);
 
+    /* from here on, the kept rows only */
+    float *x = c->x + (size_t)keep * hp->n_embd;
+    n -= keep;
     matmul_job wo = { .w = L->wo, .out = c->tmp, .bias = bias_of(L->bo) };
-    matmul(c, c->att, n, &wo, 1, false);
+    matmul(c, c->att + (size_t)keep * hp->q_dim, n, &wo, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
-        c->x[e] += c->tmp[e];
+        x[e] += c->tmp[e];
 
     for (uint32_t i = 0; i < n; i++)
-        rmsnorm(c->xb + (size_t)i * hp->n_embd, c->x + (size_t)i * hp->n_embd,
+        rmsnorm(c->xb + (size_t)i * hp->n_embd, x + (size_t)i * hp->n_embd,
                 (const float *)L->ffn_norm->data, hp->n_embd, hp->rms_eps);
     act_invalidate(c);
     matmul_job gate_up[2] = { { .w = L->w_gate, .out = c->hb }, { .w = L->w_up, .out = c->hb2 } };
     if (!matmul(c, c->xb, n, gate_up, 2, true))
-        rows_run(c, ROWS_SILU, il, n);
+        silu_run(c, n);
     act_invalidate(c);
     matmul_job down = { .w = L->w_down, .out = c->tmp };
     matmul(c, c->hb, n, &down, 1, false);
     for (size_t e = 0; e < (size_t)n * hp->n_embd; e++)
-        c->x[e] += c->tmp[e];
+        x[e] += c->tmp[e];
 }
 
 /* Evaluate n rows (tokens[i] of sequence row_seq[i] at row_pos[i], set by
@@ -483,9 +491,9 @@ static void forward_rows(engine_ctx *c, const int32_t *tokens, uint32_t n, uint3
             cs[2 * p + 1] = (float)sin(theta);
         }
     }
-    attn_blocks(c, n);
+    attn_blocks(c, 0, n);
     for (uint32_t il = 0; il < hp->n_layer; il++)
-        forward_layer(c, il, n);
+        forward_layer(c, il, n, il + 1 < hp->n_layer ? 0 : logits_row);
     act_invalidate(c);
     if (logits_row >= n)
         return;

@@ -369,23 +369,38 @@ static void test_determinism(uint32_t type, double tol)
 
 #define N_LONG 21   /* > 8 rows: the pool's route */
 
-/* The last logits of toks evaluated in calls of chunk tokens (2 threads). */
+/* The last logits of toks evaluated in calls of chunk tokens (2 threads;
+ * the engine cuts a call into passes of n_batch rows, 0: its default),
+ * then those of one more token, which attends to every cached row of the
+ * last layer (the prompt's rows there only went as far as the KV store). */
 static void eval_chunked(const engine_model *m, const int32_t *toks, uint32_t chunk,
-                         float *logits)
+                         uint32_t n_batch, float *logits)
 {
     engine_ctx_params cp;
     engine_ctx *ctx = NULL;
     engine_ctx_default_params(&cp);
     cp.n_ctx = 64;
+    cp.n_batch = n_batch;
     cp.n_threads = 2;
     CHECK_INT(engine_ctx_new(m, &cp, &ctx, NULL), 0);
     if (!ctx)
         return;
+    /* The cache first holds another prompt's rows, so that a cell a route
+     * forgets to write shows (a fresh cache may be the memory of the
+     * previous route's, with the very values it should have). */
+    int32_t other[N_LONG];
+    for (int i = 0; i < N_LONG; i++)
+        other[i] = toks[N_LONG - 1 - i];
+    for (int i = 0; i < N_LONG; i++)   /* one by one: every row goes through every layer */
+        CHECK_INT(engine_eval(ctx, other + i, 1, NULL), 0);
+    engine_ctx_truncate(ctx, 0);
     for (uint32_t done = 0; done < N_LONG; done += chunk) {
         uint32_t n = N_LONG - done < chunk ? N_LONG - done : chunk;
         CHECK_INT(engine_eval(ctx, toks + done, n, NULL), 0);
     }
     memcpy(logits, engine_ctx_logits(ctx, (N_LONG - 1) % chunk), m->hp.n_vocab * sizeof(float));
+    CHECK_INT(engine_eval(ctx, toks, 1, NULL), 0);
+    memcpy(logits + m->hp.n_vocab, engine_ctx_logits(ctx, 0), m->hp.n_vocab * sizeof(float));
     engine_ctx_free(ctx);
 }
 
@@ -433,13 +448,17 @@ static void test_pass_routes(void)
         CHECK_INT(engine_model_load(path, &m, NULL), 0);
         if (m) {
             size_t nv = m->hp.n_vocab;
-            float *whole = calloc(nv, sizeof(float)), *by8 = calloc(nv, sizeof(float)),
-                  *by1 = calloc(nv, sizeof(float));
-            eval_chunked(m, toks, N_LONG, whole);   /* pool route */
-            eval_chunked(m, toks, 8, by8);          /* caller route, 8 rows */
-            eval_chunked(m, toks, 1, by1);
-            CHECK(memcmp(whole, by8, nv * sizeof(float)) == 0);
-            CHECK(memcmp(whole, by1, nv * sizeof(float)) == 0);
+            float *whole = calloc(2 * nv, sizeof(float)), *by8 = calloc(2 * nv, sizeof(float)),
+                  *by1 = calloc(2 * nv, sizeof(float)), *by10 = calloc(2 * nv, sizeof(float));
+            eval_chunked(m, toks, N_LONG, 0, whole);   /* pool route */
+            eval_chunked(m, toks, 8, 0, by8);          /* caller route, 8 rows */
+            eval_chunked(m, toks, 1, 0, by1);
+            /* one call in passes of 10, 10 and 1 rows: passes without logits */
+            eval_chunked(m, toks, N_LONG, 10, by10);
+            CHECK(memcmp(whole, by8, 2 * nv * sizeof(float)) == 0);
+            CHECK(memcmp(whole, by1, 2 * nv * sizeof(float)) == 0);
+            CHECK(memcmp(whole, by10, 2 * nv * sizeof(float)) == 0);
+            free(by10);
             free(whole);
             free(by8);
             free(by1);

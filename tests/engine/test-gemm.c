@@ -7,8 +7,10 @@
  * widened in more than one chunk), lengths with and without tails, an odd
  * number of 32-element blocks (the Q8_0 kernel sums blocks in pairs), a row
  * longer than one activation summary (Q4_0/Q8_0: 512 blocks), rows and
- * activations at odd addresses and strides, and a non-dense output. Q4_0's
- * integer sums are held exact at the extremes of its ranges. */
+ * activations at odd addresses and strides, a non-dense output, and enough
+ * rows and tokens for the F32/F16 tiles' L1 blocks (several blocks, a
+ * partial one, many token groups per block). Q4_0's integer sums are held
+ * exact at the extremes of its ranges. */
 #include "engine/engine.h"
 #include "support/test.h"
 
@@ -169,7 +171,7 @@ int main(void)
     static const int64_t shapes[][2] = { { 1, 1 }, { 1, 7 }, { 4, 1 }, { 6, 1 }, { 7, 1 },
                                          { 13, 1 }, { 3, 2 }, { 5, 3 }, { 9, 4 }, { 4, 5 },
                                          { 2, 6 }, { 3, 8 }, { 8, 12 }, { 13, 9 }, { 50, 9 },
-                                         { 3, 17 } };
+                                         { 3, 17 }, { 30, 40 } };
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++)
         for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
