@@ -47,7 +47,9 @@ static void report(fetch_state *st, bool final)
     double secs = (double)(now - st->t0_ms) / 1000.0;
     hub_progress p = {
         .repo = st->f->repo, .filename = st->f->filename,
-        .bytes_done = st->have, .bytes_total = st->f->size,
+        /* received: the staged bytes are hashed and written before anything
+         * reads `have` (a pause, the transfer's end) */
+        .bytes_done = st->have + st->stage.len, .bytes_total = st->f->size,
         .bytes_per_s = secs > 0 ? (double)st->run_bytes / secs : 0,
     };
     pthread_mutex_lock(st->h->progress_mu);
