@@ -225,14 +225,15 @@ AVX2 INLINE void fp_gemm(int fmt, int64_t n, const void *w, size_t w_row, int64_
          * first token group waits on memory for all of the item's rows. */
         if (b1 == n_rows && esz == 2 && n_tok > FP_T)
             next_rows = n_rows;
-        const char *pf = (const char *)w + b1 * w_row;
+        /* an address, not a pointer: it may run past the tensor */
+        uintptr_t pf = (uintptr_t)w + (uintptr_t)(b1 * (int64_t)w_row);
         int64_t pf_left = next_rows * (int64_t)w_row;
         int64_t pf_step = (pf_left / groups + 64) & ~(int64_t)63;
         for (int64_t t0 = 0; t0 < n_tok; t0 += FP_T) {
             int tt = n_tok - t0 < FP_T ? (int)(n_tok - t0) : FP_T;
             const uint8_t *ar = (const uint8_t *)act + t0 * a_stride;
             for (int64_t o = 0; o < pf_step && pf_left > 0; o += 64, pf_left -= 64, pf += 64)
-                _mm_prefetch(pf, _MM_HINT_T1);
+                _mm_prefetch((const char *)pf, _MM_HINT_T1);
             for (int64_t r0 = b0; r0 < b1; r0 += rstep) {
                 int rr = b1 - r0 < rstep ? (int)(b1 - r0) : (int)rstep;
                 const uint8_t *wr = (const uint8_t *)w + r0 * w_row;
