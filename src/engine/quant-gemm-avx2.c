@@ -188,13 +188,15 @@ AVX2 INLINE void fp_tile(int fmt, int R, int T, int64_t n, const uint8_t *w, siz
 #define FP_CASE(R, T) \
     case (R) * 8 + (T): fp_tile(fmt, R, T, n, wr, w_row, ar, a_stride, o, o_stride); break
 
-/* Blocks of rows that fit in half an L1 outermost, then tokens, then the
+/* F32: blocks of rows that fit in half an L1 outermost, then tokens, then the
  * block's tiles: a block's weights stay in L1 while every token group
  * passes, and a group's activation rows stay there while the block's
  * tiles take them; only activations come from L2, each once per block
  * (walking all n_rows per token group re-read every weight from L2 and
- * bound the tiles on L2 bandwidth). The caller sizes n_rows so that the
- * rows stay in L2. Which block a row falls in changes no bit. */
+ * bound the tiles on L2 bandwidth). F16/BF16: one block of all n_rows,
+ * whose 2-byte rows cost less from L2 than the activations again. The caller
+ * sizes n_rows so that the rows stay in L2. Which block a row falls in
+ * changes no bit. */
 AVX2 INLINE void fp_gemm(int fmt, int64_t n, const void *w, size_t w_row, int64_t n_rows,
                          const void *act, size_t a_stride, int64_t n_tok, float *out,
                          size_t o_stride)
@@ -202,7 +204,12 @@ AVX2 INLINE void fp_gemm(int fmt, int64_t n, const void *w, size_t w_row, int64_
     int64_t rstep = n_tok == 1 ? 1 : FP_R;
     int64_t esz = fmt == FP_F32 ? 4 : 2;
     int64_t block = FP_BLOCK_BYTES / (n * esz + 1) / FP_R * FP_R;
-    if (block < FP_R || n_tok <= FP_T)
+    /* 2-byte weights walk every row per token group instead: their rows
+     * from L2 cost half the bytes of the group's f32 activations that a
+     * block makes come from L2 (or L3: 128 tokens of 1024 f32 are a whole
+     * L2) again for every block; with 64-row items of F16 K=1024 the tiles
+     * went from 211 to 185 us (docs/PERFORMANCE.md). */
+    if (block < FP_R || n_tok <= FP_T || esz == 2)
         block = n_rows;
     int64_t groups = (n_tok + FP_T - 1) / FP_T;
     for (int64_t b0 = 0; b0 < n_rows; b0 += block) {
@@ -212,14 +219,21 @@ AVX2 INLINE void fp_gemm(int fmt, int64_t n, const void *w, size_t w_row, int64_
          * no L3 together with its output matrix), and the block's tokens
          * take long enough to hide it. */
         int64_t next_rows = n_rows - b1 < block ? n_rows - b1 : block;
-        const char *pf = (const char *)w + b1 * w_row;
+        /* 2-byte weights of a prompt, past the last row: the rows after
+         * this call's, which the next work item of the job takes (prefetch
+         * never faults, past the tensor's end included). Unhidden, the
+         * first token group waits on memory for all of the item's rows. */
+        if (b1 == n_rows && esz == 2 && n_tok > FP_T)
+            next_rows = n_rows;
+        /* an address, not a pointer: it may run past the tensor */
+        uintptr_t pf = (uintptr_t)w + (uintptr_t)(b1 * (int64_t)w_row);
         int64_t pf_left = next_rows * (int64_t)w_row;
         int64_t pf_step = (pf_left / groups + 64) & ~(int64_t)63;
         for (int64_t t0 = 0; t0 < n_tok; t0 += FP_T) {
             int tt = n_tok - t0 < FP_T ? (int)(n_tok - t0) : FP_T;
             const uint8_t *ar = (const uint8_t *)act + t0 * a_stride;
             for (int64_t o = 0; o < pf_step && pf_left > 0; o += 64, pf_left -= 64, pf += 64)
-                _mm_prefetch(pf, _MM_HINT_T1);
+                _mm_prefetch((const char *)pf, _MM_HINT_T1);
             for (int64_t r0 = b0; r0 < b1; r0 += rstep) {
                 int rr = b1 - r0 < rstep ? (int)(b1 - r0) : (int)rstep;
                 const uint8_t *wr = (const uint8_t *)w + r0 * w_row;

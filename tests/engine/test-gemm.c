@@ -8,9 +8,11 @@
  * number of 32-element blocks (the Q8_0 kernel sums blocks in pairs), a row
  * longer than one activation summary (Q4_0/Q8_0: 512 blocks), rows and
  * activations at odd addresses and strides, a non-dense output, and enough
- * rows and tokens for the F32/F16 tiles' L1 blocks (several blocks, a
- * partial one, many token groups per block). Q4_0's integer sums are held
- * exact at the extremes of its ranges. */
+ * rows and tokens for the F32 tile's L1 blocks (several blocks, a
+ * partial one, many token groups per block) and for the F16/BF16 walk over
+ * all rows per token group, whose prefetch of the rows after the call runs
+ * past the buffer's end here. Q4_0's integer sums are held exact at the
+ * extremes of its ranges. */
 #include "engine/engine.h"
 #include "support/test.h"
 
