@@ -502,6 +502,25 @@ static void keep_hash_line(mm_log_level level, const char *line, void *user)
         snprintf(user, 512, "%s", line);
 }
 
+/* BIG downloaded with `parallel` parts at debug level, its content and
+ * digest checked; line gets the downloader's "hashed in place" line. */
+static void download_logged(fixture *fx, int parallel, char line[512])
+{
+    line[0] = '\0';
+    mm_log_level level = mm_log_get_level();
+    mm_log_set_callback(keep_hash_line, line);
+    mm_log_set_level(MM_LOG_LEVEL_DEBUG);
+    hub *h = big_hub(fx, parallel);
+    hub_result res;
+    mm_error err = { 0 };
+    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx->commit, false, &res, &err), 0);
+    mm_log_set_level(level);
+    mm_log_set_callback(NULL, NULL);
+    CHECK_STR(res.sha256, big_sha);
+    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    hub_close(h);
+}
+
 /* Every part pauses after 40000 bytes: the read-back catches up with the
  * part at the prefix meanwhile, so its worker hashes the rest of it from
  * its buffer. Every byte is hashed once (in place or read back) and the
@@ -513,25 +532,14 @@ static void test_hashed_in_place(void)
     mockhub_fault pause = { .where = MOCKHUB_AT_CDN, .method = "GET", .pause_after = 40000,
                             .pause_ms = 100 };
     mockhub_fault_add(fx.mh, &pause);
-    char line[512] = "";
-    mm_log_level level = mm_log_get_level();
-    mm_log_set_callback(keep_hash_line, line);
-    mm_log_set_level(MM_LOG_LEVEL_DEBUG);
-    hub *h = big_hub(&fx, 2);
-    hub_result res;
-    mm_error err = { 0 };
-    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
-    mm_log_set_level(level);
-    mm_log_set_callback(NULL, NULL);
-    CHECK_STR(res.sha256, big_sha);
-    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    char line[512];
+    download_logged(&fx, 2, line);
     const char *at = strstr(line, "; ");
     unsigned long long in_place = 0, read_back = 0;
     CHECK(at && sscanf(at, "; %llu bytes hashed in place, %llu read back", &in_place,
                        &read_back) == 2);
     CHECK(in_place > 0);
     CHECK_INT(in_place + read_back, BIG_SIZE);
-    hub_close(h);
     fx_stop(&fx);
 }
 
@@ -548,18 +556,8 @@ static void test_writes_aligned(void)
     mockhub_options mo = { .token = FX_TOKEN, .unapproved_token = FX_UNAPPROVED,
                            .content_block = 1000 };
     big_start_with(&fx, &mo);
-    char line[512] = "";
-    mm_log_level level = mm_log_get_level();
-    mm_log_set_callback(keep_hash_line, line);
-    mm_log_set_level(MM_LOG_LEVEL_DEBUG);
-    hub *h = big_hub(&fx, 4);
-    hub_result res;
-    mm_error err = { 0 };
-    CHECK_INT(hub_download_file(h, FX_REPO, BIG, fx.commit, false, &res, &err), 0);
-    mm_log_set_level(level);
-    mm_log_set_callback(NULL, NULL);
-    CHECK_STR(res.sha256, big_sha);
-    CHECK(fx_content_is(res.path, BIG_SEED, BIG_SIZE));
+    char line[512];
+    download_logged(&fx, 4, line);
     const char *at = strstr(line, "read back; ");
     unsigned long long writes = 0, off = 0, early = 0;
     unsigned kib = 0;
@@ -568,7 +566,6 @@ static void test_writes_aligned(void)
     CHECK_INT(kib, 16);
     CHECK_INT(writes, 62 + early);   /* an early write splits its block in two */
     CHECK(off <= early);
-    hub_close(h);
     fx_stop(&fx);
 }
 

@@ -53,6 +53,31 @@ static uint8_t *pattern(size_t len, uint32_t seed)
     return p;
 }
 
+/* A recorder of the region [base, base + len). */
+static recorder *recorder_new(uint64_t base, size_t len)
+{
+    recorder *r = calloc(1, sizeof *r);
+    r->file = calloc(1, len);
+    r->base = r->at = base;
+    return r;
+}
+
+static void recorder_free(recorder *r)
+{
+    free(r->file);
+    free(r);
+}
+
+/* Exactly n writes, write i of lens[i] bytes at starts[i]. */
+static void check_writes(const recorder *r, const uint64_t *starts, const uint64_t *lens, int n)
+{
+    CHECK_INT(r->n, n);
+    for (int i = 0; i < n && i < r->n; i++) {
+        CHECK_INT(r->starts[i], starts[i]);
+        CHECK_INT(r->lens[i], lens[i]);
+    }
+}
+
 /* Feed [base, end) in pieces of the given sizes (cycled). */
 static void feed(hub_stage *s, recorder *r, const uint8_t *src, uint64_t base, uint64_t end,
                  const size_t *sizes, int n_sizes)
@@ -75,8 +100,7 @@ static void test_odd_pieces(void)
     const size_t sizes[][2] = { { 1000, 1000 }, { 16355, 16355 }, { 1, 40000 } };
     for (size_t k = 0; k < 3; k++) {
         uint8_t *src = pattern(size, 7 + (uint32_t)k);
-        recorder *r = calloc(1, sizeof *r);
-        r->file = calloc(1, size);
+        recorder *r = recorder_new(0, size);
         hub_stage s = { .buf = malloc(BLOCK) };
         feed(&s, r, src, 0, size, sizes[k], 2);
         CHECK_INT(s.len, 0);           /* the tail ends at the region's end: written */
@@ -88,8 +112,7 @@ static void test_odd_pieces(void)
             CHECK_INT(r->lens[i], i < 6 ? BLOCK : 1696);
         }
         free(s.buf);
-        free(r->file);
-        free(r);
+        recorder_free(r);
         free(src);
     }
 }
@@ -101,23 +124,16 @@ static void test_unaligned_region(void)
 {
     const uint64_t base = 20000, end = 70000;
     uint8_t *src = pattern(end - base, 3);
-    recorder *r = calloc(1, sizeof *r);
-    r->file = calloc(1, end - base);
-    r->base = r->at = base;
+    recorder *r = recorder_new(base, end - base);
     hub_stage s = { .buf = malloc(BLOCK) };
     const size_t five[] = { 5000 };
     feed(&s, r, src, base, end, five, 1);
     CHECK(memcmp(r->file, src, end - base) == 0);
     const uint64_t starts[] = { 20000, 32768, 49152, 65536 };
     const uint64_t lens[] = { 12768, 16384, 16384, 4464 };
-    CHECK_INT(r->n, 4);
-    for (int i = 0; i < 4 && i < r->n; i++) {
-        CHECK_INT(r->starts[i], starts[i]);
-        CHECK_INT(r->lens[i], lens[i]);
-    }
+    check_writes(r, starts, lens, 4);
     free(s.buf);
-    free(r->file);
-    free(r);
+    recorder_free(r);
     free(src);
 }
 
@@ -128,8 +144,7 @@ static void test_early_flush(void)
 {
     const uint64_t size = 50000;
     uint8_t *src = pattern(size, 11);
-    recorder *r = calloc(1, sizeof *r);
-    r->file = calloc(1, size);
+    recorder *r = recorder_new(0, size);
     hub_stage s = { .buf = malloc(BLOCK) };
     CHECK_INT(hub_stage_flush(&s, record, r), 0);
     CHECK_INT(r->n, 0);
@@ -143,14 +158,9 @@ static void test_early_flush(void)
     CHECK(memcmp(r->file, src, size) == 0);
     const uint64_t starts[] = { 0, 16384, 20000, 32768, 49152 };
     const uint64_t lens[] = { 16384, 3616, 12768, 16384, 848 };
-    CHECK_INT(r->n, 5);
-    for (int i = 0; i < 5 && i < r->n; i++) {
-        CHECK_INT(r->starts[i], starts[i]);
-        CHECK_INT(r->lens[i], lens[i]);
-    }
+    check_writes(r, starts, lens, 5);
     free(s.buf);
-    free(r->file);
-    free(r);
+    recorder_free(r);
     free(src);
 }
 
@@ -160,8 +170,7 @@ static void test_failed_write_keeps_bytes(void)
 {
     const uint64_t size = 40000;
     uint8_t *src = pattern(size, 5);
-    recorder *r = calloc(1, sizeof *r);
-    r->file = calloc(1, size);
+    recorder *r = recorder_new(0, size);
     hub_stage s = { .buf = malloc(BLOCK) };
     CHECK_INT(hub_stage_put(&s, r->at, size, src, 10000, record, r), 0);
     r->fail_next = 1;
@@ -174,8 +183,7 @@ static void test_failed_write_keeps_bytes(void)
     CHECK_INT(r->at, BLOCK);
     CHECK(memcmp(r->file, src, BLOCK) == 0);
     free(s.buf);
-    free(r->file);
-    free(r);
+    recorder_free(r);
     free(src);
 }
 
@@ -184,8 +192,7 @@ static void test_no_buffer(void)
 {
     const uint64_t size = 30000;
     uint8_t *src = pattern(size, 9);
-    recorder *r = calloc(1, sizeof *r);
-    r->file = calloc(1, size);
+    recorder *r = recorder_new(0, size);
     hub_stage s = { .buf = NULL };
     const size_t sizes[] = { 7000 };
     feed(&s, r, src, 0, size, sizes, 1);
@@ -194,8 +201,7 @@ static void test_no_buffer(void)
     CHECK_INT(r->starts[1], 7000);
     CHECK_INT(hub_stage_flush(&s, record, r), 0);
     CHECK_INT(r->n, 5);
-    free(r->file);
-    free(r);
+    recorder_free(r);
     free(src);
 }
 
